@@ -1,0 +1,415 @@
+/* faqsurectl — the operator's command line: schema migrations, accounts, API keys. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "account.h"
+#include "apikey.h"
+#include "config.h"
+#include "db.h"
+#include "migrate.h"
+#include "util.h"
+#include "banned.h"
+
+struct ctl {
+	struct config cfg;
+	struct db *db;
+	struct fs_error err;
+};
+
+/* Options of one subcommand: --name value pairs and bare --flags, plus positional arguments. */
+#define MAX_ARGS 16
+struct args {
+	const char *names[MAX_ARGS];
+	const char *values[MAX_ARGS]; /* NULL for a flag */
+	size_t n;
+	const char *pos[MAX_ARGS];
+	size_t npos;
+	int help;
+};
+
+static const char usage_main[] =
+	"usage: faqsurectl [--config FILE] COMMAND [ARGS]\n"
+	"\n"
+	"Manages a FAQSure installation: its database schema, accounts and API keys.\n"
+	"The configuration is FILE, else $FAQSURE_CONFIG, else " CONFIG_DEFAULT_PATH ".\n"
+	"\n"
+	"commands:\n"
+	"  migrate                         apply the database migrations that have not run yet\n"
+	"  account create NAME [--balance N | --unlimited]\n"
+	"  account list\n"
+	"  account topup NAME N            add N tokens to an account's balance\n"
+	"  key create --account NAME --name LABEL [--per-minute N] [--per-hour N]\n"
+	"             [--expires DATE] [--scope admin]\n"
+	"  key list --account NAME\n"
+	"  key revoke ID_OR_PREFIX\n"
+	"\n"
+	"Every command takes --help.\n";
+
+static const char usage_migrate[] =
+	"usage: faqsurectl migrate\n"
+	"\n"
+	"Applies the numbered migrations built into this program that the database has not run yet, in order,\n"
+	"and records them in schema_migrations. Running it again does nothing.\n";
+
+static const char usage_account_create[] =
+	"usage: faqsurectl account create NAME [--balance N | --unlimited]\n"
+	"\n"
+	"Creates an account (a tenant). It has an unlimited token balance unless --balance gives one.\n";
+
+static const char usage_account_list[] =
+	"usage: faqsurectl account list\n"
+	"\n"
+	"Lists every account with its balance and number of active keys.\n";
+
+static const char usage_account_topup[] =
+	"usage: faqsurectl account topup NAME N\n"
+	"\n"
+	"Adds N tokens to the account's balance (N may be negative to correct a mistake) and prints the new\n"
+	"balance. Accounts with an unlimited balance cannot be topped up.\n";
+
+static const char usage_key_create[] =
+	"usage: faqsurectl key create --account NAME --name LABEL [--per-minute N] [--per-hour N]\n"
+	"                             [--expires DATE] [--scope admin]\n"
+	"\n"
+	"Creates an API key and prints it once, alone on the last line: store it now, it cannot be shown again.\n"
+	"  --per-minute N   requests per calendar minute (default from the config, normally 60)\n"
+	"  --per-hour N     requests per calendar hour (default from the config, normally 1000)\n"
+	"  --expires DATE   YYYY-MM-DD (midnight UTC) or an ISO 8601 date-time such as 2027-01-31T12:00:00Z\n"
+	"  --scope admin    lets the key manage the account's keys over HTTP (/api/v1/keys)\n";
+
+static const char usage_key_list[] =
+	"usage: faqsurectl key list --account NAME\n"
+	"\n"
+	"Lists the account's keys (display prefix, name, limits, expiry, last use, revocation). Secrets are\n"
+	"never stored, so they cannot be listed.\n";
+
+static const char usage_key_revoke[] =
+	"usage: faqsurectl key revoke ID_OR_PREFIX\n"
+	"\n"
+	"Revokes a key, given its id or its display prefix (faqsure_sk_xxxxxx). It is refused from then on.\n";
+
+static int parse_args(int argc, char **argv, const char *const *flags, struct args *a)
+{
+	memset(a, 0, sizeof(*a));
+	for (int i = 0; i < argc; i++) {
+		const char *s = argv[i];
+		if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
+			a->help = 1;
+			continue;
+		}
+		if (strncmp(s, "--", 2) != 0) {
+			if (a->npos == MAX_ARGS)
+				return -1;
+			a->pos[a->npos++] = s;
+			continue;
+		}
+		if (a->n == MAX_ARGS)
+			return -1;
+		int is_flag = 0;
+		for (const char *const *f = flags; f && *f; f++)
+			if (!strcmp(*f, s))
+				is_flag = 1;
+		a->names[a->n] = s;
+		if (is_flag) {
+			a->values[a->n++] = NULL;
+		} else if (i + 1 < argc) {
+			a->values[a->n++] = argv[++i];
+		} else {
+			fprintf(stderr, "faqsurectl: %s needs a value\n", s);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The value of option name; "" for a flag that is present; NULL when absent. */
+static const char *opt(const struct args *a, const char *name)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (!strcmp(a->names[i], name))
+			return a->values[i] ? a->values[i] : "";
+	return NULL;
+}
+
+/* Refuses options the command does not know, and the wrong number of positional arguments. */
+static int check_args(const struct args *a, const char *const *known, size_t npos, const char *usage)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		int ok = 0;
+		for (const char *const *k = known; k && *k; k++)
+			if (!strcmp(*k, a->names[i]))
+				ok = 1;
+		if (!ok) {
+			fprintf(stderr, "faqsurectl: unknown option %s\n\n%s", a->names[i], usage);
+			return -1;
+		}
+	}
+	if (a->npos != npos) {
+		fprintf(stderr, "faqsurectl: wrong number of arguments\n\n%s", usage);
+		return -1;
+	}
+	return 0;
+}
+
+static int fail(struct ctl *c)
+{
+	fprintf(stderr, "faqsurectl: %s\n", c->err.msg);
+	return 1;
+}
+
+static int parse_count(const char *what, const char *s, long long min, long long max, long long *out)
+{
+	if (util_parse_ll(s, min, max, out) < 0) {
+		fprintf(stderr, "faqsurectl: %s must be an integer from %lld to %lld, not '%s'\n", what, min, max, s);
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_migrate(struct ctl *c, const struct args *a)
+{
+	if (check_args(a, NULL, 0, usage_migrate) < 0)
+		return 2;
+	return migrate_run(c->db, stdout, &c->err) < 0 ? fail(c) : 0;
+}
+
+static int cmd_account_create(struct ctl *c, const struct args *a)
+{
+	static const char *const known[] = { "--balance", "--unlimited", NULL };
+	long long balance = ACCOUNT_UNLIMITED, id;
+	if (check_args(a, known, 1, usage_account_create) < 0)
+		return 2;
+	if (opt(a, "--balance") && opt(a, "--unlimited")) {
+		fprintf(stderr, "faqsurectl: give --balance or --unlimited, not both\n");
+		return 2;
+	}
+	if (opt(a, "--balance") && parse_count("--balance", opt(a, "--balance"), 0, (long long)1 << 60, &balance) < 0)
+		return 2;
+	size_t len = strlen(a->pos[0]);
+	if (len == 0 || len > 100) {
+		fprintf(stderr, "faqsurectl: an account name has 1 to 100 characters\n");
+		return 2;
+	}
+	if (account_create(c->db, a->pos[0], balance, &id, &c->err) < 0)
+		return fail(c);
+	if (balance == ACCOUNT_UNLIMITED)
+		printf("created account %s (id %lld, unlimited balance)\n", a->pos[0], id);
+	else
+		printf("created account %s (id %lld, balance %lld tokens)\n", a->pos[0], id, balance);
+	return 0;
+}
+
+static int cmd_account_list(struct ctl *c, const struct args *a)
+{
+	if (check_args(a, NULL, 0, usage_account_list) < 0)
+		return 2;
+	return account_print_list(c->db, stdout, &c->err) < 0 ? fail(c) : 0;
+}
+
+static int cmd_account_topup(struct ctl *c, const struct args *a)
+{
+	long long n, balance;
+	if (check_args(a, NULL, 2, usage_account_topup) < 0)
+		return 2;
+	if (parse_count("N", a->pos[1], -((long long)1 << 60), (long long)1 << 60, &n) < 0)
+		return 2;
+	if (account_topup(c->db, a->pos[0], n, &balance, &c->err) < 0)
+		return fail(c);
+	printf("account %s now has %lld tokens\n", a->pos[0], balance);
+	return 0;
+}
+
+static int cmd_key_create(struct ctl *c, const struct args *a)
+{
+	static const char *const known[] = { "--account", "--name", "--per-minute", "--per-hour", "--expires",
+					     "--scope", NULL };
+	struct apikey_spec spec = { .per_minute = c->cfg.keys_default_per_minute,
+				    .per_hour = c->cfg.keys_default_per_hour,
+				    .scope = "default" };
+	char secret[APIKEY_LEN + 1], id[37];
+	if (check_args(a, known, 0, usage_key_create) < 0)
+		return 2;
+	const char *account = opt(a, "--account"), *expires = opt(a, "--expires"), *scope = opt(a, "--scope");
+	spec.name = opt(a, "--name");
+	if (!account || !spec.name) {
+		fprintf(stderr, "faqsurectl: key create needs --account and --name\n\n%s", usage_key_create);
+		return 2;
+	}
+	if (!*spec.name || strlen(spec.name) > APIKEY_NAME_MAX) {
+		fprintf(stderr, "faqsurectl: --name must have 1 to %d characters\n", APIKEY_NAME_MAX);
+		return 2;
+	}
+	if ((opt(a, "--per-minute") &&
+	     parse_count("--per-minute", opt(a, "--per-minute"), 1, APIKEY_MAX_PER_MINUTE, &spec.per_minute) < 0) ||
+	    (opt(a, "--per-hour") &&
+	     parse_count("--per-hour", opt(a, "--per-hour"), 1, APIKEY_MAX_PER_HOUR, &spec.per_hour) < 0))
+		return 2;
+	if (expires && util_parse_time(expires, &spec.expires_at) < 0) {
+		fprintf(stderr, "faqsurectl: --expires must be YYYY-MM-DD or an ISO 8601 date-time, not '%s'\n", expires);
+		return 2;
+	}
+	if (expires && spec.expires_at <= time(NULL)) {
+		fprintf(stderr, "faqsurectl: --expires must be in the future\n");
+		return 2;
+	}
+	if (scope) {
+		if (strcmp(scope, "admin") && strcmp(scope, "default")) {
+			fprintf(stderr, "faqsurectl: --scope must be admin or default\n");
+			return 2;
+		}
+		spec.scope = scope;
+	}
+	if (account_find(c->db, account, &spec.account_id, &c->err) < 0 ||
+	    apikey_create(c->db, &spec, secret, id, &c->err) < 0)
+		return fail(c);
+	char when[21] = "never";
+	if (spec.expires_at)
+		util_format_time(spec.expires_at, when);
+	printf("created key %s (%s) for account %s: %lld/minute, %lld/hour, scope %s, expires %s\n", id, spec.name,
+	       account, spec.per_minute, spec.per_hour, spec.scope, when);
+	printf("store this key now; it is not shown again:\n%s\n", secret);
+	return 0;
+}
+
+static const char *js(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "-";
+}
+
+static int cmd_key_list(struct ctl *c, const struct args *a)
+{
+	static const char *const known[] = { "--account", NULL };
+	long long account_id;
+	char *cursor = NULL, *next = NULL;
+	if (check_args(a, known, 0, usage_key_list) < 0)
+		return 2;
+	if (!opt(a, "--account")) {
+		fprintf(stderr, "faqsurectl: key list needs --account\n\n%s", usage_key_list);
+		return 2;
+	}
+	if (account_find(c->db, opt(a, "--account"), &account_id, &c->err) < 0)
+		return fail(c);
+	printf("%-36s  %-17s  %-20s  %-7s  %8s  %9s  %-20s  %-20s  %s\n", "ID", "PREFIX", "NAME", "SCOPE", "/MINUTE",
+	       "/HOUR", "EXPIRES", "LAST USED", "REVOKED");
+	do {
+		json_t *keys, *k;
+		size_t i;
+		if (apikey_list(c->db, account_id, 100, cursor, &keys, &next, &c->err) < 0) {
+			free(cursor);
+			return fail(c);
+		}
+		json_array_foreach(keys, i, k) {
+			printf("%-36s  %-17s  %-20s  %-7s  %8lld  %9lld  %-20s  %-20s  %s\n", js(k, "id"), js(k, "prefix"),
+			       js(k, "name"), js(k, "scope"),
+			       (long long)json_integer_value(json_object_get(k, "rate_limit_per_minute")),
+			       (long long)json_integer_value(json_object_get(k, "rate_limit_per_hour")),
+			       json_is_null(json_object_get(k, "expires_at")) ? "never" : js(k, "expires_at"),
+			       json_is_null(json_object_get(k, "last_used_at")) ? "never" : js(k, "last_used_at"),
+			       json_is_null(json_object_get(k, "revoked_at")) ? "no" : js(k, "revoked_at"));
+		}
+		json_decref(keys);
+		free(cursor);
+		cursor = next;
+	} while (cursor);
+	return 0;
+}
+
+static int cmd_key_revoke(struct ctl *c, const struct args *a)
+{
+	char id[37];
+	if (check_args(a, NULL, 1, usage_key_revoke) < 0)
+		return 2;
+	if (apikey_revoke(c->db, 0, a->pos[0], id, &c->err) < 0)
+		return fail(c);
+	printf("revoked key %s\n", id);
+	return 0;
+}
+
+struct command {
+	const char *group;
+	const char *name; /* NULL for a command without a second word */
+	int (*run)(struct ctl *, const struct args *);
+	const char *usage;
+	const char *const *flags;
+};
+
+static const char *const account_create_flags[] = { "--unlimited", NULL };
+
+static const struct command commands[] = {
+	{ "migrate", NULL, cmd_migrate, usage_migrate, NULL },
+	{ "account", "create", cmd_account_create, usage_account_create, account_create_flags },
+	{ "account", "list", cmd_account_list, usage_account_list, NULL },
+	{ "account", "topup", cmd_account_topup, usage_account_topup, NULL },
+	{ "key", "create", cmd_key_create, usage_key_create, NULL },
+	{ "key", "list", cmd_key_list, usage_key_list, NULL },
+	{ "key", "revoke", cmd_key_revoke, usage_key_revoke, NULL },
+};
+
+int main(int argc, char **argv)
+{
+	struct ctl c;
+	struct args a;
+	const char *config_path = NULL;
+	int i = 1, rc;
+	if (i + 1 < argc && !strcmp(argv[i], "--config")) {
+		config_path = argv[i + 1];
+		i += 2;
+	}
+	if (i >= argc || !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h") || !strcmp(argv[i], "help")) {
+		fputs(usage_main, i >= argc ? stderr : stdout);
+		return i >= argc ? 2 : 0;
+	}
+	const struct command *cmd = NULL;
+	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
+		if (strcmp(commands[k].group, argv[i]))
+			continue;
+		if (!commands[k].name) {
+			cmd = &commands[k];
+			i += 1;
+			break;
+		}
+		if (i + 1 < argc && !strcmp(commands[k].name, argv[i + 1])) {
+			cmd = &commands[k];
+			i += 2;
+			break;
+		}
+	}
+	if (!cmd) {
+		/* "faqsurectl key --help" lists the key commands; anything else unknown is an error. */
+		int group_help = i + 1 < argc && (!strcmp(argv[i + 1], "--help") || !strcmp(argv[i + 1], "-h"));
+		for (size_t k = 0; group_help && k < sizeof(commands) / sizeof(commands[0]); k++)
+			if (!strcmp(commands[k].group, argv[i]))
+				fputs(commands[k].usage, stdout);
+		for (size_t k = 0; group_help && k < sizeof(commands) / sizeof(commands[0]); k++)
+			if (!strcmp(commands[k].group, argv[i]))
+				return 0;
+		fprintf(stderr, "faqsurectl: unknown command '%s'\n\n%s", argv[i], usage_main);
+		return 2;
+	}
+	if (parse_args(argc - i, argv + i, cmd->flags, &a) < 0)
+		return 2;
+	if (a.help) {
+		fputs(cmd->usage, stdout);
+		return 0;
+	}
+	fs_error_clear(&c.err);
+	if (config_path) {
+		config_init(&c.cfg);
+		rc = config_load(&c.cfg, config_path, 1, &c.err);
+	} else {
+		rc = config_load_env(&c.cfg, &c.err);
+	}
+	if (rc < 0) {
+		fprintf(stderr, "faqsurectl: %s\n", c.err.msg);
+		config_release(&c.cfg);
+		return 1;
+	}
+	c.db = db_new(&c.cfg);
+	rc = cmd->run(&c, &a);
+	db_free(c.db);
+	config_release(&c.cfg);
+	return rc;
+}

@@ -1,0 +1,109 @@
+/* keys.fcgi — the "Settings → API Keys" page as an API (/api/v1/keys), the health check, and the JSON 404 for
+ * any /api path no other program serves. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "apikey.h"
+#include "app.h"
+#include "util.h"
+#include "banned.h"
+
+static int create_key(struct request *req, struct fs_error *e)
+{
+	json_t *body, *key = NULL;
+	const char *name = NULL, *expires = NULL, *scope = "default";
+	struct apikey_spec spec = {
+		.account_id = req->key.account_id,
+		.per_minute = req->cfg->keys_default_per_minute,
+		.per_hour = req->cfg->keys_default_per_hour,
+	};
+	char secret[APIKEY_LEN + 1], id[37];
+	int rc = req_json_body(req, &body, e);
+	if (rc < 0)
+		return rc;
+	if ((rc = jfield_string(body, "name", 1, APIKEY_NAME_MAX, &name, e)) < 0)
+		goto out;
+	if (rc == 0) {
+		rc = fs_fail(e, FS_EINVAL, "name is required: a string of 1 to %d characters", APIKEY_NAME_MAX);
+		goto out;
+	}
+	if ((rc = jfield_int(body, "rate_limit_per_minute", 1, APIKEY_MAX_PER_MINUTE, &spec.per_minute, e)) < 0 ||
+	    (rc = jfield_int(body, "rate_limit_per_hour", 1, APIKEY_MAX_PER_HOUR, &spec.per_hour, e)) < 0 ||
+	    (rc = jfield_string(body, "expires_at", 1, 64, &expires, e)) < 0 ||
+	    (rc = jfield_string(body, "scope", 1, 16, &scope, e)) < 0)
+		goto out;
+	if (strcmp(scope, "default") && strcmp(scope, "admin")) {
+		rc = fs_fail(e, FS_EINVAL, "scope must be \"default\" or \"admin\"");
+		goto out;
+	}
+	if (expires && util_parse_time(expires, &spec.expires_at) < 0) {
+		rc = fs_fail(e, FS_EINVAL, "expires_at must be a date (YYYY-MM-DD) or an ISO 8601 date-time");
+		goto out;
+	}
+	if (expires && spec.expires_at <= time(NULL)) {
+		rc = fs_fail(e, FS_EINVAL, "expires_at must be in the future");
+		goto out;
+	}
+	spec.name = name;
+	spec.scope = scope;
+	if ((rc = apikey_create(req->db, &spec, secret, id, e)) < 0 ||
+	    (rc = apikey_get(req->db, req->key.account_id, id, &key, e)) < 0)
+		goto out;
+	json_object_set_new(key, "key", json_string(secret));
+	req_header(req, "Location", "/api/v1/keys");
+	rc = req_reply(req, 201, key);
+out:
+	json_decref(body);
+	return rc;
+}
+
+static int list_keys(struct request *req, struct fs_error *e)
+{
+	long long limit;
+	char *cursor, *next;
+	json_t *keys;
+	int rc = req_page_params(req, &limit, &cursor, e);
+	if (rc == 0)
+		rc = apikey_list(req->db, req->key.account_id, limit, cursor, &keys, &next, e);
+	free(cursor);
+	return rc < 0 ? rc : req_reply_page(req, "keys", keys, next);
+}
+
+static int revoke_key(struct request *req, struct fs_error *e)
+{
+	json_t *key;
+	const char *id = req->params[0];
+	if (!util_is_uuid(id))
+		return fs_fail(e, FS_ENOTFOUND, "no API key '%s'", id);
+	int rc = apikey_get(req->db, req->key.account_id, id, &key, e); /* 404 for another account's key */
+	if (rc < 0)
+		return rc;
+	json_decref(key);
+	if ((rc = apikey_revoke(req->db, req->key.account_id, id, NULL, e)) < 0 ||
+	    (rc = apikey_get(req->db, req->key.account_id, id, &key, e)) < 0)
+		return rc;
+	return req_reply(req, 200, key);
+}
+
+static int health(struct request *req, struct fs_error *e)
+{
+	if (db_ping(req->db, e) < 0) {
+		req_reply(req, 503, json_pack("{s:s, s:s, s:s, s:s}", "error", "upstream_unavailable", "message",
+					      "database unavailable", "status", "unavailable", "database", "unavailable"));
+		return 0;
+	}
+	return req_reply(req, 200, json_pack("{s:s, s:s}", "status", "ok", "database", "ok"));
+}
+
+static const struct route routes[] = {
+	{ "POST", "/api/v1/keys", create_key, ROUTE_ADMIN },
+	{ "GET", "/api/v1/keys", list_keys, ROUTE_ADMIN },
+	{ "DELETE", "/api/v1/keys/{id}", revoke_key, ROUTE_ADMIN },
+	{ "GET", "/api/v1/health", health, ROUTE_PUBLIC | ROUTE_NO_USAGE },
+};
+
+int main(void)
+{
+	return app_main("keys", routes, sizeof(routes) / sizeof(routes[0]));
+}

@@ -1,0 +1,89 @@
+/* The request path every FastCGI program shares: the accept loop (FastCGI, or one request as plain CGI), the
+ * route table, authentication, rate limiting, the balance check, JSON responses and errors, the usage event. */
+#ifndef FAQSURE_APP_H
+#define FAQSURE_APP_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "apikey.h"
+#include "buf.h"
+#include "config.h"
+#include "db.h"
+#include "err.h"
+
+struct request;
+
+/* A handler answers with req_reply / req_reply_status and returns 0, or returns a negative code with e filled
+ * in and the app answers the JSON error. */
+typedef int (*route_fn)(struct request *req, struct fs_error *e);
+
+enum route_flags {
+	ROUTE_PUBLIC = 1 << 0, /* no API key needed; not rate limited */
+	ROUTE_ADMIN = 1 << 1,  /* needs a key with scope admin */
+	ROUTE_SPENDS = 1 << 2, /* spends tokens: 402 before any work when the balance is exhausted */
+	ROUTE_NO_USAGE = 1 << 3, /* no usage event (health checks) */
+};
+
+struct route {
+	const char *method;
+	const char *pattern; /* "/api/v1/keys/{id}": {name} matches one path segment */
+	route_fn handler;
+	unsigned flags;
+};
+
+#define APP_MAX_PARAMS 4
+
+struct request {
+	struct db *db;
+	const struct config *cfg;
+	char *method;
+	char *path;
+	char *query;
+	const struct route *route;
+	char *params[APP_MAX_PARAMS]; /* the {…} segments of the path, in order */
+	size_t nparams;
+	char request_id[33];
+	int authenticated;
+	struct apikey_auth key;
+	long long tokens_prompt, tokens_completion;
+	/* private to app.c */
+	void *io;
+	struct buf headers;
+	long long content_length;
+	int replied, status;
+	const char *error_code;
+	double started_ms;
+};
+
+/* Runs a program: loads the configuration (exits 1 with file:line on an error), then serves requests with
+ * routes until SIGTERM (FastCGI), or serves the one request of a CGI invocation. */
+int app_main(const char *program, const struct route *routes, size_t nroutes);
+
+/* Answers status with body (a JSON value; the reference is stolen). */
+int req_reply(struct request *req, int status, json_t *body);
+/* Adds a response header (name and value must not hold CR or LF). */
+void req_header(struct request *req, const char *name, const char *value);
+/* The request body parsed as a JSON object, capped at http.max_body_bytes; FS_EINVAL / FS_ETOOLARGE. */
+int req_json_body(struct request *req, json_t **out, struct fs_error *e);
+/* The value of a query-string parameter, percent-decoded into a malloc'd string the caller frees; NULL if
+ * absent. */
+char *req_query_param(const struct request *req, const char *name);
+/* limit and cursor from the query string, validated (limit 1–100, default 20). *cursor is malloc'd or NULL. */
+int req_page_params(const struct request *req, long long *limit, char **cursor, struct fs_error *e);
+/* A paginated list answer: {"<name>": items, "count": n, "has_more": b, "next_cursor": s|null}. Steals items,
+ * frees next_cursor. */
+int req_reply_page(struct request *req, const char *name, json_t *items, char *next_cursor);
+
+/* JSON field readers for request bodies. Each returns 1 when the field is present and valid, 0 when it is
+ * absent (or null), and FS_EINVAL naming the field otherwise. */
+int jfield_string(json_t *obj, const char *name, size_t min_len, size_t max_len, const char **out,
+		  struct fs_error *e);
+int jfield_int(json_t *obj, const char *name, long long min, long long max, long long *out, struct fs_error *e);
+int jfield_bool(json_t *obj, const char *name, int *out, struct fs_error *e);
+
+/* Splits a path against a route pattern; 1 on a match with the {…} segments in params. Exposed for tests. */
+int app_match_path(const char *pattern, const char *path, char **params, size_t *nparams);
+
+#endif

@@ -1,0 +1,211 @@
+/* INI configuration: a table of known settings drives defaults, parsing and validation. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "util.h"
+#include "banned.h"
+
+enum setting_type { SET_STR, SET_INT };
+
+struct setting {
+	const char *section;
+	const char *key;
+	enum setting_type type;
+	size_t offset;
+	const char *def_str;
+	long long def_int, min, max;
+};
+
+#define STR(sec, k, field, def) { sec, k, SET_STR, offsetof(struct config, field), def, 0, 0, 0 }
+#define INT(sec, k, field, def, lo, hi) { sec, k, SET_INT, offsetof(struct config, field), NULL, def, lo, hi }
+
+static const struct setting settings[] = {
+	STR("database", "host", db_host, ""),
+	INT("database", "port", db_port, 3306, 1, 65535),
+	STR("database", "socket", db_socket, ""),
+	STR("database", "user", db_user, "faqsure"),
+	STR("database", "password", db_password, ""),
+	STR("database", "name", db_name, "faqsure"),
+	INT("database", "connect_timeout", db_connect_timeout, 3, 1, 300),
+	INT("database", "read_timeout", db_read_timeout, 30, 1, 3600),
+	INT("database", "write_timeout", db_write_timeout, 30, 1, 3600),
+	INT("http", "max_body_bytes", http_max_body_bytes, 1048576, 1024, 1073741824),
+	INT("keys", "default_per_minute", keys_default_per_minute, 60, 1, 1000000),
+	INT("keys", "default_per_hour", keys_default_per_hour, 1000, 1, 100000000),
+	INT("ratelimit", "prune_every", ratelimit_prune_every, 1000, 1, 100000000),
+};
+
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+static char **str_field(struct config *c, const struct setting *s)
+{
+	return (char **)((char *)c + s->offset);
+}
+
+static long long *int_field(struct config *c, const struct setting *s)
+{
+	return (long long *)((char *)c + s->offset);
+}
+
+void config_init(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		if (settings[i].type == SET_STR)
+			*str_field(c, &settings[i]) = xstrdup(settings[i].def_str);
+		else
+			*int_field(c, &settings[i]) = settings[i].def_int;
+	}
+}
+
+void config_release(struct config *c)
+{
+	for (size_t i = 0; i < NSETTINGS; i++)
+		if (settings[i].type == SET_STR)
+			free(*str_field(c, &settings[i]));
+	free(c->path);
+	memset(c, 0, sizeof(*c));
+}
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	char *end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+static int known_section(const char *name)
+{
+	for (size_t i = 0; i < NSETTINGS; i++)
+		if (!strcmp(settings[i].section, name))
+			return 1;
+	return 0;
+}
+
+static int set_value(struct config *c, const char *name, int line, const char *section, const char *key,
+		     char *value, struct fs_error *e)
+{
+	const struct setting *s = NULL;
+	for (size_t i = 0; i < NSETTINGS; i++)
+		if (!strcmp(settings[i].section, section) && !strcmp(settings[i].key, key))
+			s = &settings[i];
+	if (!s)
+		return fs_fail(e, FS_EINVAL, "%s:%d: unknown setting '%s' in section [%s]", name, line, key, section);
+	size_t n = strlen(value);
+	if (n >= 2 && value[0] == '"' && value[n - 1] == '"') {
+		value[n - 1] = '\0';
+		value++;
+	}
+	if (s->type == SET_STR) {
+		char **f = str_field(c, s);
+		free(*f);
+		*f = xstrdup(value);
+		return 0;
+	}
+	long long v;
+	if (util_parse_ll(value, s->min, s->max, &v) < 0)
+		return fs_fail(e, FS_EINVAL, "%s:%d: %s.%s must be an integer from %lld to %lld, not '%s'", name, line,
+			       section, key, s->min, s->max, value);
+	*int_field(c, s) = v;
+	return 0;
+}
+
+int config_parse(struct config *c, const char *name, const char *text, struct fs_error *e)
+{
+	char *copy = xstrdup(text), *p = copy, section[64] = "";
+	int line = 0, rc = 0;
+	while (p && *p) {
+		char *nl = strchr(p, '\n');
+		if (nl)
+			*nl = '\0';
+		line++;
+		char *s = trim(p);
+		p = nl ? nl + 1 : NULL;
+		if (!*s || *s == '#' || *s == ';')
+			continue;
+		if (*s == '[') {
+			char *end = strchr(s, ']');
+			if (!end || *trim(end + 1)) {
+				rc = fs_fail(e, FS_EINVAL, "%s:%d: malformed section header '%s'", name, line, s);
+				goto out;
+			}
+			*end = '\0';
+			char *sec = trim(s + 1);
+			if (!known_section(sec)) {
+				rc = fs_fail(e, FS_EINVAL, "%s:%d: unknown section [%s]", name, line, sec);
+				goto out;
+			}
+			snprintf(section, sizeof(section), "%s", sec);
+			continue;
+		}
+		char *eq = strchr(s, '=');
+		if (!eq) {
+			rc = fs_fail(e, FS_EINVAL, "%s:%d: expected 'key = value', got '%s'", name, line, s);
+			goto out;
+		}
+		if (!section[0]) {
+			rc = fs_fail(e, FS_EINVAL, "%s:%d: setting outside a [section]", name, line);
+			goto out;
+		}
+		*eq = '\0';
+		rc = set_value(c, name, line, section, trim(s), trim(eq + 1), e);
+		if (rc < 0)
+			goto out;
+	}
+out:
+	free(copy);
+	return rc;
+}
+
+int config_load(struct config *c, const char *path, int must_exist, struct fs_error *e)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		if (errno == ENOENT && !must_exist)
+			return 0;
+		return fs_fail(e, FS_EINVAL, "%s: cannot read configuration: %s", path, strerror(errno));
+	}
+	struct buf text;
+	buf_init(&text, 1 << 20);
+	char chunk[4096];
+	size_t n;
+	int rc = 0;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (buf_add(&text, chunk, n) < 0) {
+			rc = fs_fail(e, FS_EINVAL, "%s: configuration file larger than 1 MiB", path);
+			goto out;
+		}
+	}
+	if (ferror(f)) {
+		rc = fs_fail(e, FS_EINVAL, "%s: read error", path);
+		goto out;
+	}
+	rc = config_parse(c, path, buf_str(&text), e);
+	if (rc == 0) {
+		free(c->path);
+		c->path = xstrdup(path);
+	}
+out:
+	fclose(f);
+	buf_release(&text);
+	return rc;
+}
+
+int config_load_env(struct config *c, struct fs_error *e)
+{
+	config_init(c);
+	const char *path = getenv("FAQSURE_CONFIG");
+	if (path && *path)
+		return config_load(c, path, 1, e);
+	return config_load(c, CONFIG_DEFAULT_PATH, 0, e);
+}

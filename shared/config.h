@@ -1,0 +1,45 @@
+/* The configuration: one INI file (path from FAQSURE_CONFIG, default /etc/faqsure/faqsure.conf). Every setting
+ * has a default; an unknown section or key or a bad value is an error naming file:line. */
+#ifndef FAQSURE_CONFIG_H
+#define FAQSURE_CONFIG_H
+
+#include "err.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/faqsure/faqsure.conf"
+
+struct config {
+	char *path; /* the file read, or NULL when only defaults are in force */
+
+	/* [database] */
+	char *db_host;
+	long long db_port;
+	char *db_socket;
+	char *db_user;
+	char *db_password;
+	char *db_name;
+	long long db_connect_timeout;
+	long long db_read_timeout;
+	long long db_write_timeout;
+
+	/* [http] */
+	long long http_max_body_bytes;
+
+	/* [keys] */
+	long long keys_default_per_minute;
+	long long keys_default_per_hour;
+
+	/* [ratelimit] */
+	long long ratelimit_prune_every;
+};
+
+/* Sets every default. */
+void config_init(struct config *c);
+/* Reads path over the defaults. A missing file is an error only when must_exist. */
+int config_load(struct config *c, const char *path, int must_exist, struct fs_error *e);
+/* config_init + config_load of FAQSURE_CONFIG (must exist) or of the default path (may be absent). */
+int config_load_env(struct config *c, struct fs_error *e);
+/* Parses INI text as if it came from file name (for tests and fuzzing). */
+int config_parse(struct config *c, const char *name, const char *text, struct fs_error *e);
+void config_release(struct config *c);
+
+#endif

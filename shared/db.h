@@ -1,0 +1,45 @@
+/* MariaDB access: one connection per process, prepared statements only (cached per connection), explicit
+ * reconnect after the server went away, results copied out as strings. */
+#ifndef FAQSURE_DB_H
+#define FAQSURE_DB_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "err.h"
+
+struct db;
+
+/* Rows of a result, every cell copied as a NUL-terminated string (NULL for SQL NULL). */
+struct db_res {
+	size_t nrows, ncols;
+	char **cells;     /* nrows * ncols */
+	size_t *lens;     /* nrows * ncols */
+	unsigned long long affected;
+};
+
+/* The connection is opened lazily by the first statement. cfg must outlive db. */
+struct db *db_new(const struct config *cfg);
+void db_free(struct db *db);
+
+/* Runs one statement. Each character of types binds the next variadic argument to the next '?':
+ *   's' const char * (NULL binds SQL NULL)   'b' const void *, size_t (bytes)   'i' long long
+ * res may be NULL when no rows are wanted; otherwise it must be released with db_res_release.
+ * A lost connection gives FS_EUNAVAIL (a SELECT outside a transaction is retried once on a new connection);
+ * a duplicate key gives FS_ECONFLICT; anything else FS_EINTERNAL. */
+int db_exec(struct db *db, struct db_res *res, struct fs_error *e, const char *sql, const char *types, ...);
+const char *db_cell(const struct db_res *r, size_t row, size_t col);
+long long db_cell_ll(const struct db_res *r, size_t row, size_t col, long long if_null);
+void db_res_release(struct db_res *r);
+
+int db_begin(struct db *db, struct fs_error *e);
+int db_commit(struct db *db, struct fs_error *e);
+/* Never fails from the caller's point of view: a rollback that cannot reach the server drops the connection. */
+void db_rollback(struct db *db);
+
+/* Opens the connection if it is not open. 0, or FS_EUNAVAIL. */
+int db_ping(struct db *db, struct fs_error *e);
+/* Runs trusted SQL text that may hold several statements (migrations only: never with client data). */
+int db_exec_script(struct db *db, const char *sql, struct fs_error *e);
+
+#endif

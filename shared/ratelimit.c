@@ -1,0 +1,79 @@
+/* Rate limiting with counter rows: INSERT … ON DUPLICATE KEY UPDATE … RETURNING inside one transaction. */
+#include "ratelimit.h"
+
+#include <string.h>
+
+#include "banned.h"
+
+#define RATELIMIT_TRIES 5
+
+void ratelimit_decide(long long n_minute, long long n_hour, long long per_minute, long long per_hour, time_t now,
+		      struct ratelimit_result *res)
+{
+	long long to_minute_end = 60 - (long long)(now % 60), to_hour_end = 3600 - (long long)(now % 3600);
+	memset(res, 0, sizeof(*res));
+	if (n_minute > per_minute) {
+		res->reset_secs = to_minute_end;
+		return;
+	}
+	if (n_hour > per_hour) {
+		res->hit_hour = 1;
+		res->reset_secs = to_hour_end;
+		return;
+	}
+	res->allowed = 1;
+	long long left_minute = per_minute - n_minute, left_hour = per_hour - n_hour;
+	if (left_hour < left_minute) {
+		res->remaining = left_hour;
+		res->reset_secs = to_hour_end;
+	} else {
+		res->remaining = left_minute;
+		res->reset_secs = to_minute_end;
+	}
+}
+
+static int take_once(struct db *db, const char *key_id, long long per_minute, long long per_hour, time_t now,
+		     struct ratelimit_result *res, struct fs_error *e)
+{
+	struct db_res r;
+	long long n_minute = 0, n_hour = 0;
+	int rc = db_begin(db, e);
+	if (rc < 0)
+		return rc;
+	rc = db_exec(db, &r, e,
+		     "INSERT INTO rate_counters (key_id, window_kind, window_start, n) VALUES (?, 'm', ?, 1), (?, 'h', ?, 1)"
+		     " ON DUPLICATE KEY UPDATE n = n + 1 RETURNING window_kind, n",
+		     "sisi", key_id, (long long)(now - now % 60), key_id, (long long)(now - now % 3600));
+	if (rc < 0) {
+		db_rollback(db);
+		return rc;
+	}
+	for (size_t i = 0; i < r.nrows; i++) {
+		if (db_cell(&r, i, 0)[0] == 'm')
+			n_minute = db_cell_ll(&r, i, 1, 0);
+		else
+			n_hour = db_cell_ll(&r, i, 1, 0);
+	}
+	db_res_release(&r);
+	ratelimit_decide(n_minute, n_hour, per_minute, per_hour, now, res);
+	if (!res->allowed) {
+		db_rollback(db);
+		return 0;
+	}
+	return db_commit(db, e);
+}
+
+int ratelimit_take(struct db *db, const char *key_id, long long per_minute, long long per_hour, time_t now,
+		   struct ratelimit_result *res, struct fs_error *e)
+{
+	int rc = FS_ERETRY;
+	for (int i = 0; i < RATELIMIT_TRIES && rc == FS_ERETRY; i++)
+		rc = take_once(db, key_id, per_minute, per_hour, now, res, e);
+	return rc;
+}
+
+int ratelimit_prune(struct db *db, time_t now, struct fs_error *e)
+{
+	return db_exec(db, NULL, e, "DELETE FROM rate_counters WHERE window_start < ? LIMIT 10000", "i",
+		       (long long)(now - 7200));
+}

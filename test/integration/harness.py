@@ -1,0 +1,389 @@
+# Test harness: a private stack (MariaDB + Apache/mod_fcgid) in a temp dir, and helpers for HTTP, faqsurectl, CGI.
+import configparser
+import datetime
+import hashlib
+import http.client
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import string
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = Path(os.environ.get("BUILDDIR") or ROOT / "build").resolve()
+STACK_SH = ROOT / "vendor-config" / "stack.sh"
+CTL = BUILD / "bin" / "faqsurectl"
+DOCUMENTS_FCGI = BUILD / "fcgi-bin" / "documents.fcgi"
+KEYS_FCGI = BUILD / "fcgi-bin" / "keys.fcgi"
+PROBE_FCGI = BUILD / "test" / "probe.fcgi"
+
+KEY_RE = re.compile(r"^faqsure_sk_[A-Za-z0-9]{43}$")
+REQUEST_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+
+
+class SkipTest(Exception):
+    """Raised when a prerequisite of a test is truly absent."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Assertions that print both values.
+
+def eq(actual, expected, what="value"):
+    if actual != expected:
+        raise AssertionError(f"{what}: expected {expected!r}, got {actual!r}")
+
+
+def check(cond, message):
+    if not cond:
+        raise AssertionError(message)
+
+
+def expect_error(resp, status, code, field=None):
+    """Asserts an error response: status, {"error": code, "message": str}, the message naming field if given."""
+    body = resp.json
+    eq(resp.status, status, f"status ({resp.describe()})")
+    check(isinstance(body, dict), f"error body is not an object: {body!r}")
+    eq(body.get("error"), code, f"error code ({resp.describe()})")
+    check(isinstance(body.get("message"), str) and body["message"],
+          f"error message missing or not a non-empty string: {body!r}")
+    if field is not None:
+        check(field in body["message"], f"message should name {field!r}: {body['message']!r}")
+    return body
+
+
+def header_int(resp, name, lo, hi):
+    value = resp.headers.get(name)
+    check(value is not None, f"missing {name} header ({resp.describe()})")
+    check(re.fullmatch(r"-?\d+", value.strip()) is not None, f"{name} is not an integer: {value!r}")
+    n = int(value)
+    check(lo <= n <= hi, f"{name} = {n}, expected {lo}..{hi}")
+    return n
+
+
+def expect_request_id(resp):
+    rid = resp.headers.get("X-Request-Id")
+    check(rid is not None, f"missing X-Request-Id ({resp.describe()})")
+    check(REQUEST_ID_RE.match(rid) is not None, f"X-Request-Id is not 32 hex characters: {rid!r}")
+    return rid
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# HTTP
+
+class Response:
+    def __init__(self, status, reason, headers, body, parse_json):
+        self.status = status
+        self.reason = reason
+        self.headers = headers  # http.client.HTTPMessage: case-insensitive get(), get_all()
+        self.body = body
+        self.json = None
+        if parse_json:
+            try:
+                self.json = json.loads(body.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                raise AssertionError(f"body is not JSON: {self.describe()}") from None
+
+    def describe(self):
+        text = self.body[:300].decode("utf-8", "replace")
+        return f"HTTP {self.status} {self.reason}, body {text!r}"
+
+
+def _free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def iso(dt):
+    return dt.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def fresh_minute(need=10.0):
+    """Makes sure at least `need` seconds remain in the current UTC calendar minute (sleeps into the next one)."""
+    now = time.time()
+    left = 60 - (now % 60)
+    if left < need:
+        time.sleep(left + 0.5)
+
+
+def next_minute():
+    """Sleeps until just after the start of the next UTC calendar minute."""
+    now = time.time()
+    time.sleep(60 - (now % 60) + 0.5)
+
+
+def unique(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def random_key():
+    alphabet = string.ascii_letters + string.digits
+    return "faqsure_sk_" + "".join(secrets.choice(alphabet) for _ in range(43))
+
+
+class Stack:
+    def __init__(self):
+        self.vardir = None
+        self.port = None
+        self.started = False
+        self.log = ""
+
+    # -- lifecycle ----------------------------------------------------------------------------------------------
+    def env(self):
+        env = dict(os.environ)
+        env.update(VARDIR=str(self.vardir), PORT=str(self.port), BUILDDIR=str(BUILD))
+        if PROBE_FCGI.exists():
+            env["EXTRA_FCGI"] = f"/api/v1/probe={PROBE_FCGI}"
+        return env
+
+    @property
+    def config_path(self):
+        return self.vardir / "faqsure.conf"
+
+    def start(self):
+        for p in (STACK_SH, CTL, DOCUMENTS_FCGI, KEYS_FCGI):
+            if not p.exists():
+                raise AssertionError(f"{p} is missing (run make first)")
+        self.vardir = Path(tempfile.mkdtemp(prefix="faqsure-it-", dir="/tmp"))
+        os.chmod(self.vardir, 0o755)
+        self.port = _free_port()
+        self.started = True  # from here on, stop() must run
+        r = self.stack_sh("start", timeout=180)
+        if r.returncode != 0:
+            raise AssertionError(f"stack.sh start exited {r.returncode}:\n{r.stdout}\n{r.stderr}")
+        check(self.config_path.exists(), f"stack.sh start did not write {self.config_path}")
+        deadline = time.time() + 20
+        last = None
+        while time.time() < deadline:
+            try:
+                last = self.request("GET", "/api/v1/health", parse_json=False, timeout=5)
+                if last.status == 200:
+                    return
+            except OSError as e:
+                last = e
+            time.sleep(0.3)
+        raise AssertionError(f"stack did not become healthy: {last if isinstance(last, OSError) else last.describe()}")
+
+    def stop(self, keep=False):
+        if not self.started:
+            return
+        self.started = False
+        try:
+            r = self.stack_sh("stop", timeout=120)
+            if r.returncode != 0:
+                print(f"warning: stack.sh stop exited {r.returncode}: {r.stderr.strip()}", flush=True)
+        except subprocess.TimeoutExpired:
+            print("warning: stack.sh stop timed out", flush=True)
+        if keep:
+            print(f"stack dir kept: {self.vardir}", flush=True)
+        else:
+            shutil.rmtree(self.vardir, ignore_errors=True)
+
+    def stack_sh(self, action, timeout=120):
+        return subprocess.run(["bash", str(STACK_SH), action], env=self.env(), capture_output=True, text=True,
+                              timeout=timeout, stdin=subprocess.DEVNULL)
+
+    def log_tails(self, lines=25):
+        """The last lines of every *.log file under the stack dir, for failure reports."""
+        out = []
+        if not self.vardir or not self.vardir.exists():
+            return ""
+        for p in sorted(self.vardir.rglob("*.log")):
+            try:
+                text = p.read_text(errors="replace").splitlines()[-lines:]
+            except OSError:
+                continue
+            out.append(f"--- {p}\n" + "\n".join(text))
+        return "\n".join(out)
+
+    # -- HTTP ---------------------------------------------------------------------------------------------------
+    def request(self, method, path, key=None, body=None, headers=None, parse_json=True, timeout=15):
+        """One request on a fresh connection. body: dict/list → JSON, bytes/str → sent as is.
+        Never follows redirects. Fails the test if the body is not JSON (unless parse_json=False)."""
+        hdrs = dict(headers or {})
+        if key is not None:
+            hdrs["X-API-Key"] = key
+        data = None
+        if body is not None:
+            data = body if isinstance(body, (bytes, bytearray)) else (
+                body.encode() if isinstance(body, str) else json.dumps(body).encode())
+            hdrs.setdefault("Content-Type", "application/json")
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.putrequest(method, path, skip_accept_encoding=True)
+            for k, v in hdrs.items():
+                conn.putheader(k, v)
+            if data is not None:
+                conn.putheader("Content-Length", str(len(data)))
+            conn.endheaders()
+            if data:
+                try:
+                    for i in range(0, len(data), 65536):
+                        conn.send(data[i:i + 65536])
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the server may answer (e.g. 413) before reading everything; read its answer below
+            resp = conn.getresponse()
+            return Response(resp.status, resp.reason, resp.headers, resp.read(), parse_json)
+        finally:
+            conn.close()
+
+    def get(self, path, key=None, **kw):
+        return self.request("GET", path, key=key, **kw)
+
+    def post(self, path, body, key=None, **kw):
+        return self.request("POST", path, key=key, body=body, **kw)
+
+    def delete(self, path, key=None, **kw):
+        return self.request("DELETE", path, key=key, **kw)
+
+    # -- faqsurectl ---------------------------------------------------------------------------------------------
+    def ctl(self, *args, config=None, check_rc=True, timeout=30):
+        env = dict(os.environ)
+        env["FAQSURE_CONFIG"] = str(config or self.config_path)
+        r = subprocess.run([str(CTL), *map(str, args)], env=env, capture_output=True, text=True, timeout=timeout,
+                           stdin=subprocess.DEVNULL)
+        if check_rc and r.returncode != 0:
+            raise AssertionError(f"faqsurectl {' '.join(map(str, args))} exited {r.returncode}: "
+                                 f"stdout {r.stdout!r} stderr {r.stderr!r}")
+        return r
+
+    def new_account(self, prefix="acct", balance=None, unlimited=False):
+        name = unique(prefix)
+        args = ["account", "create", name]
+        if balance is not None:
+            args += ["--balance", balance]
+        if unlimited:
+            args.append("--unlimited")
+        self.ctl(*args)
+        return name
+
+    def new_key(self, account, name="k", per_minute=None, per_hour=None, expires=None, scope=None):
+        """Creates a key with faqsurectl and returns the secret (the last line of stdout)."""
+        args = ["key", "create", "--account", account, "--name", name]
+        if per_minute is not None:
+            args += ["--per-minute", per_minute]
+        if per_hour is not None:
+            args += ["--per-hour", per_hour]
+        if expires is not None:
+            args += ["--expires", expires]
+        if scope is not None:
+            args += ["--scope", scope]
+        r = self.ctl(*args)
+        lines = r.stdout.rstrip("\n").split("\n")
+        key = lines[-1]
+        check(KEY_RE.match(key) is not None, f"key create: last line is not a key: {r.stdout!r}")
+        return key
+
+    def account_with_key(self, prefix="acct", **kw):
+        account = self.new_account(prefix)
+        return account, self.new_key(account, **kw)
+
+    # -- CGI mode -----------------------------------------------------------------------------------------------
+    def cgi(self, program, method, uri, key=None, body=b"", extra_env=None, timeout=20):
+        """Runs a FastCGI program as plain CGI for one request. Returns (status, headers dict lower-cased, raw body,
+        exit code)."""
+        path, _, query = uri.partition("?")
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "GATEWAY_INTERFACE": "CGI/1.1",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80",
+            "REMOTE_ADDR": "127.0.0.1",
+            "REQUEST_METHOD": method,
+            "REQUEST_URI": uri,
+            "SCRIPT_NAME": path,
+            "QUERY_STRING": query,
+            "CONTENT_LENGTH": str(len(body)),
+            "FAQSURE_CONFIG": str(self.config_path),
+        }
+        if body:
+            env["CONTENT_TYPE"] = "application/json"
+        if key is not None:
+            env["HTTP_X_API_KEY"] = key
+        env.update(extra_env or {})
+        r = subprocess.run([str(program)], env=env, input=body, capture_output=True, timeout=timeout)
+        out = r.stdout
+        sep = re.search(rb"\r?\n\r?\n", out)
+        check(sep is not None, f"CGI output has no header/body separator: {out[:300]!r} stderr {r.stderr[:300]!r}")
+        head, payload = out[:sep.start()], out[sep.end():]
+        headers = {}
+        for line in re.split(rb"\r?\n", head):
+            name, colon, value = line.decode("latin-1").partition(":")
+            check(colon, f"bad CGI header line {line!r}")
+            headers[name.strip().lower()] = value.strip()
+        status_line = headers.get("status", "200 OK")
+        status = int(status_line.split()[0])
+        return status, headers, payload, r.returncode
+
+    # -- database -----------------------------------------------------------------------------------------------
+    def db_settings(self):
+        cp = configparser.ConfigParser(interpolation=None)
+        cp.read(self.config_path)
+        db = cp["database"]
+        unq = lambda v: v[1:-1] if len(v) >= 2 and v[0] == v[-1] == '"' else v  # noqa: E731
+        return {k: unq(db.get(k, d)) for k, d in
+                (("socket", ""), ("user", "faqsure"), ("password", ""), ("name", "faqsure"))}
+
+    def _db_args(self, tool):
+        s = self.db_settings()
+        check(s["socket"], f"no [database] socket in {self.config_path}")
+        args = [tool, "--no-defaults", f"--socket={s['socket']}", f"--user={s['user']}"]
+        if s["password"]:
+            args.append(f"--password={s['password']}")
+        return args, s["name"]
+
+    def sql(self, statement):
+        args, name = self._db_args("mariadb")
+        r = subprocess.run(args + ["--batch", "--binary-as-hex", "-e", statement, name], capture_output=True,
+                           timeout=30, stdin=subprocess.DEVNULL)
+        check(r.returncode == 0, f"mariadb failed: {r.stderr.decode(errors='replace')}")
+        return r.stdout
+
+    def dump(self, tables=()):
+        args, name = self._db_args("mariadb-dump")
+        r = subprocess.run(args + ["--skip-extended-insert", name, *tables], capture_output=True, timeout=60,
+                           stdin=subprocess.DEVNULL)
+        check(r.returncode == 0, f"mariadb-dump failed: {r.stderr.decode(errors='replace')}")
+        return r.stdout
+
+
+def sha256_hex(text):
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# The one stack of a run; started on first use, stopped by run.py.
+_stack = None
+_stack_error = None
+
+
+def stack():
+    global _stack, _stack_error
+    if _stack_error is not None:
+        raise AssertionError(f"stack did not start: {_stack_error}")
+    if _stack is None:
+        _stack = Stack()
+        try:
+            _stack.start()
+        except Exception as e:  # remembered, so every later test fails fast with the same reason
+            _stack_error = f"{e}\n{_stack.log_tails()}"
+            raise
+    return _stack
+
+
+def stop_stack(keep=False):
+    if _stack is not None:
+        _stack.stop(keep=keep)

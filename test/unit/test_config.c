@@ -1,0 +1,103 @@
+/* config: defaults, and the table of files in test/data/config, each naming on its first line what it should
+ * give ("# expect: ok" or "# expect: error: <text the message must contain>"). */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "check.h"
+#include "config.h"
+
+#define CONFIG_DIR "test/data/config"
+
+static void defaults_are_sensible(void)
+{
+	struct config c;
+	config_init(&c);
+	CHECK_STR(c.db_name, "faqsure");
+	CHECK_INT(c.db_port, 3306);
+	CHECK_INT(c.keys_default_per_minute, 60);
+	CHECK_INT(c.keys_default_per_hour, 1000);
+	CHECK_INT(c.http_max_body_bytes, 1048576);
+	config_release(&c);
+}
+
+static void full_file_sets_values(void)
+{
+	struct config c;
+	struct fs_error e;
+	config_init(&c);
+	CHECK_INT(config_load(&c, CONFIG_DIR "/full.conf", 1, &e), 0);
+	CHECK_STR(c.db_socket, "/tmp/x.sock");
+	CHECK_STR(c.db_user, "faqsure");
+	CHECK_STR(c.db_password, "s3cret=with=equals");
+	CHECK_INT(c.db_port, 3307);
+	CHECK_INT(c.http_max_body_bytes, 2048);
+	CHECK_INT(c.keys_default_per_minute, 10);
+	CHECK_INT(c.ratelimit_prune_every, 5);
+	config_release(&c);
+}
+
+static void missing_file_only_when_required(void)
+{
+	struct config c;
+	struct fs_error e;
+	config_init(&c);
+	CHECK_INT(config_load(&c, CONFIG_DIR "/does-not-exist.conf", 0, &e), 0);
+	CHECK(config_load(&c, CONFIG_DIR "/does-not-exist.conf", 1, &e) < 0);
+	CHECK_CONTAINS(e.msg, "does-not-exist.conf");
+	config_release(&c);
+}
+
+static void table_of_files(void)
+{
+	DIR *d = opendir(CONFIG_DIR);
+	struct dirent *de;
+	int seen = 0;
+	CHECK(d != NULL);
+	while (d && (de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		if (n < 6 || strcmp(de->d_name + n - 5, ".conf"))
+			continue;
+		char path[512], first[256] = "";
+		snprintf(path, sizeof(path), "%s/%s", CONFIG_DIR, de->d_name);
+		FILE *f = fopen(path, "r");
+		CHECK(f != NULL);
+		if (!f)
+			continue;
+		if (!fgets(first, sizeof(first), f))
+			first[0] = '\0';
+		fclose(f);
+		first[strcspn(first, "\n")] = '\0';
+		struct config c;
+		struct fs_error e = { 0, "" };
+		config_init(&c);
+		int rc = config_load(&c, path, 1, &e);
+		if (!strcmp(first, "# expect: ok")) {
+			if (rc != 0)
+				printf("    %s: %s\n", de->d_name, e.msg);
+			CHECK_INT(rc, 0);
+		} else if (!strncmp(first, "# expect: error: ", 17)) {
+			CHECK(rc < 0);
+			CHECK_CONTAINS(e.msg, first + 17);
+			CHECK_CONTAINS(e.msg, de->d_name); /* the message names the file */
+		} else {
+			printf("    %s: first line must say what to expect\n", de->d_name);
+			CHECK(0);
+		}
+		config_release(&c);
+		seen++;
+	}
+	if (d)
+		closedir(d);
+	CHECK(seen >= 8);
+}
+
+const struct test_case config_cases[] = {
+	{ "config_defaults_are_sensible", defaults_are_sensible },
+	{ "config_full_file_sets_values", full_file_sets_values },
+	{ "config_missing_file_only_when_required", missing_file_only_when_required },
+	{ "config_table_of_files", table_of_files },
+	{ NULL, NULL },
+};
