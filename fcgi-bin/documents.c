@@ -43,7 +43,7 @@ static int list_documents(struct request *req, struct fs_error *e)
 		     "SELECT " DOC_COLUMNS " FROM documents WHERE account_id = ? AND (? IS NULL OR status = ?)"
 		     " AND (? IS NULL OR created_at < FROM_UNIXTIME(?) OR (created_at = FROM_UNIXTIME(?) AND id < ?))"
 		     " ORDER BY created_at DESC, id DESC LIMIT ?",
-		     "isssssssi", req->key.account_id, status, status, cursor ? pos.when : NULL, pos.when, pos.when,
+		     "issssssi", req->key.account_id, status, status, cursor ? pos.when : NULL, pos.when, pos.when,
 		     pos.id, limit + 1);
 	if (rc < 0)
 		goto out;

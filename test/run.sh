@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The whole test suite: C unit tests, then black-box integration tests that start their own MariaDB and Apache
+# on loopback in a temporary folder. Ends with one line "N passed, N failed[, N skipped]".
+# Usage: test/run.sh [FILTER]   (FILTER: a substring of test names)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILDDIR=${BUILDDIR:-build}
+filter=${1:-}
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+passed=0 failed=0 skipped=0
+count() { # adds the counts of a runner's closing line in $log
+	local line p f s
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+	if [ -z "$line" ]; then
+		echo "FAIL $1: the runner ended without a summary line"
+		failed=$((failed + 1))
+		return
+	fi
+	p=$(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$line")
+	f=$(sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$line")
+	s=$(sed -nE 's/.*, ([0-9]+) skipped.*/\1/p' <<<"$line")
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + ${s:-0}))
+}
+
+echo "== unit tests"
+"$BUILDDIR/test/unit-tests" $filter 2>&1 | tee "$log" | grep -v '^[0-9]* passed'
+count unit
+
+echo "== integration tests (real MariaDB and Apache with mod_fcgid on 127.0.0.1)"
+BUILDDIR="$BUILDDIR" /usr/bin/python3 test/integration/run.py $filter 2>&1 | tee "$log" | grep -v '^[0-9]* passed'
+count integration
+
+if [ "$skipped" -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]

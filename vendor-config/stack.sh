@@ -1,0 +1,246 @@
+#!/usr/bin/env bash
+# The local FAQSure stack: a private MariaDB (data under $VARDIR), the schema, and Apache with mod_fcgid on
+# 127.0.0.1:$PORT serving the programs of $BUILDDIR. Used by `make run` / `make stop` and by the tests.
+#
+#   stack.sh start      start MariaDB and Apache (idempotent), migrate, write $VARDIR/faqsure.conf
+#   stack.sh run        start, then make sure a demo account and key exist and print how to call the API
+#   stack.sh stop       stop Apache and MariaDB
+#   stack.sh db-stop    stop only MariaDB (the tests use it to check outage handling)
+#   stack.sh db-start   start only MariaDB again
+#   stack.sh status     say what runs
+#
+# Environment: VARDIR (default var), PORT (default 8080), BUILDDIR (default build), EXTRA_FCGI (test programs:
+# space-separated URLPATH=BINARY pairs served in addition to the product's programs).
+#
+# Apache runs its FastCGI children as www-data. Everything they touch — programs, configuration, the MariaDB
+# socket — lives in a runtime folder that www-data can reach: $VARDIR/run when www-data can enter $VARDIR,
+# otherwise a folder under /tmp named after $VARDIR (the clone may sit under a private home directory).
+set -euo pipefail
+
+cmd=${1:-status}
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+VARDIR=${VARDIR:-var}
+PORT=${PORT:-8080}
+BUILDDIR=${BUILDDIR:-build}
+EXTRA_FCGI=${EXTRA_FCGI:-}
+mkdir -p "$VARDIR"
+VARDIR=$(cd "$VARDIR" && pwd)
+case "$BUILDDIR" in /*) ;; *) BUILDDIR="$top/$BUILDDIR" ;; esac
+CTL="$BUILDDIR/bin/faqsurectl"
+
+web_user=www-data
+reachable() { runuser -u "$web_user" -- test -x "$1" 2>/dev/null; }
+if reachable "$VARDIR"; then
+	RUN="$VARDIR/run"
+else
+	RUN="/tmp/faqsure-run-$(printf '%s' "$VARDIR" | sha256sum | cut -c1-16)"
+fi
+SOCK="$RUN/mysqld.sock"
+CONF="$VARDIR/faqsure.conf"
+APACHE_CONF="$RUN/httpd.conf"
+DATADIR="$VARDIR/mariadb"
+LOG="$VARDIR/log"
+
+say() { printf '%s\n' "$*"; }
+die() { printf 'stack: %s\n' "$*" >&2; exit 1; }
+
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+wait_gone() { # pidfile seconds
+	local pid i
+	[ -f "$1" ] || return 0
+	pid=$(cat "$1")
+	for ((i = 0; i < $2 * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+db_start() {
+	mkdir -p "$RUN" "$LOG"
+	chmod 755 "$RUN"
+	if pid_alive "$RUN/mysqld.pid"; then
+		return 0
+	fi
+	if [ ! -d "$DATADIR/mysql" ]; then
+		mariadb-install-db --no-defaults --datadir="$DATADIR" --user=root \
+			--auth-root-authentication-method=normal --skip-test-db >"$LOG/mariadb-install.log" 2>&1 ||
+			die "mariadb-install-db failed; see $LOG/mariadb-install.log"
+	fi
+	setsid mariadbd --no-defaults --datadir="$DATADIR" --socket="$SOCK" --skip-networking --user=root \
+		--pid-file="$RUN/mysqld.pid" --log-error="$LOG/mariadb.log" \
+		--innodb-buffer-pool-size=256M --innodb-log-file-size=64M --max-connections=500 \
+		--character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+		</dev/null >/dev/null 2>&1 &
+	local i
+	for ((i = 0; i < 300; i++)); do
+		if mariadb-admin --no-defaults --socket="$SOCK" -uroot ping >/dev/null 2>&1; then
+			chmod 777 "$SOCK"
+			return 0
+		fi
+		sleep 0.1
+	done
+	die "MariaDB did not start within 30 s; see $LOG/mariadb.log"
+}
+
+db_stop() {
+	if pid_alive "$RUN/mysqld.pid"; then
+		kill "$(cat "$RUN/mysqld.pid")"
+		wait_gone "$RUN/mysqld.pid" 60 || die "MariaDB did not stop"
+	fi
+}
+
+write_config() {
+	local pw
+	if [ ! -s "$VARDIR/db-password" ]; then
+		(umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$VARDIR/db-password")
+	fi
+	pw=$(cat "$VARDIR/db-password")
+	mariadb --no-defaults --socket="$SOCK" -uroot <<-SQL
+		CREATE DATABASE IF NOT EXISTS faqsure CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+		CREATE USER IF NOT EXISTS 'faqsure'@'localhost' IDENTIFIED BY '$pw';
+		ALTER USER 'faqsure'@'localhost' IDENTIFIED BY '$pw';
+		GRANT ALL PRIVILEGES ON faqsure.* TO 'faqsure'@'localhost';
+	SQL
+	cat >"$CONF.tmp" <<-CONF
+		# Written by vendor-config/stack.sh for the local stack in $VARDIR.
+		[database]
+		socket = $SOCK
+		user = faqsure
+		password = $pw
+		name = faqsure
+	CONF
+	chmod 640 "$CONF.tmp"
+	mv "$CONF.tmp" "$CONF"
+	install -m 640 -g "$web_user" "$CONF" "$RUN/faqsure.conf"
+}
+
+# Copies a program into the runtime folder without disturbing a running copy (rename, not overwrite).
+stage() { # source target
+	cp "$1" "$2.tmp" && chmod 755 "$2.tmp" && mv -f "$2.tmp" "$2"
+}
+
+apache_start() {
+	local bin="$RUN/bin" errors="$RUN/errors" extra="" prog path src
+	mkdir -p "$bin" "$errors" "$RUN/fcgid" "$RUN/htdocs" "$LOG"
+	chown "$web_user" "$RUN/fcgid"
+	for prog in "$BUILDDIR"/fcgi-bin/*.fcgi; do
+		stage "$prog" "$bin/$(basename "$prog")"
+	done
+	cp "$here"/errors/*.json "$errors/"
+	for pair in $EXTRA_FCGI; do
+		path=${pair%%=*}
+		src=${pair#*=}
+		stage "$src" "$bin/$(basename "$src")"
+		extra="${extra}Alias $path $bin/$(basename "$src")"$'\n'
+	done
+	{
+		cat <<-CONF
+			# Generated by vendor-config/stack.sh from apache-example.conf. Do not edit: it is rewritten by each start.
+			ServerRoot /etc/apache2
+			ServerName 127.0.0.1
+			Listen 127.0.0.1:$PORT
+			PidFile $RUN/apache.pid
+			DefaultRuntimeDir $RUN
+			ErrorLog $LOG/apache-error.log
+			LogLevel warn
+			User $web_user
+			Group $web_user
+			LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
+			LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+			LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so
+			LoadModule mime_module /usr/lib/apache2/modules/mod_mime.so
+			LoadModule fcgid_module /usr/lib/apache2/modules/mod_fcgid.so
+			TypesConfig /etc/mime.types
+			DocumentRoot $RUN/htdocs
+			<Directory />
+			    Require all denied
+			    AllowOverride None
+			</Directory>
+			<Directory $RUN/htdocs>
+			    Require all granted
+			</Directory>
+			FcgidIPCDir $RUN/fcgid
+			FcgidProcessTableFile $RUN/fcgid/shm
+			KeepAliveTimeout 5
+			Timeout 60
+		CONF
+		printf '%s' "$extra"
+		sed -e "s|/usr/local/lib/faqsure/fcgi-bin|$bin|g" -e "s|/usr/local/share/faqsure/errors|$errors|g" \
+			-e "s|/etc/faqsure/faqsure.conf|$RUN/faqsure.conf|g" "$top/apache-example.conf"
+	} >"$APACHE_CONF"
+	if pid_alive "$RUN/apache.pid"; then
+		apache2 -f "$APACHE_CONF" -k graceful 2>>"$LOG/apache-error.log" || die "Apache reload failed"
+		return 0
+	fi
+	rm -f "$RUN/apache.pid"
+	apache2 -f "$APACHE_CONF" -k start 2>>"$LOG/apache-error.log" ||
+		die "Apache did not start (is port $PORT free?); see $LOG/apache-error.log"
+	local i
+	for ((i = 0; i < 100; i++)); do
+		curl -s -o /dev/null "http://127.0.0.1:$PORT/api/v1/health" && return 0
+		sleep 0.1
+	done
+	die "Apache does not answer on 127.0.0.1:$PORT; see $LOG/apache-error.log"
+}
+
+apache_stop() {
+	if pid_alive "$RUN/apache.pid"; then
+		apache2 -f "$APACHE_CONF" -k stop 2>/dev/null || kill "$(cat "$RUN/apache.pid")"
+		wait_gone "$RUN/apache.pid" 30 || die "Apache did not stop"
+	fi
+	rm -f "$RUN/apache.pid"
+}
+
+start() {
+	[ -x "$CTL" ] || die "$CTL is missing: run make first"
+	command -v apache2 >/dev/null || die "apache2 is not installed: run make deps"
+	[ -f /usr/lib/apache2/modules/mod_fcgid.so ] || die "mod_fcgid is not installed: run make deps"
+	db_start
+	write_config
+	FAQSURE_CONFIG="$CONF" "$CTL" migrate >/dev/null
+	apache_start
+}
+
+demo() {
+	local key="" url="http://127.0.0.1:$PORT"
+	export FAQSURE_CONFIG="$CONF"
+	"$CTL" account create demo --unlimited >/dev/null 2>&1 || true
+	if [ -s "$VARDIR/demo-key" ]; then
+		key=$(cat "$VARDIR/demo-key")
+		[ "$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $key" "$url/api/v1/documents")" = 200 ] || key=""
+	fi
+	if [ -z "$key" ]; then
+		key=$("$CTL" key create --account demo --name "make run demo" --per-minute 600 --per-hour 10000 \
+			--scope admin | tail -n 1)
+		(umask 077 && printf '%s\n' "$key" >"$VARDIR/demo-key")
+	fi
+	cat <<-EOF
+
+		FAQSure is running at $url (MariaDB and Apache with mod_fcgid; data in $VARDIR).
+
+		Demo account "demo", admin API key:
+		  $key
+
+		Try it:
+		  curl -s $url/api/v1/documents -H "X-API-Key: $key"
+
+		Manage it:  FAQSURE_CONFIG=$CONF $CTL --help
+		Stop it:    make stop$( [ "$VARDIR" = "$top/var" ] || printf ' VARDIR=%s' "$VARDIR")
+	EOF
+}
+
+case "$cmd" in
+start) start ;;
+run) start && demo ;;
+stop) apache_stop; db_stop ;;
+db-stop) db_stop ;;
+db-start) db_start ;;
+status)
+	pid_alive "$RUN/mysqld.pid" && say "MariaDB: running (socket $SOCK)" || say "MariaDB: stopped"
+	pid_alive "$RUN/apache.pid" && say "Apache: running on 127.0.0.1:$PORT" || say "Apache: stopped"
+	;;
+*) die "unknown command '$cmd' (start, run, stop, db-start, db-stop, status)" ;;
+esac
