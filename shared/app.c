@@ -3,6 +3,8 @@
 #include "app.h"
 
 #include <ctype.h>
+#include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,7 +134,8 @@ static char *percent_decode(const char *s, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '+') {
 			*o++ = ' ';
-		} else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+		} else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0 &&
+			   (s[i + 1] != '0' || s[i + 2] != '0')) { /* %00 stays as it is: no NUL inside a C string */
 			*o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
 			i += 2;
 		} else {
@@ -176,6 +179,20 @@ int req_page_params(const struct request *req, long long *limit, char **cursor, 
 	return 0;
 }
 
+/* Jansson refuses integers beyond 64 bits outright; reads the body again with such numbers as reals to name
+ * the top-level field that holds one. A malloc'd name, or NULL. */
+static const char *too_big_field(const char *text, size_t len)
+{
+	const char *key, *found = NULL;
+	json_t *v = json_loadb(text, len, JSON_DECODE_INT_AS_REAL, NULL), *val;
+	json_object_foreach(v, key, val) {
+		if (!found && json_is_real(val) && fabs(json_real_value(val)) >= 9.2e18)
+			found = xstrdup(key);
+	}
+	json_decref(v);
+	return found;
+}
+
 int req_json_body(struct request *req, json_t **out, struct fs_error *e)
 {
 	long long max = req->cfg->http_max_body_bytes;
@@ -202,8 +219,14 @@ int req_json_body(struct request *req, json_t **out, struct fs_error *e)
 	json_error_t jerr;
 	json_t *v = json_loadb(body.ptr, body.len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!v) {
-		rc = fs_fail(e, FS_EINVAL, "request body is not valid JSON: %s (line %d, column %d)", jerr.text,
-			     jerr.line, jerr.column);
+		const char *field = json_error_code(&jerr) == json_error_numeric_overflow
+			? too_big_field(body.ptr, body.len) : NULL;
+		if (field)
+			rc = fs_fail(e, FS_EINVAL, "%s is too large a number", field);
+		else
+			rc = fs_fail(e, FS_EINVAL, "request body is not valid JSON: %s (line %d, column %d)", jerr.text,
+				     jerr.line, jerr.column);
+		free((char *)field);
 		goto out;
 	}
 	if (!json_is_object(v)) {
@@ -375,6 +398,36 @@ static char *env_copy(const struct request *req, const char *name, const char *d
 	return xstrdup(v ? v : def);
 }
 
+/* The path with empty, "." and ".." segments resolved (RFC 3986 5.2.4), as web servers do before mapping a
+ * URL: "/api/v1/documents/../health" is "/api/v1/health", "/api//v1/keys/" is "/api/v1/keys". */
+static char *normalise_path(const char *raw)
+{
+	char *out = xmalloc(strlen(raw) + 2);
+	size_t len = 0;
+	const char *p = raw;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		const char *end = strchr(p, '/');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			while (len > 0 && out[len - 1] != '/')
+				len--;
+			if (len > 0)
+				len--;
+		} else if (n > 0 && !(n == 1 && p[0] == '.')) {
+			out[len++] = '/';
+			memcpy(out + len, p, n);
+			len += n;
+		}
+		p += n;
+	}
+	if (len == 0)
+		out[len++] = '/';
+	out[len] = '\0';
+	return out;
+}
+
 /* Fills method, path (from REQUEST_URI, else SCRIPT_NAME + PATH_INFO) and query. */
 static void parse_target(struct request *req)
 {
@@ -391,9 +444,8 @@ static void parse_target(struct request *req)
 		buf_adds(&path, req_env(req, "PATH_INFO") ? req_env(req, "PATH_INFO") : "");
 		req->query = env_copy(req, "QUERY_STRING", "");
 	}
-	if (path.len > 1 && path.ptr[path.len - 1] == '/')
-		path.ptr[--path.len] = '\0';
-	req->path = buf_take(&path, NULL);
+	req->path = normalise_path(buf_str(&path));
+	buf_release(&path);
 	const char *cl = req_env(req, "CONTENT_LENGTH");
 	if (!cl || !*cl || util_parse_ll(cl, 0, (long long)1 << 62, &req->content_length) < 0)
 		req->content_length = -1;
@@ -409,10 +461,27 @@ static void request_release(struct request *req)
 	buf_release(&req->headers);
 }
 
-static void serve(struct db *db, const struct config *cfg, FCGX_Request *fr, const struct route *routes,
-		  size_t nroutes)
+/* What a program keeps for its whole life. */
+struct app {
+	const char *program;
+	struct config cfg;
+	struct db *db;
+	struct usage_queue *usage;
+	const struct route *routes;
+	size_t nroutes;
+};
+
+static void flush_usage(struct app *app)
 {
-	struct request req = { .db = db, .cfg = cfg, .io = fr };
+	struct fs_error e;
+	if (usage_queue_len(app->usage) && usage_queue_flush(app->usage, app->db, &e) < 0)
+		fprintf(stderr, "faqsure %s: %zu usage events not written yet: %s\n", app->program,
+			usage_queue_len(app->usage), e.msg);
+}
+
+static void serve(struct app *app, FCGX_Request *fr)
+{
+	struct request req = { .db = app->db, .cfg = &app->cfg, .io = fr };
 	struct fs_error e;
 	unsigned char id[16];
 	fs_error_clear(&e);
@@ -422,7 +491,7 @@ static void serve(struct db *db, const struct config *cfg, FCGX_Request *fr, con
 	util_hex(id, sizeof(id), req.request_id);
 	parse_target(&req);
 
-	int rc = route_request(&req, routes, nroutes, &e);
+	int rc = route_request(&req, app->routes, app->nroutes, &e);
 	if (rc == 0 && !(req.route->flags & ROUTE_PUBLIC))
 		rc = admit(&req, &e);
 	if (rc == 0 && !req.replied)
@@ -439,63 +508,86 @@ static void serve(struct db *db, const struct config *cfg, FCGX_Request *fr, con
 		fflush(stdout);
 	req.io = NULL;
 
-	if (req.route && (req.route->flags & ROUTE_NO_USAGE))
-		goto out;
-	struct usage_event ev = {
-		.account_id = req.authenticated ? req.key.account_id : 0,
-		.key_id = req.authenticated ? req.key.id : NULL,
-		.request_id = req.request_id,
-		.method = req.method,
-		.route = req.route ? req.route->pattern : "(none)",
-		.status = req.status,
-		.error = req.error_code,
-		.tokens_prompt = req.tokens_prompt,
-		.tokens_completion = req.tokens_completion,
-		.processing_ms = (long long)(util_now_ms() - req.started_ms + 0.5),
-	};
-	if (usage_record(db, &ev, &e) < 0)
-		fprintf(stderr, "faqsure: usage event for request %s not recorded: %s\n", req.request_id, e.msg);
+	if (!req.route || !(req.route->flags & ROUTE_NO_USAGE)) {
+		struct usage_event ev = {
+			.account_id = req.authenticated ? req.key.account_id : 0,
+			.key_id = req.authenticated ? req.key.id : NULL,
+			.request_id = req.request_id,
+			.method = req.method,
+			.route = req.route ? req.route->pattern : "(none)",
+			.status = req.status,
+			.error = req.error_code,
+			.tokens_prompt = req.tokens_prompt,
+			.tokens_completion = req.tokens_completion,
+			.processing_ms = (long long)(util_now_ms() - req.started_ms + 0.5),
+		};
+		usage_queue_add(app->usage, &ev);
+	}
 	unsigned r;
 	util_random(&r, sizeof(r));
-	if (req.authenticated && r % (unsigned)cfg->ratelimit_prune_every == 0 && ratelimit_prune(db, time(NULL), &e) < 0)
-		fprintf(stderr, "faqsure: pruning rate-limit rows failed: %s\n", e.msg);
-out:
+	if (req.authenticated && r % (unsigned)app->cfg.ratelimit_prune_every == 0 &&
+	    ratelimit_prune(app->db, time(NULL), &e) < 0)
+		fprintf(stderr, "faqsure %s: pruning rate-limit rows failed: %s\n", app->program, e.msg);
 	request_release(&req);
 }
 
-int app_main(const char *program, const struct route *routes, size_t nroutes)
+/* Waits up to ms for the web server to hand over a request on the FastCGI listening socket (fd 0).
+ * 1 when one is there (or a signal came), 0 on timeout. */
+static int request_waiting(int ms)
 {
-	struct config cfg;
-	struct fs_error e;
-	fs_error_clear(&e);
-	if (config_load_env(&cfg, &e) < 0) {
-		fprintf(stderr, "faqsure %s: %s\n", program, e.msg);
-		config_release(&cfg);
-		return 1;
-	}
-	struct db *db = db_new(&cfg);
-	signal(SIGPIPE, SIG_IGN);
-	if (FCGX_IsCGI()) {
-		serve(db, &cfg, NULL, routes, nroutes);
-		goto out;
-	}
+	struct pollfd pfd = { .fd = 0, .events = POLLIN };
+	return poll(&pfd, 1, ms) != 0;
+}
+
+static void serve_fastcgi(struct app *app)
+{
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_terminate;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL); /* no SA_RESTART: a blocked accept() must return */
+	sigaction(SIGTERM, &sa, NULL); /* no SA_RESTART: a blocked accept() or poll() must return */
 	sigaction(SIGINT, &sa, NULL);
 	if (FCGX_Init() != 0) {
-		fprintf(stderr, "faqsure %s: FastCGI initialisation failed\n", program);
-		goto out;
+		fprintf(stderr, "faqsure %s: FastCGI initialisation failed\n", app->program);
+		return;
 	}
 	FCGX_Request fr;
 	FCGX_InitRequest(&fr, 0, 0);
-	while (!stopping && FCGX_Accept_r(&fr) >= 0)
-		serve(db, &cfg, &fr, routes, nroutes);
+	while (!stopping) {
+		/* Usage events go out when the process falls idle, so nothing waits long for the next request. */
+		if (usage_queue_len(app->usage) && !request_waiting(USAGE_IDLE_FLUSH_MS)) {
+			flush_usage(app);
+			continue;
+		}
+		if (stopping || FCGX_Accept_r(&fr) < 0)
+			break;
+		serve(app, &fr);
+		if (usage_queue_due(app->usage))
+			flush_usage(app);
+	}
 	FCGX_Free(&fr, 1);
-out:
-	db_free(db);
-	config_release(&cfg);
+}
+
+int app_main(const char *program, const struct route *routes, size_t nroutes)
+{
+	struct app app = { .program = program, .routes = routes, .nroutes = nroutes };
+	struct fs_error e;
+	fs_error_clear(&e);
+	if (config_load_env(&app.cfg, &e) < 0) {
+		fprintf(stderr, "faqsure %s: %s\n", program, e.msg);
+		config_release(&app.cfg);
+		return 1;
+	}
+	app.db = db_new(&app.cfg);
+	app.usage = usage_queue_new();
+	signal(SIGPIPE, SIG_IGN);
+	if (FCGX_IsCGI())
+		serve(&app, NULL);
+	else
+		serve_fastcgi(&app);
+	flush_usage(&app);
+	usage_queue_free(app.usage);
+	db_free(app.db);
+	config_release(&app.cfg);
 	return 0;
 }

@@ -13,11 +13,11 @@
 #include "buf.h"
 #include "banned.h"
 
-#define DB_MAX_PARAMS 32
+#define DB_MAX_PARAMS 512
 #define DB_MAX_STMTS 128
 
 struct cached_stmt {
-	const char *sql; /* statement text; callers pass string literals, compared by pointer then by content */
+	char *sql; /* a copy of the statement text */
 	MYSQL_STMT *stmt;
 };
 
@@ -38,8 +38,10 @@ struct db *db_new(const struct config *cfg)
 
 static void db_disconnect(struct db *db)
 {
-	for (size_t i = 0; i < db->nstmts; i++)
+	for (size_t i = 0; i < db->nstmts; i++) {
 		mysql_stmt_close(db->stmts[i].stmt);
+		free(db->stmts[i].sql);
+	}
 	db->nstmts = 0;
 	if (db->conn)
 		mysql_close(db->conn);
@@ -134,7 +136,7 @@ static int db_error(struct db *db, unsigned int err, const char *what, const cha
 static MYSQL_STMT *db_stmt(struct db *db, const char *sql, struct fs_error *e, int *rc)
 {
 	for (size_t i = 0; i < db->nstmts; i++)
-		if (db->stmts[i].sql == sql || !strcmp(db->stmts[i].sql, sql))
+		if (!strcmp(db->stmts[i].sql, sql))
 			return db->stmts[i].stmt;
 	MYSQL_STMT *st = mysql_stmt_init(db->conn);
 	if (!st) {
@@ -151,10 +153,11 @@ static MYSQL_STMT *db_stmt(struct db *db, const char *sql, struct fs_error *e, i
 	}
 	if (db->nstmts == DB_MAX_STMTS) { /* more distinct statements than expected: forget the oldest */
 		mysql_stmt_close(db->stmts[0].stmt);
+		free(db->stmts[0].sql);
 		memmove(db->stmts, db->stmts + 1, (DB_MAX_STMTS - 1) * sizeof(db->stmts[0]));
 		db->nstmts--;
 	}
-	db->stmts[db->nstmts].sql = sql;
+	db->stmts[db->nstmts].sql = xstrdup(sql);
 	db->stmts[db->nstmts].stmt = st;
 	db->nstmts++;
 	return st;
@@ -162,44 +165,45 @@ static MYSQL_STMT *db_stmt(struct db *db, const char *sql, struct fs_error *e, i
 
 struct param_list {
 	size_t n;
-	MYSQL_BIND bind[DB_MAX_PARAMS];
-	long long ints[DB_MAX_PARAMS];
-	unsigned long lens[DB_MAX_PARAMS];
+	MYSQL_BIND *bind;
+	long long *ints;
+	unsigned long *lens;
 };
 
-static int collect_params(struct param_list *p, const char *types, va_list ap, struct fs_error *e)
+static void param_list_release(struct param_list *p)
+{
+	free(p->bind);
+	free(p->ints);
+	free(p->lens);
+}
+
+static int bind_params(struct param_list *p, const struct db_param *params, size_t n, struct fs_error *e)
 {
 	memset(p, 0, sizeof(*p));
-	for (const char *t = types ? types : ""; *t; t++) {
-		if (p->n == DB_MAX_PARAMS)
-			return fs_fail(e, FS_EINTERNAL, "too many statement parameters");
-		MYSQL_BIND *b = &p->bind[p->n];
-		if (*t == 's') {
-			const char *s = va_arg(ap, const char *);
-			if (!s) {
-				b->buffer_type = MYSQL_TYPE_NULL;
-			} else {
-				b->buffer_type = MYSQL_TYPE_STRING;
-				b->buffer = (void *)s;
-				p->lens[p->n] = (unsigned long)strlen(s);
-				b->length = &p->lens[p->n];
-			}
-		} else if (*t == 'b') {
-			const void *data = va_arg(ap, const void *);
-			size_t len = va_arg(ap, size_t);
-			b->buffer_type = MYSQL_TYPE_BLOB;
-			b->buffer = (void *)data;
-			p->lens[p->n] = (unsigned long)len;
-			b->length = &p->lens[p->n];
-		} else if (*t == 'i') {
-			p->ints[p->n] = va_arg(ap, long long);
+	if (n > DB_MAX_PARAMS)
+		return fs_fail(e, FS_EINTERNAL, "too many statement parameters");
+	p->bind = xcalloc(n, sizeof(MYSQL_BIND));
+	p->ints = xcalloc(n, sizeof(long long));
+	p->lens = xcalloc(n, sizeof(unsigned long));
+	for (size_t k = 0; k < n; k++) {
+		MYSQL_BIND *b = &p->bind[k];
+		const struct db_param *q = &params[k];
+		if (q->type == 's' && !q->ptr) {
+			b->buffer_type = MYSQL_TYPE_NULL;
+		} else if (q->type == 's' || q->type == 'b') {
+			b->buffer_type = q->type == 's' ? MYSQL_TYPE_STRING : MYSQL_TYPE_BLOB;
+			b->buffer = (void *)q->ptr;
+			p->lens[k] = (unsigned long)(q->type == 's' ? strlen(q->ptr) : q->len);
+			b->length = &p->lens[k];
+		} else if (q->type == 'i') {
+			p->ints[k] = q->i;
 			b->buffer_type = MYSQL_TYPE_LONGLONG;
-			b->buffer = &p->ints[p->n];
+			b->buffer = &p->ints[k];
 		} else {
-			return fs_fail(e, FS_EINTERNAL, "bad parameter type '%c'", *t);
+			return fs_fail(e, FS_EINTERNAL, "bad parameter type '%c'", q->type);
 		}
-		p->n++;
 	}
+	p->n = n;
 	return 0;
 }
 
@@ -298,15 +302,13 @@ static int exec_once(struct db *db, struct db_res *res, struct fs_error *e, cons
 	return 0;
 }
 
-int db_exec(struct db *db, struct db_res *res, struct fs_error *e, const char *sql, const char *types, ...)
+int db_exec_params(struct db *db, struct db_res *res, struct fs_error *e, const char *sql,
+		   const struct db_param *params, size_t nparams)
 {
 	struct param_list p;
-	va_list ap;
-	va_start(ap, types);
-	int rc = collect_params(&p, types, ap, e);
-	va_end(ap);
+	int rc = bind_params(&p, params, nparams, e);
 	if (rc < 0)
-		return rc;
+		goto out;
 	if (res)
 		memset(res, 0, sizeof(*res));
 	int was_in_txn = db->in_txn, had_conn = db->conn != NULL;
@@ -318,7 +320,37 @@ int db_exec(struct db *db, struct db_res *res, struct fs_error *e, const char *s
 	}
 	if (rc < 0 && res)
 		db_res_release(res);
+out:
+	param_list_release(&p);
 	return rc;
+}
+
+int db_exec(struct db *db, struct db_res *res, struct fs_error *e, const char *sql, const char *types, ...)
+{
+	struct db_param params[64];
+	size_t n = 0;
+	va_list ap;
+	va_start(ap, types);
+	for (const char *t = types ? types : ""; *t; t++, n++) {
+		if (n == sizeof(params) / sizeof(params[0])) {
+			va_end(ap);
+			return fs_fail(e, FS_EINTERNAL, "too many statement parameters");
+		}
+		params[n] = (struct db_param){ .type = *t };
+		if (*t == 's') {
+			params[n].ptr = va_arg(ap, const char *);
+		} else if (*t == 'b') {
+			params[n].ptr = va_arg(ap, const void *);
+			params[n].len = va_arg(ap, size_t);
+		} else if (*t == 'i') {
+			params[n].i = va_arg(ap, long long);
+		} else {
+			va_end(ap);
+			return fs_fail(e, FS_EINTERNAL, "bad parameter type '%c'", *t);
+		}
+	}
+	va_end(ap);
+	return db_exec_params(db, res, e, sql, params, n);
 }
 
 const char *db_cell(const struct db_res *r, size_t row, size_t col)

@@ -28,6 +28,16 @@ void db_free(struct db *db);
  * A lost connection gives FS_EUNAVAIL (a SELECT outside a transaction is retried once on a new connection);
  * a duplicate key gives FS_ECONFLICT; anything else FS_EINTERNAL. */
 int db_exec(struct db *db, struct db_res *res, struct fs_error *e, const char *sql, const char *types, ...);
+/* One bound parameter, for statements whose parameter count is only known at run time. */
+struct db_param {
+	char type;        /* 's', 'b' or 'i' as for db_exec */
+	const void *ptr;  /* 's': the string (NULL binds SQL NULL); 'b': the bytes */
+	size_t len;       /* 'b' only */
+	long long i;      /* 'i' only */
+};
+
+int db_exec_params(struct db *db, struct db_res *res, struct fs_error *e, const char *sql,
+		   const struct db_param *params, size_t nparams);
 const char *db_cell(const struct db_res *r, size_t row, size_t col);
 long long db_cell_ll(const struct db_res *r, size_t row, size_t col, long long if_null);
 void db_res_release(struct db_res *r);

@@ -1,4 +1,5 @@
-/* Rate limiting with counter rows: INSERT … ON DUPLICATE KEY UPDATE … RETURNING inside one transaction. */
+/* Rate limiting with counter rows: one INSERT … ON DUPLICATE KEY UPDATE … RETURNING per request, in autocommit,
+ * so the hot rows of a busy key are locked only for one statement (not across a client round trip). */
 #include "ratelimit.h"
 
 #include <string.h>
@@ -32,22 +33,20 @@ void ratelimit_decide(long long n_minute, long long n_hour, long long per_minute
 	}
 }
 
-static int take_once(struct db *db, const char *key_id, long long per_minute, long long per_hour, time_t now,
-		     struct ratelimit_result *res, struct fs_error *e)
+int ratelimit_take(struct db *db, const char *key_id, long long per_minute, long long per_hour, time_t now,
+		   struct ratelimit_result *res, struct fs_error *e)
 {
 	struct db_res r;
-	long long n_minute = 0, n_hour = 0;
-	int rc = db_begin(db, e);
+	long long n_minute = 0, n_hour = 0, minute = (long long)(now - now % 60), hour = (long long)(now - now % 3600);
+	int rc = FS_ERETRY;
+	for (int i = 0; i < RATELIMIT_TRIES && rc == FS_ERETRY; i++)
+		rc = db_exec(db, &r, e,
+			     "INSERT INTO rate_counters (key_id, window_kind, window_start, n)"
+			     " VALUES (?, 'm', ?, 1), (?, 'h', ?, 1) ON DUPLICATE KEY UPDATE n = n + 1"
+			     " RETURNING window_kind, n",
+			     "sisi", key_id, minute, key_id, hour);
 	if (rc < 0)
 		return rc;
-	rc = db_exec(db, &r, e,
-		     "INSERT INTO rate_counters (key_id, window_kind, window_start, n) VALUES (?, 'm', ?, 1), (?, 'h', ?, 1)"
-		     " ON DUPLICATE KEY UPDATE n = n + 1 RETURNING window_kind, n",
-		     "sisi", key_id, (long long)(now - now % 60), key_id, (long long)(now - now % 3600));
-	if (rc < 0) {
-		db_rollback(db);
-		return rc;
-	}
 	for (size_t i = 0; i < r.nrows; i++) {
 		if (db_cell(&r, i, 0)[0] == 'm')
 			n_minute = db_cell_ll(&r, i, 1, 0);
@@ -56,19 +55,16 @@ static int take_once(struct db *db, const char *key_id, long long per_minute, lo
 	}
 	db_res_release(&r);
 	ratelimit_decide(n_minute, n_hour, per_minute, per_hour, now, res);
-	if (!res->allowed) {
-		db_rollback(db);
+	if (res->allowed)
 		return 0;
-	}
-	return db_commit(db, e);
-}
-
-int ratelimit_take(struct db *db, const char *key_id, long long per_minute, long long per_hour, time_t now,
-		   struct ratelimit_result *res, struct fs_error *e)
-{
-	int rc = FS_ERETRY;
+	/* Refused: give the increments back so the refusal uses no quota. Until then a concurrent request may
+	 * see a count one too high and be refused too; none is ever admitted beyond the limit. */
+	rc = FS_ERETRY;
 	for (int i = 0; i < RATELIMIT_TRIES && rc == FS_ERETRY; i++)
-		rc = take_once(db, key_id, per_minute, per_hour, now, res, e);
+		rc = db_exec(db, NULL, e,
+			     "UPDATE rate_counters SET n = n - 1 WHERE key_id = ? AND n > 0 AND"
+			     " ((window_kind = 'm' AND window_start = ?) OR (window_kind = 'h' AND window_start = ?))",
+			     "sii", key_id, minute, hour);
 	return rc;
 }
 

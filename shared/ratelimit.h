@@ -1,7 +1,7 @@
 /* Per-key rate limits as MariaDB counter rows: one row per key and calendar minute, one per key and calendar
- * hour (UTC). Both are incremented in one transaction and rolled back when either limit would be passed, so
- * refused requests use no quota and no window ever admits more than its limit, across any number of
- * processes and machines. */
+ * hour (UTC). Both are incremented by one atomic statement that returns the new counts; a request is admitted
+ * only when both counts are within their limits, so no window ever admits more than its limit, across any
+ * number of processes and machines. A refused request gives its increments back, so it uses no quota. */
 #ifndef FAQSURE_RATELIMIT_H
 #define FAQSURE_RATELIMIT_H
 

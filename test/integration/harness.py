@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILD = Path(os.environ.get("BUILDDIR") or ROOT / "build").resolve()
+BUILD = (ROOT / os.environ.get("BUILDDIR", "build")).resolve()  # a relative BUILDDIR is relative to the repo
 STACK_SH = ROOT / "vendor-config" / "stack.sh"
 CTL = BUILD / "bin" / "faqsurectl"
 DOCUMENTS_FCGI = BUILD / "fcgi-bin" / "documents.fcgi"

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# make bench: starts a private stack on loopback and measures, with wrk, the authenticated request path
+# (GET /api/v1/documents: auth + rate limit + query + usage event) against a hello-world FastCGI program
+# under the same Apache in the same run. Prints requests/s, p50/p99 latency and the ratio.
+# Environment: BUILDDIR (default build), DURATION (seconds per run, default 10), CONNECTIONS (default 16).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILDDIR=${BUILDDIR:-build}
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-16}
+case "$BUILDDIR" in /*) ;; *) BUILDDIR="$PWD/$BUILDDIR" ;; esac
+command -v wrk >/dev/null || { echo "bench: wrk is not installed (make deps)" >&2; exit 1; }
+
+dir=$(mktemp -d /tmp/faqsure-bench-XXXXXX)
+chmod 755 "$dir"
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+export VARDIR="$dir" PORT="$port" BUILDDIR EXTRA_FCGI="/bench/hello=$BUILDDIR/test/hello.fcgi"
+cleanup() { bash vendor-config/stack.sh stop >/dev/null 2>&1 || true; rm -rf "$dir" "/tmp/faqsure-run-"*"-bench" 2>/dev/null || true; }
+trap cleanup EXIT
+bash vendor-config/stack.sh start >/dev/null
+export FAQSURE_CONFIG="$dir/faqsure.conf"
+"$BUILDDIR/bin/faqsurectl" account create bench --unlimited >/dev/null
+key=$("$BUILDDIR/bin/faqsurectl" key create --account bench --name bench --per-minute 1000000 \
+	--per-hour 100000000 | tail -n 1)
+url="http://127.0.0.1:$port"
+
+# run NAME PATH [HEADER]: warm up (so mod_fcgid has spawned its processes), then measure.
+run() {
+	local name=$1 path=$2 out
+	shift 2
+	wrk -t2 -c"$CONNECTIONS" -d3s "$@" "$url$path" >/dev/null
+	out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url$path")
+	local rps p50 p99 non2xx
+	rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+	p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+	p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+	non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+	printf '%-44s %10s req/s   p50 %8s   p99 %8s   %s\n' "$name" "$rps" "$p50" "$p99" \
+		"${non2xx:+non-2xx: $non2xx}"
+	eval "${name%% *}_rps=$rps"
+}
+
+echo "FAQSure benchmark: wrk -t2 -c$CONNECTIONS, ${DURATION}s per run, Apache mod_fcgid on 127.0.0.1, $(nproc) cores"
+run "hello (libfcgi hello world)" /bench/hello
+run "documents (GET /api/v1/documents, keyed)" /api/v1/documents -H "X-API-Key: $key"
+awk -v a="$documents_rps" -v h="$hello_rps" 'BEGIN { printf "ratio: authenticated path keeps %.1f%% of the hello-world ceiling\n", 100 * a / h }'
+rss=$(ps -C documents.fcgi -o rss= | awk '{ s += $1; n++ } END { if (n) printf "%d processes, %.1f MiB resident each on average", n, s / n / 1024 }')
+echo "documents.fcgi: $rss"
+events=$(mariadb --no-defaults --socket="$(awk -F' = ' '/^socket/ {print $2}' "$FAQSURE_CONFIG")" -uroot faqsure \
+	-N -e "SELECT COUNT(*) FROM usage_events")
+echo "usage events recorded during the run: $events"
