@@ -124,7 +124,10 @@ static int db_error(struct db *db, unsigned int err, const char *what, const cha
 		return fs_fail(e, FS_EUNAVAIL, "database unavailable");
 	}
 	if (err == ER_LOCK_DEADLOCK || err == ER_LOCK_WAIT_TIMEOUT) {
-		db_rollback(db);
+		/* InnoDB has rolled the transaction back already (a lock wait timeout only the statement: finish
+		 * the job). The caller may run it again. */
+		if (db->in_txn)
+			db_rollback(db);
 		return fs_fail(e, FS_ERETRY, "database busy (%u)", err);
 	}
 	if (err == ER_DUP_ENTRY)
@@ -227,6 +230,13 @@ static int fetch_rows(struct db *db, MYSQL_STMT *st, struct db_res *res, const c
 		rc = db_error(db, mysql_stmt_errno(st), mysql_stmt_error(st), sql, e);
 		goto out;
 	}
+	/* Buffer the whole result first: an error the server raises after the first rows (a deadlock while
+	 * INSERT … RETURNING produces them) then surfaces here with its real code. */
+	if (mysql_stmt_store_result(st) != 0) {
+		rc = db_error(db, mysql_stmt_errno(st) ? mysql_stmt_errno(st) : mysql_errno(db->conn),
+			      mysql_stmt_errno(st) ? mysql_stmt_error(st) : mysql_error(db->conn), sql, e);
+		goto out;
+	}
 	size_t cap = 0;
 	res->ncols = ncols;
 	for (;;) {
@@ -276,6 +286,19 @@ out:
 	return rc;
 }
 
+/* Closes a cached statement (after it failed: its handle may be left in a state no one should reuse). */
+static void db_forget_stmt(struct db *db, MYSQL_STMT *st)
+{
+	for (size_t i = 0; i < db->nstmts; i++) {
+		if (db->stmts[i].stmt != st)
+			continue;
+		mysql_stmt_close(st);
+		free(db->stmts[i].sql);
+		db->stmts[i] = db->stmts[--db->nstmts];
+		return;
+	}
+}
+
 static int exec_once(struct db *db, struct db_res *res, struct fs_error *e, const char *sql, struct param_list *p)
 {
 	int rc = db_connect(db, e);
@@ -288,18 +311,18 @@ static int exec_once(struct db *db, struct db_res *res, struct fs_error *e, cons
 		return fs_fail(e, FS_EINTERNAL, "statement wants %lu parameters, got %zu", mysql_stmt_param_count(st),
 			       p->n);
 	if (p->n && mysql_stmt_bind_param(st, p->bind) != 0)
-		return db_error(db, mysql_stmt_errno(st), mysql_stmt_error(st), sql, e);
-	if (mysql_stmt_execute(st) != 0)
-		return db_error(db, mysql_stmt_errno(st), mysql_stmt_error(st), sql, e);
-	if (res) {
+		rc = db_error(db, mysql_stmt_errno(st), mysql_stmt_error(st), sql, e);
+	else if (mysql_stmt_execute(st) != 0)
+		rc = db_error(db, mysql_stmt_errno(st), mysql_stmt_error(st), sql, e);
+	else if (res)
 		rc = fetch_rows(db, st, res, sql, e);
-		if (rc < 0)
-			return rc;
-		res->affected = mysql_stmt_affected_rows(st);
-	} else {
+	else
 		mysql_stmt_free_result(st);
-	}
-	return 0;
+	if (rc == 0 && res)
+		res->affected = mysql_stmt_affected_rows(st);
+	if (rc < 0 && db->conn) /* still connected: only this statement is suspect */
+		db_forget_stmt(db, st);
+	return rc;
 }
 
 int db_exec_params(struct db *db, struct db_res *res, struct fs_error *e, const char *sql,

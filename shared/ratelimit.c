@@ -3,10 +3,24 @@
 #include "ratelimit.h"
 
 #include <string.h>
+#include <time.h>
+
+#include "util.h"
 
 #include "banned.h"
 
-#define RATELIMIT_TRIES 5
+#define RATELIMIT_TRIES 8
+
+/* Before try i (from 0): nothing, then a random pause of up to 2^i ms, so colliding requests spread out. */
+static void backoff(int i)
+{
+	unsigned r;
+	if (i == 0)
+		return;
+	util_random(&r, sizeof(r));
+	struct timespec ts = { 0, (long)(r % (1000000u << (i > 6 ? 6 : i))) };
+	nanosleep(&ts, NULL);
+}
 
 void ratelimit_decide(long long n_minute, long long n_hour, long long per_minute, long long per_hour, time_t now,
 		      struct ratelimit_result *res)
@@ -39,12 +53,16 @@ int ratelimit_take(struct db *db, const char *key_id, long long per_minute, long
 	struct db_res r;
 	long long n_minute = 0, n_hour = 0, minute = (long long)(now - now % 60), hour = (long long)(now - now % 3600);
 	int rc = FS_ERETRY;
-	for (int i = 0; i < RATELIMIT_TRIES && rc == FS_ERETRY; i++)
+	/* Rows are always locked hour first, then minute (primary-key order, as the UPDATE below scans them), so
+	 * two requests of one key cannot lock them in opposite orders. */
+	for (int i = 0; i < RATELIMIT_TRIES && rc == FS_ERETRY; i++) {
+		backoff(i);
 		rc = db_exec(db, &r, e,
 			     "INSERT INTO rate_counters (key_id, window_kind, window_start, n)"
-			     " VALUES (?, 'm', ?, 1), (?, 'h', ?, 1) ON DUPLICATE KEY UPDATE n = n + 1"
+			     " VALUES (?, 'h', ?, 1), (?, 'm', ?, 1) ON DUPLICATE KEY UPDATE n = n + 1"
 			     " RETURNING window_kind, n",
-			     "sisi", key_id, minute, key_id, hour);
+			     "sisi", key_id, hour, key_id, minute);
+	}
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < r.nrows; i++) {
@@ -60,11 +78,13 @@ int ratelimit_take(struct db *db, const char *key_id, long long per_minute, long
 	/* Refused: give the increments back so the refusal uses no quota. Until then a concurrent request may
 	 * see a count one too high and be refused too; none is ever admitted beyond the limit. */
 	rc = FS_ERETRY;
-	for (int i = 0; i < RATELIMIT_TRIES && rc == FS_ERETRY; i++)
+	for (int i = 0; i < RATELIMIT_TRIES && rc == FS_ERETRY; i++) {
+		backoff(i);
 		rc = db_exec(db, NULL, e,
 			     "UPDATE rate_counters SET n = n - 1 WHERE key_id = ? AND n > 0 AND"
 			     " ((window_kind = 'm' AND window_start = ?) OR (window_kind = 'h' AND window_start = ?))",
 			     "sii", key_id, minute, hour);
+	}
 	return rc;
 }
 

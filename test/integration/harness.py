@@ -1,7 +1,6 @@
 # Test harness: a private stack (MariaDB + Apache/mod_fcgid) in a temp dir, and helpers for HTTP, faqsurectl, CGI.
 import configparser
 import datetime
-import hashlib
 import http.client
 import json
 import os
@@ -202,9 +201,13 @@ class Stack:
         if not self.vardir or not self.vardir.exists():
             return ""
         for p in sorted(self.vardir.rglob("*.log")):
+            if "install" in p.name:
+                continue
             try:
-                text = p.read_text(errors="replace").splitlines()[-lines:]
-            except OSError:
+                text = p.read_bytes().decode("utf-8").splitlines()[-lines:]
+            except (OSError, UnicodeDecodeError):  # e.g. MariaDB's binary ddl_recovery.log
+                continue
+            if not text:
                 continue
             out.append(f"--- {p}\n" + "\n".join(text))
         return "\n".join(out)
@@ -359,10 +362,6 @@ class Stack:
                            stdin=subprocess.DEVNULL)
         check(r.returncode == 0, f"mariadb-dump failed: {r.stderr.decode(errors='replace')}")
         return r.stdout
-
-
-def sha256_hex(text):
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 # The one stack of a run; started on first use, stopped by run.py.

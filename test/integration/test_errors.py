@@ -140,6 +140,21 @@ def test_web_server_answers_are_json():
     check(not bad, f"{len(bad)} of {len(cases)} not JSON errors:\n" + "\n".join(bad))
 
 
+def test_web_server_answers_carry_request_id():
+    """API.md: every response carries X-Request-Id, so also the ones Apache writes itself."""
+    s = stack()
+    bad = []
+    for method, path, headers in [("GET", "/api/v1/" + "a" * 9000, {}), ("GET", "/api/v1/../../../../etc/passwd", {}),
+                                  ("GET", DOCS, {"X-API-Key": "faqsure_sk_" + "x" * 9000}),
+                                  ("TRACE", "/api/v1/health", {}), ("GET", "/api/v1/%00", {})]:
+        r = s.request(method, path, headers=headers)
+        try:
+            expect_request_id(r)
+        except AssertionError as e:
+            bad.append(f"{method} {path[:40]} -> {r.status}: {e}")
+    check(not bad, f"{len(bad)} of 5 without a request id:\n" + "\n".join(bad))
+
+
 def test_path_normalisation_still_routes():
     s = stack()
     r = s.get("/api/v1/documents/../health")

@@ -65,6 +65,8 @@ def test_create_shows_secret_once_and_key_works():
     eq(len(mine), 1, "the new key in the list")
     eq(set(mine[0]), KEY_FIELDS, "fields of a listed key (no 'key')")
     eq(mine[0]["prefix"], k["prefix"], "listed prefix")
+    check(TIME_RE.match(mine[0]["last_used_at"] or "") is not None,
+          f"last_used_at after the key was used: {mine[0]['last_used_at']!r}")
 
 
 def test_create_with_all_fields():

@@ -50,6 +50,19 @@ static void missing_file_only_when_required(void)
 	config_release(&c);
 }
 
+static void shipped_example_parses(void)
+{
+	struct config c;
+	struct fs_error e = { 0, "" };
+	config_init(&c);
+	int rc = config_load(&c, "vendor-config/faqsure.conf.example", 1, &e);
+	if (rc)
+		printf("    %s\n", e.msg);
+	CHECK_INT(rc, 0);
+	CHECK_INT(c.keys_default_per_minute, 60);
+	config_release(&c);
+}
+
 static void table_of_files(void)
 {
 	DIR *d = opendir(CONFIG_DIR);
@@ -99,5 +112,6 @@ const struct test_case config_cases[] = {
 	{ "config_full_file_sets_values", full_file_sets_values },
 	{ "config_missing_file_only_when_required", missing_file_only_when_required },
 	{ "config_table_of_files", table_of_files },
+	{ "config_shipped_example_parses", shipped_example_parses },
 	{ NULL, NULL },
 };
