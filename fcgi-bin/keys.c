@@ -1,5 +1,6 @@
 /* keys.fcgi — the "Settings → API Keys" page as an API (/api/v1/keys), the health check, and the JSON 404 for
  * any /api path no other program serves. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -51,7 +52,9 @@ static int create_key(struct request *req, struct fs_error *e)
 	    (rc = apikey_get(req->db, req->key.account_id, id, &key, e)) < 0)
 		goto out;
 	json_object_set_new(key, "key", json_string(secret));
-	req_header(req, "Location", "/api/v1/keys");
+	char location[64];
+	snprintf(location, sizeof(location), "/api/v1/keys/%s", id);
+	req_header(req, "Location", location);
 	rc = req_reply(req, 201, key);
 out:
 	json_decref(body);
@@ -68,6 +71,15 @@ static int list_keys(struct request *req, struct fs_error *e)
 		rc = apikey_list(req->db, req->key.account_id, limit, cursor, &keys, &next, e);
 	free(cursor);
 	return rc < 0 ? rc : req_reply_page(req, "keys", keys, next);
+}
+
+static int get_key(struct request *req, struct fs_error *e)
+{
+	json_t *key;
+	if (!util_is_uuid(req->params[0]))
+		return fs_fail(e, FS_ENOTFOUND, "no API key '%s'", req->params[0]);
+	int rc = apikey_get(req->db, req->key.account_id, req->params[0], &key, e);
+	return rc < 0 ? rc : req_reply(req, 200, key);
 }
 
 static int revoke_key(struct request *req, struct fs_error *e)
@@ -99,6 +111,7 @@ static int health(struct request *req, struct fs_error *e)
 static const struct route routes[] = {
 	{ "POST", "/api/v1/keys", create_key, ROUTE_ADMIN },
 	{ "GET", "/api/v1/keys", list_keys, ROUTE_ADMIN },
+	{ "GET", "/api/v1/keys/{id}", get_key, ROUTE_ADMIN },
 	{ "DELETE", "/api/v1/keys/{id}", revoke_key, ROUTE_ADMIN },
 	{ "GET", "/api/v1/health", health, ROUTE_PUBLIC | ROUTE_NO_USAGE },
 };

@@ -82,9 +82,9 @@ int req_reply(struct request *req, int status, json_t *body)
 		 "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nX-Request-Id: %s\r\n%s\r\n",
 		 status, fs_http_reason(status), len + 1, req->request_id, buf_str(&req->headers));
 	int rc = io_write(req, head.ptr, head.len);
-	if (rc == 0)
+	if (rc == 0 && strcmp(req->method, "HEAD") != 0) /* HEAD: the same headers, no body */
 		rc = io_write(req, text, len);
-	if (rc == 0)
+	if (rc == 0 && strcmp(req->method, "HEAD") != 0)
 		rc = io_write(req, "\n", 1);
 	buf_release(&head);
 	free(text);
@@ -318,17 +318,21 @@ nomatch:
 static int route_request(struct request *req, const struct route *routes, size_t nroutes, struct fs_error *e)
 {
 	struct buf allow;
+	/* HEAD is served by the GET route (req_reply leaves the body out). */
+	const char *method = strcmp(req->method, "HEAD") ? req->method : "GET";
 	buf_init(&allow, BUF_NO_LIMIT);
 	for (size_t i = 0; i < nroutes; i++) {
 		if (!app_match_path(routes[i].pattern, req->path, NULL, NULL))
 			continue;
-		if (!strcmp(routes[i].method, req->method)) {
+		if (!strcmp(routes[i].method, method)) {
 			app_match_path(routes[i].pattern, req->path, req->params, &req->nparams);
 			req->route = &routes[i];
 			buf_release(&allow);
 			return 0;
 		}
 		buf_addf(&allow, "%s%s", allow.len ? ", " : "", routes[i].method);
+		if (!strcmp(routes[i].method, "GET"))
+			buf_adds(&allow, ", HEAD");
 	}
 	int rc;
 	if (allow.len) {
