@@ -39,25 +39,31 @@ int account_find(struct db *db, const char *name, long long *id, struct fs_error
 	return rc;
 }
 
+int account_balance(struct db *db, long long account_id, long long *balance, struct fs_error *e)
+{
+	struct db_res r;
+	int rc = db_exec(db, &r, e, "SELECT balance FROM accounts WHERE id = ?", "i", account_id);
+	if (rc < 0)
+		return rc;
+	if (r.nrows == 0)
+		rc = fs_fail(e, FS_EAUTH, "the key's account no longer exists");
+	else
+		*balance = db_cell_ll(&r, 0, 0, ACCOUNT_UNLIMITED);
+	db_res_release(&r);
+	return rc;
+}
+
 int account_topup(struct db *db, const char *name, long long n, long long *balance, struct fs_error *e)
 {
 	long long id;
-	struct db_res r;
 	int rc = account_find(db, name, &id, e);
-	if (rc < 0)
-		return rc;
-	rc = db_exec(db, NULL, e, "UPDATE accounts SET balance = balance + ? WHERE id = ? AND balance IS NOT NULL",
-		     "ii", n, id);
-	if (rc < 0)
-		return rc;
-	rc = db_exec(db, &r, e, "SELECT balance FROM accounts WHERE id = ?", "i", id);
-	if (rc < 0)
-		return rc;
-	if (!db_cell(&r, 0, 0))
+	if (rc == 0)
+		rc = db_exec(db, NULL, e,
+			     "UPDATE accounts SET balance = balance + ? WHERE id = ? AND balance IS NOT NULL", "ii", n, id);
+	if (rc == 0)
+		rc = account_balance(db, id, balance, e);
+	if (rc == 0 && *balance == ACCOUNT_UNLIMITED)
 		rc = fs_fail(e, FS_EINVAL, "account '%s' has an unlimited balance; there is nothing to top up", name);
-	else
-		*balance = db_cell_ll(&r, 0, 0, 0);
-	db_res_release(&r);
 	return rc;
 }
 
@@ -82,18 +88,12 @@ int account_print_list(struct db *db, FILE *out, struct fs_error *e)
 int account_debit(struct db *db, long long account_id, long long tokens, long long *balance_out,
 		  struct fs_error *e)
 {
-	struct db_res r;
+	long long balance;
 	int rc = db_exec(db, NULL, e, "UPDATE accounts SET balance = balance - ? WHERE id = ? AND balance IS NOT NULL",
 			 "ii", tokens, account_id);
-	if (rc < 0)
-		return rc;
-	rc = db_exec(db, &r, e, "SELECT balance FROM accounts WHERE id = ?", "i", account_id);
-	if (rc < 0)
-		return rc;
-	if (r.nrows == 0)
-		rc = fs_fail(e, FS_ENOTFOUND, "account %lld is gone", account_id);
-	else if (balance_out)
-		*balance_out = db_cell_ll(&r, 0, 0, ACCOUNT_UNLIMITED);
-	db_res_release(&r);
+	if (rc == 0)
+		rc = account_balance(db, account_id, &balance, e);
+	if (rc == 0 && balance_out)
+		*balance_out = balance;
 	return rc;
 }

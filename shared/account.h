@@ -16,6 +16,8 @@ int account_find(struct db *db, const char *name, long long *id, struct fs_error
 int account_topup(struct db *db, const char *name, long long n, long long *balance, struct fs_error *e);
 /* Prints every account as a table. */
 int account_print_list(struct db *db, FILE *out, struct fs_error *e);
+/* The account's balance now, or ACCOUNT_UNLIMITED. */
+int account_balance(struct db *db, long long account_id, long long *balance, struct fs_error *e);
 /* Takes tokens from the balance in one atomic statement (never below what is left: the balance may go
  * negative by the last answer's cost, and the next request then gets 402). balance_out is
  * ACCOUNT_UNLIMITED for unlimited accounts. */

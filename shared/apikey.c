@@ -55,47 +55,77 @@ int apikey_create(struct db *db, const struct apikey_spec *spec, char *secret, c
 	return rc;
 }
 
-int apikey_authenticate(struct db *db, const char *secret, struct apikey_auth *out, struct fs_error *e)
+int apikey_hash(const char *secret, unsigned char hash[32], struct fs_error *e)
 {
-	unsigned char hash[32];
-	struct db_res r;
 	if (!secret || strlen(secret) != APIKEY_LEN || strncmp(secret, APIKEY_TAG, APIKEY_TAG_LEN) != 0)
 		return fs_fail(e, FS_EAUTH, secret && *secret ? "API key is not valid" : "API key is missing");
 	util_sha256(secret, APIKEY_LEN, hash);
+	return 0;
+}
+
+int apikey_authenticate(struct db *db, const unsigned char hash[32], struct apikey_auth *out, struct fs_error *e)
+{
+	struct db_res r;
 	int rc = db_exec(db, &r, e,
-			 "SELECT k.id, k.account_id, k.scope, k.per_minute, k.per_hour, k.key_hash,"
-			 " k.expires_at IS NOT NULL AND k.expires_at <= UTC_TIMESTAMP(), k.revoked_at IS NOT NULL,"
-			 " k.last_used_at IS NULL OR k.last_used_at < UTC_TIMESTAMP() - INTERVAL 60 SECOND, a.balance"
-			 " FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE k.key_hash = ?",
-			 "b", hash, sizeof(hash));
+			 "SELECT id, account_id, scope, per_minute, per_hour, key_hash,"
+			 " expires_at IS NOT NULL AND expires_at <= UTC_TIMESTAMP(), revoked_at IS NOT NULL"
+			 " FROM api_keys WHERE key_hash = ?",
+			 "b", hash, (size_t)32);
 	if (rc < 0)
 		return rc;
-	if (r.nrows != 1 || r.lens[5] != 32 || CRYPTO_memcmp(db_cell(&r, 0, 5), hash, 32) != 0) {
+	if (r.nrows != 1 || r.lens[5] != 32 || CRYPTO_memcmp(db_cell(&r, 0, 5), hash, 32) != 0)
 		rc = fs_fail(e, FS_EAUTH, "API key is not valid");
-		goto out;
-	}
-	if (db_cell_ll(&r, 0, 7, 0)) {
+	else if (db_cell_ll(&r, 0, 7, 0))
 		rc = fs_fail(e, FS_EAUTH, "API key has been revoked");
-		goto out;
-	}
-	if (db_cell_ll(&r, 0, 6, 0)) {
+	else if (db_cell_ll(&r, 0, 6, 0))
 		rc = fs_fail(e, FS_EAUTH, "API key has expired");
-		goto out;
+	if (rc == 0) {
+		snprintf(out->id, sizeof(out->id), "%s", db_cell(&r, 0, 0));
+		out->account_id = db_cell_ll(&r, 0, 1, 0);
+		out->admin = !strcmp(db_cell(&r, 0, 2), "admin");
+		out->per_minute = db_cell_ll(&r, 0, 3, 0);
+		out->per_hour = db_cell_ll(&r, 0, 4, 0);
 	}
-	snprintf(out->id, sizeof(out->id), "%s", db_cell(&r, 0, 0));
-	out->account_id = db_cell_ll(&r, 0, 1, 0);
-	out->admin = !strcmp(db_cell(&r, 0, 2), "admin");
-	out->per_minute = db_cell_ll(&r, 0, 3, 0);
-	out->per_hour = db_cell_ll(&r, 0, 4, 0);
-	out->balance_unlimited = db_cell(&r, 0, 9) == NULL;
-	out->balance = db_cell_ll(&r, 0, 9, 0);
-	if (db_cell_ll(&r, 0, 8, 0)) /* last use is shown to people with minute precision: no write per request */
-		rc = db_exec(db, NULL, e, "UPDATE api_keys SET last_used_at = UTC_TIMESTAMP() WHERE id = ?", "s",
-			     out->id);
-out:
 	db_res_release(&r);
-	OPENSSL_cleanse(hash, sizeof(hash));
 	return rc;
+}
+
+int apikey_mark_used(struct db *db, const char *id, struct fs_error *e)
+{
+	return db_exec(db, NULL, e, "UPDATE api_keys SET last_used_at = UTC_TIMESTAMP() WHERE id = ?", "s", id);
+}
+
+struct apikey_cache_entry *apikey_cache_find(struct apikey_cache *c, const unsigned char hash[32])
+{
+	for (size_t i = 0; i < APIKEY_CACHE_SIZE; i++)
+		if (c->entries[i].used && !memcmp(c->entries[i].hash, hash, 32))
+			return &c->entries[i];
+	return NULL;
+}
+
+struct apikey_cache_entry *apikey_cache_put(struct apikey_cache *c, const unsigned char hash[32],
+					    const struct apikey_auth *auth)
+{
+	struct apikey_cache_entry *slot = apikey_cache_find(c, hash);
+	for (size_t i = 0; !slot && i < APIKEY_CACHE_SIZE; i++)
+		if (!c->entries[i].used)
+			slot = &c->entries[i];
+	if (!slot) {
+		slot = &c->entries[c->next];
+		c->next = (c->next + 1) % APIKEY_CACHE_SIZE;
+	}
+	memcpy(slot->hash, hash, 32);
+	slot->auth = *auth;
+	slot->marked_ms = 0;
+	slot->used = 1;
+	return slot;
+}
+
+void apikey_cache_drop(struct apikey_cache *c, const unsigned char hash[32])
+{
+	struct apikey_cache_entry *slot = apikey_cache_find(c, hash);
+	if (slot)
+		memset(slot, 0, sizeof(*slot));
 }
 
 int apikey_revoke(struct db *db, long long account_id, const char *id_or_prefix, char id_out[37],

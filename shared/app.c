@@ -14,6 +14,7 @@
 
 #include <fcgiapp.h>
 
+#include "account.h"
 #include "page.h"
 #include "ratelimit.h"
 #include "usage.h"
@@ -82,10 +83,12 @@ int req_reply(struct request *req, int status, json_t *body)
 		 "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nX-Request-Id: %s\r\n%s\r\n",
 		 status, fs_http_reason(status), len + 1, req->request_id, buf_str(&req->headers));
 	int rc = io_write(req, head.ptr, head.len);
-	if (rc == 0 && strcmp(req->method, "HEAD") != 0) /* HEAD: the same headers, no body */
-		rc = io_write(req, text, len);
-	if (rc == 0 && strcmp(req->method, "HEAD") != 0)
-		rc = io_write(req, "\n", 1);
+	if (strcmp(req->method, "HEAD") != 0) { /* HEAD: the same headers, no body */
+		if (rc == 0)
+			rc = io_write(req, text, len);
+		if (rc == 0)
+			rc = io_write(req, "\n", 1);
+	}
 	buf_release(&head);
 	free(text);
 	req->replied = 1;
@@ -337,10 +340,9 @@ static int route_request(struct request *req, const struct route *routes, size_t
 	int rc;
 	if (allow.len) {
 		req_header(req, "Allow", buf_str(&allow));
-		rc = fs_fail(e, FS_EMETHOD, "%s is not allowed on %s (allowed: %s)", req->method, req->path,
-			     buf_str(&allow));
+		rc = fs_fail(e, FS_EMETHOD, "%s is not allowed on %s (allowed: %s)", method, req->path, buf_str(&allow));
 	} else {
-		rc = fs_fail(e, FS_ENOTFOUND, "no route %s %s", req->method, req->path);
+		rc = fs_fail(e, FS_ENOTFOUND, "no route %s %s", method, req->path);
 	}
 	buf_release(&allow);
 	return rc;
@@ -372,17 +374,41 @@ static int reply_rate_limited(struct request *req, const struct ratelimit_result
 					     (json_int_t)req->key.per_hour));
 }
 
-/* Authentication, rate limit, scope and balance for a route that needs a key. */
+/* Authentication, rate limit, scope and balance for a route that needs a key. A key this process has seen
+ * costs one statement: the rate-limit upsert, which also checks that the key is still usable. */
 static int admit(struct request *req, struct fs_error *e)
 {
 	struct ratelimit_result rl;
-	int rc = apikey_authenticate(req->db, req_env(req, "HTTP_X_API_KEY"), &req->key, e);
+	unsigned char hash[32];
+	time_t now = time(NULL);
+	int rc = apikey_hash(req_env(req, "HTTP_X_API_KEY"), hash, e);
 	if (rc < 0)
 		return rc;
+	struct apikey_cache_entry *known = apikey_cache_find(req->keys, hash);
+	if (known) {
+		req->key = known->auth;
+		rc = ratelimit_take(req->db, req->key.id, hash, req->key.per_minute, req->key.per_hour, now, &rl, e);
+		if (rc == FS_EAUTH) { /* revoked or expired since: forget it, and let the full check say why */
+			apikey_cache_drop(req->keys, hash);
+			known = NULL;
+		} else if (rc < 0) {
+			return rc;
+		}
+	}
+	if (!known) {
+		if ((rc = apikey_authenticate(req->db, hash, &req->key, e)) < 0)
+			return rc;
+		known = apikey_cache_put(req->keys, hash, &req->key);
+		rc = ratelimit_take(req->db, req->key.id, NULL, req->key.per_minute, req->key.per_hour, now, &rl, e);
+		if (rc < 0)
+			return rc;
+	}
 	req->authenticated = 1;
-	rc = ratelimit_take(req->db, req->key.id, req->key.per_minute, req->key.per_hour, time(NULL), &rl, e);
-	if (rc < 0)
-		return rc;
+	if (util_now_ms() - known->marked_ms >= 60000.0 || known->marked_ms == 0) {
+		if ((rc = apikey_mark_used(req->db, req->key.id, e)) < 0)
+			return rc;
+		known->marked_ms = util_now_ms();
+	}
 	ratelimit_headers(req, &rl);
 	if (!rl.allowed) {
 		reply_rate_limited(req, &rl);
@@ -390,9 +416,14 @@ static int admit(struct request *req, struct fs_error *e)
 	}
 	if ((req->route->flags & ROUTE_ADMIN) && !req->key.admin)
 		return fs_fail(e, FS_EFORBIDDEN, "this route needs an API key with the admin scope");
-	if ((req->route->flags & ROUTE_SPENDS) && !req->key.balance_unlimited && req->key.balance <= 0)
-		return fs_fail(e, FS_EBALANCE, "token balance depleted (%lld); top up the account to continue",
-			       req->key.balance);
+	if (req->route->flags & ROUTE_SPENDS) {
+		long long balance;
+		if ((rc = account_balance(req->db, req->key.account_id, &balance, e)) < 0)
+			return rc;
+		if (balance != ACCOUNT_UNLIMITED && balance <= 0)
+			return fs_fail(e, FS_EBALANCE, "token balance depleted (%lld); top up the account to continue",
+				       balance);
+	}
 	return 0;
 }
 
@@ -471,6 +502,7 @@ struct app {
 	struct config cfg;
 	struct db *db;
 	struct usage_queue *usage;
+	struct apikey_cache keys;
 	const struct route *routes;
 	size_t nroutes;
 };
@@ -485,7 +517,7 @@ static void flush_usage(struct app *app)
 
 static void serve(struct app *app, FCGX_Request *fr)
 {
-	struct request req = { .db = app->db, .cfg = &app->cfg, .io = fr };
+	struct request req = { .db = app->db, .cfg = &app->cfg, .io = fr, .keys = &app->keys };
 	struct fs_error e;
 	unsigned char id[16];
 	fs_error_clear(&e);

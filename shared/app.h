@@ -50,6 +50,7 @@ struct request {
 	long long tokens_prompt, tokens_completion;
 	/* private to app.c */
 	void *io;
+	struct apikey_cache *keys;
 	struct buf headers;
 	long long content_length;
 	int replied, status;

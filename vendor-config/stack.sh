@@ -71,7 +71,7 @@ db_start() {
 	fi
 	setsid mariadbd --no-defaults --datadir="$DATADIR" --socket="$SOCK" --skip-networking --user=root \
 		--pid-file="$RUN/mysqld.pid" --log-error="$LOG/mariadb.log" \
-		--innodb-buffer-pool-size=256M --innodb-log-file-size=64M --max-connections=500 \
+		--innodb-buffer-pool-size=256M --innodb-log-file-size=64M --max-connections=500 --thread-handling=pool-of-threads \
 		--character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
 		</dev/null >/dev/null 2>&1 &
 	local i

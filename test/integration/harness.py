@@ -1,6 +1,7 @@
 # Test harness: a private stack (MariaDB + Apache/mod_fcgid) in a temp dir, and helpers for HTTP, faqsurectl, CGI.
 import configparser
 import datetime
+import hashlib
 import http.client
 import json
 import os
@@ -122,6 +123,31 @@ def next_minute():
     """Sleeps until just after the start of the next UTC calendar minute."""
     now = time.time()
     time.sleep(60 - (now % 60) + 0.5)
+
+
+def wait_for(fn, what, seconds=5.0, interval=0.1):
+    """Polls fn() until it returns something truthy (returned) or `seconds` pass (fails with `what` and the last
+    value). For things the server does asynchronously (usage events), never a fixed sleep."""
+    deadline = time.time() + seconds
+    while True:
+        value = fn()
+        if value or time.time() >= deadline:
+            break
+        time.sleep(interval)
+    check(value, f"{what} (after {seconds} s; last: {value!r})")
+    return value
+
+
+def sql_quote(value):
+    """A SQL string literal (for the test's own values: ids, names)."""
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _free_port_other_than(*busy):
+    while True:
+        port = _free_port()
+        if port not in busy:
+            return port
 
 
 def unique(prefix):
@@ -252,6 +278,23 @@ class Stack:
     def delete(self, path, key=None, **kw):
         return self.request("DELETE", path, key=key, **kw)
 
+    def head(self, path, key=None, **kw):
+        return self.request("HEAD", path, key=key, parse_json=False, **kw)
+
+    def raw(self, method, path, headers=None, timeout=15):
+        """One request over a plain socket with Connection: close; returns every byte the server sent, so a body
+        that a client library would drop (after a HEAD) is visible."""
+        lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{self.port}", "Connection: close"]
+        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as sock:
+            sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+            chunks = []
+            while True:
+                data = sock.recv(65536)
+                if not data:
+                    return b"".join(chunks)
+                chunks.append(data)
+
     # -- faqsurectl ---------------------------------------------------------------------------------------------
     def ctl(self, *args, config=None, check_rc=True, timeout=30):
         env = dict(os.environ)
@@ -355,6 +398,26 @@ class Stack:
                            timeout=30, stdin=subprocess.DEVNULL)
         check(r.returncode == 0, f"mariadb failed: {r.stderr.decode(errors='replace')}")
         return r.stdout
+
+    def query(self, statement):
+        """Rows of a SELECT as lists of str, with SQL NULL as None."""
+        out = self.sql(statement.rstrip().rstrip(";") + ";").decode("utf-8")
+        lines = out.split("\n")[1:]  # the first line names the columns
+        esc = {"\\\\": "\\", "\\t": "\t", "\\n": "\n", "\\0": "\0"}
+        unesc = lambda v: re.sub(r"\\[\\tn0]", lambda m: esc[m.group(0)], v)  # noqa: E731
+        return [[None if v == "NULL" else unesc(v) for v in line.split("\t")] for line in lines if line]
+
+    def key_id(self, key):
+        """The id of an API key, found by its SHA-256 as the server does."""
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        rows = self.query(f"SELECT id FROM api_keys WHERE key_hash = UNHEX('{digest}')")
+        eq(len(rows), 1, "api_keys rows with the key's hash")
+        return rows[0][0]
+
+    def account_id(self, name):
+        rows = self.query(f"SELECT id FROM accounts WHERE name = {sql_quote(name)}")
+        eq(len(rows), 1, f"accounts named {name!r}")
+        return rows[0][0]
 
     def dump(self, tables=()):
         args, name = self._db_args("mariadb-dump")

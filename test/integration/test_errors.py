@@ -54,7 +54,8 @@ def test_wrong_method_405_with_allow():
     for method, path, must_allow in [("PUT", DOCS, {"GET"}), ("DELETE", DOCS, {"GET"}),
                                      ("POST", "/api/v1/health", {"GET"}), ("DELETE", KEYS, {"GET", "POST"}),
                                      ("PATCH", KEYS, {"GET", "POST"}),
-                                     ("GET", f"{KEYS}/00000000-0000-4000-8000-000000000000", {"DELETE"})]:
+                                     ("PUT", f"{KEYS}/00000000-0000-4000-8000-000000000000", {"GET", "DELETE"}),
+                                     ("POST", f"{KEYS}/00000000-0000-4000-8000-000000000000", {"GET", "DELETE"})]:
         try:
             r = s.request(method, path, key=key, body=b"{}" if method in ("PUT", "POST", "PATCH") else None)
             expect_error(r, 405, "method_not_allowed")

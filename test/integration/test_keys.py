@@ -1,8 +1,9 @@
-# The key API (/api/v1/keys): admin-only create/list/revoke, secret shown once, account isolation, validation.
+# The key API (/api/v1/keys): admin-only create/list/get/revoke, secret shown once, account isolation, validation.
 import datetime
 import uuid
 
-from harness import (KEY_RE, TIME_RE, UUID_RE, check, eq, expect_error, header_int, iso, stack, utcnow)
+from harness import (KEY_RE, TIME_RE, UUID_RE, check, eq, expect_error, header_int, iso, random_key, stack,
+                     utcnow)
 
 KEYS = "/api/v1/keys"
 DOCS = "/api/v1/documents"
@@ -229,3 +230,66 @@ def test_validation_names_the_field():
             bad.append(f"{body!r}: {e}")
     check(not bad, f"{len(bad)} of {len(cases)} invalid bodies not refused properly:\n" + "\n".join(bad))
     eq(len(list_all(s, admin)), 1, "keys created by invalid requests")
+
+
+def test_location_of_a_new_key_is_its_own_url():
+    s, _, admin = admin_account()
+    r = s.post(KEYS, {"name": "located", "rate_limit_per_minute": 9}, key=admin)
+    eq(r.status, 201, f"create ({r.describe()})")
+    created = r.json
+    location = r.headers.get("Location")
+    eq(location, f"{KEYS}/{created['id']}", "Location of the created key")
+    got = s.get(location, key=admin)
+    eq(got.status, 200, f"GET the Location ({got.describe()})")
+    expected = {k: v for k, v in created.items() if k != "key"}
+    eq(got.json, expected, "GET /api/v1/keys/{id}: the created key object without the secret")
+    check(created["key"].encode() not in got.body and created["key"][17:].encode() not in got.body,
+          "the secret appears in GET /api/v1/keys/{id}")
+    listed = [x for x in list_all(s, admin) if x["id"] == created["id"]]
+    eq(listed, [got.json], "GET /api/v1/keys/{id} equals the key's entry in the list")
+
+
+def test_get_one_key_follows_use_and_revocation():
+    s, _, admin = admin_account()
+    r = s.post(KEYS, {"name": "tracked"}, key=admin)
+    eq(r.status, 201, f"create ({r.describe()})")
+    k = r.json
+    eq(s.get(DOCS, key=k["key"]).status, 200, "using the new key")
+    used = s.get(f"{KEYS}/{k['id']}", key=admin)
+    eq(used.status, 200, f"GET after use ({used.describe()})")
+    check(TIME_RE.match(used.json.get("last_used_at") or "") is not None,
+          f"last_used_at after the key was used: {used.json.get('last_used_at')!r}")
+    eq(s.delete(f"{KEYS}/{k['id']}", key=admin).status, 200, "DELETE")
+    gone = s.get(f"{KEYS}/{k['id']}", key=admin)
+    eq(gone.status, 200, f"GET a revoked key ({gone.describe()})")
+    eq(gone.json["revoked"], True, "revoked")
+    check(TIME_RE.match(gone.json.get("revoked_at") or "") is not None, f"revoked_at: {gone.json.get('revoked_at')!r}")
+    own = s.get(KEYS, key=admin).json["keys"]
+    admin_id = [x["id"] for x in own if x["name"] == "admin"]
+    eq(len(admin_id), 1, "the admin key in the list")
+    me = s.get(f"{KEYS}/{admin_id[0]}", key=admin)
+    eq((me.status, me.json.get("id"), me.json.get("scope")), (200, admin_id[0], "admin"), "GET of the admin key itself")
+
+
+def test_get_one_key_is_admin_only_and_per_account():
+    s = stack()
+    a, b = s.new_account("a"), s.new_account("b")
+    admin_a = s.new_key(a, name="admin-a", scope="admin")
+    plain_a = s.new_key(a, name="plain-a")
+    admin_b = s.new_key(b, name="admin-b", scope="admin")
+    a_ids = [x["id"] for x in list_all(s, admin_a)]
+    b_ids = [x["id"] for x in list_all(s, admin_b)]
+    eq(len(a_ids), 2, "keys of A")
+    for kid in b_ids:
+        r = s.get(f"{KEYS}/{kid}", key=admin_a)
+        expect_error(r, 404, "not_found")
+        check(b"admin-b" not in r.body, f"B's key leaks to A: {r.describe()}")
+    expect_error(s.get(f"{KEYS}/{uuid.uuid4()}", key=admin_a), 404, "not_found")
+    r = s.get(f"{KEYS}/not-a-uuid", key=admin_a)
+    check(r.status in (400, 404), f"status for a malformed id ({r.describe()})")
+    expect_error(r, r.status, "invalid_request" if r.status == 400 else "not_found")
+    r = s.get(f"{KEYS}/{a_ids[0]}", key=plain_a)
+    expect_error(r, 403, "forbidden")
+    check(b"plain-a" not in r.body and b"admin-a" not in r.body, f"the 403 shows a key: {r.describe()}")
+    expect_error(s.get(f"{KEYS}/{a_ids[0]}", key=random_key()), 401, "invalid_api_key")
+    expect_error(s.get(f"{KEYS}/{a_ids[0]}"), 401, "invalid_api_key")
