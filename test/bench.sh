@@ -24,13 +24,13 @@ key=$("$BUILDDIR/bin/faqsurectl" key create --account bench --name bench --per-m
 	--per-hour 100000000 | tail -n 1)
 url="http://127.0.0.1:$port"
 
-# run NAME PATH [HEADER]: warm up until mod_fcgid has spawned its processes (it adds them slowly, and a
-# request that finds none free waits about a second), then measure.
+# run NAME PATH [HEADER]: warm up with twice the connections, so mod_fcgid spawns spare processes (it adds
+# them slowly, and a request that finds every process busy waits about a second), then measure.
 run() {
 	local name=$1 path=$2 out i
 	shift 2
-	for i in 1 2 3; do
-		wrk -t2 -c"$CONNECTIONS" -d5s "$@" "$url$path" >/dev/null
+	for i in 1 2 3 4; do
+		wrk -t2 -c$((2 * CONNECTIONS)) -d5s "$@" "$url$path" >/dev/null
 	done
 	out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url$path")
 	local rps p50 p99 non2xx
