@@ -212,6 +212,7 @@ class Stack:
                 print(f"warning: stack.sh stop exited {r.returncode}: {r.stderr.strip()}", flush=True)
         except subprocess.TimeoutExpired:
             print("warning: stack.sh stop timed out", flush=True)
+        self.sanitizer_reports = self.find_sanitizer_reports()
         if keep:
             print(f"stack dir kept: {self.vardir}", flush=True)
         else:
@@ -220,6 +221,16 @@ class Stack:
     def stack_sh(self, action, timeout=120):
         return subprocess.run(["bash", str(STACK_SH), action], env=self.env(), capture_output=True, text=True,
                               timeout=timeout, stdin=subprocess.DEVNULL)
+
+    def find_sanitizer_reports(self):
+        """Lines of AddressSanitizer/UBSan/LeakSanitizer reports the programs wrote to the web server's log
+        (FastCGI children report at exit, so read this after the stack stopped)."""
+        found = []
+        for p in sorted(self.vardir.rglob("apache-error.log")) if self.vardir and self.vardir.exists() else []:
+            for line in p.read_bytes().decode("utf-8", "replace").splitlines():
+                if "Sanitizer" in line or "runtime error:" in line:
+                    found.append(line)
+        return found
 
     def log_tails(self, lines=25):
         """The last lines of every *.log file under the stack dir, for failure reports."""

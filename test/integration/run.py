@@ -75,6 +75,10 @@ def main():
             if tails:
                 print("--- stack logs (last lines) ---\n" + tails, flush=True)
         harness.stop_stack(keep=os.environ.get("FAQSURE_IT_KEEP") == "1")
+        reports = getattr(harness._stack, "sanitizer_reports", None) if harness._stack is not None else None
+        if reports:  # a sanitizer build (make SANITIZE=...) found a bug in some request: that fails the run
+            failed += 1
+            print("FAIL sanitizers: the programs reported:\n" + "\n".join(reports[:40]), flush=True)
     if interrupted:
         print("interrupted", flush=True)
     summary = f"{passed} passed, {failed} failed"
