@@ -40,6 +40,18 @@ static const struct setting settings[] = {
 	INT("keys", "default_per_minute", keys_default_per_minute, 60, 1, 1000000),
 	INT("keys", "default_per_hour", keys_default_per_hour, 1000, 1, 100000000),
 	INT("ratelimit", "prune_every", ratelimit_prune_every, 1000, 1, 100000000),
+	INT("upload", "max_bytes", upload_max_bytes, 25000000, 1024, 1073741824),
+	INT("extract", "max_pages", extract_max_pages, 2000, 1, 1000000),
+	INT("extract", "max_text_bytes", extract_max_text_bytes, 20971520, 1024, 1073741824),
+	INT("extract", "max_unzipped_bytes", extract_max_unzipped_bytes, 104857600, 1024, 4294967296LL),
+	INT("extract", "max_zip_entries", extract_max_zip_entries, 10000, 1, 1000000),
+	INT("extract", "max_xml_depth", extract_max_xml_depth, 256, 8, 10000),
+	INT("chunk", "target_chars", chunk_target_chars, 1000, 100, 100000),
+	INT("chunk", "max_chars", chunk_max_chars, 1500, 100, 200000),
+	INT("chunk", "overlap_chars", chunk_overlap_chars, 150, 0, 10000),
+	STR("embedder", "backend", embedder_backend, "builtin"),
+	INT("worker", "lease_seconds", worker_lease_seconds, 300, 5, 86400),
+	INT("worker", "poll_ms", worker_poll_ms, 1000, 10, 60000),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

@@ -30,6 +30,28 @@ struct config {
 
 	/* [ratelimit] */
 	long long ratelimit_prune_every;
+
+	/* [upload] */
+	long long upload_max_bytes;
+
+	/* [extract] */
+	long long extract_max_pages;
+	long long extract_max_text_bytes;
+	long long extract_max_unzipped_bytes;
+	long long extract_max_zip_entries;
+	long long extract_max_xml_depth;
+
+	/* [chunk] */
+	long long chunk_target_chars;
+	long long chunk_max_chars;
+	long long chunk_overlap_chars;
+
+	/* [embedder] */
+	char *embedder_backend;
+
+	/* [worker] */
+	long long worker_lease_seconds;
+	long long worker_poll_ms;
 };
 
 /* Sets every default. */

@@ -3,7 +3,8 @@
 # missing, so it is quick when everything is there. Needs root (or sudo) the first time.
 set -eu
 PACKAGES="build-essential pkg-config libfcgi-dev libfcgi-bin libmariadb-dev mariadb-server mariadb-client
-libjansson-dev libcurl4-openssl-dev libmagic-dev libssl-dev apache2 libapache2-mod-fcgid curl wrk python3"
+libjansson-dev libcurl4-openssl-dev libmagic-dev libssl-dev libpoppler-glib-dev libxml2-dev libzip-dev
+libstemmer-dev apache2 libapache2-mod-fcgid curl wrk python3"
 
 missing=""
 for p in $PACKAGES; do

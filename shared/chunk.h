@@ -1,0 +1,33 @@
+/* Chunking: cuts an extracted document into the pieces that are embedded and retrieved. It follows the
+ * document's structure — a chunk never spans two sections, a Q/A pair is one chunk — and bounds each chunk's
+ * size, cutting long sections at paragraph, then sentence, then word boundaries with an overlap between
+ * neighbouring pieces of the same section. */
+#ifndef FAQSURE_CHUNK_H
+#define FAQSURE_CHUNK_H
+
+#include <stddef.h>
+
+#include "extract.h"
+
+struct chunk_opts {
+	size_t target_chars;  /* aim for chunks about this long (default 1000) */
+	size_t max_chars;     /* never longer (default 1500; a single word longer than this is cut) */
+	size_t overlap_chars; /* text repeated from the end of the previous piece of the same section (default 150) */
+};
+
+void chunk_opts_default(struct chunk_opts *o);
+
+struct chunk {
+	char *text;     /* what is embedded and returned to users; for a Q/A pair "Q: …\nA: …" */
+	char *section;  /* heading path, "" when none (becomes metadata.section) */
+	int page;       /* 0 when none (becomes metadata.page) */
+	char *question; /* a Q/A chunk's question, else NULL */
+	char *answer;   /* a Q/A chunk's answer, else NULL */
+};
+
+/* Chunks doc; *out is a malloc'd array of *n chunks (free with chunk_list_free). Empty sections give none. */
+int chunk_document(const struct extract_doc *doc, const struct chunk_opts *opts, struct chunk **out, size_t *n,
+		   struct fs_error *e);
+void chunk_list_free(struct chunk *chunks, size_t n);
+
+#endif

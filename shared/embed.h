@@ -1,0 +1,41 @@
+/* The embedder interface (DESIGN.md "Pluggable parts"): text in, unit-length float vectors out. Backends are
+ * chosen by name in the configuration ([embedder] backend = builtin | openai). */
+#ifndef FAQSURE_EMBED_H
+#define FAQSURE_EMBED_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "err.h"
+
+struct embedder;
+
+struct embed_ops {
+	const char *name;
+	/* Creates the backend from the configuration. */
+	int (*open)(const struct config *cfg, struct embedder **out, struct fs_error *e);
+	/* Vectors for n texts into out (n * dims floats, each vector L2-normalised); *tokens gets what the
+	 * texts cost (the upstream's usage, or the built-in tokenizer's count). */
+	int (*embed)(struct embedder *em, const char *const *texts, size_t n, float *out, long long *tokens,
+		     struct fs_error *e);
+	void (*close)(struct embedder *em);
+};
+
+/* Every backend's struct starts with this. */
+struct embedder {
+	const struct embed_ops *ops;
+	size_t dims;
+	char model[64]; /* recorded with the vectors, e.g. "builtin-v1" */
+};
+
+int embedder_open(const struct config *cfg, struct embedder **out, struct fs_error *e);
+int embedder_embed(struct embedder *em, const char *const *texts, size_t n, float *out, long long *tokens,
+		   struct fs_error *e);
+void embedder_close(struct embedder *em);
+
+/* Tokens of a text by the built-in tokenizer (words and punctuation runs), for balances and limits. */
+long long embed_count_tokens(const char *text);
+
+extern const struct embed_ops embed_builtin_ops;
+
+#endif
