@@ -4,7 +4,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <signal.h>
+
 #include "account.h"
+#include "ingest.h"
 #include "apikey.h"
 #include "config.h"
 #include "db.h"
@@ -44,6 +47,7 @@ static const char usage_main[] =
 	"             [--expires DATE] [--scope admin]\n"
 	"  key list --account NAME\n"
 	"  key revoke ID_OR_PREFIX\n"
+	"  worker [--once]                 process uploaded documents (a daemon; --once drains the queue)\n"
 	"\n"
 	"Every command takes --help.\n";
 
@@ -328,6 +332,61 @@ static int cmd_key_revoke(struct ctl *c, const struct args *a)
 	return 0;
 }
 
+static const char usage_worker[] =
+	"usage: faqsurectl worker [--once]\n"
+	"\n"
+	"Processes uploaded documents: extracts their text, cuts it into chunks, embeds them and stores them, so\n"
+	"they can be searched. Any number of workers on any number of machines may run against one database; a job\n"
+	"whose worker died is taken up again when its lease ([worker] lease_seconds) runs out.\n"
+	"  --once   process what is queued now, then exit (for cron on hosts where no daemon may run)\n"
+	"Without --once it runs until SIGTERM or SIGINT, finishing the document in hand first.\n";
+
+static volatile sig_atomic_t worker_stopping;
+
+static void on_worker_signal(int sig)
+{
+	(void)sig;
+	worker_stopping = 1;
+}
+
+static int cmd_worker(struct ctl *c, const struct args *a)
+{
+	static const char *const known[] = { "--once", NULL };
+	struct ingest_worker w;
+	int once = opt(a, "--once") != NULL, rc = 0, worked;
+	if (check_args(a, known, 0, usage_worker) < 0)
+		return 2;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_worker_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	if (ingest_worker_init(&w, &c->cfg, &c->err) < 0)
+		return fail(c);
+	while (!worker_stopping) {
+		rc = ingest_run_one(&w, &worked, &c->err);
+		if (rc < 0) {
+			/* The database went away or similar: say so, wait, try again (a daemon outlives outages). */
+			fprintf(stderr, "faqsurectl worker: %s\n", c->err.msg);
+			if (once)
+				break;
+			worked = 0;
+		}
+		if (worked)
+			continue;
+		if (once)
+			break;
+		/* Poll the queue every poll_ms, in short naps so a signal is noticed at once. */
+		for (long long slept = 0; slept < c->cfg.worker_poll_ms && !worker_stopping; slept += 50) {
+			struct timespec ts = { 0, 50 * 1000000L };
+			nanosleep(&ts, NULL);
+		}
+	}
+	ingest_worker_release(&w);
+	return rc < 0 ? 1 : 0;
+}
+
 struct command {
 	const char *group;
 	const char *name; /* NULL for a command without a second word */
@@ -337,6 +396,7 @@ struct command {
 };
 
 static const char *const account_create_flags[] = { "--unlimited", NULL };
+static const char *const worker_flags[] = { "--once", NULL };
 
 static const struct command commands[] = {
 	{ "migrate", NULL, cmd_migrate, usage_migrate, NULL },
@@ -346,6 +406,7 @@ static const struct command commands[] = {
 	{ "key", "create", cmd_key_create, usage_key_create, NULL },
 	{ "key", "list", cmd_key_list, usage_key_list, NULL },
 	{ "key", "revoke", cmd_key_revoke, usage_key_revoke, NULL },
+	{ "worker", NULL, cmd_worker, usage_worker, worker_flags },
 };
 
 int main(int argc, char **argv)

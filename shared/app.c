@@ -58,6 +58,16 @@ static long io_read(struct request *req, char *data, size_t len)
 	return (long)fread(data, 1, len, stdin);
 }
 
+const char *req_param(const struct request *req, const char *name)
+{
+	return req_env(req, name);
+}
+
+long req_read(struct request *req, char *data, size_t len)
+{
+	return io_read(req, data, len);
+}
+
 /* ---- responses ---- */
 
 void req_header(struct request *req, const char *name, const char *value)

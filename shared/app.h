@@ -66,6 +66,10 @@ int app_main(const char *program, const struct route *routes, size_t nroutes);
 int req_reply(struct request *req, int status, json_t *body);
 /* Adds a response header (name and value must not hold CR or LF). */
 void req_header(struct request *req, const char *name, const char *value);
+/* A CGI/FastCGI parameter of the request (e.g. "CONTENT_TYPE"), or NULL. */
+const char *req_param(const struct request *req, const char *name);
+/* Reads up to len bytes of the raw body; 0 at its end. For routes that stream their body (uploads). */
+long req_read(struct request *req, char *data, size_t len);
 /* The request body parsed as a JSON object, capped at http.max_body_bytes; FS_EINVAL / FS_ETOOLARGE. */
 int req_json_body(struct request *req, json_t **out, struct fs_error *e);
 /* The value of a query-string parameter, percent-decoded into a malloc'd string the caller frees; NULL if

@@ -9,6 +9,9 @@
 
 #include "extract.h"
 
+/* Sizes count Unicode characters (UTF-8 code points), not bytes; no cut ever falls inside a character.
+ * chunk_document makes the three consistent instead of failing: target is at most max, overlap at most half of
+ * target. */
 struct chunk_opts {
 	size_t target_chars;  /* aim for chunks about this long (default 1000) */
 	size_t max_chars;     /* never longer (default 1500; a single word longer than this is cut) */
@@ -25,7 +28,10 @@ struct chunk {
 	char *answer;   /* a Q/A chunk's answer, else NULL */
 };
 
-/* Chunks doc; *out is a malloc'd array of *n chunks (free with chunk_list_free). Empty sections give none. */
+/* Chunks doc; *out is a malloc'd array of *n chunks (free with chunk_list_free). Empty sections give none.
+ * opts may be NULL (the defaults). A section with a non-empty question is exactly one "Q: …\nA: …" chunk; when
+ * that would exceed max_chars the answer is cut at a word boundary to fit (answer holds the part kept). Texts
+ * are trimmed. Fails (FS_EINVAL) only for zero sizes. */
 int chunk_document(const struct extract_doc *doc, const struct chunk_opts *opts, struct chunk **out, size_t *n,
 		   struct fs_error *e);
 void chunk_list_free(struct chunk *chunks, size_t n);

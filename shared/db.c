@@ -81,6 +81,8 @@ static int db_connect(struct db *db, struct fs_error *e)
 	mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &rt);
 	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &wt);
 	mysql_options(m, MYSQL_OPT_RECONNECT, &off);
+	unsigned long max_packet = 1UL << 30; /* uploads are stored whole; the server's own limit still applies */
+	mysql_options(m, MYSQL_OPT_MAX_ALLOWED_PACKET, &max_packet);
 	mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	mysql_options(m, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
 	mysql_options(m, MYSQL_INIT_COMMAND, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");

@@ -28,12 +28,20 @@ struct embedder {
 	char model[64]; /* recorded with the vectors, e.g. "builtin-v1" */
 };
 
+/* Opens the backend named by cfg->embedder_backend; an unknown name is FS_EINVAL "unknown embedder backend 'x'
+ * (known: builtin, ...)". Long-lived: open once per process, close at exit. */
 int embedder_open(const struct config *cfg, struct embedder **out, struct fs_error *e);
+/* texts must all be non-NULL (else FS_EINVAL); out holds n * em->dims floats; tokens may be NULL. A text without
+ * any feature the backend can use (empty, only spaces) gets an all-zero vector: the one exception to unit
+ * length, which scores 0 against everything. */
 int embedder_embed(struct embedder *em, const char *const *texts, size_t n, float *out, long long *tokens,
 		   struct fs_error *e);
+/* NULL is fine. */
 void embedder_close(struct embedder *em);
 
-/* Tokens of a text by the built-in tokenizer (words and punctuation runs), for balances and limits. */
+/* Tokens of a text by the built-in tokenizer, for balances and limits: each word (a run of ASCII letters and
+ * digits and of non-ASCII bytes, so a word in any script counts once) is one token, and so is every other
+ * character that is not whitespace (punctuation, symbols). NULL counts 0. */
 long long embed_count_tokens(const char *text);
 
 extern const struct embed_ops embed_builtin_ops;

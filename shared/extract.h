@@ -43,20 +43,29 @@ struct extract_section {
 struct extract_doc {
 	struct extract_section *sections;
 	size_t nsections;
-	json_t *metadata; /* document-level metadata found in the file (Markdown front matter, PDF/DOCX title...),
-			   * a JSON object, never NULL after success */
-	char *title;      /* or NULL */
+	json_t *metadata; /* document-level metadata found in the file, a JSON object, never NULL after success:
+			   * "title", "author", "subject" (PDF, DOCX), "pages" (PDF, an integer), "title", "author",
+			   * "description", "keywords" (HTML), the front matter's keys (Markdown; values are strings,
+			   * "- item" lists arrays of strings) */
+	char *title;      /* metadata's "title", or NULL */
 };
 
-/* Detects the kind of data from its bytes (libmagic), using filename only to tell Markdown from plain text.
- * Writes the detected MIME type (as libmagic names it, e.g. "application/pdf") into mime. */
+/* Detects the kind of data from its bytes (libmagic), using filename (may be NULL) only among text kinds: for
+ * any "text/..." type a name ending in .md/.markdown/.mdown means Markdown (text/html too, unless the text starts
+ * with a tag: Markdown with inline HTML sniffs as HTML), .csv means CSV; text/csv is CSV unless named .md or
+ * .txt. XHTML that libmagic calls text/xml is HTML. Writes the detected MIME type (as libmagic names it, e.g.
+ * "application/pdf"; for a DOCX that libmagic only calls a zip, the DOCX type; "application/x-empty" for no
+ * bytes) into mime. The libmagic database is loaded once per process (not thread-safe). */
 enum extract_kind extract_detect(const void *data, size_t len, const char *filename, char *mime, size_t mime_size);
 /* The MIME type we report for a kind ("text/markdown", "text/csv", ...). */
 const char *extract_kind_mime(enum extract_kind kind);
 
-/* Extracts the text. Fails with FS_EINVAL and a message a person understands: "the PDF is encrypted",
- * "the PDF has no text layer (scanned pages?)", "the file holds no text", "DOCX archive too large when unpacked
- * (over 100 MiB)", "XML nesting deeper than 256 levels", "CSV has no question and answer columns", ... */
+/* Extracts the text (lim NULL: the defaults). Fails with FS_EINVAL and a message a person understands: "the PDF
+ * is encrypted", "the PDF has no text layer (scanned pages?)", "the file holds no text", "DOCX archive too large
+ * when unpacked (over 100 MiB)", "XML nesting deeper than 256 levels", "CSV has no question and answer columns",
+ * ...; FS_EUNSUPPORTED for EXTRACT_NONE. out is always initialised, and left empty on failure (releasing it is
+ * then harmless). Headings: PDF headings are guessed from font size and weight and kept one level deep; a DOCX
+ * "Title" paragraph heads the path of everything after it. */
 int extract_document(enum extract_kind kind, const void *data, size_t len, const struct extract_limits *lim,
 		     struct extract_doc *out, struct fs_error *e);
 void extract_doc_release(struct extract_doc *doc);

@@ -2,7 +2,9 @@
 # make bench: starts a private stack on loopback and measures, with wrk, the authenticated request path
 # (GET /api/v1/documents: auth + rate limit + query + usage event) against a hello-world FastCGI program
 # under the same Apache in the same run. Prints requests/s, p50/p99 latency and the ratio.
-# Environment: BUILDDIR (default build), DURATION (seconds per run, default 10), CONNECTIONS (default 16).
+# Then ingestion: ../shared/docs and 10,000 generated documents through the upload route and one worker.
+# Environment: BUILDDIR (default build), DURATION (seconds per run, default 10), CONNECTIONS (default 16),
+# INGEST_DOCS (generated documents, default 10000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILDDIR=${BUILDDIR:-build}
@@ -52,3 +54,22 @@ echo "documents.fcgi: $rss"
 events=$(mariadb --no-defaults --socket="$(awk -F' = ' '/^socket/ {print $2}' "$FAQSURE_CONFIG")" -uroot faqsure \
 	-N -e "SELECT COUNT(*) FROM usage_events")
 echo "usage events recorded during the run: $events"
+
+# Ingestion: stop the daemon worker so uploads queue up, then time one `worker --once` draining them.
+run_dir=$(awk -F' = ' '/^socket/ {print $2}' "$FAQSURE_CONFIG" | xargs dirname)
+if [ -f "$run_dir/worker.pid" ]; then
+	kill "$(cat "$run_dir/worker.pid")" 2>/dev/null || true
+	sleep 1
+fi
+sock="$run_dir/mysqld.sock"
+echo
+echo "Ingestion ($(nproc) cores shared with Apache and MariaDB):"
+shared_docs="$(cd .. && pwd)/shared/docs"
+if [ -d "$shared_docs" ]; then
+	/usr/bin/python3 test/bench_ingest.py "$url" "$key" "$BUILDDIR/bin/faqsurectl" "$FAQSURE_CONFIG" "$sock" \
+		"shared/docs" "$shared_docs"
+else
+	echo "shared/docs: not present, skipped"
+fi
+/usr/bin/python3 test/bench_ingest.py "$url" "$key" "$BUILDDIR/bin/faqsurectl" "$FAQSURE_CONFIG" "$sock" \
+	"10,000 generated Markdown documents" --generate "${INGEST_DOCS:-10000}"

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The local FAQSure stack: a private MariaDB (data under $VARDIR), the schema, and Apache with mod_fcgid on
-# 127.0.0.1:$PORT serving the programs of $BUILDDIR. Used by `make run` / `make stop` and by the tests.
+# The local FAQSure stack: a private MariaDB (data under $VARDIR), the schema, Apache with mod_fcgid on
+# 127.0.0.1:$PORT serving the programs of $BUILDDIR, and the ingestion worker. Used by `make run` / `make stop`
+# and by the tests.
 #
-#   stack.sh start      start MariaDB and Apache (idempotent), migrate, write $VARDIR/faqsure.conf
+#   stack.sh start      start MariaDB, Apache and the worker (idempotent), migrate, write $VARDIR/faqsure.conf
 #   stack.sh run        start, then make sure a demo account and key exist and print how to call the API
-#   stack.sh stop       stop Apache and MariaDB
+#   stack.sh stop       stop Apache, the worker and MariaDB
 #   stack.sh db-stop    stop only MariaDB (the tests use it to check outage handling)
 #   stack.sh db-start   start only MariaDB again
 #   stack.sh status     say what runs
@@ -71,7 +72,7 @@ db_start() {
 	fi
 	setsid mariadbd --no-defaults --datadir="$DATADIR" --socket="$SOCK" --skip-networking --user=root \
 		--pid-file="$RUN/mysqld.pid" --log-error="$LOG/mariadb.log" \
-		--innodb-buffer-pool-size=256M --innodb-log-file-size=64M --max-connections=500 --thread-handling=pool-of-threads \
+		--innodb-buffer-pool-size=256M --innodb-log-file-size=64M --max-connections=500 --thread-handling=pool-of-threads --max-allowed-packet=64M \
 		--character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
 		</dev/null >/dev/null 2>&1 &
 	local i
@@ -196,6 +197,22 @@ apache_stop() {
 	rm -f "$RUN/apache.pid"
 }
 
+worker_start() {
+	if pid_alive "$RUN/worker.pid"; then # a new build: let the old worker finish its document, start the new one
+		worker_stop
+	fi
+	FAQSURE_CONFIG="$CONF" setsid "$CTL" worker </dev/null >>"$LOG/worker.log" 2>&1 &
+	echo $! >"$RUN/worker.pid"
+}
+
+worker_stop() {
+	if pid_alive "$RUN/worker.pid"; then
+		kill "$(cat "$RUN/worker.pid")"
+		wait_gone "$RUN/worker.pid" 120 || die "the ingestion worker did not stop"
+	fi
+	rm -f "$RUN/worker.pid"
+}
+
 start() {
 	[ -x "$CTL" ] || die "$CTL is missing: run make first"
 	command -v apache2 >/dev/null || die "apache2 is not installed: run make deps"
@@ -204,6 +221,7 @@ start() {
 	write_config
 	FAQSURE_CONFIG="$CONF" "$CTL" migrate >/dev/null
 	apache_start
+	worker_start
 }
 
 demo() {
@@ -237,12 +255,13 @@ demo() {
 case "$cmd" in
 start) start ;;
 run) start && demo ;;
-stop) apache_stop; db_stop ;;
+stop) apache_stop; worker_stop; db_stop ;;
 db-stop) db_stop ;;
 db-start) db_start ;;
 status)
 	pid_alive "$RUN/mysqld.pid" && say "MariaDB: running (socket $SOCK)" || say "MariaDB: stopped"
 	pid_alive "$RUN/apache.pid" && say "Apache: running on 127.0.0.1:$PORT" || say "Apache: stopped"
+	pid_alive "$RUN/worker.pid" && say "ingestion worker: running" || say "ingestion worker: stopped"
 	;;
 *) die "unknown command '$cmd' (start, run, stop, db-start, db-stop, status)" ;;
 esac

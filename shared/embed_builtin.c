@@ -1,0 +1,341 @@
+/* The built-in embedder ("builtin", model "builtin-v1"): signed feature hashing of stemmed words, character
+ * 3/4-grams and word bigrams into 384 dense dimensions. No model files, deterministic, any UTF-8 text. Changing
+ * anything that moves a vector (features, weights, hash, stopwords) needs a new model name and a reindex. */
+#include "embed.h"
+
+#include <libstemmer.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+#include "banned.h"
+
+#define BUILTIN_DIMS 384
+#define BUILTIN_MODEL "builtin-v1"
+
+/* Weight of each feature class before the sublinear term frequency (1 + ln tf). Words carry the meaning;
+ * a word has many n-grams, so each weighs less; bigrams reward phrases kept together. To be tuned on the eval
+ * sets. */
+#define WEIGHT_WORD 1.0f
+#define WEIGHT_NGRAM 0.5f
+#define WEIGHT_BIGRAM 0.7f
+
+/* Words longer than this (bytes) are not stemmed: they are not English words (IDs, URLs, unspaced scripts). */
+#define STEM_MAX_BYTES 64
+
+/* The class is hashed first, so the word "the" and the trigram "the" are different features. */
+enum feat_class { FEAT_WORD = 1, FEAT_NGRAM, FEAT_BIGRAM };
+
+/* One distinct feature of the text being embedded. key 0 marks a free slot. */
+struct feat {
+	uint64_t key;
+	uint32_t tf;
+	uint32_t cls;
+};
+
+/* Scratch space is kept between texts (one text at a time per process), so a steady workload allocates
+ * nothing per text. */
+struct builtin {
+	struct embedder base;
+	struct sb_stemmer *stemmer;
+	struct feat *tab; /* open addressing, cap a power of two, at most half full */
+	size_t cap, used;
+	struct buf word;  /* the current word, lower-cased */
+	struct buf gram;  /* "#word#" for n-grams */
+	struct buf prev;  /* the previous content word's stem, for bigrams */
+	size_t *bounds;   /* character starts in gram */
+	size_t nbounds_cap;
+};
+
+/* Common English function words, kept sorted (bsearch; checked at open). Single letters and contraction tails
+ * ("s", "t", "ll") come from splitting words at apostrophes. */
+static const char *const stopwords[] = {
+	"a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as", "at",
+	"be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could",
+	"d", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had",
+	"has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i",
+	"if", "in", "into", "is", "it", "its", "itself", "just", "ll", "m", "me", "more", "most", "my",
+	"myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours",
+	"ourselves", "out", "over", "own", "re", "s", "same", "she", "should", "so", "some", "such", "t",
+	"than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they",
+	"this", "those", "through", "to", "too", "under", "until", "up", "ve", "very", "was", "we", "were",
+	"what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you",
+	"your", "yours", "yourself", "yourselves",
+};
+
+#define NSTOPWORDS (sizeof(stopwords) / sizeof(stopwords[0]))
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int is_stopword(const char *w)
+{
+	return bsearch(&w, stopwords, NSTOPWORDS, sizeof(stopwords[0]), cmp_str) != NULL;
+}
+
+/* 64-bit FNV-1a, then a final avalanche (the murmur3 finaliser) so that low and high bits are all well mixed:
+ * the dimension comes from the high half and the sign from the lowest bit. */
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
+
+static uint64_t fnv_add(uint64_t h, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= FNV_PRIME;
+	}
+	return h;
+}
+
+static uint64_t mix64(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
+static uint64_t feat_key(enum feat_class cls, const void *a, size_t alen, const void *b, size_t blen)
+{
+	unsigned char c = (unsigned char)cls, sep = 0;
+	uint64_t h = fnv_add(FNV_OFFSET, &c, 1);
+	h = fnv_add(h, a, alen);
+	if (b) {
+		h = fnv_add(h, &sep, 1);
+		h = fnv_add(h, b, blen);
+	}
+	h = mix64(h);
+	return h ? h : 1;
+}
+
+static void tab_grow(struct builtin *b)
+{
+	size_t cap = b->cap ? b->cap * 2 : 1024;
+	struct feat *t = xcalloc(cap, sizeof(*t));
+	for (size_t i = 0; i < b->cap; i++) {
+		if (!b->tab[i].key)
+			continue;
+		size_t j = b->tab[i].key & (cap - 1);
+		while (t[j].key)
+			j = (j + 1) & (cap - 1);
+		t[j] = b->tab[i];
+	}
+	free(b->tab);
+	b->tab = t;
+	b->cap = cap;
+}
+
+static void add_feat(struct builtin *b, enum feat_class cls, const void *a, size_t alen, const void *s2,
+		     size_t s2len)
+{
+	uint64_t key = feat_key(cls, a, alen, s2, s2len);
+	if (2 * (b->used + 1) > b->cap)
+		tab_grow(b);
+	size_t j = key & (b->cap - 1);
+	while (b->tab[j].key && b->tab[j].key != key)
+		j = (j + 1) & (b->cap - 1);
+	if (!b->tab[j].key) {
+		b->tab[j].key = key;
+		b->tab[j].cls = cls;
+		b->used++;
+	}
+	b->tab[j].tf++;
+}
+
+static int is_word_byte(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
+}
+
+/* The word starting at *p, lower-cased (ASCII; other bytes kept as they are) into b->word; *p moves past it.
+ * Returns 0 at the end of the text. Sentence punctuation in between sets *sentence_break. */
+static int next_word(struct builtin *b, const unsigned char **p, int *sentence_break)
+{
+	const unsigned char *s = *p;
+	*sentence_break = 0;
+	while (*s && !is_word_byte(*s)) {
+		if (*s == '.' || *s == '!' || *s == '?' || *s == ';' || *s == ':')
+			*sentence_break = 1;
+		s++;
+	}
+	if (!*s)
+		return 0;
+	buf_reset(&b->word);
+	while (is_word_byte(*s)) {
+		char c = (char)(*s >= 'A' && *s <= 'Z' ? *s + ('a' - 'A') : *s);
+		buf_add(&b->word, &c, 1);
+		s++;
+	}
+	*p = s;
+	return 1;
+}
+
+/* Character 3- and 4-grams of "#word#" (by UTF-8 characters, so scripts without spaces get useful features
+ * too; a word of one character gives just "#x#"). */
+static void add_ngrams(struct builtin *b)
+{
+	size_t n = 0;
+	buf_reset(&b->gram);
+	buf_adds(&b->gram, "#");
+	buf_add(&b->gram, b->word.ptr, b->word.len);
+	buf_adds(&b->gram, "#");
+	const char *g = b->gram.ptr;
+	size_t len = b->gram.len;
+	if (b->nbounds_cap < len + 1) {
+		b->nbounds_cap = len + 1;
+		b->bounds = xrealloc(b->bounds, b->nbounds_cap * sizeof(*b->bounds));
+	}
+	for (size_t i = 0; i < len; i++)
+		if (((unsigned char)g[i] & 0xC0) != 0x80)
+			b->bounds[n++] = i;
+	b->bounds[n] = len;
+	for (size_t i = 0; i + 3 <= n; i++) {
+		add_feat(b, FEAT_NGRAM, g + b->bounds[i], b->bounds[i + 3] - b->bounds[i], NULL, 0);
+		if (i + 4 <= n)
+			add_feat(b, FEAT_NGRAM, g + b->bounds[i], b->bounds[i + 4] - b->bounds[i], NULL, 0);
+	}
+}
+
+/* Features of one text into the table. When a text has only stopwords ("what is this"), they count as content
+ * words: better a weak vector than none. */
+static void text_features(struct builtin *b, const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	int brk, have_prev = 0, all_words = 1;
+
+	for (const unsigned char *q = p; next_word(b, &q, &brk);) {
+		if (!is_stopword(buf_str(&b->word))) {
+			all_words = 0;
+			break;
+		}
+	}
+	while (next_word(b, &p, &brk)) {
+		const char *stem = b->word.ptr;
+		size_t slen = b->word.len;
+		if (brk)
+			have_prev = 0;
+		if (!all_words && is_stopword(b->word.ptr))
+			continue;
+		if (slen <= STEM_MAX_BYTES) {
+			const sb_symbol *st = sb_stemmer_stem(b->stemmer, (const sb_symbol *)stem, (int)slen);
+			if (!st) {
+				fprintf(stderr, "faqsure: out of memory in the stemmer\n");
+				abort();
+			}
+			stem = (const char *)st;
+			slen = (size_t)sb_stemmer_length(b->stemmer);
+		}
+		add_feat(b, FEAT_WORD, stem, slen, NULL, 0);
+		if (have_prev)
+			add_feat(b, FEAT_BIGRAM, b->prev.ptr, b->prev.len, stem, slen);
+		add_ngrams(b);
+		/* stem points into the stemmer's or b->word's memory: copy before the next word overwrites it */
+		buf_reset(&b->prev);
+		buf_add(&b->prev, stem, slen);
+		have_prev = 1;
+	}
+}
+
+static float class_weight(uint32_t cls)
+{
+	return cls == FEAT_WORD ? WEIGHT_WORD : cls == FEAT_NGRAM ? WEIGHT_NGRAM : WEIGHT_BIGRAM;
+}
+
+/* Projects the table into v (zeroed here) and clears the table for the next text. Each feature lands in one
+ * dimension with a sign taken from its hash, so collisions cancel out on average instead of inflating every
+ * inner product. */
+static void project(struct builtin *b, float *v)
+{
+	double norm = 0;
+	memset(v, 0, BUILTIN_DIMS * sizeof(*v));
+	for (size_t i = 0; i < b->cap && b->used; i++) {
+		struct feat *f = &b->tab[i];
+		if (!f->key)
+			continue;
+		float w = class_weight(f->cls) * (1.0f + logf((float)f->tf));
+		size_t dim = (size_t)(((f->key >> 32) * BUILTIN_DIMS) >> 32);
+		v[dim] += (f->key & 1) ? w : -w;
+		memset(f, 0, sizeof(*f));
+		b->used--;
+	}
+	for (size_t d = 0; d < BUILTIN_DIMS; d++)
+		norm += (double)v[d] * v[d];
+	if (norm > 0) {
+		float inv = (float)(1.0 / sqrt(norm));
+		for (size_t d = 0; d < BUILTIN_DIMS; d++)
+			v[d] *= inv;
+	}
+}
+
+static int builtin_embed(struct embedder *em, const char *const *texts, size_t n, float *out, long long *tokens,
+			 struct fs_error *e)
+{
+	struct builtin *b = (struct builtin *)em;
+	(void)e;
+	for (size_t i = 0; i < n; i++) {
+		text_features(b, texts[i]);
+		project(b, out + i * BUILTIN_DIMS);
+		*tokens += embed_count_tokens(texts[i]);
+	}
+	return 0;
+}
+
+static void builtin_close(struct embedder *em)
+{
+	struct builtin *b = (struct builtin *)em;
+	if (!b)
+		return;
+	sb_stemmer_delete(b->stemmer);
+	free(b->tab);
+	free(b->bounds);
+	buf_release(&b->word);
+	buf_release(&b->gram);
+	buf_release(&b->prev);
+	free(b);
+}
+
+static int builtin_open(const struct config *cfg, struct embedder **out, struct fs_error *e)
+{
+	struct builtin *b;
+	int rc = 0;
+	(void)cfg;
+
+	*out = NULL;
+	for (size_t i = 1; i < NSTOPWORDS; i++)
+		if (strcmp(stopwords[i - 1], stopwords[i]) >= 0)
+			return fs_fail(e, FS_EINTERNAL, "built-in embedder: stopword list not sorted at '%s'",
+				       stopwords[i]);
+	b = xcalloc(1, sizeof(*b));
+	b->base.ops = &embed_builtin_ops;
+	b->base.dims = BUILTIN_DIMS;
+	snprintf(b->base.model, sizeof(b->base.model), "%s", BUILTIN_MODEL);
+	buf_init(&b->word, BUF_NO_LIMIT);
+	buf_init(&b->gram, BUF_NO_LIMIT);
+	buf_init(&b->prev, BUF_NO_LIMIT);
+	b->stemmer = sb_stemmer_new("english", NULL);
+	if (!b->stemmer) {
+		rc = fs_fail(e, FS_EINTERNAL, "built-in embedder: libstemmer has no English (UTF-8) stemmer");
+		goto out;
+	}
+	*out = &b->base;
+out:
+	if (rc < 0)
+		builtin_close(&b->base);
+	return rc;
+}
+
+const struct embed_ops embed_builtin_ops = {
+	.name = "builtin",
+	.open = builtin_open,
+	.embed = builtin_embed,
+	.close = builtin_close,
+};

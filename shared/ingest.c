@@ -1,0 +1,380 @@
+/* Ingestion jobs: claim, extract, chunk, embed, store. */
+#include "ingest.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "account.h"
+#include "buf.h"
+#include "chunk.h"
+#include "extract.h"
+#include "usage.h"
+#include "util.h"
+#include "banned.h"
+
+#define EMBED_BATCH 64
+#define CHUNK_COLUMNS 12
+#define CHUNK_ROWS_PER_INSERT 40
+
+struct job {
+	long long id;
+	long long account_id;
+	long long attempts;
+	char document_id[37];
+};
+
+int ingest_worker_init(struct ingest_worker *w, const struct config *cfg, struct fs_error *e)
+{
+	char host[64] = "localhost";
+	memset(w, 0, sizeof(*w));
+	gethostname(host, sizeof(host) - 1);
+	snprintf(w->id, sizeof(w->id), "%s:%ld", host, (long)getpid());
+	w->cfg = cfg;
+	int rc = embedder_open(cfg, &w->embedder, e);
+	if (rc < 0)
+		return rc;
+	w->db = db_new(cfg);
+	return 0;
+}
+
+void ingest_worker_release(struct ingest_worker *w)
+{
+	if (w->embedder)
+		embedder_close(w->embedder);
+	db_free(w->db);
+	memset(w, 0, sizeof(*w));
+}
+
+/* Claims the oldest queued job: 1 with job filled in, 0 when the queue is empty. */
+static int claim(struct ingest_worker *w, struct job *job, struct fs_error *e)
+{
+	struct db_res r;
+	int rc = db_exec(w->db, NULL, e,
+			 "UPDATE ingest_jobs SET state = 'queued', worker = NULL"
+			 " WHERE state = 'running' AND lease_until < UTC_TIMESTAMP(6)",
+			 "");
+	if (rc < 0 || (rc = db_begin(w->db, e)) < 0)
+		return rc;
+	rc = db_exec(w->db, &r, e,
+		     "SELECT id, account_id, attempts, document_id FROM ingest_jobs WHERE state = 'queued'"
+		     " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
+		     "");
+	if (rc < 0) {
+		db_rollback(w->db);
+		return rc;
+	}
+	if (r.nrows == 0) {
+		db_res_release(&r);
+		db_rollback(w->db);
+		return 0;
+	}
+	job->id = db_cell_ll(&r, 0, 0, 0);
+	job->account_id = db_cell_ll(&r, 0, 1, 0);
+	job->attempts = db_cell_ll(&r, 0, 2, 0) + 1;
+	snprintf(job->document_id, sizeof(job->document_id), "%s", db_cell(&r, 0, 3));
+	db_res_release(&r);
+	rc = db_exec(w->db, NULL, e,
+		     "UPDATE ingest_jobs SET state = 'running', attempts = attempts + 1, worker = ?,"
+		     " lease_until = UTC_TIMESTAMP(6) + INTERVAL ? SECOND WHERE id = ?",
+		     "sii", w->id, w->cfg->worker_lease_seconds, job->id);
+	if (rc < 0) {
+		db_rollback(w->db);
+		return rc;
+	}
+	rc = db_commit(w->db, e);
+	return rc < 0 ? rc : 1;
+}
+
+/* In a transaction: locks the job and checks this worker still holds it (its lease may have run out and
+ * another worker taken it over, or the document been deleted). 1 if so, 0 if not (transaction rolled back). */
+static int still_ours(struct ingest_worker *w, const struct job *job, struct fs_error *e)
+{
+	struct db_res r;
+	int rc = db_begin(w->db, e);
+	if (rc < 0)
+		return rc;
+	rc = db_exec(w->db, &r, e, "SELECT state, worker FROM ingest_jobs WHERE id = ? FOR UPDATE", "i", job->id);
+	if (rc < 0) {
+		db_rollback(w->db);
+		return rc;
+	}
+	int ours = r.nrows == 1 && !strcmp(db_cell(&r, 0, 0), "running") && db_cell(&r, 0, 1) &&
+		   !strcmp(db_cell(&r, 0, 1), w->id);
+	db_res_release(&r);
+	if (!ours)
+		db_rollback(w->db);
+	return ours;
+}
+
+static int fail_job(struct ingest_worker *w, const struct job *job, const char *reason, struct fs_error *e)
+{
+	int rc = still_ours(w, job, e);
+	if (rc <= 0)
+		return rc;
+	if ((rc = db_exec(w->db, NULL, e, "UPDATE documents SET status = 'failed', error = ?, chunk_count = 0 WHERE id = ?",
+			  "ss", reason, job->document_id)) < 0 ||
+	    (rc = db_exec(w->db, NULL, e, "UPDATE ingest_jobs SET state = 'failed', lease_until = NULL WHERE id = ?", "i",
+			  job->id)) < 0) {
+		db_rollback(w->db);
+		return rc;
+	}
+	return db_commit(w->db, e);
+}
+
+static void put_le32(unsigned char *p, float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, 4);
+	p[0] = (unsigned char)u;
+	p[1] = (unsigned char)(u >> 8);
+	p[2] = (unsigned char)(u >> 16);
+	p[3] = (unsigned char)(u >> 24);
+}
+
+/* What one chunk row needs beyond the chunk itself. */
+struct chunk_row {
+	char id[37];
+	char *metadata;
+	unsigned char *vector; /* dims * 4 bytes */
+	long long tokens;
+};
+
+static char *chunk_metadata(json_t *doc_meta, const struct chunk *c)
+{
+	json_t *m = json_deep_copy(doc_meta);
+	if (!json_is_object(m)) {
+		json_decref(m);
+		m = json_object();
+	}
+	json_object_set_new(m, "section", json_string(c->section ? c->section : ""));
+	if (c->page > 0)
+		json_object_set_new(m, "page", json_integer(c->page));
+	if (c->question)
+		json_object_set_new(m, "question", json_string(c->question));
+	char *s = json_dumps(m, JSON_COMPACT);
+	json_decref(m);
+	return s;
+}
+
+/* Embeds the chunks (section heading and text together) in batches. */
+static int embed_chunks(struct ingest_worker *w, const struct chunk *chunks, size_t n, struct chunk_row *rows,
+			long long *tokens, struct fs_error *e)
+{
+	size_t dims = w->embedder->dims;
+	float *vec = xmalloc(EMBED_BATCH * dims * sizeof(float));
+	char **texts = xcalloc(EMBED_BATCH, sizeof(char *));
+	int rc = 0;
+	*tokens = 0;
+	for (size_t at = 0; at < n && rc == 0; at += EMBED_BATCH) {
+		size_t k = n - at < EMBED_BATCH ? n - at : EMBED_BATCH;
+		for (size_t i = 0; i < k; i++) {
+			const struct chunk *c = &chunks[at + i];
+			struct buf t;
+			buf_init(&t, BUF_NO_LIMIT);
+			if (c->section && *c->section)
+				buf_addf(&t, "%s\n", c->section);
+			buf_adds(&t, c->text);
+			free(texts[i]);
+			texts[i] = buf_take(&t, NULL);
+			rows[at + i].tokens = embed_count_tokens(c->text);
+		}
+		long long used = 0;
+		rc = embedder_embed(w->embedder, (const char *const *)texts, k, vec, &used, e);
+		*tokens += used;
+		for (size_t i = 0; rc == 0 && i < k; i++) {
+			rows[at + i].vector = xmalloc(dims * 4);
+			for (size_t d = 0; d < dims; d++)
+				put_le32(rows[at + i].vector + 4 * d, vec[i * dims + d]);
+		}
+	}
+	for (size_t i = 0; i < EMBED_BATCH; i++)
+		free(texts[i]);
+	free(texts);
+	free(vec);
+	return rc;
+}
+
+static int insert_chunks(struct ingest_worker *w, const struct job *job, const struct chunk *chunks,
+			 const struct chunk_row *rows, size_t n, struct fs_error *e)
+{
+	int rc = 0;
+	size_t dims = w->embedder->dims;
+	for (size_t at = 0; at < n && rc == 0; at += CHUNK_ROWS_PER_INSERT) {
+		size_t k = n - at < CHUNK_ROWS_PER_INSERT ? n - at : CHUNK_ROWS_PER_INSERT;
+		struct buf sql;
+		struct db_param *p = xcalloc(k * CHUNK_COLUMNS, sizeof(*p));
+		buf_init(&sql, BUF_NO_LIMIT);
+		buf_adds(&sql, "INSERT INTO chunks (id, account_id, document_id, seq, text, section, page, metadata, tokens,"
+			       " embed_model, dims, embedding) VALUES ");
+		for (size_t i = 0; i < k; i++) {
+			const struct chunk *c = &chunks[at + i];
+			const struct chunk_row *row = &rows[at + i];
+			struct db_param *q = p + i * CHUNK_COLUMNS;
+			buf_adds(&sql, i ? ", " : "");
+			buf_adds(&sql, "(?, ?, ?, ?, ?, ?, NULLIF(?, 0), ?, ?, ?, ?, ?)");
+			q[0] = (struct db_param){ .type = 's', .ptr = row->id };
+			q[1] = (struct db_param){ .type = 'i', .i = job->account_id };
+			q[2] = (struct db_param){ .type = 's', .ptr = job->document_id };
+			q[3] = (struct db_param){ .type = 'i', .i = (long long)(at + i) };
+			q[4] = (struct db_param){ .type = 's', .ptr = c->text };
+			q[5] = (struct db_param){ .type = 's', .ptr = c->section ? c->section : "" };
+			q[6] = (struct db_param){ .type = 'i', .i = c->page };
+			q[7] = (struct db_param){ .type = 's', .ptr = row->metadata };
+			q[8] = (struct db_param){ .type = 'i', .i = row->tokens };
+			q[9] = (struct db_param){ .type = 's', .ptr = w->embedder->model };
+			q[10] = (struct db_param){ .type = 'i', .i = (long long)dims };
+			q[11] = (struct db_param){ .type = 'b', .ptr = row->vector, .len = dims * 4 };
+		}
+		rc = db_exec_params(w->db, NULL, e, buf_str(&sql), p, k * CHUNK_COLUMNS);
+		free(p);
+		buf_release(&sql);
+	}
+	return rc;
+}
+
+/* The document's bytes, name, metadata and creation time. */
+struct source {
+	struct db_res r; /* keeps the cells below alive */
+	const char *filename, *metadata, *created, *data;
+	size_t len;
+};
+
+static int load_source(struct ingest_worker *w, const struct job *job, struct source *src, struct fs_error *e)
+{
+	int rc = db_exec(w->db, &src->r, e,
+			 "SELECT d.filename, d.metadata, d.created_at, b.data FROM documents d"
+			 " JOIN document_blobs b ON b.document_id = d.id WHERE d.id = ?",
+			 "s", job->document_id);
+	if (rc < 0)
+		return rc;
+	if (src->r.nrows == 0) {
+		db_res_release(&src->r);
+		return fs_fail(e, FS_ENOTFOUND, "document %s is gone", job->document_id);
+	}
+	src->filename = db_cell(&src->r, 0, 0);
+	src->metadata = db_cell(&src->r, 0, 1);
+	src->created = db_cell(&src->r, 0, 2);
+	src->data = db_cell(&src->r, 0, 3);
+	src->len = src->r.lens[3];
+	return 0;
+}
+
+/* Stores the chunks and marks the document ready, in one transaction; then older documents of the same name
+ * (the versions this one replaces) go. */
+static int finish_job(struct ingest_worker *w, const struct job *job, const struct source *src,
+		      const struct chunk *chunks, const struct chunk_row *rows, size_t n, long long tokens,
+		      struct fs_error *e)
+{
+	int rc = still_ours(w, job, e);
+	if (rc <= 0)
+		return rc;
+	if ((rc = db_exec(w->db, NULL, e, "DELETE FROM chunks WHERE document_id = ?", "s", job->document_id)) < 0 ||
+	    (rc = insert_chunks(w, job, chunks, rows, n, e)) < 0 ||
+	    (rc = db_exec(w->db, NULL, e,
+			  "UPDATE documents SET status = 'ready', error = NULL, chunk_count = ?, tokens = ? WHERE id = ?",
+			  "iis", (long long)n, tokens, job->document_id)) < 0 ||
+	    (rc = db_exec(w->db, NULL, e, "UPDATE ingest_jobs SET state = 'done', lease_until = NULL WHERE id = ?", "i",
+			  job->id)) < 0 ||
+	    (rc = db_exec(w->db, NULL, e,
+			  "DELETE FROM documents WHERE account_id = ? AND filename = ? AND id <> ? AND created_at <= ?",
+			  "isss", job->account_id, src->filename, job->document_id, src->created)) < 0 ||
+	    (rc = account_debit(w->db, job->account_id, tokens, NULL, e)) < 0) {
+		db_rollback(w->db);
+		return rc;
+	}
+	return db_commit(w->db, e);
+}
+
+/* Extracts, chunks and embeds one claimed job. A problem with the document fails the job (0 is returned);
+ * a problem of ours (database gone) is returned and the job's lease lets another worker retry it later. */
+static int process(struct ingest_worker *w, const struct job *job, struct fs_error *e)
+{
+	struct source src;
+	struct extract_doc doc = { 0 };
+	struct extract_limits lim;
+	struct chunk_opts opts;
+	struct chunk *chunks = NULL;
+	struct chunk_row *rows = NULL;
+	size_t n = 0;
+	long long tokens = 0;
+	char mime[128];
+	struct fs_error why;
+	json_t *doc_meta = NULL;
+	fs_error_clear(&why);
+
+	if (job->attempts > INGEST_MAX_ATTEMPTS)
+		return fail_job(w, job,
+				"processing was interrupted 3 times (the worker stopped each time); the file may be too"
+				" large or malformed",
+				e);
+	int rc = load_source(w, job, &src, e);
+	if (rc == FS_ENOTFOUND)
+		return 0; /* deleted meanwhile: its job went with it */
+	if (rc < 0)
+		return rc;
+	enum extract_kind kind = extract_detect(src.data, src.len, src.filename, mime, sizeof(mime));
+	extract_limits_default(&lim);
+	lim.max_pages = (size_t)w->cfg->extract_max_pages;
+	lim.max_text_bytes = (size_t)w->cfg->extract_max_text_bytes;
+	lim.max_unzipped_bytes = (size_t)w->cfg->extract_max_unzipped_bytes;
+	lim.max_zip_entries = (size_t)w->cfg->extract_max_zip_entries;
+	lim.max_xml_depth = (size_t)w->cfg->extract_max_xml_depth;
+	opts.target_chars = (size_t)w->cfg->chunk_target_chars;
+	opts.max_chars = (size_t)w->cfg->chunk_max_chars;
+	opts.overlap_chars = (size_t)w->cfg->chunk_overlap_chars;
+	if (kind == EXTRACT_NONE) {
+		rc = fail_job(w, job, "unsupported file type", e);
+		goto out;
+	}
+	if (extract_document(kind, src.data, src.len, &lim, &doc, &why) < 0 ||
+	    chunk_document(&doc, &opts, &chunks, &n, &why) < 0) {
+		rc = fail_job(w, job, why.msg, e);
+		goto out;
+	}
+	if (n == 0) {
+		rc = fail_job(w, job, "the file holds no text", e);
+		goto out;
+	}
+	doc_meta = json_loads(src.metadata ? src.metadata : "{}", 0, NULL);
+	if (doc.metadata && json_is_object(doc_meta)) /* what the file says, unless the uploader said otherwise */
+		json_object_update_missing(doc_meta, doc.metadata);
+	rows = xcalloc(n, sizeof(*rows));
+	for (size_t i = 0; i < n; i++) {
+		util_uuid(rows[i].id);
+		rows[i].metadata = chunk_metadata(doc_meta, &chunks[i]);
+	}
+	if ((rc = embed_chunks(w, chunks, n, rows, &tokens, e)) < 0)
+		goto out;
+	rc = finish_job(w, job, &src, chunks, rows, n, tokens, e);
+out:
+	for (size_t i = 0; rows && i < n; i++) {
+		free(rows[i].metadata);
+		free(rows[i].vector);
+	}
+	free(rows);
+	chunk_list_free(chunks, n);
+	extract_doc_release(&doc);
+	json_decref(doc_meta);
+	db_res_release(&src.r);
+	return rc;
+}
+
+int ingest_run_one(struct ingest_worker *w, int *worked, struct fs_error *e)
+{
+	struct job job;
+	*worked = 0;
+	int rc = claim(w, &job, e);
+	if (rc <= 0)
+		return rc;
+	*worked = 1;
+	double started = util_now_ms();
+	rc = process(w, &job, e);
+	fprintf(stderr, "faqsure worker: document %s: %s after %.0f ms\n", job.document_id,
+		rc < 0 ? e->msg : "processed", util_now_ms() - started);
+	return rc;
+}

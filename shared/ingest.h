@@ -1,0 +1,28 @@
+/* Ingestion: the worker's side of uploads. Jobs are claimed with SELECT … FOR UPDATE SKIP LOCKED (many workers
+ * on many machines never take the same job) under a lease; a job whose worker died is queued again when its
+ * lease runs out. Each job extracts, chunks and embeds its document and stores the chunks in one transaction;
+ * the document ends 'ready' with its chunk count or 'failed' with a reason. */
+#ifndef FAQSURE_INGEST_H
+#define FAQSURE_INGEST_H
+
+#include "config.h"
+#include "db.h"
+#include "embed.h"
+
+#define INGEST_MAX_ATTEMPTS 3
+
+struct ingest_worker {
+	struct db *db;
+	const struct config *cfg;
+	struct embedder *embedder;
+	char id[128]; /* host:pid, recorded on the jobs it holds */
+};
+
+int ingest_worker_init(struct ingest_worker *w, const struct config *cfg, struct fs_error *e);
+void ingest_worker_release(struct ingest_worker *w);
+
+/* Puts jobs whose lease ran out back in the queue, then claims and processes one job. *worked says whether
+ * there was one. A job that fails leaves its document 'failed' and returns 0: the error is the document's. */
+int ingest_run_one(struct ingest_worker *w, int *worked, struct fs_error *e);
+
+#endif
