@@ -126,6 +126,8 @@ static int read_upload(struct request *req, struct upload *u, struct fs_error *e
 	/* Room for the multipart framing and the metadata field beyond the file itself. */
 	if (req->content_length > max + METADATA_MAX_BYTES + 65536)
 		return fs_fail(e, FS_ETOOLARGE, "the upload is larger than the %lld bytes allowed", max);
+	if (req->content_length == 0) /* mod_fcgid passes an empty body for one above its FcgidMaxRequestLen */
+		return fs_fail(e, FS_EINVAL, "the request body is empty (or was larger than the web server accepts)");
 	struct multipart *mp = multipart_new(boundary, &upload_parts, u);
 	long n;
 	long long total = 0;

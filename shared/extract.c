@@ -24,8 +24,8 @@
 
 #define DOCX_MIME "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
-/* Longest heading kept; anything longer is cut at a character boundary (a "heading" that long is body text set
- * in a heading style, and every chunk of its section carries the whole path). */
+/* Longest heading: anything longer is body text set in a heading style, and is kept as text (every chunk of a
+ * section carries the whole heading path). */
 #define HEADING_MAX 400
 #define HEADING_LEVELS 10 /* 0 = a DOCX "Title" paragraph, 1..9 = heading levels */
 
@@ -341,22 +341,24 @@ static int bld_too_large(struct builder *b)
 	return fs_fail(b->e, FS_EINVAL, "extracted text larger than %s", fmt_size(b->max, sz));
 }
 
-/* Sets the heading at level (0..9), forgetting deeper ones; empty text only forgets. Text is cleaned,
- * squeezed to one line and cut at HEADING_MAX bytes. page is where the heading is (PDF), for bld_orphan. */
+/* Sets the heading at level (0..9), forgetting deeper ones; empty text only forgets. Text is cleaned and
+ * squeezed to one line; past HEADING_MAX bytes it becomes a section of text instead. Callers add the text
+ * gathered under the previous heading first. page is where the heading is (PDF). */
 static int bld_heading(struct builder *b, int level, const char *text, size_t len, int page)
 {
 	struct buf h;
+	int rc = 0;
 	if (level < 0)
 		level = 0;
 	if (level >= HEADING_LEVELS)
 		level = HEADING_LEVELS - 1;
 	if (bld_orphan(b, level) < 0)
 		return -1;
-	buf_init(&h, HEADING_MAX * 4 + 8);
-	if (len > HEADING_MAX * 4)
-		len = HEADING_MAX * 4;
-	if (utf8_clean(&h, text, len) < 0)
-		buf_reset(&h); /* cannot happen with the slack above; an empty heading is the safe outcome */
+	buf_init(&h, b->max);
+	if (utf8_clean(&h, text, len) < 0) {
+		rc = bld_too_large(b);
+		goto out;
+	}
 	squeeze(&h);
 	/* documentation generators end headings with a permalink sign */
 	while (h.len >= 2 && memcmp(h.ptr + h.len - 2, "\xc2\xb6", 2) == 0) {
@@ -366,11 +368,8 @@ static int bld_heading(struct builder *b, int level, const char *text, size_t le
 		h.ptr[h.len] = '\0';
 	}
 	if (h.len > HEADING_MAX) {
-		size_t cut = HEADING_MAX;
-		while (cut > 0 && ((unsigned char)h.ptr[cut] & 0xc0) == 0x80)
-			cut--;
-		h.len = cut;
-		h.ptr[cut] = '\0';
+		rc = bld_section(b, h.ptr, h.len, NULL, 0, page);
+		goto out;
 	}
 	for (int i = level; i < HEADING_LEVELS; i++) {
 		free(b->level[i]);
@@ -389,8 +388,9 @@ static int bld_heading(struct builder *b, int level, const char *text, size_t le
 			buf_adds(&b->path, " > ");
 		buf_adds(&b->path, b->level[i]);
 	}
+out:
 	buf_release(&h);
-	return 0;
+	return rc;
 }
 
 /* Adds a section with the current heading path. text is cleaned and tidied; a section left without text (and
@@ -702,10 +702,12 @@ enum extract_kind extract_detect(const void *data, size_t len, const char *filen
 		kind = EXTRACT_HTML;
 	} else if (strcmp(m, "text/csv") == 0) {
 		/* A name saying Markdown or text wins over libmagic's guess from commas. */
-		kind = is_markdown_name(filename) ? EXTRACT_MARKDOWN
-		       : filename && (has_suffix_ci(filename, ".txt") || has_suffix_ci(filename, ".text"))
-			       ? EXTRACT_TEXT
-			       : EXTRACT_CSV;
+		if (is_markdown_name(filename))
+			kind = EXTRACT_MARKDOWN;
+		else if (filename && (has_suffix_ci(filename, ".txt") || has_suffix_ci(filename, ".text")))
+			kind = EXTRACT_TEXT;
+		else
+			kind = EXTRACT_CSV;
 	} else if (strncmp(m, "text/", 5) == 0 && strcmp(m, "text/rtf") != 0) {
 		if (is_markdown_name(filename))
 			kind = EXTRACT_MARKDOWN;
@@ -954,16 +956,8 @@ static void pdf_meta(json_t *meta, const char *key, char *val)
 	}
 }
 
-/* Poppler reports damaged files through its error callback, which poppler-glib turns into GLib messages on the
- * "Poppler" domain; those go nowhere (the reason we give is the one that matters). */
-static void pdf_quiet(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
-{
-	(void)domain, (void)level, (void)message, (void)data;
-}
-
 static int pdf_extract(const void *data, size_t len, const struct extract_limits *lim, struct builder *b)
 {
-	static int quieted;
 	GBytes *bytes = g_bytes_new_static(data, len);
 	GError *gerr = NULL;
 	PopplerDocument *pd = NULL;
@@ -971,10 +965,7 @@ static int pdf_extract(const void *data, size_t len, const struct extract_limits
 	int rc = 0;
 
 	tb_init(&sect, b->max);
-	if (!quieted) {
-		g_log_set_handler("Poppler", (GLogLevelFlags)(G_LOG_LEVEL_MASK & ~G_LOG_LEVEL_ERROR), pdf_quiet, NULL);
-		quieted = 1;
-	}
+	/* the bytes are not copied; poppler reports damage at GLib's "info" level, silent unless debugging */
 	pd = poppler_document_new_from_bytes(bytes, NULL, &gerr);
 	if (!pd) {
 		if (gerr && gerr->domain == POPPLER_ERROR && gerr->code == POPPLER_ERROR_ENCRYPTED)
@@ -1550,7 +1541,9 @@ static int docx_end(struct docx_body *d, const char *name)
 	return 0;
 }
 
-static int docx_body(struct docx *dx)
+/* Streams a story part: word/document.xml (required), or the footnotes and endnotes (optional; they hold text
+ * a PDF of the same document shows at the foot of its pages). */
+static int docx_body(struct docx *dx, const char *part, int required)
 {
 	struct docx_body d;
 	struct zpart zp;
@@ -1566,10 +1559,19 @@ static int docx_body(struct docx *dx)
 	tb_init(&d.para, dx->b->max);
 	tb_init(&d.cell, dx->b->max);
 	tb_init(&d.row, dx->b->max);
-	rc = zpart_open(dx, "word/document.xml", &zp);
-	if (rc > 0)
-		rc = fs_fail(dx->b->e, FS_EINVAL, "the DOCX has no word/document.xml (not a Word document?)");
+	rc = zpart_open(dx, part, &zp);
+	if (rc > 0 && required)
+		rc = fs_fail(dx->b->e, FS_EINVAL, "the DOCX has no %s (not a Word document?)", part);
+	if (rc > 0) {
+		rc = 0;
+		goto out;
+	}
 	if (rc < 0)
+		goto out;
+	/* notes go under a heading of their own, which is forgotten if they hold no text */
+	const char *label = strstr(part, "footnotes") ? "Footnotes" : "Endnotes";
+	size_t before = dx->b->doc->nsections;
+	if (!required && (rc = bld_heading(dx->b, 0, label, strlen(label), 0)) < 0)
 		goto out;
 	while ((rc = zpart_next(&zp)) == 1) {
 		int type = xmlTextReaderNodeType(zp.r);
@@ -1624,6 +1626,8 @@ static int docx_body(struct docx *dx)
 		goto out;
 	}
 	rc = tb_section(dx->b, &d.sect, 0);
+	if (!required && dx->b->doc->nsections == before)
+		dx->b->fresh = -1;
 out:
 	zpart_done(&zp);
 	buf_release(&d.sect.b);
@@ -1659,7 +1663,11 @@ static int docx_extract(const void *data, size_t len, const struct extract_limit
 	if (rc == 0)
 		rc = docx_core(&dx);
 	if (rc == 0)
-		rc = docx_body(&dx);
+		rc = docx_body(&dx, "word/document.xml", 1);
+	if (rc == 0)
+		rc = docx_body(&dx, "word/footnotes.xml", 0);
+	if (rc == 0)
+		rc = docx_body(&dx, "word/endnotes.xml", 0);
 out:
 	for (size_t i = 0; i < dx.nstyles; i++) {
 		free(dx.styles[i].id);
@@ -1853,7 +1861,7 @@ static void html_text(void *ctx, const xmlChar *ch, int len)
 	} else if (h->in_head) {
 		return;
 	} else if (h->heading) {
-		tb_add(&h->head, s, n); /* past its cap a heading is cut, not an error */
+		rc = tb_add(&h->head, s, n);
 	} else if (h->pre) {
 		rc = tb_add_raw(&h->sect, s, n);
 	} else {
@@ -1912,7 +1920,7 @@ static int html_extract(const void *data, size_t len, const struct extract_limit
 	h.b = b;
 	h.lim = lim;
 	tb_init(&h.sect, b->max);
-	tb_init(&h.head, HEADING_MAX * 4);
+	tb_init(&h.head, b->max);
 	buf_init(&h.title, 4 * KIB);
 	if (len > INT32_MAX) {
 		rc = bld_too_large(b);
@@ -1938,8 +1946,10 @@ static int html_extract(const void *data, size_t len, const struct extract_limit
 		rc = h.rc;
 		goto out;
 	}
-	if (h.heading && h.head.b.len > 0) /* an unclosed heading at the very end */
-		tb_add(&h.sect, h.head.b.ptr, h.head.b.len);
+	if (h.heading && h.head.b.len > 0 && tb_add(&h.sect, h.head.b.ptr, h.head.b.len) < 0) {
+		rc = bld_too_large(b); /* an unclosed heading at the very end is text */
+		goto out;
+	}
 	if (h.title.len)
 		meta_set(b->doc->metadata, "title", h.title.ptr, h.title.len);
 	rc = tb_section(b, &h.sect, 0);
@@ -2585,7 +2595,7 @@ static int md_extract(const char *text, size_t len, struct builder *b)
 		} else if ((level = atx_heading(l, &inner)) > 0 || (level = html_heading_line(t, &inner)) > 0) {
 			if ((rc = md_heading(&m, level, inner.s, inner.n)) < 0)
 				goto out;
-		} else if ((level = setext_level(t)) > 0 && m.para.len > 0 && l.n - t.n <= 3) {
+		} else if ((level = setext_level(t)) > 0 && m.para.len > 0 && t.s - l.s <= 3) {
 			/* the paragraph above is the heading */
 			struct buf h = m.para;
 			buf_init(&m.para, b->max);
@@ -2817,8 +2827,10 @@ static int csv_extract(const char *text, size_t len, struct builder *b)
 		if (q.n == 0 || a.n == 0)
 			continue;
 		if (cc >= 0) {
-			const char *cat = csv_field(&row, (size_t)cc);
-			if ((rc = bld_heading(b, 1, cat, strlen(cat), 0)) < 0)
+			struct line cat = csv_cell(&row, (size_t)cc);
+			if (cat.n > HEADING_MAX) /* not a category */
+				cat.n = 0;
+			if ((rc = bld_heading(b, 1, cat.s, cat.n, 0)) < 0)
 				goto out;
 		}
 		if ((rc = bld_section(b, a.s, a.n, q.s, q.n, 0)) < 0)

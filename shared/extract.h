@@ -65,7 +65,8 @@ const char *extract_kind_mime(enum extract_kind kind);
  * when unpacked (over 100 MiB)", "XML nesting deeper than 256 levels", "CSV has no question and answer columns",
  * ...; FS_EUNSUPPORTED for EXTRACT_NONE. out is always initialised, and left empty on failure (releasing it is
  * then harmless). Headings: PDF headings are guessed from font size and weight and kept one level deep; a DOCX
- * "Title" paragraph heads the path of everything after it. */
+ * "Title" paragraph heads the path of everything after it, and DOCX footnotes and endnotes come last under
+ * "Footnotes" / "Endnotes". Only the first 64 KiB of Markdown front matter become metadata. */
 int extract_document(enum extract_kind kind, const void *data, size_t len, const struct extract_limits *lim,
 		     struct extract_doc *out, struct fs_error *e);
 void extract_doc_release(struct extract_doc *doc);

@@ -155,6 +155,7 @@ apache_start() {
 			LoadModule mime_module /usr/lib/apache2/modules/mod_mime.so
 			LoadModule fcgid_module /usr/lib/apache2/modules/mod_fcgid.so
 			LoadModule headers_module /usr/lib/apache2/modules/mod_headers.so
+			LoadModule rewrite_module /usr/lib/apache2/modules/mod_rewrite.so
 			LoadModule unique_id_module /usr/lib/apache2/modules/mod_unique_id.so
 			TypesConfig /etc/mime.types
 			DocumentRoot $RUN/htdocs

@@ -91,12 +91,14 @@ def make_pdfs():
     write("two-pages.pdf", two)
     write("no-text.pdf", make_pdf(["0 0 1 RG 2 w 100 100 200 150 re S\n"]))
     write("truncated.pdf", two[: len(two) // 3])
+    # AES-128 with --static-id and --static-aes-iv: reproducible output (AES-256 salts are always random).
     # A user password is needed to open it; poppler must refuse with POPPLER_ERROR_ENCRYPTED.
-    subprocess.run(["qpdf", "--encrypt", "secret-user", "secret-owner", "256", "--", path("two-pages.pdf"),
-                    path("encrypted.pdf")], check=True)
+    subprocess.run(["qpdf", "--static-id", "--static-aes-iv", "--encrypt", "secret-user", "secret-owner", "128",
+                    "--use-aes=y", "--", path("two-pages.pdf"), path("encrypted.pdf")], check=True)
     # Only an owner password (restrictions, no user password): anyone can open it, so it reads normally.
-    subprocess.run(["qpdf", "--encrypt", "", "secret-owner", "256", "--print=none", "--",
-                    path("two-pages.pdf"), path("owner-password.pdf")], check=True)
+    subprocess.run(["qpdf", "--static-id", "--static-aes-iv", "--encrypt", "", "secret-owner", "128",
+                    "--print=none", "--use-aes=y", "--", path("two-pages.pdf"), path("owner-password.pdf")],
+                   check=True)
 
 
 # ---- DOCX ---------------------------------------------------------------------------------------------------
@@ -128,13 +130,15 @@ STYLES = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <w:pPr><w:outlineLvl w:val="0"/></w:pPr><w:rPr><w:b/></w:rPr></w:style>
 <w:style w:type="paragraph" w:styleId="berschrift2"><w:name w:val="heading 2"/><w:basedOn w:val="Standard"/>
 <w:pPr><w:outlineLvl w:val="1"/></w:pPr></w:style>
-<w:style w:type="paragraph" w:styleId="Zwischentitel"><w:name w:val="My Subhead"/><w:basedOn w:val="berschrift2"/></w:style>
+<w:style w:type="paragraph" w:styleId="Zwischentitel"><w:name w:val="My Subhead"/>
+<w:basedOn w:val="berschrift2"/></w:style>
 <w:style w:type="character" w:styleId="Fett"><w:name w:val="Strong"/><w:rPr><w:b/></w:rPr></w:style>
 </w:styles>""" % W
 
 CORE = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties"
- xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>Employee Handbook</dc:title><dc:creator>HR Team</dc:creator></cp:coreProperties>"""
+ xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>Employee Handbook</dc:title>
+<dc:creator>HR Team</dc:creator></cp:coreProperties>"""
 
 
 def para(text, style=None, runs=None):
@@ -153,7 +157,8 @@ HANDBOOK_BODY = "".join([
     para("Leave", "berschrift1"),
     para("Annual leave", "berschrift2"),
     para(None, runs=['<w:r><w:t>Full-time staff get</w:t></w:r>', '<w:r><w:tab/><w:t>25 days</w:t></w:r>',
-                     '<w:r><w:t xml:space="preserve"> of annual leave.</w:t><w:br/><w:t>Unused days expire in March.</w:t></w:r>',
+                     '<w:r><w:t xml:space="preserve"> of annual leave.</w:t><w:br/>'
+                     '<w:t>Unused days expire in March.</w:t></w:r>',
                      '<w:r><w:rPr><w:vanish/></w:rPr><w:t>HIDDEN DRAFT NOTE</w:t></w:r>',
                      '<w:r><w:delText>DELETED TEXT</w:delText></w:r>',
                      '<w:r><w:instrText> HYPERLINK "http://example.com" </w:instrText></w:r>']),
@@ -167,7 +172,8 @@ HANDBOOK_BODY = "".join([
     # A text box: Word writes it twice, as mc:Choice and as mc:Fallback; it must come out once.
     "<w:p><w:r><mc:AlternateContent><mc:Choice Requires=\"wps\"><w:drawing><w:txbxContent>%s</w:txbxContent>"
     "</w:drawing></mc:Choice><mc:Fallback><w:pict><w:txbxContent>%s</w:txbxContent></w:pict></mc:Fallback>"
-    "</mc:AlternateContent></w:r></w:p>" % (para("Boxed tip: keep every receipt."), para("Boxed tip: keep every receipt.")),
+    "</mc:AlternateContent></w:r></w:p>" % (para("Boxed tip: keep every receipt."),
+                                            para("Boxed tip: keep every receipt.")),
     para(None, runs=['<w:r><w:rPr><w:b/></w:rPr><w:t>Mileage</w:t></w:r>']),  # bold only: a heading by looks
     para("Cars are paid at 30 cents per kilometre."),
 ])
@@ -237,8 +243,19 @@ def write_zip_bomb(name, size, lie_to=None):
     write(name, bytes(out))
 
 
+NOTES = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<w:%(kind)ss %(ns)s><w:%(kind)s w:type="separator" w:id="-1"><w:p><w:r><w:separator/></w:r></w:p></w:%(kind)s>
+<w:%(kind)s w:type="continuationSeparator" w:id="0"><w:p><w:r><w:continuationSeparator/></w:r></w:p></w:%(kind)s>
+%(notes)s</w:%(kind)ss>"""
+
+
 def make_docxs():
-    make_docx("handbook.docx", document_xml(HANDBOOK_BODY))
+    footnotes = NOTES % {"kind": "footnote", "ns": W, "notes": '<w:footnote w:id="1">%s</w:footnote>' % para(
+        None, runs=['<w:r><w:footnoteRef/></w:r>', '<w:r><w:t xml:space="preserve"> Leave rules follow the 2024 '
+                    'agreement.</w:t></w:r>'])}
+    endnotes = NOTES % {"kind": "endnote", "ns": W, "notes": ""}  # separators only: no text
+    make_docx("handbook.docx", document_xml(HANDBOOK_BODY),
+              extra=[("word/footnotes.xml", footnotes), ("word/endnotes.xml", endnotes)])
     # Another producer's entry order (custom XML first): libmagic then calls it only application/zip.
     make_docx("zip-first.docx", document_xml(para("Zipped in another order.")), styles=False, core=False,
               extra=[("customXml/item1.xml", "<b:Sources xmlns:b=\"urn:x\"/>")],
@@ -254,8 +271,8 @@ def make_docxs():
     laughs = ('<?xml version="1.0"?>\n<!DOCTYPE w:document [%s]>\n<w:document %s><w:body><w:p><w:r>'
               '<w:t>&lol9;</w:t></w:r></w:p></w:body></w:document>' % (ents, W))
     make_docx("billion-laughs.docx", laughs)
-    deep = '<?xml version="1.0"?><w:document %s><w:body>%s<w:p><w:r><w:t>deep</w:t></w:r></w:p>%s</w:body></w:document>' % (
-        W, "<w:sdt><w:sdtContent>" * 200, "</w:sdtContent></w:sdt>" * 200)
+    deep = ('<?xml version="1.0"?><w:document %s><w:body>%s<w:p><w:r><w:t>deep</w:t></w:r></w:p>%s'
+            '</w:body></w:document>' % (W, "<w:sdt><w:sdtContent>" * 200, "</w:sdtContent></w:sdt>" * 200))
     make_docx("deep.docx", deep)
     # External entity (XXE): would read a local file if entities were loaded.
     make_docx("xxe.docx", '<?xml version="1.0"?>\n<!DOCTYPE w:document [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n'
