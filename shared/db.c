@@ -350,6 +350,25 @@ out:
 	return rc;
 }
 
+int db_insert_rows(struct db *db, const char *head, const char *tuple, const struct db_param *params, size_t ncols,
+		   size_t nrows, size_t per_statement, struct fs_error *e)
+{
+	int rc = 0;
+	for (size_t at = 0; at < nrows && rc == 0; at += per_statement) {
+		size_t k = nrows - at < per_statement ? nrows - at : per_statement;
+		struct buf sql;
+		buf_init(&sql, BUF_NO_LIMIT);
+		buf_adds(&sql, head);
+		for (size_t i = 0; i < k; i++) {
+			buf_adds(&sql, i ? ", " : "");
+			buf_adds(&sql, tuple);
+		}
+		rc = db_exec_params(db, NULL, e, buf_str(&sql), params + at * ncols, k * ncols);
+		buf_release(&sql);
+	}
+	return rc;
+}
+
 int db_exec(struct db *db, struct db_res *res, struct fs_error *e, const char *sql, const char *types, ...)
 {
 	struct db_param params[64];

@@ -202,38 +202,31 @@ static int embed_chunks(struct ingest_worker *w, const struct chunk *chunks, siz
 static int insert_chunks(struct ingest_worker *w, const struct job *job, const struct chunk *chunks,
 			 const struct chunk_row *rows, size_t n, struct fs_error *e)
 {
-	int rc = 0;
 	size_t dims = w->embedder->dims;
-	for (size_t at = 0; at < n && rc == 0; at += CHUNK_ROWS_PER_INSERT) {
-		size_t k = n - at < CHUNK_ROWS_PER_INSERT ? n - at : CHUNK_ROWS_PER_INSERT;
-		struct buf sql;
-		struct db_param *p = xcalloc(k * CHUNK_COLUMNS, sizeof(*p));
-		buf_init(&sql, BUF_NO_LIMIT);
-		buf_adds(&sql, "INSERT INTO chunks (id, account_id, document_id, seq, text, section, page, metadata, tokens,"
-			       " embed_model, dims, embedding) VALUES ");
-		for (size_t i = 0; i < k; i++) {
-			const struct chunk *c = &chunks[at + i];
-			const struct chunk_row *row = &rows[at + i];
-			struct db_param *q = p + i * CHUNK_COLUMNS;
-			buf_adds(&sql, i ? ", " : "");
-			buf_adds(&sql, "(?, ?, ?, ?, ?, ?, NULLIF(?, 0), ?, ?, ?, ?, ?)");
-			q[0] = (struct db_param){ .type = 's', .ptr = row->id };
-			q[1] = (struct db_param){ .type = 'i', .i = job->account_id };
-			q[2] = (struct db_param){ .type = 's', .ptr = job->document_id };
-			q[3] = (struct db_param){ .type = 'i', .i = (long long)(at + i) };
-			q[4] = (struct db_param){ .type = 's', .ptr = c->text };
-			q[5] = (struct db_param){ .type = 's', .ptr = c->section ? c->section : "" };
-			q[6] = (struct db_param){ .type = 'i', .i = c->page };
-			q[7] = (struct db_param){ .type = 's', .ptr = row->metadata };
-			q[8] = (struct db_param){ .type = 'i', .i = row->tokens };
-			q[9] = (struct db_param){ .type = 's', .ptr = w->embedder->model };
-			q[10] = (struct db_param){ .type = 'i', .i = (long long)dims };
-			q[11] = (struct db_param){ .type = 'b', .ptr = row->vector, .len = dims * 4 };
-		}
-		rc = db_exec_params(w->db, NULL, e, buf_str(&sql), p, k * CHUNK_COLUMNS);
-		free(p);
-		buf_release(&sql);
+	struct db_param *p = xcalloc(n * CHUNK_COLUMNS, sizeof(*p));
+	for (size_t i = 0; i < n; i++) {
+		const struct chunk *c = &chunks[i];
+		const struct chunk_row *row = &rows[i];
+		struct db_param *q = p + i * CHUNK_COLUMNS;
+		q[0] = (struct db_param){ .type = 's', .ptr = row->id };
+		q[1] = (struct db_param){ .type = 'i', .i = job->account_id };
+		q[2] = (struct db_param){ .type = 's', .ptr = job->document_id };
+		q[3] = (struct db_param){ .type = 'i', .i = (long long)i };
+		q[4] = (struct db_param){ .type = 's', .ptr = c->text };
+		q[5] = (struct db_param){ .type = 's', .ptr = c->section ? c->section : "" };
+		q[6] = (struct db_param){ .type = 'i', .i = c->page };
+		q[7] = (struct db_param){ .type = 's', .ptr = row->metadata };
+		q[8] = (struct db_param){ .type = 'i', .i = row->tokens };
+		q[9] = (struct db_param){ .type = 's', .ptr = w->embedder->model };
+		q[10] = (struct db_param){ .type = 'i', .i = (long long)dims };
+		q[11] = (struct db_param){ .type = 'b', .ptr = row->vector, .len = dims * 4 };
 	}
+	int rc = db_insert_rows(w->db,
+				"INSERT INTO chunks (id, account_id, document_id, seq, text, section, page, metadata, tokens,"
+				" embed_model, dims, embedding) VALUES ",
+				"(?, ?, ?, ?, ?, ?, NULLIF(?, 0), ?, ?, ?, ?, ?)", p, CHUNK_COLUMNS, n, CHUNK_ROWS_PER_INSERT,
+				e);
+	free(p);
 	return rc;
 }
 

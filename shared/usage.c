@@ -87,15 +87,10 @@ void usage_queue_add(struct usage_queue *q, const struct usage_event *ev)
 /* Writes rows [0, n) in one statement. */
 static int insert_rows(struct db *db, const struct usage_row *rows, size_t n, struct fs_error *e)
 {
-	struct buf sql;
 	struct db_param *p = xcalloc(n * USAGE_COLUMNS, sizeof(*p));
-	buf_init(&sql, BUF_NO_LIMIT);
-	buf_adds(&sql, "INSERT INTO usage_events (account_id, key_id, request_id, method, route, status, error,"
-		       " tokens_prompt, tokens_completion, processing_ms) VALUES ");
 	for (size_t i = 0; i < n; i++) {
 		const struct usage_row *r = &rows[i];
 		struct db_param *row = p + i * USAGE_COLUMNS;
-		buf_adds(&sql, i ? ", (NULLIF(?, 0), ?, ?, ?, ?, ?, ?, ?, ?, ?)" : "(NULLIF(?, 0), ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 		row[0] = (struct db_param){ .type = 'i', .i = r->account_id };
 		row[1] = (struct db_param){ .type = 's', .ptr = r->has_key ? r->key_id : NULL };
 		row[2] = (struct db_param){ .type = 's', .ptr = r->request_id };
@@ -107,8 +102,10 @@ static int insert_rows(struct db *db, const struct usage_row *rows, size_t n, st
 		row[8] = (struct db_param){ .type = 'i', .i = r->tokens_completion };
 		row[9] = (struct db_param){ .type = 'i', .i = r->processing_ms };
 	}
-	int rc = db_exec_params(db, NULL, e, buf_str(&sql), p, n * USAGE_COLUMNS);
-	buf_release(&sql);
+	int rc = db_insert_rows(db,
+				"INSERT INTO usage_events (account_id, key_id, request_id, method, route, status, error,"
+				" tokens_prompt, tokens_completion, processing_ms) VALUES ",
+				"(NULLIF(?, 0), ?, ?, ?, ?, ?, ?, ?, ?, ?)", p, USAGE_COLUMNS, n, n, e);
 	free(p);
 	return rc;
 }
