@@ -367,11 +367,14 @@ static int cmd_worker(struct ctl *c, const struct args *a)
 	while (!worker_stopping) {
 		rc = ingest_run_one(&w, &worked, &c->err);
 		if (rc < 0) {
-			/* The database went away or similar: say so, wait, try again (a daemon outlives outages). */
+			/* The database went away or similar: say so, wait, try again (a daemon outlives outages; --once
+			 * gives up only when the database is gone, the job's lease lets another run finish it). */
 			fprintf(stderr, "faqsurectl worker: %s\n", c->err.msg);
-			if (once)
+			if (once && rc == FS_EUNAVAIL)
 				break;
-			worked = 0;
+			worked = once ? 1 : 0;
+			if (once)
+				rc = 0;
 		}
 		if (worked)
 			continue;

@@ -343,7 +343,9 @@ static int process(struct ingest_worker *w, const struct job *job, struct fs_err
 	}
 	if ((rc = embed_chunks(w, chunks, n, rows, &tokens, e)) < 0)
 		goto out;
-	rc = finish_job(w, job, &src, chunks, rows, n, tokens, e);
+	rc = FS_ERETRY;
+	for (int i = 0; i < 5 && rc == FS_ERETRY; i++) /* see ingest_run_one */
+		rc = finish_job(w, job, &src, chunks, rows, n, tokens, e);
 out:
 	for (size_t i = 0; rows && i < n; i++) {
 		free(rows[i].metadata);
@@ -360,8 +362,12 @@ out:
 int ingest_run_one(struct ingest_worker *w, int *worked, struct fs_error *e)
 {
 	struct job job;
+	int rc = FS_ERETRY;
 	*worked = 0;
-	int rc = claim(w, &job, e);
+	/* Workers claiming and finishing at once can deadlock in InnoDB; the loser's transaction was rolled back
+	 * whole, so trying again is safe. */
+	for (int i = 0; i < 5 && rc == FS_ERETRY; i++)
+		rc = claim(w, &job, e);
 	if (rc <= 0)
 		return rc;
 	*worked = 1;

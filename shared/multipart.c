@@ -116,8 +116,10 @@ static char *disposition_param(const char *header, const char *param)
 				}
 			}
 		} else if (*p == '"') {
+			/* Browsers do not escape the backslashes of Windows paths ("C:\dir\x.pdf"): only \" and \\ are
+			 * taken as escapes, any other backslash is itself. */
 			for (p++; *p && *p != '"'; p++) {
-				if (*p == '\\' && p[1])
+				if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
 					p++;
 				buf_add(&v, p, 1);
 			}

@@ -1,5 +1,6 @@
 # Test harness: a private stack (MariaDB + Apache/mod_fcgid) in a temp dir, and helpers for HTTP, faqsurectl, CGI.
 import configparser
+import contextlib
 import datetime
 import hashlib
 import http.client
@@ -436,6 +437,235 @@ class Stack:
                            stdin=subprocess.DEVNULL)
         check(r.returncode == 0, f"mariadb-dump failed: {r.stderr.decode(errors='replace')}")
         return r.stdout
+
+
+    # -- documents: uploads, their rows, the ingestion worker ---------------------------------------------------
+    def upload(self, key, data, filename="doc.txt", metadata=None, file_type="application/octet-stream",
+               extra_parts=(), timeout=60):
+        """POST /api/v1/documents/upload with a `file` part (and a `metadata` part when metadata is not None: a
+        dict is sent as JSON, str/bytes as is). extra_parts: more (name, value, filename, content_type)."""
+        parts = [("file", data, filename, file_type)] if data is not None else []
+        if metadata is not None:
+            parts.append(("metadata", json.dumps(metadata) if isinstance(metadata, (dict, list)) else metadata,
+                          None, None))
+        parts.extend(extra_parts)
+        body, ctype = multipart(parts)
+        return self.request("POST", UPLOAD, key=key, body=body, headers={"Content-Type": ctype}, timeout=timeout)
+
+    def upload_ok(self, key, data, filename, metadata=None):
+        """An upload that must be accepted as a new document: checks the exact answer, returns the id."""
+        r = self.upload(key, data, filename, metadata=metadata)
+        eq(r.status, 200, f"upload of {filename} ({r.describe()})")
+        check(isinstance(r.json, dict) and UUID_RE.match(str(r.json.get("id"))) is not None,
+              f"upload of {filename}: no UUID id in {r.json!r}")
+        eq(r.json, {"id": r.json["id"], "filename": Path(filename.replace("\\", "/")).name,
+                    "status": "processing"}, f"answer to the upload of {filename}")
+        return r.json["id"]
+
+    def doc_states(self, ids):
+        """{id: (status, error)} from the database, for those of ids that still exist."""
+        if not ids:
+            return {}
+        rows = self.query(f"SELECT id, status, error FROM documents WHERE id IN ({', '.join(map(sql_quote, ids))})")
+        return {i: (st, err) for i, st, err in rows}
+
+    def wait_processed(self, ids, seconds=30.0):
+        """Polls the database until none of ids is 'processing' (the worker decided each: ready, failed, or
+        deleted); returns {id: (status, error)} of those that exist. Fails naming the ones still processing."""
+        ids = list(ids)
+        state = {}
+
+        def done():
+            state["s"] = self.doc_states(ids)
+            return all(v[0] != "processing" for v in state["s"].values())
+
+        try:
+            wait_for(done, "documents processed", seconds, interval=0.25)
+        except AssertionError:
+            stuck = [i for i, v in state.get("s", {}).items() if v[0] == "processing"]
+            raise AssertionError(f"{len(stuck)} of {len(ids)} documents still processing after {seconds} s "
+                                 f"(daemon worker pid {self.worker_pid()}): {stuck}; worker.log ends:\n"
+                                 f"{self.worker_log_tail()}") from None
+        return state["s"]
+
+    def worker_log_tail(self, lines=5):
+        p = self.vardir / "log" / "worker.log"
+        try:
+            return "\n".join(p.read_bytes().decode("utf-8", "replace").splitlines()[-lines:])
+        except OSError:
+            return "(no worker.log)"
+
+    def document(self, key, doc_id):
+        """GET /api/v1/documents/{id}: the object, after checking it is a 200."""
+        r = self.get(f"{DOCS}/{doc_id}", key=key)
+        eq(r.status, 200, f"GET {DOCS}/{doc_id} ({r.describe()})")
+        return r.json
+
+    def wait_document(self, key, doc_id, status, seconds=30.0):
+        """Waits until the worker decided doc_id, then checks through the API that it has `status`."""
+        self.wait_processed([doc_id], seconds)
+        doc = self.document(key, doc_id)
+        check(doc.get("status") == status,
+              f"document {doc_id} ({doc.get('filename')}): status {doc.get('status')!r}, expected {status!r} "
+              f"(error {doc.get('error')!r})")
+        return doc
+
+    def chunks(self, doc_id):
+        """The chunk rows of a document in order: dicts with seq, text, section, page, metadata (parsed)."""
+        rows = self.query(f"SELECT seq, text, section, page, metadata, tokens FROM chunks "
+                          f"WHERE document_id = {sql_quote(doc_id)} ORDER BY seq")
+        out = []
+        for seq, text, section, page, meta, tokens in rows:
+            out.append({"seq": int(seq), "text": text, "section": section,
+                        "page": None if page is None else int(page), "metadata": json.loads(meta),
+                        "tokens": int(tokens)})
+        return out
+
+    @contextlib.contextmanager
+    def holding_row(self, table, row_id, seconds=10):
+        """Locks one row (SELECT … FOR UPDATE) in a transaction of a session of its own and keeps it locked inside
+        the block: the session waits for its next statement meanwhile (no timer), and ends with the block, its
+        transaction rolled back."""
+        args, name = self._db_args("mariadb")
+        lock = f"SELECT id FROM {table} WHERE id = {sql_quote(row_id)} FOR UPDATE"
+        p = subprocess.Popen(args + ["--batch", "--skip-column-names", name], stdin=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            p.stdin.write(f"BEGIN;\n{lock};\nDO 0;\nDO 0;\n")
+            p.stdin.flush()
+
+            def held():  # another session cannot lock the row without waiting
+                if p.poll() is not None:
+                    raise AssertionError(f"the locking session ended: {p.stderr.read()!r}")
+                return self.query(lock + " SKIP LOCKED") == []
+
+            wait_for(held, f"{table} row {row_id} locked by a session of the test", seconds, interval=0.1)
+            yield
+        finally:
+            p.stdin.close()  # the client quits: its transaction is rolled back, the lock goes
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def count_rows(self, table, where):
+        return int(self.query(f"SELECT COUNT(*) FROM {table} WHERE {where}")[0][0])
+
+    def account_docs(self, account):
+        """The number of documents (rows) of an account."""
+        return self.count_rows("documents", f"account_id = {sql_quote(self.account_id(account))}")
+
+    def docs_key(self, prefix="docs", **kw):
+        """A fresh account and a key with room for polling and many uploads."""
+        account = self.new_account(prefix, **kw)
+        return account, self.new_key(account, per_minute=10000, per_hour=1000000)
+
+    def config_copy(self, extra):
+        """A copy of the stack's configuration with `extra` (INI text) appended, in a temp dir; the caller
+        removes path.parent."""
+        tmp = Path(tempfile.mkdtemp(prefix="faqsure-conf-", dir="/tmp"))
+        os.chmod(tmp, 0o755)
+        conf = tmp / "faqsure.conf"
+        conf.write_text(self.config_path.read_text().rstrip("\n") + "\n\n" + extra.strip("\n") + "\n")
+        return conf
+
+    # The daemon worker stack.sh starts (pid in RUN/worker.pid, RUN as stack.sh chooses it).
+    @property
+    def run_dir(self):
+        own = self.vardir / "run"
+        if own.is_dir():
+            return own
+        return Path("/tmp/faqsure-run-" + hashlib.sha256(str(self.vardir).encode()).hexdigest()[:16])
+
+    def worker_pid(self):
+        """The daemon worker's pid when it is alive, else None."""
+        try:
+            pid = int((self.run_dir / "worker.pid").read_text().strip())
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            return None
+        return pid
+
+    def stop_worker(self, seconds=60):
+        """Stops the daemon worker with SIGTERM (it finishes the document in hand) and waits until it is gone."""
+        pid = self.worker_pid()
+        if pid is None:
+            return
+        os.kill(pid, 15)
+        wait_for(lambda: not _alive(pid), f"the daemon worker (pid {pid}) stops on SIGTERM", seconds)
+        (self.run_dir / "worker.pid").unlink(missing_ok=True)
+
+    def start_worker(self):
+        """Starts the daemon worker as stack.sh does (detached, its pid in RUN/worker.pid, log in worker.log)."""
+        if self.worker_pid() is not None:
+            return
+        log = self.vardir / "log" / "worker.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["bash", "-c", 'FAQSURE_CONFIG="$1" setsid "$0" worker </dev/null >>"$2" 2>&1 & '
+                        'echo $! >"$3"', str(CTL), str(self.config_path), str(log),
+                        str(self.run_dir / "worker.pid")], check=True, timeout=10)
+        check(self.worker_pid() is not None, "the daemon worker did not start again")
+
+    def worker_once(self, config=None, timeout=120):
+        """`faqsurectl worker --once`: drains the queue; returns the CompletedProcess."""
+        return self.ctl("worker", "--once", config=config, timeout=timeout)
+
+
+class paused_worker:
+    """with paused_worker(s): the daemon worker is stopped inside the block (queued documents stay queued, so a
+    test can see them processing, or hand them to workers of its own) and started again after it."""
+
+    def __init__(self, s):
+        self.s = s
+
+    def __enter__(self):
+        self.s.stop_worker()
+        return self.s
+
+    def __exit__(self, *exc):
+        self.s.start_worker()
+        return False
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited, not yet reaped by its parent) counts as gone.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+DOCS = "/api/v1/documents"
+UPLOAD = "/api/v1/documents/upload"
+DATA = ROOT / "test" / "data"
+DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def multipart(parts, boundary=None):
+    """A multipart/form-data body: parts are (name, value bytes|str, filename or None, content_type or None).
+    Returns (body, content_type)."""
+    boundary = boundary or "----faqsure" + secrets.token_hex(12)
+    out = []
+    for name, value, filename, ctype in parts:
+        disp = f'form-data; name="{name}"'
+        if filename is not None:
+            disp += f'; filename="{filename}"'
+        head = f"--{boundary}\r\nContent-Disposition: {disp}\r\n"
+        if ctype:
+            head += f"Content-Type: {ctype}\r\n"
+        out.append(head.encode() + b"\r\n")
+        out.append(value.encode() if isinstance(value, str) else bytes(value))
+        out.append(b"\r\n")
+    out.append(f"--{boundary}--\r\n".encode())
+    return b"".join(out), f"multipart/form-data; boundary={boundary}"
 
 
 # The one stack of a run; started on first use, stopped by run.py.
