@@ -1,4 +1,4 @@
-/* Text extraction: content sniffing with libmagic, then one reader per format (poppler for PDF, libzip and
+/* Text extraction: one reader per format (content sniffing is in extract_detect.c) (poppler for PDF, libzip and
  * libxml2's streaming reader for DOCX, libxml2's HTML parser in SAX mode, small hand-written readers for
  * Markdown, plain text and CSV), all feeding one section builder that cleans the text and enforces the limits. */
 #include "extract.h"
@@ -12,11 +12,11 @@
 #include <libxml/HTMLparser.h>
 #include <libxml/parser.h>
 #include <libxml/xmlreader.h>
-#include <magic.h>
 #include <poppler.h>
 #include <zip.h>
 
 #include "buf.h"
+#include "extract_internal.h"
 #include "banned.h"
 
 #define KIB ((size_t)1024)
@@ -38,20 +38,6 @@ void extract_limits_default(struct extract_limits *lim)
 	lim->max_xml_depth = 256;
 }
 
-const char *extract_kind_mime(enum extract_kind kind)
-{
-	switch (kind) {
-	case EXTRACT_PDF: return "application/pdf";
-	case EXTRACT_DOCX: return DOCX_MIME;
-	case EXTRACT_HTML: return "text/html";
-	case EXTRACT_MARKDOWN: return "text/markdown";
-	case EXTRACT_TEXT: return "text/plain";
-	case EXTRACT_CSV: return "text/csv";
-	case EXTRACT_NONE: break;
-	}
-	return "application/octet-stream";
-}
-
 /* "20 MiB", "64 KiB" or "1000 bytes", for messages that quote a limit. */
 static const char *fmt_size(size_t n, char out[40])
 {
@@ -64,17 +50,6 @@ static const char *fmt_size(size_t n, char out[40])
 	return out;
 }
 
-static int has_suffix_ci(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-	return n >= m && strcasecmp(s + n - m, suffix) == 0;
-}
-
-static int is_markdown_name(const char *name)
-{
-	return name && (has_suffix_ci(name, ".md") || has_suffix_ci(name, ".markdown") ||
-			has_suffix_ci(name, ".mdown"));
-}
 
 /* ---- UTF-8 ---------------------------------------------------------------------------------------------- */
 
@@ -557,169 +532,6 @@ static int tb_section(struct builder *b, struct tbuf *t, int page)
 	int rc = bld_section(b, t->b.ptr ? t->b.ptr : "", t->b.len, NULL, 0, page);
 	tb_reset(t);
 	return rc;
-}
-
-/* ---- Detection ------------------------------------------------------------------------------------------- */
-
-/* The libmagic cookie is opened on first use and kept for the life of the process: loading the compiled magic
- * database costs about 4 ms, more than sniffing a file. The programs are single-threaded, so a static is safe;
- * it is deliberately never closed (the OS reclaims it at exit). */
-static magic_t magic_cookie;
-
-static magic_t magic_get(void)
-{
-	if (magic_cookie)
-		return magic_cookie;
-	magic_t m = magic_open(MAGIC_MIME_TYPE | MAGIC_ERROR);
-	if (!m)
-		return NULL;
-	if (magic_load(m, NULL) != 0) {
-		magic_close(m);
-		return NULL;
-	}
-	magic_cookie = m;
-	return m;
-}
-
-/* Opens an in-memory zip; NULL when the bytes are not one. Close with zip_discard. */
-static zip_t *zip_from_memory(const void *data, size_t len, int *zerr)
-{
-	zip_error_t ze;
-	zip_error_init(&ze);
-	zip_source_t *src = zip_source_buffer_create(data, len, 0, &ze);
-	zip_t *za = NULL;
-	if (src) {
-		za = zip_open_from_source(src, ZIP_RDONLY, &ze);
-		if (!za)
-			zip_source_free(src);
-	}
-	if (zerr)
-		*zerr = zip_error_code_zip(&ze);
-	zip_error_fini(&ze);
-	return za;
-}
-
-static int zip_is_docx(const void *data, size_t len)
-{
-	zip_t *za = zip_from_memory(data, len, NULL);
-	if (!za)
-		return 0;
-	int yes = zip_name_locate(za, "word/document.xml", 0) >= 0;
-	zip_discard(za);
-	return yes;
-}
-
-/* Whether the first element of an XML document is <html> (XHTML served as text/xml): skips the declaration,
- * comments, processing instructions and the DOCTYPE (with any internal subset) in the first 64 KiB. */
-static int xml_root_is_html(const char *s, size_t n)
-{
-	if (n > 64 * KIB)
-		n = 64 * KIB;
-	size_t i = 0;
-	if (n >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
-		i = 3;
-	while (i < n) {
-		char c = s[i];
-		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-			i++;
-			continue;
-		}
-		if (c != '<' || i + 1 >= n)
-			return 0;
-		const char *end = NULL; /* the last character of the construct */
-		if (s[i + 1] == '?') {
-			end = memmem(s + i, n - i, "?>", 2);
-			end = end ? end + 1 : NULL;
-		} else if (n - i >= 4 && memcmp(s + i, "<!--", 4) == 0) {
-			end = memmem(s + i + 4, n - i - 4, "-->", 3);
-			end = end ? end + 2 : NULL;
-		} else if (s[i + 1] == '!') {
-			int in_subset = 0;
-			for (size_t j = i + 2; j < n && !end; j++) {
-				if (s[j] == '[')
-					in_subset = 1;
-				else if (s[j] == ']')
-					in_subset = 0;
-				else if (s[j] == '>' && !in_subset)
-					end = s + j;
-			}
-		} else {
-			size_t j = i + 1, start = j;
-			while (j < n && s[j] != '>' && s[j] != '/' && s[j] != ' ' && s[j] != '\t' && s[j] != '\r' &&
-			       s[j] != '\n') {
-				if (s[j] == ':')
-					start = j + 1; /* a prefixed name: compare the local part */
-				j++;
-			}
-			return j - start == 4 && strncasecmp(s + start, "html", 4) == 0;
-		}
-		if (!end)
-			return 0;
-		i = (size_t)(end - s) + 1;
-	}
-	return 0;
-}
-
-/* Whether the text starts, after blanks, with '<' (real HTML rather than Markdown with inline HTML). */
-static int starts_with_tag(const char *s, size_t n)
-{
-	size_t i = n >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
-	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
-		i++;
-	return i < n && s[i] == '<';
-}
-
-enum extract_kind extract_detect(const void *data, size_t len, const char *filename, char *mime, size_t mime_size)
-{
-	const char *m = NULL;
-	enum extract_kind kind = EXTRACT_NONE;
-
-	if (len == 0) {
-		m = "application/x-empty";
-		goto out;
-	}
-	magic_t cookie = magic_get();
-	if (cookie)
-		m = magic_buffer(cookie, data, len);
-	if (!m)
-		m = "application/octet-stream";
-
-	if (strcmp(m, "application/pdf") == 0) {
-		kind = EXTRACT_PDF;
-	} else if (strcmp(m, DOCX_MIME) == 0) {
-		kind = EXTRACT_DOCX;
-	} else if (strcmp(m, "application/zip") == 0 || strcmp(m, "application/octet-stream") == 0) {
-		/* libmagic names some DOCX files (other producers' entry order) only as zips. */
-		if (zip_is_docx(data, len)) {
-			m = DOCX_MIME;
-			kind = EXTRACT_DOCX;
-		}
-	} else if (strcmp(m, "text/html") == 0 || strcmp(m, "application/xhtml+xml") == 0) {
-		/* Markdown with inline HTML is sniffed as HTML; a real page starts with a tag. */
-		kind = is_markdown_name(filename) && !starts_with_tag(data, len) ? EXTRACT_MARKDOWN : EXTRACT_HTML;
-	} else if ((strcmp(m, "text/xml") == 0 || strcmp(m, "application/xml") == 0) &&
-		   xml_root_is_html(data, len)) {
-		kind = EXTRACT_HTML;
-	} else if (strcmp(m, "text/csv") == 0) {
-		/* A name saying Markdown or text wins over libmagic's guess from commas. */
-		if (is_markdown_name(filename))
-			kind = EXTRACT_MARKDOWN;
-		else if (filename && (has_suffix_ci(filename, ".txt") || has_suffix_ci(filename, ".text")))
-			kind = EXTRACT_TEXT;
-		else
-			kind = EXTRACT_CSV;
-	} else if (strncmp(m, "text/", 5) == 0 && strcmp(m, "text/rtf") != 0) {
-		if (is_markdown_name(filename))
-			kind = EXTRACT_MARKDOWN;
-		else if (filename && has_suffix_ci(filename, ".csv"))
-			kind = EXTRACT_CSV;
-		else
-			kind = EXTRACT_TEXT;
-	}
-out:
-	if (mime && mime_size)
-		snprintf(mime, mime_size, "%s", m);
-	return kind;
 }
 
 /* ---- PDF ------------------------------------------------------------------------------------------------- */
@@ -1645,7 +1457,7 @@ static int docx_extract(const void *data, size_t len, const struct extract_limit
 	memset(&dx, 0, sizeof(dx));
 	dx.lim = lim;
 	dx.b = b;
-	dx.za = zip_from_memory(data, len, &zerr);
+	dx.za = extract_zip_from_memory(data, len, &zerr);
 	if (!dx.za) {
 		zip_error_t ze;
 		zip_error_init_with_code(&ze, zerr);
