@@ -367,14 +367,16 @@ static int cmd_worker(struct ctl *c, const struct args *a)
 	while (!worker_stopping) {
 		rc = ingest_run_one(&w, &worked, &c->err);
 		if (rc < 0) {
-			/* The database went away or similar: say so, wait, try again (a daemon outlives outages; --once
-			 * gives up only when the database is gone, the job's lease lets another run finish it). */
+			/* Say so, wait, try again: a daemon outlives outages, and a failed job's lease lets a later run
+			 * finish it. --once goes on with the queue unless the database is gone or nothing could be
+			 * claimed (trying again at once would fail the same way). */
 			fprintf(stderr, "faqsurectl worker: %s\n", c->err.msg);
-			if (once && rc == FS_EUNAVAIL)
+			if (once && (rc == FS_EUNAVAIL || !worked))
 				break;
-			worked = once ? 1 : 0;
-			if (once)
-				rc = 0;
+			rc = 0;
+			if (once) /* go on with the rest of the queue */
+				continue;
+			worked = 0; /* the daemon waits before trying again */
 		}
 		if (worked)
 			continue;

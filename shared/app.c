@@ -37,7 +37,7 @@ static FCGX_Request *fcgx(const struct request *req)
 	return req->io;
 }
 
-static const char *req_env(const struct request *req, const char *name)
+const char *req_param(const struct request *req, const char *name)
 {
 	if (fcgx(req))
 		return FCGX_GetParam(name, fcgx(req)->envp);
@@ -56,11 +56,6 @@ static long io_read(struct request *req, char *data, size_t len)
 	if (fcgx(req))
 		return FCGX_GetStr(data, (int)len, fcgx(req)->in);
 	return (long)fread(data, 1, len, stdin);
-}
-
-const char *req_param(const struct request *req, const char *name)
-{
-	return req_env(req, name);
 }
 
 long req_read(struct request *req, char *data, size_t len)
@@ -391,28 +386,24 @@ static int admit(struct request *req, struct fs_error *e)
 	struct ratelimit_result rl;
 	unsigned char hash[32];
 	time_t now = time(NULL);
-	int rc = apikey_hash(req_env(req, "HTTP_X_API_KEY"), hash, e);
+	int rc = apikey_hash(req_param(req, "HTTP_X_API_KEY"), hash, e);
 	if (rc < 0)
 		return rc;
 	struct apikey_cache_entry *known = apikey_cache_find(req->keys, hash);
-	if (known) {
-		req->key = known->auth;
-		rc = ratelimit_take(req->db, req->key.id, hash, req->key.per_minute, req->key.per_hour, now, &rl, e);
-		if (rc == FS_EAUTH) { /* revoked or expired since: forget it, and let the full check say why */
-			apikey_cache_drop(req->keys, hash);
-			known = NULL;
-		} else if (rc < 0) {
-			return rc;
-		}
-	}
 	if (!known) {
 		if ((rc = apikey_authenticate(req->db, hash, &req->key, e)) < 0)
 			return rc;
 		known = apikey_cache_put(req->keys, hash, &req->key);
-		rc = ratelimit_take(req->db, req->key.id, NULL, req->key.per_minute, req->key.per_hour, now, &rl, e);
-		if (rc < 0)
-			return rc;
 	}
+	req->key = known->auth;
+	rc = ratelimit_take(req->db, req->key.id, hash, req->key.per_minute, req->key.per_hour, now, &rl, e);
+	if (rc == FS_EAUTH) { /* revoked or expired since it was remembered: forget it; the full check says why */
+		apikey_cache_drop(req->keys, hash);
+		rc = apikey_authenticate(req->db, hash, &req->key, e);
+		return rc < 0 ? rc : fs_fail(e, FS_EAUTH, "API key is not valid");
+	}
+	if (rc < 0)
+		return rc;
 	req->authenticated = 1;
 	if (util_now_ms() - known->marked_ms >= 60000.0 || known->marked_ms == 0) {
 		if ((rc = apikey_mark_used(req->db, req->key.id, e)) < 0)
@@ -439,7 +430,7 @@ static int admit(struct request *req, struct fs_error *e)
 
 static char *env_copy(const struct request *req, const char *name, const char *def)
 {
-	const char *v = req_env(req, name);
+	const char *v = req_param(req, name);
 	return xstrdup(v ? v : def);
 }
 
@@ -477,7 +468,7 @@ static char *normalise_path(const char *raw)
 static void parse_target(struct request *req)
 {
 	req->method = env_copy(req, "REQUEST_METHOD", "GET");
-	const char *uri = req_env(req, "REQUEST_URI");
+	const char *uri = req_param(req, "REQUEST_URI");
 	struct buf path;
 	buf_init(&path, BUF_NO_LIMIT);
 	if (uri && *uri) {
@@ -485,13 +476,13 @@ static void parse_target(struct request *req)
 		buf_add(&path, uri, q ? (size_t)(q - uri) : strlen(uri));
 		req->query = xstrdup(q ? q + 1 : "");
 	} else {
-		buf_adds(&path, req_env(req, "SCRIPT_NAME") ? req_env(req, "SCRIPT_NAME") : "");
-		buf_adds(&path, req_env(req, "PATH_INFO") ? req_env(req, "PATH_INFO") : "");
+		buf_adds(&path, req_param(req, "SCRIPT_NAME") ? req_param(req, "SCRIPT_NAME") : "");
+		buf_adds(&path, req_param(req, "PATH_INFO") ? req_param(req, "PATH_INFO") : "");
 		req->query = env_copy(req, "QUERY_STRING", "");
 	}
 	req->path = normalise_path(buf_str(&path));
 	buf_release(&path);
-	const char *cl = req_env(req, "CONTENT_LENGTH");
+	const char *cl = req_param(req, "CONTENT_LENGTH");
 	if (!cl || !*cl || util_parse_ll(cl, 0, (long long)1 << 62, &req->content_length) < 0)
 		req->content_length = -1;
 }
@@ -569,8 +560,8 @@ static void serve(struct app *app, FCGX_Request *fr)
 		};
 		usage_queue_add(app->usage, &ev);
 	}
-	unsigned r;
-	util_random(&r, sizeof(r));
+	unsigned r; /* the request id's random bytes also pick the requests that prune: no second getrandom */
+	memcpy(&r, id, sizeof(r));
 	if (req.authenticated && r % (unsigned)app->cfg.ratelimit_prune_every == 0 &&
 	    ratelimit_prune(app->db, time(NULL), &e) < 0)
 		fprintf(stderr, "faqsure %s: pruning rate-limit rows failed: %s\n", app->program, e.msg);

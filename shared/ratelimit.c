@@ -47,7 +47,7 @@ void ratelimit_decide(long long n_minute, long long n_hour, long long per_minute
 	}
 }
 
-int ratelimit_take(struct db *db, const char *key_id, const unsigned char *key_hash, long long per_minute,
+int ratelimit_take(struct db *db, const char *key_id, const unsigned char key_hash[32], long long per_minute,
 		   long long per_hour, time_t now, struct ratelimit_result *res, struct fs_error *e)
 {
 	struct db_res r;
@@ -57,25 +57,18 @@ int ratelimit_take(struct db *db, const char *key_id, const unsigned char *key_h
 	 * two requests of one key cannot lock them in opposite orders. */
 	for (int i = 0; i < RATELIMIT_TRIES && rc == FS_ERETRY; i++) {
 		backoff(i);
-		if (key_hash)
-			rc = db_exec(db, &r, e,
-				     "INSERT INTO rate_counters (key_id, window_kind, window_start, n)"
-				     " SELECT k.id, IF(s.seq = 1, 'h', 'm'), IF(s.seq = 1, ?, ?), 1"
-				     " FROM api_keys k JOIN seq_1_to_2 s"
-				     " WHERE k.key_hash = ? AND k.revoked_at IS NULL"
-				     " AND (k.expires_at IS NULL OR k.expires_at > UTC_TIMESTAMP())"
-				     " ON DUPLICATE KEY UPDATE n = n + 1 RETURNING window_kind, n",
-				     "iib", hour, minute, key_hash, (size_t)32);
-		else
-			rc = db_exec(db, &r, e,
-				     "INSERT INTO rate_counters (key_id, window_kind, window_start, n)"
-				     " VALUES (?, 'h', ?, 1), (?, 'm', ?, 1) ON DUPLICATE KEY UPDATE n = n + 1"
-				     " RETURNING window_kind, n",
-				     "sisi", key_id, hour, key_id, minute);
+		rc = db_exec(db, &r, e,
+			     "INSERT INTO rate_counters (key_id, window_kind, window_start, n)"
+			     " SELECT k.id, IF(s.seq = 1, 'h', 'm'), IF(s.seq = 1, ?, ?), 1"
+			     " FROM api_keys k JOIN seq_1_to_2 s"
+			     " WHERE k.key_hash = ? AND k.revoked_at IS NULL"
+			     " AND (k.expires_at IS NULL OR k.expires_at > UTC_TIMESTAMP())"
+			     " ON DUPLICATE KEY UPDATE n = n + 1 RETURNING window_kind, n",
+			     "iib", hour, minute, key_hash, (size_t)32);
 	}
 	if (rc < 0)
 		return rc;
-	if (r.nrows == 0) { /* only with key_hash: the key is no longer usable */
+	if (r.nrows == 0) { /* the key is no longer usable */
 		db_res_release(&r);
 		return FS_EAUTH;
 	}

@@ -16,11 +16,11 @@ struct ratelimit_result {
 	long long reset_secs;  /* seconds until the window that decides `remaining` (or the refusal) ends */
 };
 
-/* Counts one request for key_id at time now. 0 with res filled in, or a negative code (FS_EUNAVAIL).
- * With key_hash (the SHA-256 of the key's secret), the same statement first makes sure the key is still usable
- * (not revoked, not expired) and counts nothing, answering FS_EAUTH, when it is not: a process that remembers
- * a key's limits needs no other query to admit a request. */
-int ratelimit_take(struct db *db, const char *key_id, const unsigned char *key_hash, long long per_minute,
+/* Counts one request at time now for the key with id key_id and SHA-256 key_hash. 0 with res filled in, or a
+ * negative code (FS_EUNAVAIL). The same statement makes sure the key is still usable (not revoked, not expired)
+ * and counts nothing, answering FS_EAUTH, when it is not: a process that remembers a key's limits needs no
+ * other query to admit a request. */
+int ratelimit_take(struct db *db, const char *key_id, const unsigned char key_hash[32], long long per_minute,
 		   long long per_hour, time_t now, struct ratelimit_result *res, struct fs_error *e);
 /* Deletes counter rows of windows that ended more than an hour before now. */
 int ratelimit_prune(struct db *db, time_t now, struct fs_error *e);
