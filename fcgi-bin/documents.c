@@ -9,6 +9,7 @@
 #include "multipart.h"
 #include "page.h"
 #include "util.h"
+#include "vstore.h"
 #include "banned.h"
 
 #define METADATA_MAX_BYTES 65536
@@ -62,10 +63,18 @@ static int delete_document(struct request *req, struct fs_error *e)
 	if (rc < 0)
 		return rc;
 	json_decref(doc);
-	/* Its bytes, job and chunks (with their vectors) go with it: foreign keys cascade. */
-	rc = db_exec(req->db, NULL, e, "DELETE FROM documents WHERE id = ? AND account_id = ?", "si", req->params[0],
-		     req->key.account_id);
-	return rc < 0 ? rc : req_reply(req, 200, json_pack("{s:s, s:b}", "id", req->params[0], "deleted", 1));
+	/* Its bytes, job and chunks (with their vectors) go with it: foreign keys cascade. Searches in every
+	 * process see the change at once (vector generation); an external store is told through the outbox. */
+	if ((rc = db_begin(req->db, e)) < 0)
+		return rc;
+	if ((rc = db_exec(req->db, NULL, e, "DELETE FROM documents WHERE id = ? AND account_id = ?", "si",
+			  req->params[0], req->key.account_id)) < 0 ||
+	    (rc = vstore_changed(req->cfg, req->db, req->key.account_id, req->params[0], "delete", e)) < 0 ||
+	    (rc = db_commit(req->db, e)) < 0) {
+		db_rollback(req->db);
+		return rc;
+	}
+	return req_reply(req, 200, json_pack("{s:s, s:b}", "id", req->params[0], "deleted", 1));
 }
 
 /* ---- upload ---- */

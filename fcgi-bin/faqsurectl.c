@@ -380,6 +380,10 @@ static int cmd_worker(struct ctl *c, const struct args *a)
 		}
 		if (worked)
 			continue;
+		/* Idle: hand changes an external vector store missed (it was down) to it again. */
+		struct fs_error se = { 0 };
+		if (vstore_sync(w.vs, w.db, 1000, &se) < 0)
+			fprintf(stderr, "faqsurectl worker: vector outbox: %s\n", se.msg);
 		if (once)
 			break;
 		/* Poll the queue every poll_ms, in short naps so a signal is noticed at once. */

@@ -274,6 +274,17 @@ int jfield_int(json_t *obj, const char *name, long long min, long long max, long
 	return 1;
 }
 
+int jfield_number(json_t *obj, const char *name, double min, double max, double *out, struct fs_error *e)
+{
+	json_t *v = json_object_get(obj, name);
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_number(v) || !(json_number_value(v) >= min && json_number_value(v) <= max))
+		return fs_fail(e, FS_EINVAL, "%s must be a number from %g to %g", name, min, max);
+	*out = json_number_value(v);
+	return 1;
+}
+
 int jfield_bool(json_t *obj, const char *name, int *out, struct fs_error *e)
 {
 	json_t *v = json_object_get(obj, name);

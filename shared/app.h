@@ -86,6 +86,7 @@ int req_reply_page(struct request *req, const char *name, json_t *items, char *n
 int jfield_string(json_t *obj, const char *name, size_t min_len, size_t max_len, const char **out,
 		  struct fs_error *e);
 int jfield_int(json_t *obj, const char *name, long long min, long long max, long long *out, struct fs_error *e);
+int jfield_number(json_t *obj, const char *name, double min, double max, double *out, struct fs_error *e);
 int jfield_bool(json_t *obj, const char *name, int *out, struct fs_error *e);
 
 /* Splits a path against a route pattern; 1 on a match with the {…} segments in params. Exposed for tests. */

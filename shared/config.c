@@ -12,7 +12,7 @@
 #include "util.h"
 #include "banned.h"
 
-enum setting_type { SET_STR, SET_INT };
+enum setting_type { SET_STR, SET_INT, SET_REAL };
 
 struct setting {
 	const char *section;
@@ -21,10 +21,12 @@ struct setting {
 	size_t offset;
 	const char *def_str;
 	long long def_int, min, max;
+	double def_real, rmin, rmax;
 };
 
-#define STR(sec, k, field, def) { sec, k, SET_STR, offsetof(struct config, field), def, 0, 0, 0 }
-#define INT(sec, k, field, def, lo, hi) { sec, k, SET_INT, offsetof(struct config, field), NULL, def, lo, hi }
+#define STR(sec, k, field, def) { sec, k, SET_STR, offsetof(struct config, field), def, 0, 0, 0, 0, 0, 0 }
+#define INT(sec, k, field, def, lo, hi) { sec, k, SET_INT, offsetof(struct config, field), NULL, def, lo, hi, 0, 0, 0 }
+#define REAL(sec, k, field, def, lo, hi) { sec, k, SET_REAL, offsetof(struct config, field), NULL, 0, 0, 0, def, lo, hi }
 
 static const struct setting settings[] = {
 	STR("database", "host", db_host, ""),
@@ -50,6 +52,26 @@ static const struct setting settings[] = {
 	INT("chunk", "max_chars", chunk_max_chars, 1500, 100, 200000),
 	INT("chunk", "overlap_chars", chunk_overlap_chars, 150, 0, 10000),
 	STR("embedder", "backend", embedder_backend, "builtin"),
+	STR("embedder", "url", embedder_url, ""),
+	STR("embedder", "api_key", embedder_api_key, ""),
+	STR("embedder", "model", embedder_model, ""),
+	INT("embedder", "dimensions", embedder_dimensions, 0, 0, 65535),
+	INT("embedder", "batch_size", embedder_batch_size, 64, 1, 2048),
+	INT("embedder", "timeout_ms", embedder_timeout_ms, 30000, 100, 600000),
+	INT("embedder", "max_retries", embedder_max_retries, 3, 0, 10),
+	STR("vector", "backend", vector_backend, "embedded"),
+	STR("vector", "qdrant_url", qdrant_url, "http://127.0.0.1:6333"),
+	STR("vector", "qdrant_api_key", qdrant_api_key, ""),
+	STR("vector", "qdrant_collection", qdrant_collection, "faqsure"),
+	INT("vector", "qdrant_timeout_ms", qdrant_timeout_ms, 5000, 100, 600000),
+	INT("vector", "qdrant_batch_points", qdrant_batch_points, 256, 1, 10000),
+	INT("vector", "qdrant_max_retries", qdrant_max_retries, 2, 0, 10),
+	INT("search", "feedback_passages", search_feedback_passages, 3, 0, 20),
+	REAL("search", "feedback_weight", search_feedback_weight, 1.0, 0.0, 10.0),
+	REAL("search", "score_cosine_weight", search_score_cosine_weight, 1.5, 0.0, 100.0),
+	REAL("search", "score_coverage_weight", search_score_coverage_weight, 0.6, 0.0, 100.0),
+	REAL("search", "score_midpoint", search_score_midpoint, 0.659, -100.0, 100.0),
+	REAL("search", "score_slope", search_score_slope, 6.0, 0.01, 1000.0),
 	INT("worker", "lease_seconds", worker_lease_seconds, 300, 5, 86400),
 	INT("worker", "poll_ms", worker_poll_ms, 1000, 10, 60000),
 };
@@ -59,6 +81,11 @@ static const struct setting settings[] = {
 static char **str_field(struct config *c, const struct setting *s)
 {
 	return (char **)((char *)c + s->offset);
+}
+
+static double *real_field(struct config *c, const struct setting *s)
+{
+	return (double *)((char *)c + s->offset);
 }
 
 static long long *int_field(struct config *c, const struct setting *s)
@@ -72,6 +99,8 @@ void config_init(struct config *c)
 	for (size_t i = 0; i < NSETTINGS; i++) {
 		if (settings[i].type == SET_STR)
 			*str_field(c, &settings[i]) = xstrdup(settings[i].def_str);
+		else if (settings[i].type == SET_REAL)
+			*real_field(c, &settings[i]) = settings[i].def_real;
 		else
 			*int_field(c, &settings[i]) = settings[i].def_int;
 	}
@@ -122,6 +151,16 @@ static int set_value(struct config *c, const char *name, int line, const char *s
 		char **f = str_field(c, s);
 		free(*f);
 		*f = xstrdup(value);
+		return 0;
+	}
+	if (s->type == SET_REAL) {
+		char *end;
+		errno = 0;
+		double d = strtod(value, &end);
+		if (!*value || *end || errno || !(d >= s->rmin && d <= s->rmax))
+			return fs_fail(e, FS_EINVAL, "%s:%d: %s.%s must be a number from %g to %g, not '%s'", name, line,
+				       section, key, s->rmin, s->rmax, value);
+		*real_field(c, s) = d;
 		return 0;
 	}
 	long long v;

@@ -48,6 +48,30 @@ struct config {
 
 	/* [embedder] */
 	char *embedder_backend;
+	char *embedder_url;          /* openai: base URL, e.g. http://127.0.0.1:11434/v1 */
+	char *embedder_api_key;      /* openai: sent as Authorization: Bearer (never logged) */
+	char *embedder_model;        /* openai: the model name sent upstream */
+	long long embedder_dimensions; /* openai: expected vector size; 0 = whatever the first answer has */
+	long long embedder_batch_size;
+	long long embedder_timeout_ms;
+	long long embedder_max_retries;
+
+	/* [vector] */
+	char *vector_backend;        /* embedded | qdrant */
+	char *qdrant_url;
+	char *qdrant_api_key;
+	char *qdrant_collection;
+	long long qdrant_timeout_ms;
+	long long qdrant_batch_points;
+	long long qdrant_max_retries;
+
+	/* [search] */
+	long long search_feedback_passages; /* pseudo-relevance feedback: best passages added to the query vector */
+	double search_feedback_weight;
+	double search_score_cosine_weight;  /* similarity_score = 1 / (1 + exp(-slope * (x - midpoint))),  */
+	double search_score_coverage_weight; /* x = cosine_weight * cosine + coverage_weight * coverage */
+	double search_score_midpoint;
+	double search_score_slope;
 
 	/* [worker] */
 	long long worker_lease_seconds;

@@ -13,12 +13,13 @@
 #include "buf.h"
 #include "chunk.h"
 #include "extract.h"
+#include "terms.h"
 #include "usage.h"
 #include "util.h"
 #include "banned.h"
 
 #define EMBED_BATCH 64
-#define CHUNK_COLUMNS 12
+#define CHUNK_COLUMNS 13
 #define CHUNK_ROWS_PER_INSERT 40
 
 struct job {
@@ -39,6 +40,10 @@ int ingest_worker_init(struct ingest_worker *w, const struct config *cfg, struct
 	if (rc < 0)
 		return rc;
 	w->db = db_new(cfg);
+	if ((rc = terms_new(&w->terms, e)) < 0 || (rc = vstore_open(cfg, w->db, w->embedder->dims, &w->vs, e)) < 0) {
+		ingest_worker_release(w);
+		return rc;
+	}
 	return 0;
 }
 
@@ -46,6 +51,8 @@ void ingest_worker_release(struct ingest_worker *w)
 {
 	if (w->embedder)
 		embedder_close(w->embedder);
+	vstore_close(w->vs);
+	terms_free(w->terms);
 	db_free(w->db);
 	memset(w, 0, sizeof(*w));
 }
@@ -141,6 +148,7 @@ struct chunk_row {
 	char id[37];
 	char *metadata;
 	unsigned char *vector; /* dims * 4 bytes */
+	struct buf sparse;     /* the keyword vector's stored form (terms.h) */
 	long long tokens;
 };
 
@@ -168,7 +176,9 @@ static int embed_chunks(struct ingest_worker *w, const struct chunk *chunks, siz
 	size_t dims = w->embedder->dims;
 	float *vec = xmalloc(EMBED_BATCH * dims * sizeof(float));
 	char **texts = xcalloc(EMBED_BATCH, sizeof(char *));
+	struct sparse sp;
 	int rc = 0;
+	sparse_init(&sp);
 	*tokens = 0;
 	for (size_t at = 0; at < n && rc == 0; at += EMBED_BATCH) {
 		size_t k = n - at < EMBED_BATCH ? n - at : EMBED_BATCH;
@@ -182,6 +192,9 @@ static int embed_chunks(struct ingest_worker *w, const struct chunk *chunks, siz
 			free(texts[i]);
 			texts[i] = buf_take(&t, NULL);
 			rows[at + i].tokens = embed_count_tokens(c->text);
+			terms_doc_vector(w->terms, texts[i], &sp);
+			buf_init(&rows[at + i].sparse, BUF_NO_LIMIT);
+			sparse_to_blob(&sp, &rows[at + i].sparse);
 		}
 		long long used = 0;
 		rc = embedder_embed(w->embedder, (const char *const *)texts, k, vec, &used, e);
@@ -196,6 +209,7 @@ static int embed_chunks(struct ingest_worker *w, const struct chunk *chunks, siz
 		free(texts[i]);
 	free(texts);
 	free(vec);
+	sparse_release(&sp);
 	return rc;
 }
 
@@ -220,11 +234,12 @@ static int insert_chunks(struct ingest_worker *w, const struct job *job, const s
 		q[9] = (struct db_param){ .type = 's', .ptr = w->embedder->model };
 		q[10] = (struct db_param){ .type = 'i', .i = (long long)dims };
 		q[11] = (struct db_param){ .type = 'b', .ptr = row->vector, .len = dims * 4 };
+		q[12] = (struct db_param){ .type = 'b', .ptr = row->sparse.ptr ? row->sparse.ptr : "", .len = row->sparse.len };
 	}
 	int rc = db_insert_rows(w->db,
 				"INSERT INTO chunks (id, account_id, document_id, seq, text, section, page, metadata, tokens,"
-				" embed_model, dims, embedding) VALUES ",
-				"(?, ?, ?, ?, ?, ?, NULLIF(?, 0), ?, ?, ?, ?, ?)", p, CHUNK_COLUMNS, n, CHUNK_ROWS_PER_INSERT,
+				" embed_model, dims, embedding, sparse) VALUES ",
+				"(?, ?, ?, ?, ?, ?, NULLIF(?, 0), ?, ?, ?, ?, ?, ?)", p, CHUNK_COLUMNS, n, CHUNK_ROWS_PER_INSERT,
 				e);
 	free(p);
 	return rc;
@@ -266,6 +281,7 @@ static int finish_job(struct ingest_worker *w, const struct job *job, const stru
 	int rc = still_ours(w, job, e);
 	if (rc <= 0)
 		return rc;
+	struct db_res old = { 0 };
 	if ((rc = db_exec(w->db, NULL, e, "DELETE FROM chunks WHERE document_id = ?", "s", job->document_id)) < 0 ||
 	    (rc = insert_chunks(w, job, chunks, rows, n, e)) < 0 ||
 	    (rc = db_exec(w->db, NULL, e,
@@ -273,14 +289,32 @@ static int finish_job(struct ingest_worker *w, const struct job *job, const stru
 			  "iis", (long long)n, tokens, job->document_id)) < 0 ||
 	    (rc = db_exec(w->db, NULL, e, "UPDATE ingest_jobs SET state = 'done', lease_until = NULL WHERE id = ?", "i",
 			  job->id)) < 0 ||
-	    (rc = db_exec(w->db, NULL, e,
-			  "DELETE FROM documents WHERE account_id = ? AND filename = ? AND id <> ? AND created_at <= ?",
-			  "isss", job->account_id, src->filename, job->document_id, src->created)) < 0 ||
-	    (rc = account_debit(w->db, job->account_id, tokens, NULL, e)) < 0) {
-		db_rollback(w->db);
-		return rc;
+	    (rc = vstore_changed(w->cfg, w->db, job->account_id, job->document_id, "upsert", e)) < 0 ||
+	    (rc = db_exec(w->db, &old, e,
+			  "SELECT id FROM documents WHERE account_id = ? AND filename = ? AND id <> ? AND created_at <= ?"
+			  " FOR UPDATE",
+			  "isss", job->account_id, src->filename, job->document_id, src->created)) < 0)
+		goto fail;
+	for (size_t i = 0; i < old.nrows; i++) {
+		if ((rc = db_exec(w->db, NULL, e, "DELETE FROM documents WHERE id = ?", "s", db_cell(&old, i, 0))) < 0 ||
+		    (rc = vstore_changed(w->cfg, w->db, job->account_id, db_cell(&old, i, 0), "delete", e)) < 0)
+			goto fail;
 	}
-	return db_commit(w->db, e);
+	if ((rc = account_debit(w->db, job->account_id, tokens, NULL, e)) < 0)
+		goto fail;
+	db_res_release(&old);
+	if ((rc = db_commit(w->db, e)) < 0)
+		return rc;
+	/* The chunks are safe in MariaDB; an external store that is away gets them later from the outbox. */
+	struct fs_error se = { 0 };
+	if (vstore_sync(w->vs, w->db, 64, &se) < 0)
+		fprintf(stderr, "faqsure worker: vector outbox: %s\n", se.msg);
+	return 0;
+fail:
+	db_res_release(&old);
+	db_rollback(w->db);
+	return rc;
+
 }
 
 /* Extracts, chunks and embeds one claimed job. A problem with the document fails the job (0 is returned);
@@ -350,6 +384,7 @@ out:
 	for (size_t i = 0; rows && i < n; i++) {
 		free(rows[i].metadata);
 		free(rows[i].vector);
+		buf_release(&rows[i].sparse);
 	}
 	free(rows);
 	chunk_list_free(chunks, n);

@@ -8,6 +8,8 @@
 #include "config.h"
 #include "db.h"
 #include "embed.h"
+#include "terms.h"
+#include "vstore.h"
 
 #define INGEST_MAX_ATTEMPTS 3
 
@@ -15,6 +17,8 @@ struct ingest_worker {
 	struct db *db;
 	const struct config *cfg;
 	struct embedder *embedder;
+	struct terms *terms;
+	struct vstore *vs;
 	char id[128]; /* host:pid, recorded on the jobs it holds */
 };
 

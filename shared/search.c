@@ -1,0 +1,248 @@
+/* The search pipeline (see search.h). */
+#include "search.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "vscan.h"
+#include "banned.h"
+
+int searcher_open(struct searcher *s, const struct config *cfg, struct db *db, struct fs_error *e)
+{
+	int rc;
+	memset(s, 0, sizeof(*s));
+	s->cfg = cfg;
+	if ((rc = embedder_open(cfg, &s->em, e)) < 0 || (rc = terms_new(&s->terms, e)) < 0 ||
+	    (rc = vstore_open(cfg, db, s->em->dims, &s->vs, e)) < 0) {
+		searcher_close(s);
+		return rc;
+	}
+	return 0;
+}
+
+void searcher_close(struct searcher *s)
+{
+	vstore_close(s->vs);
+	terms_free(s->terms);
+	embedder_close(s->em);
+	memset(s, 0, sizeof(*s));
+}
+
+double search_score(const struct config *cfg, double cosine, double coverage)
+{
+	double x = cfg->search_score_cosine_weight * cosine + cfg->search_score_coverage_weight * coverage;
+	return 1.0 / (1.0 + exp(-cfg->search_score_slope * (x - cfg->search_score_midpoint)));
+}
+
+void search_results_free(struct search_result *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(r[i].text);
+		free(r[i].filename);
+		json_decref(r[i].metadata);
+	}
+	free(r);
+}
+
+/* "?, ?, ?" for n placeholders, after head. */
+static char *in_list_sql(const char *head, size_t n, const char *tail)
+{
+	struct buf b;
+	buf_init(&b, BUF_NO_LIMIT);
+	buf_adds(&b, head);
+	for (size_t i = 0; i < n; i++)
+		buf_adds(&b, i ? ", ?" : "?");
+	buf_adds(&b, tail);
+	return buf_take(&b, NULL);
+}
+
+/* Adds the average of the best passages' vectors to q (then makes it unit length again). */
+static int feedback(struct searcher *s, struct db *db, const struct vstore_query *base, float *q,
+		    struct fs_error *e)
+{
+	size_t want = (size_t)s->cfg->search_feedback_passages, nhits = 0, dims = s->em->dims;
+	struct vstore_hit hits[20];
+	struct vstore_query fq = *base;
+	fq.hybrid = 0;
+	fq.limit = want;
+	int rc = s->vs->ops->search(s->vs, &fq, hits, &nhits, e);
+	if (rc < 0 || nhits == 0)
+		return rc;
+	struct db_param p[21];
+	p[0] = (struct db_param){ .type = 'i', .i = base->account_id };
+	for (size_t i = 0; i < nhits; i++)
+		p[i + 1] = (struct db_param){ .type = 's', .ptr = hits[i].chunk_id };
+	char *sql = in_list_sql("SELECT embedding FROM chunks WHERE account_id = ? AND id IN (", nhits, ")");
+	struct db_res r;
+	rc = db_exec_params(db, &r, e, sql, p, nhits + 1);
+	free(sql);
+	if (rc < 0)
+		return rc;
+	float *v = xmalloc(dims * sizeof(float));
+	double norm = 0, w = s->cfg->search_feedback_weight / (double)(r.nrows ? r.nrows : 1);
+	for (size_t i = 0; i < r.nrows; i++)
+		if (vstore_decode_vector(db_cell(&r, i, 0), r.lens[i * r.ncols], dims, v) == 0)
+			for (size_t d = 0; d < dims; d++)
+				q[d] += (float)(w * v[d]);
+	for (size_t d = 0; d < dims; d++)
+		norm += (double)q[d] * q[d];
+	if (norm > 0)
+		for (size_t d = 0; d < dims; d++)
+			q[d] = (float)(q[d] / sqrt(norm));
+	free(v);
+	db_res_release(&r);
+	return 0;
+}
+
+/* Share of the query's distinct terms (ascending ids) found in the passage's stored keyword vector. */
+static double coverage(const struct sparse *query, const char *blob, size_t len)
+{
+	struct sparse d;
+	size_t found = 0;
+	if (!query->n)
+		return 0;
+	sparse_init(&d);
+	if (sparse_from_blob(blob, len, &d) == 0)
+		for (size_t i = 0, j = 0; i < query->n && j < d.n;) {
+			if (query->idx[i] == d.idx[j])
+				found++, i++, j++;
+			else if (query->idx[i] < d.idx[j])
+				i++;
+			else
+				j++;
+		}
+	sparse_release(&d);
+	return (double)found / (double)query->n;
+}
+
+/* Store order, with equal store scores by cosine then chunk id (vstore.h). */
+struct ranked {
+	struct search_result r;
+	double store_score;
+};
+
+static int cmp_ranked(const void *a, const void *b)
+{
+	const struct ranked *x = a, *y = b;
+	if (x->store_score != y->store_score)
+		return x->store_score > y->store_score ? -1 : 1;
+	if (x->r.cosine != y->r.cosine)
+		return x->r.cosine > y->r.cosine ? -1 : 1;
+	return strcmp(x->r.chunk_id, y->r.chunk_id);
+}
+
+/* Reads the hits' passages (text, metadata, file name, vectors) and scores them. Hits whose chunk is gone
+ * (deleted after the store answered) are dropped. */
+static int load_hits(struct searcher *s, struct db *db, long long account_id, const struct vstore_hit *hits,
+		     size_t nhits, const float *q0, const struct sparse *qterms, struct ranked *out, size_t *nout,
+		     struct fs_error *e)
+{
+	size_t dims = s->em->dims;
+	struct db_param *p = xcalloc(nhits + 1, sizeof(*p));
+	p[0] = (struct db_param){ .type = 'i', .i = account_id };
+	for (size_t i = 0; i < nhits; i++)
+		p[i + 1] = (struct db_param){ .type = 's', .ptr = hits[i].chunk_id };
+	char *sql = in_list_sql("SELECT c.id, c.document_id, c.text, c.metadata, c.embedding, c.sparse, d.filename"
+				" FROM chunks c JOIN documents d ON d.id = c.document_id"
+				" WHERE c.account_id = ? AND c.id IN (",
+				nhits, ")");
+	struct db_res r;
+	int rc = db_exec_params(db, &r, e, sql, p, nhits + 1);
+	free(sql);
+	free(p);
+	if (rc < 0)
+		return rc;
+	float *v = xmalloc(dims * sizeof(float));
+	*nout = 0;
+	for (size_t h = 0; h < nhits; h++) {
+		for (size_t i = 0; i < r.nrows; i++) {
+			if (strcmp(db_cell(&r, i, 0), hits[h].chunk_id))
+				continue;
+			struct ranked *o = &out[(*nout)++];
+			memset(o, 0, sizeof(*o));
+			o->store_score = hits[h].score;
+			snprintf(o->r.chunk_id, sizeof(o->r.chunk_id), "%s", db_cell(&r, i, 0));
+			snprintf(o->r.document_id, sizeof(o->r.document_id), "%s", db_cell(&r, i, 1));
+			o->r.text = xstrdup(db_cell(&r, i, 2));
+			o->r.metadata = json_loads(db_cell(&r, i, 3), 0, NULL);
+			if (!json_is_object(o->r.metadata)) {
+				json_decref(o->r.metadata);
+				o->r.metadata = json_object();
+			}
+			o->r.filename = xstrdup(db_cell(&r, i, 6));
+			if (vstore_decode_vector(db_cell(&r, i, 4), r.lens[i * r.ncols + 4], dims, v) == 0)
+				o->r.cosine = vscan_dot(v, q0, dims);
+			o->r.coverage = coverage(qterms, db_cell(&r, i, 5), r.lens[i * r.ncols + 5]);
+			o->r.score = search_score(s->cfg, o->r.cosine, o->r.coverage);
+			break;
+		}
+	}
+	free(v);
+	db_res_release(&r);
+	return 0;
+}
+
+int search_run(struct searcher *s, struct db *db, long long account_id, const struct search_params *p,
+	       struct search_result **out, size_t *n, long long *tokens, struct fs_error *e)
+{
+	size_t dims = s->em->dims, nhits = 0, nloaded = 0;
+	size_t limit = (size_t)(p->top_k > 0 ? p->top_k : 5);
+	float *q0 = xmalloc(dims * sizeof(float)), *q = xmalloc(dims * sizeof(float));
+	struct vstore_hit *hits = xcalloc(SEARCH_PREFETCH, sizeof(*hits));
+	struct ranked *ranked = NULL;
+	struct sparse qterms;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	*tokens = 0;
+	sparse_init(&qterms);
+	if (limit > SEARCH_MAX_TOP_K)
+		limit = SEARCH_MAX_TOP_K;
+	if ((rc = embedder_embed(s->em, &p->query, 1, q0, tokens, e)) < 0)
+		goto out;
+	terms_query_vector(s->terms, p->query, &qterms);
+	memcpy(q, q0, dims * sizeof(float));
+	struct vstore_query vq = {
+		.account_id = account_id,
+		.dense = q,
+		.sparse_idx = qterms.idx,
+		.sparse_val = qterms.val,
+		.sparse_n = qterms.n,
+		.hybrid = p->hybrid,
+		.limit = limit,
+		.prefetch = SEARCH_PREFETCH,
+		.document_ids = p->document_ids,
+		.ndocument_ids = p->ndocument_ids,
+	};
+	if (s->cfg->search_feedback_passages > 0 && (rc = feedback(s, db, &vq, q, e)) < 0)
+		goto out;
+	if ((rc = s->vs->ops->search(s->vs, &vq, hits, &nhits, e)) < 0)
+		goto out;
+	if (nhits == 0)
+		goto out;
+	ranked = xcalloc(nhits, sizeof(*ranked));
+	if ((rc = load_hits(s, db, account_id, hits, nhits, q0, &qterms, ranked, &nloaded, e)) < 0)
+		goto out;
+	qsort(ranked, nloaded, sizeof(*ranked), cmp_ranked);
+	*out = xcalloc(nloaded ? nloaded : 1, sizeof(**out));
+	for (size_t i = 0; i < nloaded; i++) {
+		if (i < limit && ranked[i].r.score >= p->threshold) {
+			(*out)[(*n)++] = ranked[i].r;
+		} else {
+			free(ranked[i].r.text);
+			free(ranked[i].r.filename);
+			json_decref(ranked[i].r.metadata);
+		}
+	}
+out:
+	free(ranked);
+	free(hits);
+	free(q);
+	free(q0);
+	sparse_release(&qterms);
+	return rc;
+}

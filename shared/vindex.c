@@ -1,0 +1,248 @@
+/* In-memory index of one account's points and the ranking of vstore.h. */
+#include "vindex.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "vscan.h"
+#include "banned.h"
+
+void vindex_init(struct vindex *ix, size_t dims)
+{
+	memset(ix, 0, sizeof(*ix));
+	ix->dims = dims;
+	ix->sp_off = xcalloc(1, sizeof(*ix->sp_off));
+}
+
+void vindex_release(struct vindex *ix)
+{
+	free(ix->vecs);
+	free(ix->chunk_ids);
+	free(ix->doc_ids);
+	free(ix->seq);
+	free(ix->sp_off);
+	free(ix->sp_idx);
+	free(ix->sp_val);
+	memset(ix, 0, sizeof(*ix));
+}
+
+void vindex_add(struct vindex *ix, const char *chunk_id, const char *doc_id, uint64_t seq, const float *vec,
+		const struct sparse *sp)
+{
+	if (ix->n == ix->cap) {
+		ix->cap = ix->cap ? 2 * ix->cap : 256;
+		ix->vecs = xrealloc(ix->vecs, ix->cap * ix->dims * sizeof(float));
+		ix->chunk_ids = xrealloc(ix->chunk_ids, ix->cap * sizeof(*ix->chunk_ids));
+		ix->doc_ids = xrealloc(ix->doc_ids, ix->cap * sizeof(*ix->doc_ids));
+		ix->seq = xrealloc(ix->seq, ix->cap * sizeof(*ix->seq));
+		ix->sp_off = xrealloc(ix->sp_off, (ix->cap + 1) * sizeof(*ix->sp_off));
+	}
+	if (ix->sp_len + sp->n > ix->sp_cap) {
+		while (ix->sp_len + sp->n > ix->sp_cap)
+			ix->sp_cap = ix->sp_cap ? 2 * ix->sp_cap : 4096;
+		ix->sp_idx = xrealloc(ix->sp_idx, ix->sp_cap * sizeof(*ix->sp_idx));
+		ix->sp_val = xrealloc(ix->sp_val, ix->sp_cap * sizeof(*ix->sp_val));
+	}
+	size_t i = ix->n++;
+	memcpy(ix->vecs + i * ix->dims, vec, ix->dims * sizeof(float));
+	snprintf(ix->chunk_ids[i], sizeof(ix->chunk_ids[i]), "%s", chunk_id);
+	snprintf(ix->doc_ids[i], sizeof(ix->doc_ids[i]), "%s", doc_id);
+	ix->seq[i] = seq;
+	if (sp->n) {
+		memcpy(ix->sp_idx + ix->sp_len, sp->idx, sp->n * sizeof(*sp->idx));
+		memcpy(ix->sp_val + ix->sp_len, sp->val, sp->n * sizeof(*sp->val));
+	}
+	ix->sp_len += sp->n;
+	ix->sp_off[i + 1] = ix->sp_len;
+}
+
+void vindex_retain(struct vindex *ix, const uint8_t *keep)
+{
+	size_t w = 0, spw = 0;
+	for (size_t i = 0; i < ix->n; i++) {
+		size_t a = ix->sp_off[i], b = ix->sp_off[i + 1];
+		if (!keep[i])
+			continue;
+		if (w != i) {
+			memmove(ix->vecs + w * ix->dims, ix->vecs + i * ix->dims, ix->dims * sizeof(float));
+			memcpy(ix->chunk_ids[w], ix->chunk_ids[i], sizeof(ix->chunk_ids[w]));
+			memcpy(ix->doc_ids[w], ix->doc_ids[i], sizeof(ix->doc_ids[w]));
+			ix->seq[w] = ix->seq[i];
+		}
+		memmove(ix->sp_idx + spw, ix->sp_idx + a, (b - a) * sizeof(*ix->sp_idx));
+		memmove(ix->sp_val + spw, ix->sp_val + a, (b - a) * sizeof(*ix->sp_val));
+		ix->sp_off[w] = spw;
+		spw += b - a;
+		w++;
+	}
+	ix->n = w;
+	ix->sp_len = spw;
+	ix->sp_off[w] = spw;
+}
+
+struct ranked {
+	uint32_t row;
+	double score;
+	double cosine; /* hybrid: breaks ties of the fused score */
+};
+
+/* Best first; equal scores by cosine (hybrid), then by chunk id. */
+static const struct vindex *sort_ix;
+static int cmp_ranked(const void *a, const void *b)
+{
+	const struct ranked *x = a, *y = b;
+	if (x->score != y->score)
+		return x->score > y->score ? -1 : 1;
+	if (x->cosine != y->cosine)
+		return x->cosine > y->cosine ? -1 : 1;
+	return strcmp(sort_ix->chunk_ids[x->row], sort_ix->chunk_ids[y->row]);
+}
+
+static void sort_ranked(const struct vindex *ix, struct ranked *r, size_t n)
+{
+	sort_ix = ix;
+	qsort(r, n, sizeof(*r), cmp_ranked);
+}
+
+/* Rows allowed by the query's document filter, or NULL for all. */
+static uint8_t *allowed_rows(const struct vindex *ix, const struct vstore_query *q)
+{
+	if (!q->ndocument_ids)
+		return NULL;
+	uint8_t *allow = xcalloc(ix->n ? ix->n : 1, 1);
+	for (size_t i = 0; i < ix->n; i++)
+		for (size_t j = 0; j < q->ndocument_ids && !allow[i]; j++)
+			allow[i] = !strcmp(ix->doc_ids[i], q->document_ids[j]);
+	return allow;
+}
+
+static size_t dense_top(const struct vindex *ix, const struct vstore_query *q, const uint8_t *allow, size_t k,
+			struct ranked *out)
+{
+	uint32_t *ids = xmalloc((k ? k : 1) * sizeof(*ids));
+	float *scores = xmalloc((k ? k : 1) * sizeof(*scores));
+	size_t n = vscan_topk(ix->vecs, ix->n, ix->dims, q->dense, allow, k, ids, scores);
+	for (size_t i = 0; i < n; i++)
+		out[i] = (struct ranked){ ids[i], scores[i], 0 };
+	free(ids);
+	free(scores);
+	sort_ranked(ix, out, n);
+	return n;
+}
+
+/* Position of id in the row's sorted terms, or -1. */
+static long find_term(const uint32_t *idx, size_t n, uint32_t id)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (idx[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && idx[lo] == id ? (long)lo : -1;
+}
+
+/* BM25 over the allowed rows: one pass finds each query term in each row (binary search in the row's sorted
+ * terms) and counts document frequencies; the scores follow once the idf is known. */
+static size_t sparse_top(const struct vindex *ix, const struct vstore_query *q, const uint8_t *allow, size_t k,
+			 struct ranked *out)
+{
+	size_t nq = q->sparse_n, nrows = 0, npoints = 0;
+	if (!nq || !ix->n)
+		return 0;
+	double *df = xcalloc(nq, sizeof(*df));
+	float *w = xcalloc(ix->n * nq, sizeof(*w)); /* row-major: term weights of every row, 0 when absent */
+	uint8_t *hit = xcalloc(ix->n, 1);
+	for (size_t i = 0; i < ix->n; i++) {
+		if (allow && !allow[i])
+			continue;
+		npoints++;
+		const uint32_t *idx = ix->sp_idx + ix->sp_off[i];
+		size_t len = ix->sp_off[i + 1] - ix->sp_off[i];
+		for (size_t j = 0; j < nq; j++) {
+			long at = find_term(idx, len, q->sparse_idx[j]);
+			if (at >= 0) {
+				w[i * nq + j] = ix->sp_val[ix->sp_off[i] + (size_t)at];
+				df[j]++;
+				hit[i] = 1;
+			}
+		}
+	}
+	for (size_t j = 0; j < nq; j++)
+		df[j] = log(1.0 + ((double)npoints - df[j] + 0.5) / (df[j] + 0.5));
+	struct ranked *all = xmalloc(ix->n * sizeof(*all));
+	for (size_t i = 0; i < ix->n; i++) {
+		if (!hit[i])
+			continue;
+		double s = 0;
+		for (size_t j = 0; j < nq; j++)
+			s += df[j] * q->sparse_val[j] * w[i * nq + j];
+		all[nrows++] = (struct ranked){ (uint32_t)i, s, 0 };
+	}
+	sort_ranked(ix, all, nrows);
+	if (nrows > k)
+		nrows = k;
+	memcpy(out, all, nrows * sizeof(*out));
+	free(all);
+	free(hit);
+	free(w);
+	free(df);
+	return nrows;
+}
+
+size_t vindex_search(const struct vindex *ix, const struct vstore_query *q, struct vstore_hit *hits)
+{
+	uint8_t *allow = allowed_rows(ix, q);
+	if (q->hybrid == VINDEX_SPARSE_ONLY) {
+		struct ranked *r = xmalloc((q->limit ? q->limit : 1) * sizeof(*r));
+		size_t nr = sparse_top(ix, q, allow, q->limit, r);
+		for (size_t i = 0; i < nr; i++) {
+			snprintf(hits[i].chunk_id, sizeof(hits[i].chunk_id), "%s", ix->chunk_ids[r[i].row]);
+			hits[i].score = r[i].score;
+		}
+		free(r);
+		free(allow);
+		return nr;
+	}
+	size_t pre = q->hybrid ? (q->prefetch > q->limit ? q->prefetch : q->limit) : q->limit;
+	struct ranked *dense = xmalloc((pre ? pre : 1) * sizeof(*dense));
+	size_t nd = dense_top(ix, q, allow, pre, dense), n = 0;
+	if (!q->hybrid) {
+		for (; n < nd && n < q->limit; n++) {
+			snprintf(hits[n].chunk_id, sizeof(hits[n].chunk_id), "%s", ix->chunk_ids[dense[n].row]);
+			hits[n].score = dense[n].score;
+		}
+	} else {
+		struct ranked *sparse = xmalloc(pre * sizeof(*sparse));
+		size_t ns = sparse_top(ix, q, allow, pre, sparse);
+		struct ranked *fused = xmalloc((nd + ns + 1) * sizeof(*fused));
+		size_t nf = 0;
+		for (size_t i = 0; i < nd; i++)
+			fused[nf++] = (struct ranked){ dense[i].row, 1.0 / ((double)i + 2.0), dense[i].score };
+		for (size_t i = 0; i < ns; i++) {
+			size_t j = 0;
+			while (j < nf && fused[j].row != sparse[i].row)
+				j++;
+			if (j == nf)
+				fused[nf++] = (struct ranked){ sparse[i].row, 0,
+							       vscan_dot(ix->vecs + sparse[i].row * ix->dims, q->dense,
+									 ix->dims) };
+			fused[j].score += 1.0 / ((double)i + 2.0);
+		}
+		sort_ranked(ix, fused, nf);
+		for (; n < nf && n < q->limit; n++) {
+			snprintf(hits[n].chunk_id, sizeof(hits[n].chunk_id), "%s", ix->chunk_ids[fused[n].row]);
+			hits[n].score = fused[n].score;
+		}
+		free(fused);
+		free(sparse);
+	}
+	free(dense);
+	free(allow);
+	return n;
+}
