@@ -8,11 +8,13 @@ ALTER TABLE chunks
   ADD COLUMN IF NOT EXISTS vec_seq BIGINT UNSIGNED NOT NULL AUTO_INCREMENT UNIQUE,
   ADD KEY IF NOT EXISTS chunks_account_seq (account_id, vec_seq);
 
--- Bumped in the same transaction as every change to an account's chunks. A process that cached the account's
--- vectors compares one number per search to know whether to look again.
+-- generation is bumped in the same transaction as every change to an account's chunks: a process that cached the
+-- account's vectors compares one number per search to know whether to look again. epoch is bumped when vectors
+-- change in place (faqsurectl reindex): caches then reload everything.
 CREATE TABLE IF NOT EXISTS vector_generations (
   account_id BIGINT UNSIGNED NOT NULL PRIMARY KEY,
-  generation BIGINT UNSIGNED NOT NULL DEFAULT 0
+  generation BIGINT UNSIGNED NOT NULL DEFAULT 0,
+  epoch BIGINT UNSIGNED NOT NULL DEFAULT 0
 ) ENGINE=InnoDB;
 
 -- Changes an external vector store has not confirmed yet: written in the transaction that changes the chunks,

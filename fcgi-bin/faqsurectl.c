@@ -48,6 +48,7 @@ static const char usage_main[] =
 	"  key list --account NAME\n"
 	"  key revoke ID_OR_PREFIX\n"
 	"  worker [--once]                 process uploaded documents (a daemon; --once drains the queue)\n"
+	"  reindex [--account NAME]        re-embed stored chunks and rebuild the vector store\n"
 	"\n"
 	"Every command takes --help.\n";
 
@@ -404,6 +405,32 @@ struct command {
 	const char *const *flags;
 };
 
+static const char usage_reindex[] =
+	"usage: faqsurectl reindex [--account NAME]\n"
+	"\n"
+	"Re-embeds the stored chunks of every ready document (of one account with --account) with the configured\n"
+	"[embedder] and rebuilds the [vector] store from MariaDB. Run it after changing the embedder (vectors of\n"
+	"another model or size are not searched until then) or the vector backend. Searches go on meanwhile: one\n"
+	"document is rewritten per transaction. With an external store (qdrant) the account's points (or the whole\n"
+	"collection, without --account) are dropped first and written again.\n";
+
+static int cmd_reindex(struct ctl *c, const struct args *a)
+{
+	static const char *const known[] = { "--account", NULL };
+	struct ingest_worker w;
+	long long account_id = 0;
+	const char *name = opt(a, "--account");
+	if (check_args(a, known, 0, usage_reindex) < 0)
+		return 2;
+	if (ingest_worker_init(&w, &c->cfg, &c->err) < 0)
+		return fail(c);
+	int rc = name ? account_find(w.db, name, &account_id, &c->err) : 0;
+	if (rc == 0)
+		rc = ingest_reindex(&w, account_id, stdout, &c->err);
+	ingest_worker_release(&w);
+	return rc < 0 ? fail(c) : 0;
+}
+
 static const char *const account_create_flags[] = { "--unlimited", NULL };
 static const char *const worker_flags[] = { "--once", NULL };
 
@@ -416,6 +443,7 @@ static const struct command commands[] = {
 	{ "key", "list", cmd_key_list, usage_key_list, NULL },
 	{ "key", "revoke", cmd_key_revoke, usage_key_revoke, NULL },
 	{ "worker", NULL, cmd_worker, usage_worker, worker_flags },
+	{ "reindex", NULL, cmd_reindex, usage_reindex, NULL },
 };
 
 int main(int argc, char **argv)

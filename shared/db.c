@@ -354,6 +354,11 @@ int db_insert_rows(struct db *db, const char *head, const char *tuple, const str
 		   size_t nrows, size_t per_statement, struct fs_error *e)
 {
 	int rc = 0;
+	/* never more parameters than one statement may bind, whatever the caller asked */
+	if (ncols && per_statement * ncols > DB_MAX_PARAMS)
+		per_statement = DB_MAX_PARAMS / ncols;
+	if (per_statement == 0)
+		per_statement = 1;
 	for (size_t at = 0; at < nrows && rc == 0; at += per_statement) {
 		size_t k = nrows - at < per_statement ? nrows - at : per_statement;
 		struct buf sql;

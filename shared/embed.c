@@ -11,6 +11,7 @@
 /* Every backend, by the name [embedder] backend selects. */
 static const struct embed_ops *const backends[] = {
 	&embed_builtin_ops,
+	&embed_openai_ops,
 };
 
 #define NBACKENDS (sizeof(backends) / sizeof(backends[0]))

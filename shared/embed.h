@@ -45,5 +45,8 @@ void embedder_close(struct embedder *em);
 long long embed_count_tokens(const char *text);
 
 extern const struct embed_ops embed_builtin_ops;
+/* An OpenAI-compatible server's POST {url}/embeddings ([embedder] url, model, api_key, dimensions, batch_size,
+ * timeout_ms, max_retries). With dimensions = 0, open asks the server once for a vector to learn its size. */
+extern const struct embed_ops embed_openai_ops;
 
 #endif

@@ -93,6 +93,19 @@ static int zip_is_docx(const void *data, size_t len)
 	return yes;
 }
 
+/* Types libmagic gives to plain text that looks like program code (a help article quoting a script): still text
+ * to us. */
+static int is_code_text(const char *m)
+{
+	static const char *const code[] = { "application/javascript", "application/json", "application/x-shellscript",
+					    "application/x-php", "application/x-ruby", "application/x-perl",
+					    "application/sql", "application/x-httpd-php" };
+	for (size_t i = 0; i < sizeof(code) / sizeof(code[0]); i++)
+		if (!strcmp(m, code[i]))
+			return 1;
+	return 0;
+}
+
 /* Whether the first element of an XML document is <html> (XHTML served as text/xml): skips the declaration,
  * comments, processing instructions and the DOCTYPE (with any internal subset) in the first 64 KiB. */
 static int xml_root_is_html(const char *s, size_t n)
@@ -192,7 +205,7 @@ enum extract_kind extract_detect(const void *data, size_t len, const char *filen
 			kind = EXTRACT_TEXT;
 		else
 			kind = EXTRACT_CSV;
-	} else if (strncmp(m, "text/", 5) == 0 && strcmp(m, "text/rtf") != 0) {
+	} else if ((strncmp(m, "text/", 5) == 0 && strcmp(m, "text/rtf") != 0) || is_code_text(m)) {
 		if (extract_is_markdown_name(filename))
 			kind = EXTRACT_MARKDOWN;
 		else if (filename && has_suffix_ci(filename, ".csv"))

@@ -20,7 +20,7 @@
 
 #define EMBED_BATCH 64
 #define CHUNK_COLUMNS 13
-#define CHUNK_ROWS_PER_INSERT 40
+#define CHUNK_ROWS_PER_INSERT 32
 
 struct job {
 	long long id;

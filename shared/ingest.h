@@ -5,6 +5,8 @@
 #ifndef FAQSURE_INGEST_H
 #define FAQSURE_INGEST_H
 
+#include <stdio.h>
+
 #include "config.h"
 #include "db.h"
 #include "embed.h"
@@ -28,5 +30,9 @@ void ingest_worker_release(struct ingest_worker *w);
 /* Puts jobs whose lease ran out back in the queue, then claims and processes one job. *worked says whether
  * there was one. A job that fails leaves its document 'failed' and returns 0: the error is the document's. */
 int ingest_run_one(struct ingest_worker *w, int *worked, struct fs_error *e);
+
+/* Re-embeds the ready documents of one account (account_id > 0) or of all (0) with the configured embedder and
+ * rebuilds the vector store from MariaDB; progress lines go to progress (may be NULL). */
+int ingest_reindex(struct ingest_worker *w, long long account_id, FILE *progress, struct fs_error *e);
 
 #endif

@@ -239,6 +239,10 @@ int search_run(struct searcher *s, struct db *db, long long account_id, const st
 		}
 	}
 out:
+	/* The request was valid: a store or embedder that refuses (misconfigured, wrong dimensions until a reindex)
+	 * is the service's problem, never the client's 400/404. */
+	if (rc == FS_EINVAL || rc == FS_ENOTFOUND || rc == FS_EUNSUPPORTED)
+		rc = FS_EUNAVAIL;
 	free(ranked);
 	free(hits);
 	free(q);

@@ -22,6 +22,7 @@
 struct cached {
 	long long account_id;
 	long long generation; /* -1: never loaded */
+	long long epoch;
 	unsigned long long last_used;
 	struct vindex ix;
 };
@@ -157,14 +158,19 @@ static int load_rows(struct embedded *s, struct cached *c, const uint64_t *want,
 static int refresh(struct embedded *s, struct cached *c, struct fs_error *e)
 {
 	struct db_res r;
-	int rc = db_exec(s->db, &r, e, "SELECT generation FROM vector_generations WHERE account_id = ?", "i",
+	int rc = db_exec(s->db, &r, e, "SELECT generation, epoch FROM vector_generations WHERE account_id = ?", "i",
 			 c->account_id);
 	if (rc < 0)
 		return rc;
-	long long gen = r.nrows ? db_cell_ll(&r, 0, 0, 0) : 0;
+	long long gen = r.nrows ? db_cell_ll(&r, 0, 0, 0) : 0, epoch = r.nrows ? db_cell_ll(&r, 0, 1, 0) : 0;
 	db_res_release(&r);
-	if (gen == c->generation)
+	if (gen == c->generation && epoch == c->epoch)
 		return 0;
+	if (epoch != c->epoch) { /* vectors changed in place: start over */
+		vindex_release(&c->ix);
+		vindex_init(&c->ix, s->base.dims);
+		c->epoch = epoch;
+	}
 
 	rc = db_exec(s->db, &r, e, "SELECT vec_seq FROM chunks WHERE account_id = ? AND dims = ? ORDER BY vec_seq",
 		     "ii", c->account_id, (long long)s->base.dims);

@@ -8,7 +8,7 @@
 #include "config.h"
 #include "embed.h"
 
-#define DIMS 384
+#define DIMS 1024
 
 static struct embedder *open_builtin(struct config *cfg)
 {
@@ -46,7 +46,7 @@ static void embed_registry_unknown_backend(void)
 	config_init(&cfg);
 	CHECK_INT(config_parse(&cfg, "test.conf", "[embedder]\nbackend = word2vec\n", &e), 0);
 	CHECK_INT(embedder_open(&cfg, &em, &e), FS_EINVAL);
-	CHECK_STR(e.msg, "unknown embedder backend 'word2vec' (known: builtin)");
+	CHECK_STR(e.msg, "unknown embedder backend 'word2vec' (known: builtin, openai)");
 	CHECK(em == NULL);
 	config_release(&cfg);
 }
@@ -58,7 +58,7 @@ static void embed_builtin_identity(void)
 	if (em) {
 		CHECK_STR(em->ops->name, "builtin");
 		CHECK_INT(em->dims, DIMS);
-		CHECK_STR(em->model, "builtin-v1");
+		CHECK_STR(em->model, "builtin-v2");
 	}
 	embedder_close(em);
 	embedder_close(NULL);

@@ -1,0 +1,430 @@
+/* The "openai" embedder: vectors from an OpenAI-compatible server (OpenAI, Ollama, llama.cpp, vLLM, LM Studio)
+ * through POST {url}/embeddings, in batches of [embedder] batch_size. Wire format: OPENAI-COMPAT.md. Answers are
+ * checked (count, indexes, dimensions, finite numbers) and re-normalised, since not every server normalises. */
+#include "embed.h"
+
+#include <float.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "buf.h"
+#include "http.h"
+
+#include "banned.h"
+
+#define PROBE_TEXT "dimension probe"
+/* Upstream error messages quoted in ours are cut to this many bytes. */
+#define UPSTREAM_MSG_MAX 200
+/* Room for one number of a JSON answer ("-0.0123456789012345678, "), to size the answer cap. */
+#define BYTES_PER_NUMBER 32
+#define ANSWER_SLACK ((size_t)1 << 20)
+#define ANSWER_MAX_UNKNOWN_DIMS ((size_t)64 << 20)
+
+struct openai {
+	struct embedder base;
+	struct http_client *http;
+	char *endpoint;     /* {url}/embeddings */
+	char *model;        /* as sent upstream */
+	char *api_key;      /* only to redact it from upstream messages; NULL when none */
+	char *auth_header;  /* "Authorization: Bearer ..."; NULL when no key */
+	char host[300];     /* for messages */
+	long long request_dims; /* sent as "dimensions" when > 0 */
+	size_t batch;
+	struct http_opts opts;
+};
+
+/* A text with nothing but whitespace gets the zero vector without asking the upstream (which may refuse empty
+ * input). */
+static int is_blank(const char *s)
+{
+	for (; *s; s++)
+		if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r' && *s != '\f' && *s != '\v')
+			return 0;
+	return 1;
+}
+
+/* Length of the valid UTF-8 sequence at s (at most len bytes), 0 when it is not one. Rejects what Jansson
+ * rejects: overlong forms, surrogates, code points past U+10FFFF. */
+static size_t utf8_seq(const unsigned char *s, size_t len)
+{
+	unsigned cp;
+	size_t n;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (n > len)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* A JSON string of text; bytes that are not valid UTF-8 become U+FFFD (extraction should never produce them,
+ * but one stray byte must not stop a document). */
+static json_t *json_text(const char *text)
+{
+	json_t *j = json_string(text);
+	struct buf b;
+	size_t len = strlen(text);
+
+	if (j)
+		return j;
+	buf_init(&b, BUF_NO_LIMIT);
+	for (size_t i = 0; i < len;) {
+		size_t n = utf8_seq((const unsigned char *)text + i, len - i);
+		if (n) {
+			buf_add(&b, text + i, n);
+			i += n;
+		} else {
+			buf_adds(&b, "\xef\xbf\xbd");
+			i++;
+		}
+	}
+	j = json_stringn(buf_str(&b), b.len);
+	buf_release(&b);
+	return j;
+}
+
+/* The upstream's error.message (or a bare string error), made safe to show: the API key removed, control
+ * characters blanked, cut at UPSTREAM_MSG_MAX bytes on a character boundary. "" when there is none. */
+static void upstream_message(const struct openai *o, const struct buf *body, char *out, size_t size)
+{
+	json_t *root = json_loadb(body->ptr ? body->ptr : "", body->len, 0, NULL);
+	json_t *err = json_object_get(root, "error");
+	const char *msg = NULL;
+	struct buf b;
+	size_t keylen = o->api_key ? strlen(o->api_key) : 0;
+
+	out[0] = '\0';
+	if (json_is_string(err))
+		msg = json_string_value(err);
+	else if (json_is_object(err) && json_is_string(json_object_get(err, "message")))
+		msg = json_string_value(json_object_get(err, "message"));
+	else if (json_is_string(json_object_get(root, "message")))
+		msg = json_string_value(json_object_get(root, "message"));
+	if (!msg) {
+		json_decref(root);
+		return;
+	}
+	buf_init(&b, BUF_NO_LIMIT);
+	for (const char *p = msg; *p;) {
+		if (keylen && !strncmp(p, o->api_key, keylen)) {
+			buf_adds(&b, "[redacted]");
+			p += keylen;
+		} else {
+			char c = (unsigned char)*p < 0x20 || *p == 0x7f ? ' ' : *p;
+			buf_add(&b, &c, 1);
+			p++;
+		}
+	}
+	size_t n = b.len;
+	if (n > UPSTREAM_MSG_MAX) {
+		n = UPSTREAM_MSG_MAX;
+		while (n > 0 && ((unsigned char)b.ptr[n] & 0xc0) == 0x80) /* not in the middle of a character */
+			n--;
+	}
+	snprintf(out, size, "%.*s%s", (int)n, buf_str(&b), n < b.len ? "..." : "");
+	buf_release(&b);
+	json_decref(root);
+}
+
+/* The request body for k texts. */
+static char *request_body(const struct openai *o, const char *const *texts, const size_t *pos, size_t k,
+			  size_t *len)
+{
+	json_t *req = json_object(), *input = json_array();
+	char *s;
+
+	for (size_t i = 0; i < k; i++)
+		json_array_append_new(input, json_text(texts[pos[i]]));
+	json_object_set_new(req, "model", json_string(o->model));
+	json_object_set_new(req, "input", input);
+	json_object_set_new(req, "encoding_format", json_string("float"));
+	if (o->request_dims > 0)
+		json_object_set_new(req, "dimensions", json_integer(o->request_dims));
+	s = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	if (!s) /* only on out of memory, or a model name that is not UTF-8 */
+		return NULL;
+	*len = strlen(s);
+	return s;
+}
+
+/* Checks one answer for k texts and writes its vectors, ordered by index and L2-normalised, into *vecs
+ * (k * dims floats, malloc'd). Learns the dimensions from the first vector when they are still 0. */
+static int parse_answer(struct openai *o, json_t *root, size_t k, float **vecs, long long *usage,
+			struct fs_error *e)
+{
+	json_t *data = json_object_get(root, "data"), *u;
+	char *seen = NULL;
+	float *v = NULL;
+	size_t dims = o->base.dims;
+	int rc = 0;
+
+	*vecs = NULL;
+	*usage = -1;
+	if (!json_is_array(data)) {
+		rc = fs_fail(e, FS_EUNAVAIL, "embedder upstream sent an answer without a \"data\" array");
+		goto out;
+	}
+	if (json_array_size(data) != k) {
+		rc = fs_fail(e, FS_EUNAVAIL, "embedder upstream sent %zu vectors for %zu texts", json_array_size(data),
+			     k);
+		goto out;
+	}
+	seen = xcalloc(k, 1);
+	for (size_t i = 0; i < k; i++) {
+		json_t *item = json_array_get(data, i), *ix, *emb;
+		size_t at = i, len;
+
+		if (!json_is_object(item) || !json_is_array(emb = json_object_get(item, "embedding"))) {
+			rc = fs_fail(e, FS_EUNAVAIL, "embedder upstream sent an item without an \"embedding\" array");
+			goto out;
+		}
+		ix = json_object_get(item, "index");
+		if (ix) { /* order by index, not by position; servers that leave it out are taken in order */
+			if (!json_is_integer(ix) || json_integer_value(ix) < 0 || (size_t)json_integer_value(ix) >= k) {
+				rc = fs_fail(e, FS_EUNAVAIL, "embedder upstream sent an index outside 0..%zu", k - 1);
+				goto out;
+			}
+			at = (size_t)json_integer_value(ix);
+		}
+		if (seen[at]) {
+			rc = fs_fail(e, FS_EUNAVAIL, "embedder upstream sent index %zu twice", at);
+			goto out;
+		}
+		seen[at] = 1;
+		len = json_array_size(emb);
+		if (dims == 0) {
+			if (len == 0 || len > 65535) {
+				rc = fs_fail(e, FS_EUNAVAIL, "embedder returned %zu dimensions", len);
+				goto out;
+			}
+			dims = len;
+		}
+		if (len != dims) {
+			rc = fs_fail(e, FS_EUNAVAIL, "embedder returned %zu dimensions, expected %zu", len, dims);
+			goto out;
+		}
+		if (!v)
+			v = xmalloc(k * dims * sizeof(float));
+		double sum = 0;
+		float *dst = v + at * dims;
+		for (size_t d = 0; d < dims; d++) {
+			json_t *num = json_array_get(emb, d);
+			double x = json_number_value(num);
+			if (!json_is_number(num) || !isfinite(x) || fabs(x) > FLT_MAX) {
+				rc = fs_fail(e, FS_EUNAVAIL, "embedder upstream sent a vector with a value that"
+							     " is not a finite number");
+				goto out;
+			}
+			dst[d] = (float)x;
+			sum += x * x;
+		}
+		if (sum > 0) {
+			double norm = sqrt(sum);
+			for (size_t d = 0; d < dims; d++)
+				dst[d] = (float)(dst[d] / norm);
+		}
+	}
+	o->base.dims = dims;
+	u = json_object_get(root, "usage");
+	if (json_is_integer(json_object_get(u, "prompt_tokens")))
+		*usage = json_integer_value(json_object_get(u, "prompt_tokens"));
+	else if (json_is_integer(json_object_get(u, "total_tokens")))
+		*usage = json_integer_value(json_object_get(u, "total_tokens"));
+	*vecs = v;
+	v = NULL;
+out:
+	free(seen);
+	free(v);
+	return rc;
+}
+
+/* Embeds the k texts texts[pos[0..k)] in one request; vector i goes to out + pos[i] * dims (out may be NULL,
+ * to only learn the dimensions). */
+static int embed_batch(struct openai *o, const char *const *texts, const size_t *pos, size_t k, float *out,
+		       long long *tokens, struct fs_error *e)
+{
+	const char *headers[4] = { "Content-Type: application/json", "Accept: application/json", NULL, NULL };
+	struct http_response resp;
+	struct http_opts opts = o->opts;
+	struct fs_error he;
+	json_t *root = NULL;
+	float *vecs = NULL;
+	long long usage;
+	size_t len = 0;
+	char *body;
+	int rc;
+
+	http_response_init(&resp);
+	body = request_body(o, texts, pos, k, &len);
+	if (!body) {
+		rc = fs_fail(e, FS_EINTERNAL, "could not build the embeddings request");
+		goto out;
+	}
+	headers[2] = o->auth_header;
+	/* The answer may be as large as k vectors of printed numbers, and no larger. */
+	opts.max_body = o->base.dims ? k * o->base.dims * BYTES_PER_NUMBER + ANSWER_SLACK : ANSWER_MAX_UNKNOWN_DIMS;
+	fs_error_clear(&he);
+	rc = http_request(o->http, "POST", o->endpoint, headers, body, len, &opts, &resp, &he);
+	if (rc < 0) {
+		rc = fs_fail(e, rc == FS_EINVAL ? FS_EINVAL : FS_EUNAVAIL, "embedder upstream unavailable: %s", he.msg);
+		goto out;
+	}
+	if (resp.status < 200 || resp.status >= 300) {
+		char msg[UPSTREAM_MSG_MAX + 8];
+		upstream_message(o, &resp.body, msg, sizeof(msg));
+		if (resp.status == 429 || resp.status >= 500)
+			rc = fs_fail(e, FS_EUNAVAIL,
+				     "embedder upstream unavailable: %s answered HTTP %ld after %d attempt%s%s%s",
+				     o->host, resp.status, resp.attempts, resp.attempts == 1 ? "" : "s",
+				     *msg ? ": " : "", msg);
+		else
+			rc = fs_fail(e, FS_EUNAVAIL, "embedder upstream %s refused the request (HTTP %ld)%s%s", o->host,
+				     resp.status, *msg ? ": " : "", msg);
+		goto out;
+	}
+	root = json_loadb(resp.body.ptr ? resp.body.ptr : "", resp.body.len, 0, NULL);
+	if (!root || !json_is_object(root)) {
+		rc = fs_fail(e, FS_EUNAVAIL, "embedder upstream sent malformed JSON (%s)",
+			     root ? "not an object" : "it does not parse");
+		goto out;
+	}
+	if ((rc = parse_answer(o, root, k, &vecs, &usage, e)) < 0)
+		goto out;
+	for (size_t i = 0; out && i < k; i++)
+		memcpy(out + pos[i] * o->base.dims, vecs + i * o->base.dims, o->base.dims * sizeof(float));
+	if (usage < 0) { /* no usage in the answer: price the texts ourselves */
+		usage = 0;
+		for (size_t i = 0; i < k; i++)
+			usage += embed_count_tokens(texts[pos[i]]);
+	}
+	*tokens += usage;
+out:
+	free(vecs);
+	json_decref(root);
+	free(body);
+	http_response_release(&resp);
+	return rc;
+}
+
+static int openai_embed(struct embedder *em, const char *const *texts, size_t n, float *out, long long *tokens,
+			struct fs_error *e)
+{
+	struct openai *o = (struct openai *)em;
+	size_t *pos = xmalloc(o->batch * sizeof(size_t));
+	int rc = 0;
+
+	*tokens = 0;
+	memset(out, 0, n * o->base.dims * sizeof(float));
+	for (size_t at = 0; at < n && rc == 0;) {
+		size_t k = 0;
+		for (; at < n && k < o->batch; at++)
+			if (!is_blank(texts[at]))
+				pos[k++] = at;
+		if (k)
+			rc = embed_batch(o, texts, pos, k, out, tokens, e);
+	}
+	free(pos);
+	return rc;
+}
+
+static void openai_close(struct embedder *em)
+{
+	struct openai *o = (struct openai *)em;
+	http_client_free(o->http);
+	free(o->endpoint);
+	free(o->model);
+	free(o->api_key);
+	free(o->auth_header);
+	free(o);
+}
+
+static int openai_open(const struct config *cfg, struct embedder **out, struct fs_error *e)
+{
+	const char *url = cfg->embedder_url ? cfg->embedder_url : "";
+	const char *model = cfg->embedder_model ? cfg->embedder_model : "";
+	const char *key = cfg->embedder_api_key ? cfg->embedder_api_key : "";
+	struct openai *o;
+	struct buf b;
+	size_t ulen;
+	int rc;
+
+	*out = NULL;
+	if (!*url || !*model)
+		return fs_fail(e, FS_EINVAL, "[embedder] backend = openai needs url and model");
+	if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)
+		return fs_fail(e, FS_EINVAL, "[embedder] url must start with http:// or https://");
+	o = xcalloc(1, sizeof(*o));
+	o->base.ops = &embed_openai_ops;
+	if ((rc = http_client_new(&o->http, e)) < 0) {
+		free(o);
+		return rc;
+	}
+	ulen = strlen(url);
+	while (ulen > 0 && url[ulen - 1] == '/')
+		ulen--;
+	buf_init(&b, BUF_NO_LIMIT);
+	buf_addf(&b, "%.*s/embeddings", (int)ulen, url);
+	o->endpoint = buf_take(&b, NULL);
+	http_url_host(o->endpoint, o->host, sizeof(o->host));
+	o->model = xstrdup(model);
+	if (*key) {
+		o->api_key = xstrdup(key);
+		buf_addf(&b, "Authorization: Bearer %s", key);
+		o->auth_header = buf_take(&b, NULL);
+	}
+	/* Recorded with every vector: printable ASCII only (the column is ASCII), cut to fit. */
+	snprintf(o->base.model, sizeof(o->base.model), "openai:%s", model);
+	for (char *p = o->base.model; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			*p = '_';
+	o->request_dims = cfg->embedder_dimensions;
+	o->base.dims = (size_t)cfg->embedder_dimensions;
+	o->batch = cfg->embedder_batch_size > 0 ? (size_t)cfg->embedder_batch_size : 64;
+	o->opts.timeout_ms = (long)cfg->embedder_timeout_ms;
+	o->opts.max_retries = (int)cfg->embedder_max_retries;
+
+	if (o->base.dims == 0) {
+		/* Callers size their buffers by dims right after open, so ask the upstream once now. */
+		const char *probe[1] = { PROBE_TEXT };
+		size_t at = 0;
+		long long ignored = 0;
+		struct fs_error pe;
+		fs_error_clear(&pe);
+		rc = embed_batch(o, probe, &at, 1, NULL, &ignored, &pe);
+		if (rc < 0) {
+			rc = fs_fail(e, rc, "%s (while learning the vector size: [embedder] dimensions is 0)",
+				     pe.msg);
+			openai_close(&o->base);
+			return rc;
+		}
+	}
+	*out = &o->base;
+	return 0;
+}
+
+const struct embed_ops embed_openai_ops = {
+	.name = "openai",
+	.open = openai_open,
+	.embed = openai_embed,
+	.close = openai_close,
+};

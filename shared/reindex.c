@@ -1,0 +1,130 @@
+/* Reindex: re-embeds stored chunks with the configured embedder and rebuilds the vector store from MariaDB (after
+ * the embedder or the vector backend changed). The chunks' text stays; their vectors, keyword vectors, model and
+ * dims are rewritten one document per transaction, so searches go on meanwhile. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ingest.h"
+#include "buf.h"
+#include "banned.h"
+
+#define REINDEX_BATCH 64
+
+static void put_le32(unsigned char *p, float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, 4);
+	for (int k = 0; k < 4; k++)
+		p[k] = (unsigned char)(u >> (8 * k));
+}
+
+/* Re-embeds one document's chunks in one transaction. */
+static int reindex_document(struct ingest_worker *w, long long account_id, const char *doc_id, size_t *nchunks,
+			    struct fs_error *e)
+{
+	size_t dims = w->embedder->dims;
+	struct db_res r;
+	int rc = db_exec(w->db, &r, e, "SELECT id, section, text FROM chunks WHERE document_id = ? ORDER BY seq", "s",
+			 doc_id);
+	if (rc < 0)
+		return rc;
+	size_t n = r.nrows;
+	char **texts = xcalloc(n ? n : 1, sizeof(*texts));
+	float *vecs = xmalloc((n ? n : 1) * dims * sizeof(float));
+	unsigned char *blob = xmalloc(dims * 4);
+	struct sparse sp;
+	struct buf spb;
+	sparse_init(&sp);
+	buf_init(&spb, BUF_NO_LIMIT);
+	for (size_t i = 0; i < n; i++) {
+		struct buf t;
+		buf_init(&t, BUF_NO_LIMIT);
+		if (*db_cell(&r, i, 1))
+			buf_addf(&t, "%s\n", db_cell(&r, i, 1));
+		buf_adds(&t, db_cell(&r, i, 2));
+		texts[i] = buf_take(&t, NULL);
+	}
+	for (size_t at = 0; at < n && rc == 0; at += REINDEX_BATCH) {
+		size_t k = n - at < REINDEX_BATCH ? n - at : REINDEX_BATCH;
+		long long used = 0;
+		rc = embedder_embed(w->embedder, (const char *const *)texts + at, k, vecs + at * dims, &used, e);
+	}
+	if (rc == 0 && (rc = db_begin(w->db, e)) == 0) {
+		for (size_t i = 0; i < n && rc == 0; i++) {
+			for (size_t d = 0; d < dims; d++)
+				put_le32(blob + 4 * d, vecs[i * dims + d]);
+			terms_doc_vector(w->terms, texts[i], &sp);
+			buf_reset(&spb);
+			sparse_to_blob(&sp, &spb);
+			rc = db_exec(w->db, NULL, e,
+				     "UPDATE chunks SET embedding = ?, sparse = ?, embed_model = ?, dims = ? WHERE id = ?",
+				     "bbsis", blob, dims * 4, spb.ptr ? spb.ptr : "", spb.len, w->embedder->model,
+				     (long long)dims, db_cell(&r, i, 0));
+		}
+		if (rc == 0)
+			rc = vstore_changed(w->cfg, w->db, account_id, doc_id, "upsert", e);
+		if (rc == 0)
+			rc = db_commit(w->db, e);
+		else
+			db_rollback(w->db);
+	}
+	if (rc == 0)
+		*nchunks += n;
+	for (size_t i = 0; i < n; i++)
+		free(texts[i]);
+	free(texts);
+	free(vecs);
+	free(blob);
+	sparse_release(&sp);
+	buf_release(&spb);
+	db_res_release(&r);
+	return rc;
+}
+
+int ingest_reindex(struct ingest_worker *w, long long account_id, FILE *progress, struct fs_error *e)
+{
+	struct db_res r;
+	size_t ndocs = 0, nchunks = 0;
+	int rc;
+	/* an external store starts empty (for everyone, or for this account) and is filled again */
+	if (w->vs->ops->external) {
+		rc = account_id ? w->vs->ops->delete_account(w->vs, account_id, e) : w->vs->ops->recreate(w->vs, e);
+		if (rc < 0)
+			return rc;
+	}
+	if (account_id)
+		rc = db_exec(w->db, &r, e, "SELECT id, account_id FROM documents WHERE account_id = ? AND status = 'ready'"
+			     " ORDER BY created_at", "i", account_id);
+	else
+		rc = db_exec(w->db, &r, e, "SELECT id, account_id FROM documents WHERE status = 'ready' ORDER BY created_at",
+			     "");
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < r.nrows && rc == 0; i++) {
+		rc = reindex_document(w, db_cell_ll(&r, i, 1, 0), db_cell(&r, i, 0), &nchunks, e);
+		ndocs++;
+		if (progress && (ndocs % 100 == 0 || ndocs == r.nrows))
+			fprintf(progress, "reindexed %zu of %zu documents (%zu chunks)\n", ndocs, r.nrows, nchunks);
+	}
+	/* in-place vector changes: every process's cache of these accounts starts over */
+	if (rc == 0)
+		rc = account_id ? db_exec(w->db, NULL, e,
+					  "INSERT INTO vector_generations (account_id, generation, epoch) VALUES (?, 1, 1)"
+					  " ON DUPLICATE KEY UPDATE generation = generation + 1, epoch = epoch + 1",
+					  "i", account_id)
+				: db_exec(w->db, NULL, e,
+					  "UPDATE vector_generations SET generation = generation + 1, epoch = epoch + 1", "");
+	db_res_release(&r);
+	while (rc == 0 && w->vs->ops->external) {
+		int applied = vstore_sync(w->vs, w->db, 1000, e);
+		if (applied < 0)
+			rc = applied;
+		if (applied <= 0)
+			break;
+	}
+	if (rc == 0 && progress)
+		fprintf(progress, "reindex done: %zu documents, %zu chunks, model %s, %zu dimensions\n", ndocs, nchunks,
+			w->embedder->model, w->embedder->dims);
+	return rc;
+}
