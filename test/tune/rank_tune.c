@@ -2,7 +2,11 @@
  * embedding and ranking code as the service, in one process, and prints nDCG@10 / MRR@10 / R@5 / R@10 for the
  * dense, keyword and hybrid rankings, plus how cosines of relevant and irrelevant top-10 results are spread
  * (for calibrating similarity_score). `make eval` measures the real thing through the API; this is the fast loop.
- * usage: rank-tune SET_DIR [max_queries] */
+ * usage: rank-tune SET_DIR [max_queries]
+ * Knobs for experiments (environment): T_PRF / T_ALPHA feedback passages and weight (default: the config's),
+ * T_CT chunk target size, T_WS / T_K weighted RRF of the "wfused" line, T_HM ranking whose cosines are
+ * histogrammed (0 dense, 2 hybrid), T_DUMP=1 prints "D rel cosine coverage nterms rank" per top-10 result (the
+ * input of the score calibration). */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -212,9 +216,9 @@ int main(int argc, char **argv)
 		terms_query_vector(tm, text, &qs);
 		float *orig = malloc(em->dims * sizeof(float));
 		memcpy(orig, vec, em->dims * sizeof(float));
-		if (getenv("T_PRF")) { /* pseudo-relevance feedback in dense space */
-			size_t nfb = (size_t)atol(getenv("T_PRF"));
-			float alpha = getenv("T_ALPHA") ? (float)atof(getenv("T_ALPHA")) : 1.0f;
+		{ /* pseudo-relevance feedback in dense space, as search.c does it ([search] feedback_*) */
+			size_t nfb = getenv("T_PRF") ? (size_t)atol(getenv("T_PRF")) : (size_t)cfg.search_feedback_passages;
+			float alpha = getenv("T_ALPHA") ? (float)atof(getenv("T_ALPHA")) : (float)cfg.search_feedback_weight;
 			uint32_t ids[64]; float sc[64];
 			size_t got = vscan_topk(ix.vecs, ix.n, ix.dims, vec, NULL, nfb, ids, sc);
 			double norm = 0;
@@ -229,6 +233,30 @@ int main(int argc, char **argv)
 			for (size_t d = 0; d < em->dims; d++)
 				vec[d] /= (float)sqrt(norm);
 			free(acc);
+			if (getenv("T_SX")) { /* keyword feedback: top T_SX terms of the feedback passages, weight T_SB */
+				size_t nx = (size_t)atol(getenv("T_SX"));
+				float beta = getenv("T_SB") ? (float)atof(getenv("T_SB")) : 0.3f;
+				uint32_t tid[4096]; float tw[4096]; size_t nt = 0;
+				for (size_t i = 0; i < got; i++)
+					for (size_t u = ix.sp_off[ids[i]]; u < ix.sp_off[ids[i] + 1]; u++) {
+						size_t k = 0;
+						while (k < nt && tid[k] != ix.sp_idx[u]) k++;
+						if (k == nt) { if (nt == 4096) continue; tid[nt] = ix.sp_idx[u]; tw[nt++] = 0; }
+						tw[k] += ix.sp_val[u] / (float)got;
+					}
+				for (size_t a = 0; a < nx && a < nt; a++) {
+					size_t best = a;
+					for (size_t b3 = a + 1; b3 < nt; b3++) if (tw[b3] > tw[best]) best = b3;
+					uint32_t t1 = tid[a]; float t2 = tw[a]; tid[a] = tid[best]; tw[a] = tw[best]; tid[best] = t1; tw[best] = t2;
+					/* add to qs (sorted insert or bump) */
+					size_t k = 0;
+					while (k < qs.n && qs.idx[k] < tid[a]) k++;
+					if (k < qs.n && qs.idx[k] == tid[a]) { qs.val[k] += beta * tw[a]; continue; }
+					if (qs.n == qs.cap) { qs.cap = qs.cap ? qs.cap * 2 : 32; qs.idx = realloc(qs.idx, qs.cap * 4); qs.val = realloc(qs.val, qs.cap * 4); }
+					memmove(qs.idx + k + 1, qs.idx + k, (qs.n - k) * 4); memmove(qs.val + k + 1, qs.val + k, (qs.n - k) * 4);
+					qs.idx[k] = tid[a]; qs.val[k] = beta * tw[a]; qs.n++;
+				}
+			}
 		}
 		struct vstore_hit saved[2][50];
 		size_t nsaved[2] = { 0, 0 };
