@@ -97,90 +97,56 @@ static int feedback(struct searcher *s, struct db *db, const struct vstore_query
 	return 0;
 }
 
-/* Share of the query's distinct terms (ascending ids) found in the passage's stored keyword vector. */
-static double coverage(const struct sparse *query, const char *blob, size_t len)
+/* Best similarity_score first; equal ones by cosine, then chunk id. */
+static int cmp_score(const void *a, const void *b)
 {
-	struct sparse d;
-	size_t found = 0;
-	if (!query->n)
-		return 0;
-	sparse_init(&d);
-	if (sparse_from_blob(blob, len, &d) == 0)
-		for (size_t i = 0, j = 0; i < query->n && j < d.n;) {
-			if (query->idx[i] == d.idx[j])
-				found++, i++, j++;
-			else if (query->idx[i] < d.idx[j])
-				i++;
-			else
-				j++;
-		}
-	sparse_release(&d);
-	return (double)found / (double)query->n;
+	const struct search_result *x = a, *y = b;
+	if (x->score != y->score)
+		return x->score > y->score ? -1 : 1;
+	if (x->cosine != y->cosine)
+		return x->cosine > y->cosine ? -1 : 1;
+	return strcmp(x->chunk_id, y->chunk_id);
 }
 
-/* Store order, with equal store scores by cosine then chunk id (vstore.h). */
-struct ranked {
-	struct search_result r;
-	double store_score;
-};
-
-static int cmp_ranked(const void *a, const void *b)
+/* Reads the kept results' passages (text, metadata, file name). A result whose chunk is gone (deleted after the
+ * store answered) is dropped. */
+static int load_passages(struct db *db, long long account_id, struct search_result *res, size_t *n,
+			 struct fs_error *e)
 {
-	const struct ranked *x = a, *y = b;
-	if (x->store_score != y->store_score)
-		return x->store_score > y->store_score ? -1 : 1;
-	if (x->r.cosine != y->r.cosine)
-		return x->r.cosine > y->r.cosine ? -1 : 1;
-	return strcmp(x->r.chunk_id, y->r.chunk_id);
-}
-
-/* Reads the hits' passages (text, metadata, file name, vectors) and scores them. Hits whose chunk is gone
- * (deleted after the store answered) are dropped. */
-static int load_hits(struct searcher *s, struct db *db, long long account_id, const struct vstore_hit *hits,
-		     size_t nhits, const float *q0, const struct sparse *qterms, struct ranked *out, size_t *nout,
-		     struct fs_error *e)
-{
-	size_t dims = s->em->dims;
-	struct db_param *p = xcalloc(nhits + 1, sizeof(*p));
+	struct db_param *p = xcalloc(*n + 1, sizeof(*p));
 	p[0] = (struct db_param){ .type = 'i', .i = account_id };
-	for (size_t i = 0; i < nhits; i++)
-		p[i + 1] = (struct db_param){ .type = 's', .ptr = hits[i].chunk_id };
-	char *sql = in_list_sql("SELECT c.id, c.document_id, c.text, c.metadata, c.embedding, c.sparse, d.filename"
+	for (size_t i = 0; i < *n; i++)
+		p[i + 1] = (struct db_param){ .type = 's', .ptr = res[i].chunk_id };
+	char *sql = in_list_sql("SELECT c.id, c.document_id, c.text, c.metadata, d.filename"
 				" FROM chunks c JOIN documents d ON d.id = c.document_id"
 				" WHERE c.account_id = ? AND c.id IN (",
-				nhits, ")");
+				*n, ")");
 	struct db_res r;
-	int rc = db_exec_params(db, &r, e, sql, p, nhits + 1);
+	int rc = db_exec_params(db, &r, e, sql, p, *n + 1);
 	free(sql);
 	free(p);
 	if (rc < 0)
 		return rc;
-	float *v = xmalloc(dims * sizeof(float));
-	*nout = 0;
-	for (size_t h = 0; h < nhits; h++) {
+	size_t kept = 0;
+	for (size_t h = 0; h < *n; h++) {
 		for (size_t i = 0; i < r.nrows; i++) {
-			if (strcmp(db_cell(&r, i, 0), hits[h].chunk_id))
+			if (strcmp(db_cell(&r, i, 0), res[h].chunk_id))
 				continue;
-			struct ranked *o = &out[(*nout)++];
-			memset(o, 0, sizeof(*o));
-			o->store_score = hits[h].score;
-			snprintf(o->r.chunk_id, sizeof(o->r.chunk_id), "%s", db_cell(&r, i, 0));
-			snprintf(o->r.document_id, sizeof(o->r.document_id), "%s", db_cell(&r, i, 1));
-			o->r.text = xstrdup(db_cell(&r, i, 2));
-			o->r.metadata = json_loads(db_cell(&r, i, 3), 0, NULL);
-			if (!json_is_object(o->r.metadata)) {
-				json_decref(o->r.metadata);
-				o->r.metadata = json_object();
+			struct search_result *o = &res[kept++];
+			if (o != &res[h])
+				*o = res[h];
+			snprintf(o->document_id, sizeof(o->document_id), "%s", db_cell(&r, i, 1));
+			o->text = xstrdup(db_cell(&r, i, 2));
+			o->metadata = json_loads(db_cell(&r, i, 3), 0, NULL);
+			if (!json_is_object(o->metadata)) {
+				json_decref(o->metadata);
+				o->metadata = json_object();
 			}
-			o->r.filename = xstrdup(db_cell(&r, i, 6));
-			if (vstore_decode_vector(db_cell(&r, i, 4), r.lens[i * r.ncols + 4], dims, v) == 0)
-				o->r.cosine = vscan_dot(v, q0, dims);
-			o->r.coverage = coverage(qterms, db_cell(&r, i, 5), r.lens[i * r.ncols + 5]);
-			o->r.score = search_score(s->cfg, o->r.cosine, o->r.coverage);
+			o->filename = xstrdup(db_cell(&r, i, 4));
 			break;
 		}
 	}
-	free(v);
+	*n = kept;
 	db_res_release(&r);
 	return 0;
 }
@@ -188,11 +154,11 @@ static int load_hits(struct searcher *s, struct db *db, long long account_id, co
 int search_run(struct searcher *s, struct db *db, long long account_id, const struct search_params *p,
 	       struct search_result **out, size_t *n, long long *tokens, struct fs_error *e)
 {
-	size_t dims = s->em->dims, nhits = 0, nloaded = 0;
+	size_t dims = s->em->dims, nhits = 0, nres = 0;
 	size_t limit = (size_t)(p->top_k > 0 ? p->top_k : 5);
 	float *q0 = xmalloc(dims * sizeof(float)), *q = xmalloc(dims * sizeof(float));
 	struct vstore_hit *hits = xcalloc(SEARCH_PREFETCH, sizeof(*hits));
-	struct ranked *ranked = NULL;
+	struct search_result *res = NULL;
 	struct sparse qterms;
 	int rc;
 
@@ -217,33 +183,41 @@ int search_run(struct searcher *s, struct db *db, long long account_id, const st
 		.prefetch = SEARCH_PREFETCH,
 		.document_ids = p->document_ids,
 		.ndocument_ids = p->ndocument_ids,
+		.score_dense = q0,
 	};
 	if (s->cfg->search_feedback_passages > 0 && (rc = feedback(s, db, &vq, q, e)) < 0)
 		goto out;
-	if ((rc = s->vs->ops->search(s->vs, &vq, hits, &nhits, e)) < 0)
+	/* dense: the nearest passages, ordered by similarity_score; hybrid: the fused order as it is */
+	if (!p->hybrid)
+		vq.limit = limit > SEARCH_PREFETCH ? limit : SEARCH_PREFETCH;
+	if ((rc = s->vs->ops->search(s->vs, &vq, hits, &nhits, e)) < 0 || nhits == 0)
 		goto out;
-	if (nhits == 0)
-		goto out;
-	ranked = xcalloc(nhits, sizeof(*ranked));
-	if ((rc = load_hits(s, db, account_id, hits, nhits, q0, &qterms, ranked, &nloaded, e)) < 0)
-		goto out;
-	qsort(ranked, nloaded, sizeof(*ranked), cmp_ranked);
-	*out = xcalloc(nloaded ? nloaded : 1, sizeof(**out));
-	for (size_t i = 0; i < nloaded; i++) {
-		if (i < limit && ranked[i].r.score >= p->threshold) {
-			(*out)[(*n)++] = ranked[i].r;
-		} else {
-			free(ranked[i].r.text);
-			free(ranked[i].r.filename);
-			json_decref(ranked[i].r.metadata);
-		}
+	res = xcalloc(nhits, sizeof(*res));
+	for (size_t i = 0; i < nhits; i++) {
+		snprintf(res[i].chunk_id, sizeof(res[i].chunk_id), "%s", hits[i].chunk_id);
+		res[i].cosine = hits[i].cosine;
+		res[i].coverage = hits[i].coverage;
+		/* rounded as shown, so the threshold and the shown scores agree */
+		res[i].score = floor(search_score(s->cfg, hits[i].cosine, hits[i].coverage) * 10000.0 + 0.5) / 10000.0;
 	}
+	if (!p->hybrid)
+		qsort(res, nhits, sizeof(*res), cmp_score);
+	for (size_t i = 0; i < nhits && i < limit; i++)
+		if (res[i].score >= p->threshold)
+			res[nres++] = res[i];
+	if (nres && (rc = load_passages(db, account_id, res, &nres, e)) < 0) {
+		nres = 0;
+		goto out;
+	}
+	*out = res;
+	*n = nres;
+	res = NULL;
 out:
 	/* The request was valid: a store or embedder that refuses (misconfigured, wrong dimensions until a reindex)
 	 * is the service's problem, never the client's 400/404. */
 	if (rc == FS_EINVAL || rc == FS_ENOTFOUND || rc == FS_EUNSUPPORTED)
 		rc = FS_EUNAVAIL;
-	free(ranked);
+	free(res);
 	free(hits);
 	free(q);
 	free(q0);

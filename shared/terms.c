@@ -190,7 +190,8 @@ static size_t sorted_ids(struct terms *t, const char *text, struct sparse *out)
 {
 	out->n = 0;
 	size_t words = terms_each(t, text, collect_id, out);
-	qsort(out->idx, out->n, sizeof(*out->idx), cmp_u32);
+	if (out->n)
+		qsort(out->idx, out->n, sizeof(*out->idx), cmp_u32);
 	return words;
 }
 

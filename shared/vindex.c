@@ -72,8 +72,10 @@ void vindex_retain(struct vindex *ix, const uint8_t *keep)
 			memcpy(ix->doc_ids[w], ix->doc_ids[i], sizeof(ix->doc_ids[w]));
 			ix->seq[w] = ix->seq[i];
 		}
-		memmove(ix->sp_idx + spw, ix->sp_idx + a, (b - a) * sizeof(*ix->sp_idx));
-		memmove(ix->sp_val + spw, ix->sp_val + a, (b - a) * sizeof(*ix->sp_val));
+		if (b > a) {
+			memmove(ix->sp_idx + spw, ix->sp_idx + a, (b - a) * sizeof(*ix->sp_idx));
+			memmove(ix->sp_val + spw, ix->sp_val + a, (b - a) * sizeof(*ix->sp_val));
+		}
 		ix->sp_off[w] = spw;
 		spw += b - a;
 		w++;
@@ -195,16 +197,28 @@ static size_t sparse_top(const struct vindex *ix, const struct vstore_query *q, 
 	return nrows;
 }
 
+/* One result: the row's id, the ranking's score, and the cosine and coverage search scores it by. */
+static void put_hit(const struct vindex *ix, const struct vstore_query *q, uint32_t row, double score,
+		    struct vstore_hit *h)
+{
+	const uint32_t *idx = ix->sp_idx + ix->sp_off[row];
+	size_t len = ix->sp_off[row + 1] - ix->sp_off[row], found = 0;
+	snprintf(h->chunk_id, sizeof(h->chunk_id), "%s", ix->chunk_ids[row]);
+	h->score = score;
+	h->cosine = vscan_dot(ix->vecs + (size_t)row * ix->dims, q->score_dense ? q->score_dense : q->dense, ix->dims);
+	for (size_t j = 0; j < q->sparse_n; j++)
+		found += find_term(idx, len, q->sparse_idx[j]) >= 0;
+	h->coverage = q->sparse_n ? (double)found / (double)q->sparse_n : 0;
+}
+
 size_t vindex_search(const struct vindex *ix, const struct vstore_query *q, struct vstore_hit *hits)
 {
 	uint8_t *allow = allowed_rows(ix, q);
 	if (q->hybrid == VINDEX_SPARSE_ONLY) {
 		struct ranked *r = xmalloc((q->limit ? q->limit : 1) * sizeof(*r));
 		size_t nr = sparse_top(ix, q, allow, q->limit, r);
-		for (size_t i = 0; i < nr; i++) {
-			snprintf(hits[i].chunk_id, sizeof(hits[i].chunk_id), "%s", ix->chunk_ids[r[i].row]);
-			hits[i].score = r[i].score;
-		}
+		for (size_t i = 0; i < nr; i++)
+			put_hit(ix, q, r[i].row, r[i].score, &hits[i]);
 		free(r);
 		free(allow);
 		return nr;
@@ -213,10 +227,8 @@ size_t vindex_search(const struct vindex *ix, const struct vstore_query *q, stru
 	struct ranked *dense = xmalloc((pre ? pre : 1) * sizeof(*dense));
 	size_t nd = dense_top(ix, q, allow, pre, dense), n = 0;
 	if (!q->hybrid) {
-		for (; n < nd && n < q->limit; n++) {
-			snprintf(hits[n].chunk_id, sizeof(hits[n].chunk_id), "%s", ix->chunk_ids[dense[n].row]);
-			hits[n].score = dense[n].score;
-		}
+		for (; n < nd && n < q->limit; n++)
+			put_hit(ix, q, dense[n].row, dense[n].score, &hits[n]);
 	} else {
 		struct ranked *sparse = xmalloc(pre * sizeof(*sparse));
 		size_t ns = sparse_top(ix, q, allow, pre, sparse);
@@ -235,10 +247,8 @@ size_t vindex_search(const struct vindex *ix, const struct vstore_query *q, stru
 			fused[j].score += 1.0 / ((double)i + 2.0);
 		}
 		sort_ranked(ix, fused, nf);
-		for (; n < nf && n < q->limit; n++) {
-			snprintf(hits[n].chunk_id, sizeof(hits[n].chunk_id), "%s", ix->chunk_ids[fused[n].row]);
-			hits[n].score = fused[n].score;
-		}
+		for (; n < nf && n < q->limit; n++)
+			put_hit(ix, q, fused[n].row, fused[n].score, &hits[n]);
 		free(fused);
 		free(sparse);
 	}

@@ -47,11 +47,14 @@ struct vstore_query {
 	size_t prefetch;            /* hybrid: candidates taken from each list (>= limit) */
 	const char *const *document_ids; /* when ndocument_ids > 0, only points of these documents */
 	size_t ndocument_ids;
+	const float *score_dense;   /* what each hit's cosine is measured against (NULL: dense) */
 };
 
 struct vstore_hit {
 	char chunk_id[37];
-	double score; /* dense: the cosine; hybrid: the RRF score */
+	double score;    /* dense: the cosine; hybrid: the RRF score */
+	double cosine;   /* the point's cosine with q->score_dense */
+	double coverage; /* the share of the query's sparse terms the point contains (0 when it has none) */
 };
 
 struct vstore_ops {

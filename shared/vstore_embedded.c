@@ -191,8 +191,10 @@ static int refresh(struct embedded *s, struct cached *c, struct fs_error *e)
 
 	/* load rows it has that are not held (table order is ascending) */
 	uint64_t *mine = xmalloc((c->ix.n ? c->ix.n : 1) * sizeof(*mine));
-	memcpy(mine, c->ix.seq, c->ix.n * sizeof(*mine));
-	qsort(mine, c->ix.n, sizeof(*mine), cmp_u64);
+	if (c->ix.n) {
+		memcpy(mine, c->ix.seq, c->ix.n * sizeof(*mine));
+		qsort(mine, c->ix.n, sizeof(*mine), cmp_u64);
+	}
 	uint64_t *want = xmalloc((n ? n : 1) * sizeof(*want));
 	for (size_t i = 0; i < n; i++)
 		if (!held(mine, c->ix.n, table[i]))

@@ -551,6 +551,22 @@ static double point_cosine(const json_t *point, const float *q, size_t dims)
 	return dot;
 }
 
+/* The share of the query's terms found in the point's returned sparse vector. */
+static double point_coverage(const json_t *point, const struct vstore_query *q)
+{
+	const json_t *idx = json_object_get(json_object_get(json_object_get(point, "vector"), SPARSE_NAME), "indices");
+	size_t found = 0;
+	if (!q->sparse_n || !json_is_array(idx))
+		return 0;
+	for (size_t j = 0; j < q->sparse_n; j++)
+		for (size_t i = 0; i < json_array_size(idx); i++)
+			if ((json_int_t)q->sparse_idx[j] == json_integer_value(json_array_get(idx, i))) {
+				found++;
+				break;
+			}
+	return (double)found / (double)q->sparse_n;
+}
+
 static int qdrant_search(struct vstore *vs, const struct vstore_query *q, struct vstore_hit *hits, size_t *nhits,
 			 struct fs_error *e)
 {
@@ -571,8 +587,9 @@ static int qdrant_search(struct vstore *vs, const struct vstore_query *q, struct
 		return fs_fail(e, FS_EINVAL, "the query vector holds a value that is not a finite number");
 	}
 	if (!q->hybrid) {
-		body = json_pack("{s:o, s:s, s:o, s:I, s:b}", "query", dense, "using", DENSE_NAME, "filter", filter,
-				 "limit", (json_int_t)want, "with_payload", 0);
+		body = json_pack("{s:o, s:s, s:o, s:I, s:b, s:[s, s]}", "query", dense, "using", DENSE_NAME, "filter",
+				 filter, "limit", (json_int_t)want, "with_payload", 0, "with_vector", DENSE_NAME,
+				 SPARSE_NAME);
 	} else {
 		/* The top-level filter reaches the fused list only: every prefetch repeats it, or another account's
 		 * points would take the candidates' places. The dense vectors come back to order equal fused scores
@@ -593,9 +610,9 @@ static int qdrant_search(struct vstore *vs, const struct vstore_query *q, struct
 							     SPARSE_NAME, "limit", (json_int_t)prefetch, "filter",
 							     filter));
 		}
-		body = json_pack("{s:o, s:{s:s}, s:o, s:I, s:b, s:[s]}", "prefetch", pre, "query", "fusion", "rrf",
+		body = json_pack("{s:o, s:{s:s}, s:o, s:I, s:b, s:[s, s]}", "prefetch", pre, "query", "fusion", "rrf",
 				 "filter", filter, "limit", (json_int_t)want, "with_payload", 0, "with_vector",
-				 DENSE_NAME);
+				 DENSE_NAME, SPARSE_NAME);
 	}
 	if (!body)
 		return fs_fail(e, FS_EINTERNAL, "could not write a query for the vector store");
@@ -620,6 +637,8 @@ static int qdrant_search(struct vstore *vs, const struct vstore_query *q, struct
 		memcpy(all[got].hit.chunk_id, id, 37);
 		all[got].hit.score = json_number_value(score);
 		all[got].cosine = q->hybrid ? point_cosine(p, q->dense, vs->dims) : all[got].hit.score;
+		all[got].hit.cosine = point_cosine(p, q->score_dense ? q->score_dense : q->dense, vs->dims);
+		all[got].hit.coverage = point_coverage(p, q);
 		got++;
 	}
 	qsort(all, got, sizeof(*all), hit_order);

@@ -53,5 +53,7 @@ struct test_case {
 /* Each test file defines one table of cases, listed in runner.c. */
 extern const struct test_case buf_cases[], util_cases[], config_cases[], ratelimit_cases[], route_cases[],
 	page_cases[], err_cases[], extract_cases[], chunk_cases[], embed_cases[], multipart_cases[];
+extern const struct test_case http_cases[];
+extern const struct test_case search_cases[];
 
 #endif

@@ -8,7 +8,7 @@ int check_failed;
 
 static const struct test_case *const suites[] = { buf_cases, util_cases, config_cases, ratelimit_cases,
 						  route_cases, page_cases, err_cases, extract_cases, chunk_cases,
-						  embed_cases, multipart_cases };
+						  embed_cases, multipart_cases, http_cases, search_cases };
 
 int main(int argc, char **argv)
 {
