@@ -3,8 +3,11 @@
 # (GET /api/v1/documents: auth + rate limit + query + usage event) against a hello-world FastCGI program
 # under the same Apache in the same run. Prints requests/s, p50/p99 latency and the ratio.
 # Then ingestion: ../shared/docs and 10,000 generated documents through the upload route and one worker.
+# Then search (test/bench_search.py): POST /api/v1/search on generated corpora of 1k, 10k and 100k chunks, dense
+# and hybrid, against the same hello-world ceiling; search.fcgi's memory; the exact scan alone against FAISS.
 # Environment: BUILDDIR (default build), DURATION (seconds per run, default 10), CONNECTIONS (default 16),
-# INGEST_DOCS (generated documents, default 10000).
+# INGEST_DOCS (generated documents, default 10000), SEARCH_SIZES (chunks, default 1000,10000,100000; empty:
+# no search part).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILDDIR=${BUILDDIR:-build}
@@ -49,14 +52,16 @@ echo "FAQSure benchmark: wrk -t2 -c$CONNECTIONS, ${DURATION}s per run, Apache mo
 run "hello (libfcgi hello world)" /bench/hello
 run "documents (GET /api/v1/documents, keyed)" /api/v1/documents -H "X-API-Key: $key"
 awk -v a="$documents_rps" -v h="$hello_rps" 'BEGIN { printf "ratio: authenticated path keeps %.1f%% of the hello-world ceiling\n", 100 * a / h }'
-rss=$(ps -C documents.fcgi -o rss= | awk '{ s += $1; n++ } END { if (n) printf "%d processes, %.1f MiB resident each on average", n, s / n / 1024 }')
+run_dir=$(awk -F' = ' '/^socket/ {print $2}' "$FAQSURE_CONFIG" | xargs dirname)
+# This stack's processes only (other stacks may run on the machine): Apache runs the copies in $run_dir/bin.
+rss=$(ps -C documents.fcgi -o rss=,args= | awk -v bin="$run_dir/bin/" 'index($2, bin) == 1 { s += $1; n++ }
+	END { if (n) printf "%d processes, %.1f MiB resident each on average", n, s / n / 1024 }')
 echo "documents.fcgi: $rss"
 events=$(mariadb --no-defaults --socket="$(awk -F' = ' '/^socket/ {print $2}' "$FAQSURE_CONFIG")" -uroot faqsure \
 	-N -e "SELECT COUNT(*) FROM usage_events")
 echo "usage events recorded during the run: $events"
 
 # Ingestion: stop the daemon worker so uploads queue up, then time one `worker --once` draining them.
-run_dir=$(awk -F' = ' '/^socket/ {print $2}' "$FAQSURE_CONFIG" | xargs dirname)
 if [ -f "$run_dir/worker.pid" ]; then
 	kill "$(cat "$run_dir/worker.pid")" 2>/dev/null || true
 	sleep 1
@@ -73,3 +78,14 @@ else
 fi
 /usr/bin/python3 test/bench_ingest.py "$url" "$key" "$BUILDDIR/bin/faqsurectl" "$FAQSURE_CONFIG" "$sock" \
 	"10,000 generated Markdown documents" --generate "${INGEST_DOCS:-10000}"
+
+# Search: its own accounts and corpora, indexed by `worker --once` processes (the daemon worker is stopped).
+if [ -n "${SEARCH_SIZES-1000,10000,100000}" ]; then
+	if [ -x "$BUILDDIR/fcgi-bin/search.fcgi" ]; then
+		/usr/bin/python3 test/bench_search.py "$url" "$BUILDDIR/bin/faqsurectl" "$FAQSURE_CONFIG" "$sock" \
+			"$dir/search" "$run_dir" "$hello_rps" "$documents_rps"
+	else
+		echo
+		echo "search: $BUILDDIR/fcgi-bin/search.fcgi is not built, skipped"
+	fi
+fi

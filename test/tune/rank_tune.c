@@ -18,6 +18,7 @@
 #include "embed.h"
 #include "extract.h"
 #include "terms.h"
+#include "search.h"
 #include "vindex.h"
 #include "vscan.h"
 
@@ -290,6 +291,24 @@ int main(int argc, char **argv)
 						}
 						hits[at].score += 1.0 / (((double)r + 1) / w[l] + kk - 1);
 					}
+				for (size_t a = 0; a < nh; a++)
+					for (size_t b2 = a + 1; b2 < nh; b2++)
+						if (hits[b2].score > hits[a].score) {
+							struct vstore_hit t = hits[a];
+							hits[a] = hits[b2];
+							hits[b2] = t;
+						}
+			}
+			if (getenv("T_RESCORE") && (mode == 0 || mode == 2)) { /* order by similarity_score */
+				for (size_t i = 0; i < nh; i++) {
+					long row = atol(hits[i].chunk_id);
+					size_t a0 = ix.sp_off[row], a1 = ix.sp_off[row + 1], found = 0;
+					for (size_t t = 0; t < qs.n; t++)
+						for (size_t u = a0; u < a1; u++)
+							found += ix.sp_idx[u] == qs.idx[t];
+					double cs = vscan_dot(ix.vecs + (size_t)row * ix.dims, orig, ix.dims);
+					hits[i].score = search_score(&cfg, cs, qs.n ? (double)found / (double)qs.n : 0.0);
+				}
 				for (size_t a = 0; a < nh; a++)
 					for (size_t b2 = a + 1; b2 < nh; b2++)
 						if (hits[b2].score > hits[a].score) {
