@@ -334,11 +334,22 @@ static int process(struct ingest_worker *w, const struct job *job, struct fs_err
 	json_t *doc_meta = NULL;
 	fs_error_clear(&why);
 
-	if (job->attempts > INGEST_MAX_ATTEMPTS)
-		return fail_job(w, job,
-				"processing was interrupted 3 times (the worker stopped each time); the file may be too"
-				" large or malformed",
-				e);
+	if (job->attempts > INGEST_MAX_ATTEMPTS) {
+		/* the last attempt's problem, when a worker could say it (an embedder that stayed away) */
+		struct db_res last;
+		char reason[1200];
+		int lrc = db_exec(w->db, &last, e, "SELECT error FROM documents WHERE id = ?", "s", job->document_id);
+		if (lrc < 0)
+			return lrc;
+		if (last.nrows && db_cell(&last, 0, 0))
+			snprintf(reason, sizeof(reason), "processing failed 3 times; the last attempt: %s",
+				 db_cell(&last, 0, 0));
+		else
+			snprintf(reason, sizeof(reason), "processing was interrupted 3 times (the worker stopped each time);"
+				 " the file may be too large or malformed");
+		db_res_release(&last);
+		return fail_job(w, job, reason, e);
+	}
 	int rc = load_source(w, job, &src, e);
 	if (rc == FS_ENOTFOUND)
 		return 0; /* deleted meanwhile: its job went with it */
@@ -408,6 +419,11 @@ int ingest_run_one(struct ingest_worker *w, int *worked, struct fs_error *e)
 	*worked = 1;
 	double started = util_now_ms();
 	rc = process(w, &job, e);
+	if (rc < 0) { /* kept on the document (still processing) so a person, and the final failure, can say why */
+		struct fs_error ignored;
+		db_exec(w->db, NULL, &ignored, "UPDATE documents SET error = LEFT(?, 1000) WHERE id = ? AND status = 'processing'",
+			"ss", e->msg, job.document_id);
+	}
 	fprintf(stderr, "faqsure worker: document %s: %s after %.0f ms\n", job.document_id,
 		rc < 0 ? e->msg : "processed", util_now_ms() - started);
 	return rc;
