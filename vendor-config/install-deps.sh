@@ -4,7 +4,7 @@
 set -eu
 PACKAGES="build-essential pkg-config libfcgi-dev libfcgi-bin libmariadb-dev mariadb-server mariadb-client
 libjansson-dev libcurl4-openssl-dev libmagic-dev libssl-dev libpoppler-glib-dev libxml2-dev libzip-dev
-libstemmer-dev apache2 libapache2-mod-fcgid curl wrk python3"
+libstemmer-dev apache2 libapache2-mod-fcgid curl wrk python3 python3-jsonschema python3-xapian python3-faiss"
 
 missing=""
 for p in $PACKAGES; do
