@@ -270,10 +270,6 @@ int main(int argc, char **argv)
 				q.hybrid = VINDEX_SPARSE_ONLY;
 			if (mode < 3) {
 				nh = vindex_search(&ix, &q, hits);
-				if (mode < 2) {
-					memcpy(saved[mode], hits, sizeof(hits));
-					nsaved[mode] = nh;
-				}
 			} else {
 				double ws = getenv("T_WS") ? atof(getenv("T_WS")) : 1, kk = getenv("T_K") ? atof(getenv("T_K")) : 2;
 				double w[2] = { 1, ws };
@@ -316,6 +312,10 @@ int main(int argc, char **argv)
 							hits[a] = hits[b2];
 							hits[b2] = t;
 						}
+			}
+			if (mode < 2) {
+				memcpy(saved[mode], hits, sizeof(hits));
+				nsaved[mode] = nh;
 			}
 			char docs[50][64];
 			size_t nd = 0;
