@@ -1,0 +1,470 @@
+# Search benchmark (called by test/bench.sh on its private stack): POST /api/v1/search with wrk over generated
+# corpora of 1k, 10k and 100k chunks (each in its own account), dense and hybrid, beside the hello-world ceiling
+# bench.sh measured; the resident memory of the search.fcgi processes; then the exact scan alone (scan-bench,
+# vscan_topk) against FAISS IndexFlatIP on the same real embeddings, one thread each.
+# usage: bench_search.py URL CTL CONFIG SOCKET WORKDIR RUNDIR HELLO_RPS DOCUMENTS_RPS
+# Environment: SEARCH_SIZES (chunks per corpus, default 1000,10000,100000), DURATION, CONNECTIONS (as bench.sh),
+# SCAN_BENCH (default $BUILDDIR/test/scan-bench), BUILDDIR.
+import http.client
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+from pathlib import Path
+
+url, ctl, config, sock, workdir, rundir, hello_rps, documents_rps = sys.argv[1:9]
+host = urllib.parse.urlsplit(url)
+workdir = Path(workdir)
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = Path(os.environ.get("BUILDDIR", "build"))
+BUILD = BUILD if BUILD.is_absolute() else ROOT / BUILD
+SIZES = [int(x) for x in os.environ.get("SEARCH_SIZES", "1000,10000,100000").split(",") if x]
+DURATION = int(os.environ.get("DURATION", "10"))
+CONNECTIONS = int(os.environ.get("CONNECTIONS", "16"))
+SCAN_BENCH = Path(os.environ.get("SCAN_BENCH") or BUILD / "test" / "scan-bench")
+LUA = ROOT / "test" / "bench" / "search.lua"
+N_QUERIES = 64      # distinct search bodies wrk cycles through
+SCAN_QUERIES = 100  # query vectors for the scan comparison
+TOP_K = 10
+summary = [f"hello ceiling {float(hello_rps):.0f} req/s; GET /api/v1/documents {float(documents_rps):.0f} req/s "
+           f"({100 * float(documents_rps) / float(hello_rps):.1f}%)"]
+
+
+def say(line=""):
+    print(line, flush=True)
+
+
+def fail(msg):
+    raise SystemExit(f"bench: {msg}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Generated corpora: Markdown documents whose sections are one paragraph of 600–950 characters each, so the
+# chunker (a chunk never spans two sections; target 1,000 characters) makes one chunk per section. Words follow
+# a Zipf law over a vocabulary of 20,000, as words in real text do, so keyword queries meet common and rare
+# terms alike.
+
+def vocabulary(rnd):
+    words = set()
+    path = Path("/usr/share/dict/words")
+    if path.exists():
+        words = {w.strip().lower() for w in path.read_text(errors="ignore").split() if re.fullmatch(r"[a-z]{3,12}", w)}
+    words = sorted(words)
+    while len(words) < 20000:  # no dictionary: pronounceable made-up words
+        words.append("".join(rnd.choice("bcdfghklmnprstvz") + rnd.choice("aeiou") for _ in range(rnd.randint(2, 4))))
+    rnd.shuffle(words)
+    words = words[:20000]
+    cum, total = [], 0.0
+    for rank in range(len(words)):
+        total += 1.0 / (rank + 1)
+        cum.append(total)
+    return words, cum
+
+
+def paragraph(rnd, words, cum):
+    """600 to 950 characters (under the chunker's 1,000-character target: one chunk)."""
+    target = rnd.randint(600, 900)
+    sentences, length = [], -1
+    while length < target:
+        s = " ".join(rnd.choices(words, cum_weights=cum, k=rnd.randint(8, 20)))
+        if length + 1 + len(s) + 1 > 950:
+            continue
+        sentences.append(s[0].upper() + s[1:] + ".")
+        length += len(s) + 2
+    return " ".join(sentences)
+
+
+def corpus(size, rnd, words, cum):
+    """(filename, bytes) documents holding `size` sections in all."""
+    per_doc = 10 if size <= 1000 else 20 if size <= 10000 else 25
+    made = 0
+    for d in range(0, (size + per_doc - 1) // per_doc):
+        n = min(per_doc, size - made)
+        made += n
+        parts = [f"# Handbook {size}-{d}\n"]
+        for j in range(n):
+            title = " ".join(rnd.choices(words, cum_weights=cum, k=3))
+            parts.append(f"## {j + 1}. {title}\n\n{paragraph(rnd, words, cum)}\n")
+        yield f"gen-{size}-{d}.md", "\n".join(parts).encode()
+
+
+def queries(rnd, words, cum):
+    """Half are fragments of generated sentences (they have close matches), half words of middling frequency."""
+    out = []
+    for i in range(N_QUERIES):
+        if i % 2 == 0:
+            p = paragraph(rnd, words, cum).split()
+            start = rnd.randrange(0, max(1, len(p) - 8))
+            out.append(" ".join(p[start:start + rnd.randint(4, 8)]).strip(".").lower())
+        else:
+            out.append("how do I " + " ".join(rnd.choice(words[200:5000]) for _ in range(rnd.randint(2, 4))))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Stack helpers
+
+def ctl_run(*args):
+    env = dict(os.environ, FAQSURE_CONFIG=config)
+    return subprocess.run([ctl, *args], env=env, capture_output=True, text=True, check=True).stdout
+
+
+def sql(query):
+    r = subprocess.run(["mariadb", "--no-defaults", "--socket", sock, "-uroot", "faqsure", "-N", "--raw", "-e", query],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        fail(f"mariadb: {r.stderr.strip()}")
+    return [line.split("\t") for line in r.stdout.splitlines()]
+
+
+def upload_all(key, docs, threads=4):
+    lock = threading.Lock()
+    queue = list(docs)
+    errors = []
+
+    def uploader():
+        conn = None
+        while True:
+            with lock:
+                if not queue or errors:
+                    break
+                filename, data = queue.pop()
+            boundary = uuid.uuid4().hex
+            body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n"
+                    f"Content-Type: text/markdown\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+            for attempt in (1, 2):  # a keep-alive connection the server closed meanwhile: once more on a new one
+                try:
+                    conn = conn or http.client.HTTPConnection(host.hostname, host.port, timeout=120)
+                    conn.request("POST", "/api/v1/documents/upload", body,
+                                 {"X-API-Key": key, "Content-Type": f"multipart/form-data; boundary={boundary}"})
+                    r = conn.getresponse()
+                    answer = r.read()
+                    break
+                except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                    conn.close()
+                    conn = None
+                    if attempt == 2:
+                        raise
+            if r.status != 200:
+                with lock:
+                    errors.append(f"upload of {filename}: HTTP {r.status} {answer[:200]!r}")
+        if conn:
+            conn.close()
+
+    threads = [threading.Thread(target=uploader) for _ in range(threads)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    if errors:
+        fail(errors[0])
+
+
+def prepare():
+    """Creates the accounts, uploads every corpus while no worker runs, then drains the queue with one
+    `worker --once` per core. Returns ({size: (account, account id, key, chunks)}, the query texts)."""
+    rnd = random.Random(20240611)
+    words, cum = vocabulary(rnd)
+    accounts = {}
+    t0 = time.monotonic()
+    ndocs = 0
+    for size in SIZES:
+        name = f"search-{size}-{uuid.uuid4().hex[:6]}"
+        ctl_run("account", "create", name, "--unlimited")
+        key = ctl_run("key", "create", "--account", name, "--name", "bench", "--per-minute", "1000000",
+                      "--per-hour", "100000000").rstrip("\n").split("\n")[-1]
+        docs = list(corpus(size, rnd, words, cum))
+        ndocs += len(docs)
+        upload_all(key, docs)
+        accounts[size] = (name, int(sql(f"SELECT id FROM accounts WHERE name = '{name}'")[0][0]), key)
+    upload_s = time.monotonic() - t0
+    t1 = time.monotonic()
+    env = dict(os.environ, FAQSURE_CONFIG=config)
+    logs = [workdir / f"worker-{i}.log" for i in range(os.cpu_count() or 1)]
+    workers = []
+    for log in logs:
+        with open(log, "w") as f:
+            workers.append(subprocess.Popen([ctl, "worker", "--once"], env=env, stdout=subprocess.DEVNULL, stderr=f))
+    for w in workers:
+        w.wait()
+    said = "".join(log.read_text()[-600:] for log in logs)  # the end of what each said, for a failure
+    if any(w.returncode for w in workers):
+        fail(f"faqsurectl worker --once exited {[w.returncode for w in workers]}:\n{said}")
+    work_s = time.monotonic() - t1
+    total_chunks = 0
+    for size, (name, acct, key) in accounts.items():
+        rows = dict((st, (int(n), int(c))) for st, n, c in
+                    sql(f"SELECT status, COUNT(*), SUM(chunk_count) FROM documents WHERE account_id = {acct} "
+                        "GROUP BY status"))
+        if set(rows) != {"ready"}:
+            fail(f"corpus of {size} chunks: documents not all ready: {rows}; the workers said:\n{said}")
+        total_chunks += rows["ready"][1]
+        accounts[size] = (name, acct, key, rows["ready"][1])
+    say(f"corpora: {ndocs} generated Markdown documents, {total_chunks} chunks "
+        f"({', '.join(str(a[3]) for a in accounts.values())}); uploads {upload_s:.0f} s, "
+        f"{len(workers)} workers {work_s:.0f} s ({total_chunks / work_s:.0f} chunks/s)")
+    return accounts, queries(rnd, words, cum)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# wrk
+
+def parse_ms(v):
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", v)
+    if not m:
+        return None
+    return float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[m.group(2)]
+
+
+def wrk(key, bodies, connections, seconds, latency=True, timeout=None):
+    env = dict(os.environ, SEARCH_BODIES=str(bodies))
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(LUA), "-H", f"X-API-Key: {key}"]
+    if latency:
+        cmd.append("--latency")
+    if timeout:
+        cmd.append(f"--timeout={timeout}s")
+    out = subprocess.run(cmd + [f"{url}/api/v1/search"], env=env, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M).group(1))
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {"rps": rps, "p50": p50 and parse_ms(p50.group(1)), "p99": p99 and parse_ms(p99.group(1)),
+            "non2xx": int(non2xx.group(1)) if non2xx else 0, "socket_errors": errors.group(1) if errors else None}
+
+
+def check_search(key, body):
+    conn = http.client.HTTPConnection(host.hostname, host.port, timeout=600)
+    conn.request("POST", "/api/v1/search", body, {"X-API-Key": key, "Content-Type": "application/json"})
+    r = conn.getresponse()
+    data = r.read()
+    conn.close()
+    if r.status != 200:
+        fail(f"POST /api/v1/search answered {r.status}: {data[:300]!r}")
+    return json.loads(data)
+
+
+def search_processes():
+    """(pid, rss KiB) of this stack's search.fcgi processes (other stacks may run on the machine)."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            exe = os.readlink(f"/proc/{pid}/exe")
+            if not exe.startswith(rundir) or not exe.endswith("/search.fcgi"):
+                continue
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue  # gone, or not ours to look at
+        m = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
+        if m:
+            out.append((int(pid), int(m.group(1))))
+    return out
+
+
+def rss_line():
+    procs = search_processes()
+    if not procs:
+        return "no search.fcgi processes"
+    rss = [kb / 1024 for _, kb in procs]
+    return (f"{len(procs)} search.fcgi processes, resident {min(rss):.1f}–{max(rss):.1f} MiB each "
+            f"(total {sum(rss):.0f} MiB)")
+
+
+def restart_web():
+    """Restarts the stack's Apache, which ends its FastCGI processes: each corpus starts with none, so its
+    cold start and its memory are its own, and the memory of the one before is given back."""
+    r = subprocess.run(["apache2", "-f", f"{rundir}/httpd.conf", "-k", "restart"], capture_output=True, text=True)
+    if r.returncode != 0:
+        fail(f"apache2 -k restart: {r.stderr.strip()}")
+    deadline = time.monotonic() + 30
+    while search_processes() or not healthy():
+        if time.monotonic() > deadline:
+            fail("Apache did not come back after a restart")
+        time.sleep(0.2)
+
+
+def healthy():
+    try:
+        conn = http.client.HTTPConnection(host.hostname, host.port, timeout=5)
+        conn.request("GET", "/api/v1/health")
+        ok = conn.getresponse().status == 200
+        conn.close()
+        return ok
+    except OSError:
+        return False
+
+
+def mem_available_mib():
+    m = re.search(r"^MemAvailable:\s+(\d+) kB", Path("/proc/meminfo").read_text(), re.M)
+    return int(m.group(1)) / 1024
+
+
+MAX_PROCESSES = 32  # apache-example.conf: FcgidMaxProcessesPerClass
+WARMUP_BUDGET_S = 60
+WARMUP_MAX_S = 150
+
+
+def warm_up(key, bodies, conns, per_proc):
+    """wrk passes until every search.fcgi process holds the account (its memory is at least 80% of what the
+    first one grew to) and no new process started during the last pass. As bench.sh does, with twice the
+    connections, so mod_fcgid has spare processes (a request that finds them all busy waits about a second, and
+    then for the new process to load the account); with the measured connections only where they were reduced
+    (memory, warm-up time): requests piling up behind loading processes would make mod_fcgid start still more.
+    Returns (seconds, all warm)."""
+    warm_conns = 2 * conns if conns == CONNECTIONS else conns
+    t0 = time.monotonic()
+    for i in range(1000):
+        before = {pid for pid, _ in search_processes()}
+        wrk(key, bodies, warm_conns, 5, latency=False, timeout=120)
+        procs = search_processes()
+        warm = {pid for pid, _ in procs} <= before and all(kb / 1024 >= 0.8 * per_proc for _, kb in procs)
+        if (i >= 1 and warm) or time.monotonic() - t0 > WARMUP_MAX_S:
+            return time.monotonic() - t0, warm
+
+
+def run_wrk(accounts, qs):
+    say(f"\nSearch (POST /api/v1/search, top_k {TOP_K}, {N_QUERIES} different queries; wrk -t2 -c{CONNECTIONS} "
+        f"unless said, {DURATION}s per run; hello-world ceiling {float(hello_rps):.0f} req/s; Apache restarted "
+        f"before each corpus):")
+    results = {}
+    for size, (name, acct, key, chunks) in accounts.items():
+        restart_web()
+        # Cold start: one search in a fresh process loads the account's vectors.
+        first = json.dumps({"query": qs[0], "top_k": TOP_K, "use_hybrid": False})
+        t = time.monotonic()
+        answer = check_search(key, first)
+        cold_s = time.monotonic() - t
+        if not answer.get("results"):
+            fail(f"search of {size} chunks found nothing: {answer}")
+        per_proc = max(kb for _, kb in search_processes()) / 1024
+        # mod_fcgid starts processes while requests wait (up to MAX_PROCESSES), and each loads the vectors on
+        # its first search. Where that would not fit in half the free memory, or take longer than the warm-up
+        # budget on this machine's cores, fewer connections are used (said in the output).
+        fit_mem = int(0.5 * mem_available_mib() / per_proc)
+        fit_time = int(WARMUP_BUDGET_S * (os.cpu_count() or 1) / max(cold_s, 0.01))
+        procs = min(MAX_PROCESSES, fit_mem, fit_time)
+        conns = CONNECTIONS if procs >= 2 * CONNECTIONS else max(2, min(CONNECTIONS, procs // 2))
+        say(f"{chunks:>7} chunks: first search in a fresh process {cold_s * 1000:.0f} ms, which then holds "
+            f"{per_proc:.0f} MiB" + (f"; measured with -c{conns} (more processes would need too much "
+                                      f"{'memory' if fit_mem <= fit_time else 'warm-up time'})"
+                                      if conns != CONNECTIONS else ""))
+        for hybrid in (False, True):
+            bodies = workdir / f"bodies-{size}-{int(hybrid)}.jsonl"
+            bodies.write_text("".join(json.dumps({"query": q, "top_k": TOP_K, "similarity_threshold": 0,
+                                                  "use_hybrid": hybrid}) + "\n" for q in qs))
+            warm_s, warm = warm_up(key, bodies, conns, per_proc)
+            r = wrk(key, bodies, conns, DURATION)
+            mode = "hybrid" if hybrid else "dense"
+            results[(size, mode)] = r
+            ratio = 100 * r["rps"] / float(hello_rps)
+            say(f"{chunks:>7} chunks {mode:<6}  {r['rps']:9.0f} req/s   p50 {r['p50']:8.2f} ms   "
+                f"p99 {r['p99']:8.2f} ms   {ratio:5.1f}% of hello   (-c{conns}, warm-up {warm_s:.0f} s"
+                + ("" if warm else ", some processes still loading") + ")"
+                + (f"   non-2xx: {r['non2xx']}" if r["non2xx"] else "")
+                + (f"   socket errors: {r['socket_errors']}" if r["socket_errors"] else ""))
+            summary.append(f"search {chunks // 1000}k {mode}: {r['rps']:.0f} req/s, p50 {r['p50']:.1f} ms, "
+                           f"p99 {r['p99']:.1f} ms ({ratio:.1f}% of hello"
+                           + (f"; -c{conns})" if conns != CONNECTIONS else ")"))
+        line = rss_line()
+        say(f"{chunks:>7} chunks: after the runs, {line}")
+        summary.append(f"memory {chunks // 1000}k: {line}; first search in a fresh process {cold_s:.1f} s")
+    restart_web()  # gives the memory back before the scan comparison
+    return results
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The scan alone: vscan_topk (scan-bench) against FAISS IndexFlatIP, one thread each, same vectors, k = 10.
+
+def export_vectors(acct, path, limit=None):
+    """The account's chunk embeddings in vec_seq order into path (float32, little-endian); returns (n, dims).
+    Streamed: 100k vectors of 1024 dimensions are 800 MB of hex."""
+    query = (f"SELECT dims, HEX(embedding) FROM chunks WHERE account_id = {acct} ORDER BY vec_seq"
+             + (f" LIMIT {int(limit)}" if limit else ""))
+    p = subprocess.Popen(["mariadb", "--no-defaults", "--socket", sock, "-uroot", "faqsure", "-N", "--raw",
+                          "--quick", "-e", query], stdout=subprocess.PIPE, text=True)
+    n, dims = 0, None
+    with open(path, "wb") as f:
+        for line in p.stdout:
+            d, hexed = line.rstrip("\n").split("\t")
+            if dims is None:
+                dims = int(d)
+            elif int(d) != dims:
+                fail(f"account {acct}: chunks of {d} and {dims} dimensions")
+            f.write(bytes.fromhex(hexed))
+            n += 1
+    if p.wait() != 0 or not n:
+        fail(f"could not read the embeddings of account {acct}")
+    return n, dims
+
+
+def scan_compare(accounts):
+    import numpy as np
+    try:
+        import faiss
+    except ImportError:
+        say("FAISS: python3-faiss is not installed, scan comparison skipped")
+        return
+    if not SCAN_BENCH.exists():
+        say(f"scan-bench: {SCAN_BENCH} is not built, scan comparison skipped")
+        return
+    faiss.omp_set_num_threads(1)
+    small = min(accounts)
+    big = [s for s in accounts if s >= 10000] or [max(accounts)]
+    qpath = workdir / "queries.f32"
+    # Queries: chunk vectors of another account (other text from the same vocabulary), not rows being scanned.
+    nq, dims = export_vectors(accounts[small][1], qpath, SCAN_QUERIES)
+    source = "chunk vectors of another corpus" if small not in big else "the corpus's own first chunks"
+    say(f"\nExact top-{TOP_K} scan alone, one thread, {nq} queries ({source}); scan-bench "
+        f"best of 3 passes, FAISS {faiss.__version__} ({faiss.get_compile_options().strip() or 'default'} build, "
+        f"as Debian ships it) best of 2:")
+    q = np.fromfile(qpath, dtype="<f4").reshape(nq, dims)
+    for size in big:
+        rpath = workdir / f"rows-{size}.f32"
+        n, d = export_vectors(accounts[size][1], rpath)
+        if d != dims:
+            fail("query and row vectors differ in dimensions")
+        ids_path = workdir / f"ids-{size}.txt"
+        out = subprocess.run([str(SCAN_BENCH), "-k", str(TOP_K), "-r", "3", "-o", str(ids_path), str(dims),
+                              str(rpath), str(qpath)], capture_output=True, text=True, check=True).stdout
+        ours = float(re.search(r"ms_per_query=([\d.]+)", out).group(1))
+        rows = np.fromfile(rpath, dtype="<f4").reshape(n, dims)
+        index = faiss.IndexFlatIP(dims)
+        index.add(rows)
+        best_one = None
+        for _ in range(2):
+            t = time.perf_counter()
+            found = [index.search(q[i:i + 1], TOP_K)[1][0] for i in range(nq)]
+            one = (time.perf_counter() - t) * 1000 / nq
+            best_one = one if best_one is None else min(best_one, one)
+        t = time.perf_counter()
+        index.search(q, TOP_K)
+        batch = (time.perf_counter() - t) * 1000 / nq
+        mine = [list(map(int, line.split())) for line in ids_path.read_text().splitlines()]
+        same_list = sum(1 for a, b in zip(mine, found) if list(a) == list(b))
+        same_set = sum(1 for a, b in zip(mine, found) if set(a) == set(b))
+        say(f"{n:>7} x {dims}: vscan_topk {ours:.3f} ms/query; FAISS IndexFlatIP {best_one:.3f} ms/query one at a "
+            f"time, {batch:.3f} as one batch of {nq}; ours / FAISS = {ours / best_one:.2f} ({ours / batch:.2f} vs "
+            f"batch); same top-{TOP_K}: {same_list}/{nq} in order, {same_set}/{nq} as sets")
+        summary.append(f"scan {n // 1000}k x {dims}: vscan {ours:.3f} ms/query, FAISS flat {best_one:.3f} ms "
+                       f"(ratio {ours / best_one:.2f}); identical top-{TOP_K} {same_list}/{nq}")
+        rpath.unlink()
+
+
+def main():
+    workdir.mkdir(parents=True, exist_ok=True)
+    say("\nSearch benchmark: generating and indexing corpora ...")
+    accounts, qs = prepare()
+    run_wrk(accounts, qs)
+    scan_compare(accounts)
+    say("\nSummary:")
+    for line in summary:
+        say("  " + line)
+
+
+main()

@@ -1,0 +1,498 @@
+#!/usr/bin/python3
+# make eval: retrieval quality of POST /api/v1/search, measured through the real API of a private stack on the
+# public test sets in ../shared/eval, beside Xapian BM25 (the peer) on the same documents and queries.
+# Run with /usr/bin/python3 (Debian's python3-xapian is importable only there).
+#
+# Environment:
+#   EVAL_DIR        the sets (default ../shared/eval relative to the repository)
+#   EVAL_SETS       comma-separated set names (default: every folder of EVAL_DIR holding a corpus.jsonl)
+#   EVAL_QUERIES=N  only the first N dev queries of each set (quick runs)
+#   EVAL_PEER_ONLY=1  only Xapian: no stack, no FAQSure numbers
+#   EVAL_OUT        write the numbers there as JSON
+#   EVAL_UPLOADERS  parallel upload connections (default 4); EVAL_SEARCHERS parallel search connections (default 2)
+#   BUILDDIR        as for the integration tests (default build)
+# Exits non-zero on errors only (a failed upload, document or search; a missing program), never on quality.
+import collections
+import concurrent.futures
+import http.client
+import json
+import math
+import os
+import signal
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "test" / "integration"))
+
+K_CUT = 10          # nDCG@10, MRR@10
+SEARCH_TOP_K = 50   # chunks asked for per query (the API's maximum)
+XAPIAN_DEPTH = 100
+THRESHOLDS = (0.5, 0.6, 0.7, 0.8)
+MAIN_THRESHOLD = 0.7
+SEARCH_PATH = "/api/v1/search"
+UPLOAD_PATH = "/api/v1/documents/upload"
+
+
+class EvalError(Exception):
+    """Something went wrong that is not a matter of quality: the run exits non-zero."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Data
+
+class EvalSet:
+    def __init__(self, path, max_queries=None):
+        self.name = path.name
+        self.docs = [json.loads(line) for line in open(path / "corpus.jsonl", encoding="utf-8") if line.strip()]
+        self.qrels = collections.defaultdict(dict)
+        with open(path / "qrels.dev.tsv", encoding="utf-8") as f:
+            next(f)  # header
+            for line in f:
+                if not line.strip():
+                    continue
+                qid, did, rel = line.rstrip("\n").split("\t")
+                self.qrels[qid][did] = int(rel)
+        queries = [json.loads(line) for line in open(path / "queries.dev.jsonl", encoding="utf-8") if line.strip()]
+        # As BEIR does: a query without any judged relevant document cannot be scored, so it is not asked.
+        self.queries = [q for q in queries if any(r > 0 for r in self.qrels.get(q["_id"], {}).values())]
+        if max_queries:
+            self.queries = self.queries[:max_queries]
+
+    @staticmethod
+    def file_text(doc):
+        """The uploaded file's content: the title (if any) on the first line, a blank line, then the text."""
+        title = (doc.get("title") or "").strip()
+        return (f"{title}\n\n{doc['text']}" if title else doc["text"]).encode("utf-8")
+
+
+def find_sets():
+    eval_dir = Path(os.environ.get("EVAL_DIR") or ROOT.parent / "shared" / "eval")
+    if not eval_dir.is_absolute():
+        eval_dir = (ROOT / eval_dir).resolve()
+    if not eval_dir.is_dir():
+        raise EvalError(f"no evaluation data at {eval_dir} (set EVAL_DIR)")
+    wanted = [s for s in os.environ.get("EVAL_SETS", "").replace(" ", ",").split(",") if s]
+    names = wanted or sorted(p.name for p in eval_dir.iterdir() if (p / "corpus.jsonl").is_file())
+    for n in names:
+        if not (eval_dir / n / "corpus.jsonl").is_file():
+            raise EvalError(f"set {n!r}: no {eval_dir / n / 'corpus.jsonl'}")
+    if not names:
+        raise EvalError(f"no sets (folders with a corpus.jsonl) in {eval_dir}")
+    return eval_dir, names
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Metrics (as ../shared/eval/README.md defines them)
+
+def query_metrics(ranked, rel):
+    """ranked: corpus ids, best first, each once. rel: {corpus id: grade} of one query (grade > 0 is relevant)."""
+    dcg = sum((2 ** rel.get(d, 0) - 1) / math.log2(i + 2) for i, d in enumerate(ranked[:K_CUT]))
+    ideal = sorted((g for g in rel.values() if g > 0), reverse=True)[:K_CUT]
+    idcg = sum((2 ** g - 1) / math.log2(i + 2) for i, g in enumerate(ideal))
+    mrr = next((1.0 / (i + 1) for i, d in enumerate(ranked[:K_CUT]) if rel.get(d, 0) > 0), 0.0)
+    nrel = sum(1 for g in rel.values() if g > 0)
+
+    def recall(k):
+        return sum(1 for d in ranked[:k] if rel.get(d, 0) > 0) / nrel
+
+    return {"ndcg@10": dcg / idcg, "mrr@10": mrr, "r@5": recall(5), "r@10": recall(10),
+            "r@100": recall(100)}
+
+
+def mean_metrics(rankings, es):
+    """rankings: {query id: [corpus ids]}; the mean of each metric over the set's queries."""
+    total = collections.Counter()
+    for q in es.queries:
+        total.update(query_metrics(rankings.get(q["_id"], []), es.qrels[q["_id"]]))
+    return {k: v / len(es.queries) for k, v in total.items()}
+
+
+def threshold_stats(scored, es, thresholds=THRESHOLDS):
+    """scored: {query id: [(corpus id, score)]}. Over the top-10 documents of every query, pooled over queries:
+    precision = relevant with score >= t / all with score >= t; recall = relevant with score >= t / relevant in
+    the top 10; dropped = irrelevant with score < t / irrelevant in the top 10."""
+    out = {}
+    for t in thresholds:
+        kept = kept_rel = rel_all = irr_all = irr_dropped = 0
+        for q in es.queries:
+            rel = es.qrels[q["_id"]]
+            for did, score in scored.get(q["_id"], [])[:K_CUT]:
+                is_rel = rel.get(did, 0) > 0
+                rel_all += is_rel
+                irr_all += not is_rel
+                if score >= t:
+                    kept += 1
+                    kept_rel += is_rel
+                elif not is_rel:
+                    irr_dropped += 1
+        out[str(t)] = {"precision": kept_rel / kept if kept else None,
+                       "recall": kept_rel / rel_all if rel_all else None,
+                       "irrelevant_dropped": irr_dropped / irr_all if irr_all else None,
+                       "kept": kept, "top10": rel_all + irr_all}
+    return out
+
+
+def percentile(values, p):
+    if not values:
+        return None
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, math.ceil(p / 100 * len(s)) - 1))]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The peer: Xapian BM25 (default BM25Weight), English stemmer with STEM_SOME, title + text, OR query.
+
+def xapian_rankings(es, depth=XAPIAN_DEPTH):
+    import xapian
+
+    db = xapian.WritableDatabase("", xapian.DB_BACKEND_INMEMORY)
+    stem = xapian.Stem("english")
+    tg = xapian.TermGenerator()
+    tg.set_stemmer(stem)
+    tg.set_stemming_strategy(xapian.TermGenerator.STEM_SOME)
+    for d in es.docs:
+        doc = xapian.Document()
+        tg.set_document(doc)
+        if d.get("title"):
+            tg.index_text(d["title"])
+            tg.increase_termpos()
+        tg.index_text(d["text"])
+        doc.set_data(d["_id"])
+        db.add_document(doc)
+    qp = xapian.QueryParser()
+    qp.set_stemmer(stem)
+    qp.set_stemming_strategy(xapian.QueryParser.STEM_SOME)
+    qp.set_database(db)
+    qp.set_default_op(xapian.Query.OP_OR)
+    enquire = xapian.Enquire(db)
+    enquire.set_weighting_scheme(xapian.BM25Weight())
+    out = {}
+    for q in es.queries:
+        try:
+            query = qp.parse_query(q["text"])
+        except xapian.QueryParserError:
+            query = qp.parse_query(q["text"], 0)  # no operators: plain words
+        enquire.set_query(query)
+        out[q["_id"]] = [m.document.get_data().decode() for m in enquire.get_mset(0, depth)]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# HTTP with keep-alive connections, one per thread.
+
+class Client:
+    def __init__(self, port, key, timeout=120):
+        self.port = port
+        self.key = key
+        self.timeout = timeout
+        self.conn = None
+
+    def request(self, method, path, body=b"", content_type="application/json"):
+        """Returns (status, parsed JSON or None, raw body). Retries once on a connection the server had closed
+        (keep-alive timeout or request limit); both routes used here are safe to repeat."""
+        headers = {"X-API-Key": self.key, "Content-Type": content_type}
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+            try:
+                self.conn.request(method, path, body, headers)
+                r = self.conn.getresponse()
+                raw = r.read()
+                if r.getheader("Connection", "").lower() == "close":
+                    self.close()
+                break
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
+                    http.client.CannotSendRequest, http.client.BadStatusLine):
+                self.close()
+                if attempt == 2:
+                    raise
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            parsed = None
+        return r.status, parsed, raw
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+class Pool:
+    """Runs fn(client, item) over items on `threads` threads, each with its own keep-alive client."""
+
+    def __init__(self, port, key, threads):
+        self.port, self.key, self.threads = port, key, threads
+        self.local = threading.local()
+        self.clients = []
+        self.lock = threading.Lock()
+
+    def client(self):
+        c = getattr(self.local, "client", None)
+        if c is None:
+            c = self.local.client = Client(self.port, self.key)
+            with self.lock:
+                self.clients.append(c)
+        return c
+
+    def map(self, fn, items):
+        ex = concurrent.futures.ThreadPoolExecutor(self.threads)
+        try:
+            futures = [ex.submit(lambda it=it: fn(self.client(), it)) for it in items]
+            return [f.result() for f in futures]
+        finally:
+            ex.shutdown(wait=False, cancel_futures=True)
+
+    def close(self):
+        for c in self.clients:
+            c.close()
+
+
+def multipart_file(filename, data):
+    boundary = "----faqsure-eval-" + uuid.uuid4().hex
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n"
+            f"Content-Type: text/plain\r\n\r\n").encode()
+    return head + data + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# FAQSure through the API
+
+def ingest(s, es, acct, key, threads):
+    """Uploads every document as <_id>.txt and waits until the worker made them ready. Returns the timings and
+    `twins`: {corpus id: [corpus ids whose bytes are identical]} (the product keeps one document for the same
+    bytes; the others answered "duplicate": true)."""
+    pool = Pool(s.port, key, threads)
+    twins = collections.defaultdict(list)
+    refused = []  # the run goes on without these documents (they count as not found) and exits non-zero
+    lock = threading.Lock()
+
+    def upload(client, doc):
+        body, ctype = multipart_file(f"{doc['_id']}.txt", EvalSet.file_text(doc))
+        status, js, raw = client.request("POST", UPLOAD_PATH, body, ctype)
+        with lock:
+            if status != 200 or not isinstance(js, dict) or "id" not in js:
+                refused.append(f"upload of {doc['_id']}.txt: HTTP {status} "
+                               f"{raw[:300].decode(errors='replace').strip()}")
+                return
+            if js.get("duplicate"):
+                twins[js["filename"][:-len(".txt")]].append(doc["_id"])
+
+    t0 = time.monotonic()
+    try:
+        pool.map(upload, es.docs)
+    finally:
+        pool.close()
+    upload_s = time.monotonic() - t0
+
+    # Wait for the worker: poll the database (cheaper than paging through GET /api/v1/documents), fail when
+    # nothing moves for two minutes.
+    last_change, last_left = time.monotonic(), None
+    while True:
+        rows = s.query(f"SELECT status, COUNT(*), COALESCE(SUM(chunk_count), 0) FROM documents "
+                       f"WHERE account_id = {int(acct)} GROUP BY status")
+        counts = {st: int(n) for st, n, _ in rows}
+        chunks = sum(int(c) for st, _, c in rows if st == "ready")
+        left = counts.get("processing", 0)
+        if left == 0:
+            break
+        if left != last_left:
+            last_change, last_left = time.monotonic(), left
+        elif time.monotonic() - last_change > 120:
+            raise EvalError(f"{left} documents still processing, none finished for 120 s; worker.log ends:\n"
+                            f"{s.worker_log_tail()}")
+        time.sleep(0.25)
+    ready_s = time.monotonic() - t0
+    failed = s.query(f"SELECT filename, error FROM documents WHERE account_id = {int(acct)} AND status = 'failed'")
+    return {"upload_s": upload_s, "ready_s": ready_s, "documents": counts.get("ready", 0), "chunks": chunks,
+            "failed": failed, "refused": refused, "twins": dict(twins)}
+
+
+def run_searches(s, es, key, hybrid, threads, twins):
+    """Every query through the API. Returns ({query id: [(corpus id, score)] best first, each document once},
+    client latencies in ms, server processing_time_ms values, errors)."""
+    pool = Pool(s.port, key, threads)
+    errors = []
+
+    def one(client, q):
+        body = json.dumps({"query": q["text"], "top_k": SEARCH_TOP_K, "similarity_threshold": 0,
+                           "use_hybrid": hybrid}).encode()
+        t = time.monotonic()
+        status, js, raw = client.request("POST", SEARCH_PATH, body)
+        ms = (time.monotonic() - t) * 1000
+        if status != 200 or not isinstance(js, dict) or not isinstance(js.get("results"), list):
+            errors.append(f"query {q['_id']} (hybrid {hybrid}): HTTP {status} {raw[:300]!r}")
+            return q["_id"], [], ms, None
+        if js.get("count") != len(js["results"]) or any(
+                not isinstance(r.get("similarity_score"), (int, float)) or not 0 <= r["similarity_score"] <= 1
+                for r in js["results"]):
+            errors.append(f"query {q['_id']} (hybrid {hybrid}): count or a similarity_score out of contract: "
+                          f"{raw[:300]!r}")
+        seen, ranked = set(), []
+        for r in js["results"]:
+            name = str(r.get("document_filename", ""))
+            did = name[:-4] if name.endswith(".txt") else name
+            if did in seen:
+                continue  # a later (worse) chunk of a document already listed
+            score = float(r.get("similarity_score", 0))
+            for d in [did] + twins.get(did, []):  # identical bytes: the twins rank with it
+                if d not in seen:
+                    seen.add(d)
+                    ranked.append((d, score))
+        return q["_id"], ranked, ms, js.get("processing_time_ms")
+
+    try:
+        # Warm-up, not counted: mod_fcgid starts the processes (about a second each when they are all busy), and
+        # each loads the account's vectors on its first search.
+        pool.map(one, es.queries[:10 * threads])
+        errors.clear()
+        results = pool.map(one, es.queries)
+    finally:
+        pool.close()
+    scored = {qid: ranked for qid, ranked, _, _ in results}
+    latencies = [ms for _, _, ms, _ in results]
+    server = [p for _, _, _, p in results if isinstance(p, (int, float))]
+    return scored, latencies, server, errors
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Report
+
+COLS = ("ndcg@10", "mrr@10", "r@5", "r@10")
+
+
+def fmt(v, spec=".3f"):
+    return "-" if v is None else format(v, spec)
+
+
+def print_set(name, rep):
+    print(f"\n== {name}: {rep['documents']} documents, {rep['queries']} dev queries")
+    if "ingest" in rep:
+        ing = rep["ingest"]
+        print(f"ingest: {ing['refused']} uploads refused, " if ing["refused"] else "ingest: ", end="")
+        print(f"{ing['documents']} ready documents, {ing['chunks']} chunks; uploads {ing['upload_s']:.1f} s, "
+              f"all ready after {ing['ready_s']:.1f} s ({ing['documents'] / ing['ready_s']:.0f} docs/s, "
+              f"{ing['chunks'] / ing['ready_s']:.0f} chunks/s)"
+              + (f"; {sum(len(v) for v in ing['twins'].values())} byte-identical duplicates scored as their twin"
+                 if ing["twins"] else ""))
+    print(f"{'system':<16} | {'nDCG@10':>7} | {'MRR@10':>7} | {'R@5':>7} | {'R@10':>7}")
+    print("-" * 17 + "+---------" * 4)
+    systems = rep["systems"]
+    for sysname, m in systems.items():
+        print(f"{sysname:<16} | " + " | ".join(f"{m[c]:>7.3f}" for c in COLS))
+    peer = systems.get("xapian bm25")
+    for sysname in ("faqsure dense", "faqsure hybrid"):
+        if sysname in systems and peer:
+            m = systems[sysname]
+            label = sysname.replace("faqsure ", "") + " - xapian"
+            print(f"{label:<16} | " + " | ".join(f"{m[c] - peer[c]:>+7.3f}" for c in COLS))
+    th = rep.get("thresholds", {})
+    if th:
+        print("similarity_score threshold over the top-10 documents of every query, pooled: P = relevant >= t / "
+              "all >= t,\n  R = relevant >= t / relevant in top 10, drop = irrelevant < t / irrelevant in top 10")
+        print("  t    | " + " | ".join(f"{mode + ' P':>9} {'R':>5} {'drop':>5}" for mode in th))
+        for t in map(str, THRESHOLDS):
+            print(f"  {t:<4} | " + " | ".join(f"{fmt(th[m][t]['precision']):>9} {fmt(th[m][t]['recall']):>5} "
+                                             f"{fmt(th[m][t]['irrelevant_dropped']):>5}" for m in th)
+                  + ("   <- main" if float(t) == MAIN_THRESHOLD else ""))
+    for mode, lat in rep.get("latency_ms", {}).items():
+        print(f"search latency {mode} (client, {lat['connections']} connections, after a warm-up): "
+              f"p50 {fmt(lat['p50'], '.1f')} ms, p99 {fmt(lat['p99'], '.1f')} ms, max {fmt(lat['max'], '.1f')} ms; "
+              f"server processing_time_ms p50 {fmt(lat['server_p50'], '.0f')}; "
+              f"{lat['docs_per_query']:.1f} distinct documents per answer")
+
+
+def evaluate_set(es, s, uploaders, searchers, errors):
+    rep = {"documents": len(es.docs), "queries": len(es.queries), "systems": {}}
+    t = time.monotonic()
+    xap = xapian_rankings(es)
+    peer = mean_metrics(xap, es)
+    peer_s = time.monotonic() - t
+    if s is not None:
+        account = s.new_account(f"eval-{es.name}", unlimited=True)
+        key = s.new_key(account, name="eval", per_minute=1000000, per_hour=100000000)
+        ing = ingest(s, es, s.account_id(account), key, uploaders)
+        rep["ingest"] = {k: v for k, v in ing.items() if k not in ("failed", "refused")}
+        rep["ingest"]["refused"] = len(ing["refused"])
+        errors.extend(f"{es.name}: {e}" for e in ing["refused"])
+        for fn, err in ing["failed"]:
+            errors.append(f"{es.name}: {fn} failed: {err}")
+        rep["thresholds"], rep["latency_ms"] = {}, {}
+        for hybrid, sysname in ((False, "faqsure dense"), (True, "faqsure hybrid")):
+            scored, lat, server, errs = run_searches(s, es, key, hybrid, searchers, ing["twins"])
+            errors.extend(f"{es.name}: {e}" for e in errs)
+            rep["systems"][sysname] = mean_metrics({q: [d for d, _ in r] for q, r in scored.items()}, es)
+            mode = sysname.split()[1]
+            rep["thresholds"][mode] = threshold_stats(scored, es)
+            rep["latency_ms"][mode] = {"connections": searchers, "p50": percentile(lat, 50),
+                                       "p99": percentile(lat, 99), "max": max(lat) if lat else None,
+                                       "server_p50": percentile(server, 50),
+                                       "docs_per_query": sum(len(r) for r in scored.values()) / max(1, len(scored))}
+    rep["systems"]["xapian bm25"] = peer
+    rep["xapian_s"] = peer_s
+    return rep
+
+
+def main():
+    peer_only = os.environ.get("EVAL_PEER_ONLY", "") not in ("", "0")
+    max_q = int(os.environ.get("EVAL_QUERIES", "0") or 0) or None
+    uploaders = int(os.environ.get("EVAL_UPLOADERS", "4"))
+    searchers = int(os.environ.get("EVAL_SEARCHERS", "2"))
+    eval_dir, names = find_sets()
+    sets = [EvalSet(eval_dir / n, max_q) for n in names]
+    errors = []
+    report = {"eval_dir": str(eval_dir), "peer_only": peer_only, "sets": {}}
+
+    harness = s = None
+    if not peer_only:
+        import harness
+        search_fcgi = harness.BUILD / "fcgi-bin" / "search.fcgi"
+        if not search_fcgi.exists():
+            raise EvalError(f"{search_fcgi} is missing (run make; EVAL_PEER_ONLY=1 measures only Xapian)")
+    try:
+        if harness is not None:
+            print(f"starting a private stack ({harness.BUILD}) ...", flush=True)
+            s = harness.stack()
+            probe = s.request("POST", SEARCH_PATH, body={"query": "x"}, parse_json=False)
+            if probe.status == 404:
+                raise EvalError(f"{SEARCH_PATH} is not routed (404): {probe.describe()}")
+        for es in sets:
+            print(f"{es.name}: {len(es.docs)} documents, {len(es.queries)} queries ...", flush=True)
+            rep = evaluate_set(es, s, uploaders, searchers, errors)
+            report["sets"][es.name] = rep
+            print_set(es.name, rep)
+            sys.stdout.flush()
+    finally:
+        if harness is not None:
+            # A second Ctrl-C (or a SIGTERM) must not cut the stop short and leave MariaDB and Apache running.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            harness.stop_stack()
+    if os.environ.get("EVAL_OUT"):
+        Path(os.environ["EVAL_OUT"]).write_text(json.dumps(report, indent=1) + "\n")
+    if errors:
+        print(f"\n{len(errors)} errors:", file=sys.stderr)
+        for e in errors[:20]:
+            print(f"  {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _sigterm)
+    try:
+        sys.exit(main())
+    except (EvalError, AssertionError) as e:  # AssertionError: the harness (stack start, faqsurectl)
+        print(f"eval: {e}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("eval: interrupted; stack stopped", file=sys.stderr)
+        sys.exit(130)
