@@ -59,44 +59,6 @@ static char *in_list_sql(const char *head, size_t n, const char *tail)
 	return buf_take(&b, NULL);
 }
 
-/* Adds the average of the best passages' vectors to q (then makes it unit length again). */
-static int feedback(struct searcher *s, struct db *db, const struct vstore_query *base, float *q,
-		    struct fs_error *e)
-{
-	size_t want = (size_t)s->cfg->search_feedback_passages, nhits = 0, dims = s->em->dims;
-	struct vstore_hit hits[20];
-	struct vstore_query fq = *base;
-	fq.hybrid = 0;
-	fq.limit = want;
-	int rc = s->vs->ops->search(s->vs, &fq, hits, &nhits, e);
-	if (rc < 0 || nhits == 0)
-		return rc;
-	struct db_param p[21];
-	p[0] = (struct db_param){ .type = 'i', .i = base->account_id };
-	for (size_t i = 0; i < nhits; i++)
-		p[i + 1] = (struct db_param){ .type = 's', .ptr = hits[i].chunk_id };
-	char *sql = in_list_sql("SELECT embedding FROM chunks WHERE account_id = ? AND id IN (", nhits, ")");
-	struct db_res r;
-	rc = db_exec_params(db, &r, e, sql, p, nhits + 1);
-	free(sql);
-	if (rc < 0)
-		return rc;
-	float *v = xmalloc(dims * sizeof(float));
-	double norm = 0, w = s->cfg->search_feedback_weight / (double)(r.nrows ? r.nrows : 1);
-	for (size_t i = 0; i < r.nrows; i++)
-		if (vstore_decode_vector(db_cell(&r, i, 0), r.lens[i * r.ncols], dims, v) == 0)
-			for (size_t d = 0; d < dims; d++)
-				q[d] += (float)(w * v[d]);
-	for (size_t d = 0; d < dims; d++)
-		norm += (double)q[d] * q[d];
-	if (norm > 0)
-		for (size_t d = 0; d < dims; d++)
-			q[d] = (float)(q[d] / sqrt(norm));
-	free(v);
-	db_res_release(&r);
-	return 0;
-}
-
 /* Best similarity_score first; equal ones by cosine, then chunk id. */
 static int cmp_score(const void *a, const void *b)
 {
@@ -156,7 +118,7 @@ int search_run(struct searcher *s, struct db *db, long long account_id, const st
 {
 	size_t dims = s->em->dims, nhits = 0, nres = 0;
 	size_t limit = (size_t)(p->top_k > 0 ? p->top_k : 5);
-	float *q0 = xmalloc(dims * sizeof(float)), *q = xmalloc(dims * sizeof(float));
+	float *q0 = xmalloc(dims * sizeof(float));
 	struct vstore_hit *hits = xcalloc(SEARCH_PREFETCH, sizeof(*hits));
 	struct search_result *res = NULL;
 	struct sparse qterms;
@@ -171,10 +133,9 @@ int search_run(struct searcher *s, struct db *db, long long account_id, const st
 	if ((rc = embedder_embed(s->em, &p->query, 1, q0, tokens, e)) < 0)
 		goto out;
 	terms_query_vector(s->terms, p->query, &qterms);
-	memcpy(q, q0, dims * sizeof(float));
 	struct vstore_query vq = {
 		.account_id = account_id,
-		.dense = q,
+		.dense = q0,
 		.sparse_idx = qterms.idx,
 		.sparse_val = qterms.val,
 		.sparse_n = qterms.n,
@@ -184,9 +145,9 @@ int search_run(struct searcher *s, struct db *db, long long account_id, const st
 		.document_ids = p->document_ids,
 		.ndocument_ids = p->ndocument_ids,
 		.score_dense = q0,
+		.feedback = (size_t)s->cfg->search_feedback_passages,
+		.feedback_weight = s->cfg->search_feedback_weight,
 	};
-	if (s->cfg->search_feedback_passages > 0 && (rc = feedback(s, db, &vq, q, e)) < 0)
-		goto out;
 	/* dense: the nearest passages, ordered by similarity_score; hybrid: the fused order as it is */
 	if (!p->hybrid)
 		vq.limit = limit > SEARCH_PREFETCH ? limit : SEARCH_PREFETCH;
@@ -219,7 +180,6 @@ out:
 		rc = FS_EUNAVAIL;
 	free(res);
 	free(hits);
-	free(q);
 	free(q0);
 	sparse_release(&qterms);
 	return rc;

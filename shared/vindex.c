@@ -20,6 +20,8 @@ void vindex_init(struct vindex *ix, size_t dims)
 void vindex_release(struct vindex *ix)
 {
 	free(ix->vecs);
+	free(ix->codes);
+	free(ix->scales);
 	free(ix->chunk_ids);
 	free(ix->doc_ids);
 	free(ix->seq);
@@ -35,6 +37,8 @@ void vindex_add(struct vindex *ix, const char *chunk_id, const char *doc_id, uin
 	if (ix->n == ix->cap) {
 		ix->cap = ix->cap ? 2 * ix->cap : 256;
 		ix->vecs = xrealloc(ix->vecs, ix->cap * ix->dims * sizeof(float));
+		ix->codes = xrealloc(ix->codes, ix->cap * ix->dims);
+		ix->scales = xrealloc(ix->scales, ix->cap * sizeof(float));
 		ix->chunk_ids = xrealloc(ix->chunk_ids, ix->cap * sizeof(*ix->chunk_ids));
 		ix->doc_ids = xrealloc(ix->doc_ids, ix->cap * sizeof(*ix->doc_ids));
 		ix->seq = xrealloc(ix->seq, ix->cap * sizeof(*ix->seq));
@@ -48,6 +52,7 @@ void vindex_add(struct vindex *ix, const char *chunk_id, const char *doc_id, uin
 	}
 	size_t i = ix->n++;
 	memcpy(ix->vecs + i * ix->dims, vec, ix->dims * sizeof(float));
+	vscan_quantize(vec, ix->dims, ix->codes + i * ix->dims, &ix->scales[i]);
 	snprintf(ix->chunk_ids[i], sizeof(ix->chunk_ids[i]), "%s", chunk_id);
 	snprintf(ix->doc_ids[i], sizeof(ix->doc_ids[i]), "%s", doc_id);
 	ix->seq[i] = seq;
@@ -68,6 +73,8 @@ void vindex_retain(struct vindex *ix, const uint8_t *keep)
 			continue;
 		if (w != i) {
 			memmove(ix->vecs + w * ix->dims, ix->vecs + i * ix->dims, ix->dims * sizeof(float));
+			memmove(ix->codes + w * ix->dims, ix->codes + i * ix->dims, ix->dims);
+			ix->scales[w] = ix->scales[i];
 			memcpy(ix->chunk_ids[w], ix->chunk_ids[i], sizeof(ix->chunk_ids[w]));
 			memcpy(ix->doc_ids[w], ix->doc_ids[i], sizeof(ix->doc_ids[w]));
 			ix->seq[w] = ix->seq[i];
@@ -121,12 +128,31 @@ static uint8_t *allowed_rows(const struct vindex *ix, const struct vstore_query 
 	return allow;
 }
 
+/* Rows a query with feedback is ranked among: the nearest to the query before feedback (see with_feedback). */
+struct candidates {
+	uint32_t *rows;
+	size_t n;
+};
+
 static size_t dense_top(const struct vindex *ix, const struct vstore_query *q, const uint8_t *allow, size_t k,
-			struct ranked *out)
+			const struct candidates *cand, struct ranked *out)
 {
+	if (cand->rows) { /* exact scores of the candidates with the moved query */
+		size_t n = 0;
+		struct ranked *all = xmalloc((cand->n ? cand->n : 1) * sizeof(*all));
+		for (size_t i = 0; i < cand->n; i++)
+			all[i] = (struct ranked){ cand->rows[i],
+						  vscan_dot(ix->vecs + (size_t)cand->rows[i] * ix->dims, q->dense, ix->dims),
+						  0 };
+		sort_ranked(ix, all, cand->n);
+		n = cand->n < k ? cand->n : k;
+		memcpy(out, all, n * sizeof(*out));
+		free(all);
+		return n;
+	}
 	uint32_t *ids = xmalloc((k ? k : 1) * sizeof(*ids));
 	float *scores = xmalloc((k ? k : 1) * sizeof(*scores));
-	size_t n = vscan_topk(ix->vecs, ix->n, ix->dims, q->dense, allow, k, ids, scores);
+	size_t n = vscan_topk_q8(ix->vecs, ix->codes, ix->scales, ix->n, ix->dims, q->dense, allow, k, ids, scores);
 	for (size_t i = 0; i < n; i++)
 		out[i] = (struct ranked){ ids[i], scores[i], 0 };
 	free(ids);
@@ -211,9 +237,67 @@ static void put_hit(const struct vindex *ix, const struct vstore_query *q, uint3
 	h->coverage = q->sparse_n ? (double)found / (double)q->sparse_n : 0;
 }
 
-size_t vindex_search(const struct vindex *ix, const struct vstore_query *q, struct vstore_hit *hits)
+/* Candidates kept per wanted result when feedback moves the query: one scan finds the rows nearest to the
+ * query as given, the feedback comes from the best of them, and the moved query ranks only these rows. A row
+ * the moved query would rank in its top 50 that was not among the first query's top 200 is missed; on the eval
+ * sets that changed no result. */
+#define FEEDBACK_CANDIDATES 4
+
+/* q with its dense vector moved towards its nearest points (vstore.h, feedback); *owned is what to free; cand
+ * gets the rows to rank (rows NULL: all). */
+static struct vstore_query with_feedback(const struct vindex *ix, const struct vstore_query *q, const uint8_t *allow,
+					 float **owned, struct candidates *cand)
 {
-	uint8_t *allow = allowed_rows(ix, q);
+	struct vstore_query fq = *q;
+	size_t want = q->prefetch > q->limit ? q->prefetch : q->limit, k, n;
+	*owned = NULL;
+	cand->rows = NULL;
+	cand->n = 0;
+	if (!q->feedback || !ix->n)
+		return fq;
+	want = FEEDBACK_CANDIDATES * (want > 50 ? want : 50);
+	uint32_t *ids = xmalloc(want * sizeof(*ids));
+	n = vscan_candidates_q8(ix->codes, ix->scales, ix->n, ix->dims, q->dense, allow, want, ids);
+	/* the feedback passages: the best of the candidates by exact cosine */
+	struct ranked *best = xmalloc((n ? n : 1) * sizeof(*best));
+	for (size_t i = 0; i < n; i++)
+		best[i] = (struct ranked){ ids[i], vscan_dot(ix->vecs + (size_t)ids[i] * ix->dims, q->dense, ix->dims), 0 };
+	sort_ranked(ix, best, n);
+	for (size_t i = 0; i < n; i++)
+		ids[i] = best[i].row;
+	free(best);
+	k = q->feedback < n ? q->feedback : n;
+	if (!k) {
+		free(ids);
+		return fq;
+	}
+	cand->rows = ids;
+	cand->n = n;
+	float *v = xmalloc(ix->dims * sizeof(float));
+	double norm = 0;
+	memcpy(v, q->dense, ix->dims * sizeof(float));
+	for (size_t i = 0; i < k; i++) /* ids are best first */
+		for (size_t d = 0; d < ix->dims; d++)
+			v[d] += (float)(q->feedback_weight / (double)k) * ix->vecs[(size_t)ids[i] * ix->dims + d];
+	for (size_t d = 0; d < ix->dims; d++)
+		norm += (double)v[d] * v[d];
+	if (norm > 0)
+		for (size_t d = 0; d < ix->dims; d++)
+			v[d] = (float)(v[d] / sqrt(norm));
+	if (!fq.score_dense)
+		fq.score_dense = q->dense;
+	fq.dense = v;
+	*owned = v;
+	return fq;
+}
+
+size_t vindex_search(const struct vindex *ix, const struct vstore_query *q0, struct vstore_hit *hits)
+{
+	uint8_t *allow = allowed_rows(ix, q0);
+	float *expanded;
+	struct candidates cand;
+	struct vstore_query qq = with_feedback(ix, q0, allow, &expanded, &cand);
+	const struct vstore_query *q = &qq;
 	if (q->hybrid == VINDEX_SPARSE_ONLY) {
 		struct ranked *r = xmalloc((q->limit ? q->limit : 1) * sizeof(*r));
 		size_t nr = sparse_top(ix, q, allow, q->limit, r);
@@ -221,11 +305,13 @@ size_t vindex_search(const struct vindex *ix, const struct vstore_query *q, stru
 			put_hit(ix, q, r[i].row, r[i].score, &hits[i]);
 		free(r);
 		free(allow);
+		free(expanded);
+		free(cand.rows);
 		return nr;
 	}
 	size_t pre = q->hybrid ? (q->prefetch > q->limit ? q->prefetch : q->limit) : q->limit;
 	struct ranked *dense = xmalloc((pre ? pre : 1) * sizeof(*dense));
-	size_t nd = dense_top(ix, q, allow, pre, dense), n = 0;
+	size_t nd = dense_top(ix, q, allow, pre, &cand, dense), n = 0;
 	if (!q->hybrid) {
 		for (; n < nd && n < q->limit; n++)
 			put_hit(ix, q, dense[n].row, dense[n].score, &hits[n]);
@@ -254,5 +340,7 @@ size_t vindex_search(const struct vindex *ix, const struct vstore_query *q, stru
 	}
 	free(dense);
 	free(allow);
+	free(expanded);
+	free(cand.rows);
 	return n;
 }

@@ -13,6 +13,8 @@ struct vindex {
 	size_t dims;
 	size_t n, cap;
 	float *vecs;          /* n * dims */
+	int8_t *codes;        /* n * dims: the vectors quantised for the scan's first pass (vscan_topk_q8) */
+	float *scales;
 	char (*chunk_ids)[37];
 	char (*doc_ids)[37];
 	uint64_t *seq;        /* chunks.vec_seq, ascending */

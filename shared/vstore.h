@@ -48,6 +48,8 @@ struct vstore_query {
 	const char *const *document_ids; /* when ndocument_ids > 0, only points of these documents */
 	size_t ndocument_ids;
 	const float *score_dense;   /* what each hit's cosine is measured against (NULL: dense) */
+	size_t feedback;            /* pseudo-relevance feedback: before ranking, the mean of the `feedback` points */
+	double feedback_weight;     /* nearest to dense, times this weight, is added to dense (then unit length) */
 };
 
 struct vstore_hit {

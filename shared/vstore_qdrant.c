@@ -5,6 +5,7 @@
 #include "vstore.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -567,8 +568,81 @@ static double point_coverage(const json_t *point, const struct vstore_query *q)
 	return (double)found / (double)q->sparse_n;
 }
 
+/* Pseudo-relevance feedback (vstore.h): one query for the points nearest to q->dense with their vectors; their
+ * mean times the weight is added to the query. *out gets the moved vector (malloc'd), or NULL when there was
+ * nothing to add. */
+static int feedback_vector(struct qdrant *qd, const struct vstore_query *q, float **out, struct fs_error *e)
+{
+	size_t dims = qd->base.dims, n = 0;
+	json_t *filter = account_filter(q->account_id, q->document_ids, q->ndocument_ids);
+	json_t *dense = dense_json(q->dense, dims), *result = NULL, *body;
+	*out = NULL;
+	if (!filter || !dense) {
+		json_decref(filter);
+		json_decref(dense);
+		return fs_fail(e, FS_EINVAL, "the query vector holds a value that is not a finite number");
+	}
+	body = json_pack("{s:o, s:s, s:o, s:I, s:b, s:[s]}", "query", dense, "using", DENSE_NAME, "filter", filter,
+			 "limit", (json_int_t)q->feedback, "with_payload", 0, "with_vector", DENSE_NAME);
+	int rc = call_json(qd, "POST", "/points/query", body, "the feedback query", &result, e);
+	json_decref(body);
+	if (rc < 0)
+		return rc;
+	const json_t *points = json_object_get(result, "points");
+	float *v = xmalloc(dims * sizeof(float));
+	memcpy(v, q->dense, dims * sizeof(float));
+	for (size_t i = 0; i < json_array_size(points); i++)
+		if (json_array_size(json_object_get(json_object_get(json_array_get(points, i), "vector"), DENSE_NAME)) ==
+		    dims)
+			n++;
+	for (size_t i = 0; n && i < json_array_size(points); i++) {
+		const json_t *pv = json_object_get(json_object_get(json_array_get(points, i), "vector"), DENSE_NAME);
+		if (json_array_size(pv) != dims)
+			continue;
+		for (size_t d = 0; d < dims; d++)
+			v[d] += (float)(q->feedback_weight / (double)n * json_number_value(json_array_get(pv, d)));
+	}
+	double norm = 0;
+	for (size_t d = 0; d < dims; d++)
+		norm += (double)v[d] * v[d];
+	if (norm > 0)
+		for (size_t d = 0; d < dims; d++)
+			v[d] = (float)(v[d] / sqrt(norm));
+	json_decref(result);
+	if (!n) {
+		free(v);
+		return 0;
+	}
+	*out = v;
+	return 0;
+}
+
+static int qdrant_search_at(struct vstore *vs, const struct vstore_query *q, struct vstore_hit *hits, size_t *nhits,
+			    struct fs_error *e);
+
 static int qdrant_search(struct vstore *vs, const struct vstore_query *q, struct vstore_hit *hits, size_t *nhits,
 			 struct fs_error *e)
+{
+	struct vstore_query fq = *q;
+	float *moved = NULL;
+	int rc;
+	*nhits = 0;
+	if (q->limit && q->feedback) {
+		if ((rc = feedback_vector((struct qdrant *)vs, q, &moved, e)) < 0)
+			return rc;
+		if (moved) {
+			if (!fq.score_dense)
+				fq.score_dense = q->dense;
+			fq.dense = moved;
+		}
+	}
+	rc = qdrant_search_at(vs, &fq, hits, nhits, e);
+	free(moved);
+	return rc;
+}
+
+static int qdrant_search_at(struct vstore *vs, const struct vstore_query *q, struct vstore_hit *hits, size_t *nhits,
+			    struct fs_error *e)
 {
 	struct qdrant *qd = (struct qdrant *)vs;
 	size_t want = q->limit + TIE_MARGIN, got = 0, prefetch;
