@@ -17,8 +17,23 @@ void vindex_init(struct vindex *ix, size_t dims)
 	ix->sp_off = xcalloc(1, sizeof(*ix->sp_off));
 }
 
+static void postings_drop(struct vindex *ix)
+{
+	free(ix->post_terms);
+	free(ix->post_off);
+	free(ix->post_rows);
+	free(ix->post_w);
+	ix->post_terms = NULL;
+	ix->post_off = NULL;
+	ix->post_rows = NULL;
+	ix->post_w = NULL;
+	ix->post_nterms = 0;
+	ix->post_ready = 0;
+}
+
 void vindex_release(struct vindex *ix)
 {
+	postings_drop(ix);
 	free(ix->vecs);
 	free(ix->codes);
 	free(ix->scales);
@@ -34,6 +49,7 @@ void vindex_release(struct vindex *ix)
 void vindex_add(struct vindex *ix, const char *chunk_id, const char *doc_id, uint64_t seq, const float *vec,
 		const struct sparse *sp)
 {
+	postings_drop(ix);
 	if (ix->n == ix->cap) {
 		ix->cap = ix->cap ? 2 * ix->cap : 256;
 		ix->vecs = xrealloc(ix->vecs, ix->cap * ix->dims * sizeof(float));
@@ -67,6 +83,7 @@ void vindex_add(struct vindex *ix, const char *chunk_id, const char *doc_id, uin
 void vindex_retain(struct vindex *ix, const uint8_t *keep)
 {
 	size_t w = 0, spw = 0;
+	postings_drop(ix);
 	for (size_t i = 0; i < ix->n; i++) {
 		size_t a = ix->sp_off[i], b = ix->sp_off[i + 1];
 		if (!keep[i])
@@ -175,51 +192,113 @@ static long find_term(const uint32_t *idx, size_t n, uint32_t id)
 	return lo < n && idx[lo] == id ? (long)lo : -1;
 }
 
-/* BM25 over the allowed rows: one pass finds each query term in each row (binary search in the row's sorted
- * terms) and counts document frequencies; the scores follow once the idf is known. */
+struct posting {
+	uint32_t term, row;
+	float w;
+};
+
+static int cmp_posting(const void *a, const void *b)
+{
+	const struct posting *x = a, *y = b;
+	if (x->term != y->term)
+		return x->term < y->term ? -1 : 1;
+	return x->row < y->row ? -1 : x->row > y->row;
+}
+
+/* Builds the inverted lists (a cache: the index is otherwise read-only during a search). */
+static void postings_build(struct vindex *ix)
+{
+	struct posting *all = xmalloc((ix->sp_len ? ix->sp_len : 1) * sizeof(*all));
+	size_t n = 0, t = 0;
+	for (size_t i = 0; i < ix->n; i++)
+		for (size_t u = ix->sp_off[i]; u < ix->sp_off[i + 1]; u++)
+			all[n++] = (struct posting){ ix->sp_idx[u], (uint32_t)i, ix->sp_val[u] };
+	if (n)
+		qsort(all, n, sizeof(*all), cmp_posting);
+	ix->post_terms = xmalloc((n ? n : 1) * sizeof(*ix->post_terms));
+	ix->post_off = xmalloc((n + 1) * sizeof(*ix->post_off));
+	ix->post_rows = xmalloc((n ? n : 1) * sizeof(*ix->post_rows));
+	ix->post_w = xmalloc((n ? n : 1) * sizeof(*ix->post_w));
+	for (size_t i = 0; i < n; i++) {
+		if (i == 0 || all[i].term != all[i - 1].term) {
+			ix->post_terms[t] = all[i].term;
+			ix->post_off[t++] = i;
+		}
+		ix->post_rows[i] = all[i].row;
+		ix->post_w[i] = all[i].w;
+	}
+	ix->post_off[t] = n;
+	ix->post_nterms = t;
+	ix->post_ready = 1;
+	free(all);
+}
+
+/* The inverted list of a term: [*from, *to) in post_rows, empty when no row has it. */
+static void postings_of(const struct vindex *ix, uint32_t term, size_t *from, size_t *to)
+{
+	size_t lo = 0, hi = ix->post_nterms;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (ix->post_terms[mid] < term)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*from = *to = 0;
+	if (lo < ix->post_nterms && ix->post_terms[lo] == term) {
+		*from = ix->post_off[lo];
+		*to = ix->post_off[lo + 1];
+	}
+}
+
+/* BM25 over the allowed rows from the inverted lists of the query's terms: document frequencies first (the
+ * idf needs them), then the scores, summed term by term in the query's order. */
 static size_t sparse_top(const struct vindex *ix, const struct vstore_query *q, const uint8_t *allow, size_t k,
 			 struct ranked *out)
 {
-	size_t nq = q->sparse_n, nrows = 0, npoints = 0;
+	size_t nq = q->sparse_n, nrows = 0, npoints = ix->n;
 	if (!nq || !ix->n)
 		return 0;
-	double *df = xcalloc(nq, sizeof(*df));
-	float *w = xcalloc(ix->n * nq, sizeof(*w)); /* row-major: term weights of every row, 0 when absent */
-	uint8_t *hit = xcalloc(ix->n, 1);
-	for (size_t i = 0; i < ix->n; i++) {
-		if (allow && !allow[i])
+	if (!ix->post_ready)
+		postings_build((struct vindex *)ix);
+	if (allow) {
+		npoints = 0;
+		for (size_t i = 0; i < ix->n; i++)
+			npoints += allow[i] != 0;
+	}
+	double *acc = xcalloc(ix->n, sizeof(*acc));
+	uint32_t *touched = xmalloc(ix->n * sizeof(*touched));
+	uint8_t *seen = xcalloc(ix->n, 1);
+	for (size_t j = 0; j < nq; j++) {
+		size_t from, to, df = 0;
+		postings_of(ix, q->sparse_idx[j], &from, &to);
+		for (size_t p = from; p < to; p++)
+			df += !allow || allow[ix->post_rows[p]];
+		if (!df)
 			continue;
-		npoints++;
-		const uint32_t *idx = ix->sp_idx + ix->sp_off[i];
-		size_t len = ix->sp_off[i + 1] - ix->sp_off[i];
-		for (size_t j = 0; j < nq; j++) {
-			long at = find_term(idx, len, q->sparse_idx[j]);
-			if (at >= 0) {
-				w[i * nq + j] = ix->sp_val[ix->sp_off[i] + (size_t)at];
-				df[j]++;
-				hit[i] = 1;
+		double idf = log(1.0 + ((double)npoints - (double)df + 0.5) / ((double)df + 0.5));
+		for (size_t p = from; p < to; p++) {
+			uint32_t row = ix->post_rows[p];
+			if (allow && !allow[row])
+				continue;
+			acc[row] += idf * q->sparse_val[j] * ix->post_w[p];
+			if (!seen[row]) {
+				seen[row] = 1;
+				touched[nrows++] = row;
 			}
 		}
 	}
-	for (size_t j = 0; j < nq; j++)
-		df[j] = log(1.0 + ((double)npoints - df[j] + 0.5) / (df[j] + 0.5));
-	struct ranked *all = xmalloc(ix->n * sizeof(*all));
-	for (size_t i = 0; i < ix->n; i++) {
-		if (!hit[i])
-			continue;
-		double s = 0;
-		for (size_t j = 0; j < nq; j++)
-			s += df[j] * q->sparse_val[j] * w[i * nq + j];
-		all[nrows++] = (struct ranked){ (uint32_t)i, s, 0 };
-	}
+	struct ranked *all = xmalloc((nrows ? nrows : 1) * sizeof(*all));
+	for (size_t i = 0; i < nrows; i++)
+		all[i] = (struct ranked){ touched[i], acc[touched[i]], 0 };
 	sort_ranked(ix, all, nrows);
 	if (nrows > k)
 		nrows = k;
 	memcpy(out, all, nrows * sizeof(*out));
 	free(all);
-	free(hit);
-	free(w);
-	free(df);
+	free(seen);
+	free(touched);
+	free(acc);
 	return nrows;
 }
 

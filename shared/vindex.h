@@ -22,6 +22,14 @@ struct vindex {
 	uint32_t *sp_idx;
 	float *sp_val;
 	size_t sp_len, sp_cap;
+	/* Inverted lists of the sparse vectors, built by the first keyword search after a change: for the i-th
+	 * distinct term post_terms[i] (ascending), rows post_rows[post_off[i] .. post_off[i + 1]) with weights. */
+	uint32_t *post_terms;
+	size_t *post_off;
+	uint32_t *post_rows;
+	float *post_w;
+	size_t post_nterms;
+	int post_ready;
 };
 
 void vindex_init(struct vindex *ix, size_t dims);
