@@ -86,6 +86,34 @@ static void sift_up(uint32_t *ids, float *scores, size_t i)
 	}
 }
 
+/* Offers (row, score) to a heap of at most k best entries holding *have. */
+static void heap_offer(uint32_t *ids, float *scores, size_t *have, size_t k, uint32_t row, float score)
+{
+	if (*have < k) {
+		ids[*have] = row;
+		scores[*have] = score;
+		sift_up(ids, scores, (*have)++);
+	} else if (worse(scores[0], ids[0], score, row)) {
+		ids[0] = row;
+		scores[0] = score;
+		sift_down(ids, scores, *have, 0);
+	}
+}
+
+/* Turns the heap into a list, best first (heap sort: the worst moves to the end each time). */
+static void heap_to_list(uint32_t *ids, float *scores, size_t n)
+{
+	for (size_t end = n; end > 1; end--) {
+		float ts = scores[0];
+		uint32_t ti = ids[0];
+		scores[0] = scores[end - 1];
+		ids[0] = ids[end - 1];
+		scores[end - 1] = ts;
+		ids[end - 1] = ti;
+		sift_down(ids, scores, end - 1, 0);
+	}
+}
+
 /* Scores a block of rows at a time into a small array, then offers them to the heap: the dot products stay a
  * tight loop and the heap is touched only by rows that beat the current k-th best. */
 #define BLOCK 64
@@ -104,27 +132,10 @@ size_t vscan_topk(const float *rows, size_t n, size_t dims, const float *q, cons
 			uint32_t row = (uint32_t)(base + i);
 			if (allow && !allow[row])
 				continue;
-			if (have < k) {
-				ids[have] = row;
-				scores[have] = block[i];
-				sift_up(ids, scores, have++);
-			} else if (worse(scores[0], ids[0], block[i], row)) {
-				ids[0] = row;
-				scores[0] = block[i];
-				sift_down(ids, scores, have, 0);
-			}
+			heap_offer(ids, scores, &have, k, row, block[i]);
 		}
 	}
-	/* heap sort: repeatedly move the worst to the end */
-	for (size_t end = have; end > 1; end--) {
-		float ts = scores[0];
-		uint32_t ti = ids[0];
-		scores[0] = scores[end - 1];
-		ids[0] = ids[end - 1];
-		scores[end - 1] = ts;
-		ids[end - 1] = ti;
-		sift_down(ids, scores, end - 1, 0);
-	}
+	heap_to_list(ids, scores, have);
 	return have;
 }
 
@@ -213,15 +224,7 @@ size_t vscan_candidates_q8(const int8_t *codes, const float *scales, size_t n, s
 			float approx = (float)block[i] * scales[row];
 			if (allow && !allow[row])
 				continue;
-			if (have < want) {
-				cid[have] = row;
-				cs[have] = approx;
-				sift_up(cid, cs, have++);
-			} else if (approx > cs[0]) {
-				cid[0] = row;
-				cs[0] = approx;
-				sift_down(cid, cs, have, 0);
-			}
+			heap_offer(cid, cs, &have, want, row, approx);
 		}
 	}
 	free(qc);
@@ -237,27 +240,9 @@ size_t vscan_topk_q8(const float *rows, const int8_t *codes, const float *scales
 	size_t have = vscan_candidates_q8(codes, scales, n, dims, q, allow, k ? want : 0, cid);
 	/* exact scores of the candidates, then the k best of them */
 	size_t got = 0;
-	for (size_t i = 0; i < have; i++) {
-		float exact = dot(rows + (size_t)cid[i] * dims, q, dims);
-		if (got < k) {
-			ids[got] = cid[i];
-			scores[got] = exact;
-			sift_up(ids, scores, got++);
-		} else if (worse(scores[0], ids[0], exact, cid[i])) {
-			ids[0] = cid[i];
-			scores[0] = exact;
-			sift_down(ids, scores, got, 0);
-		}
-	}
-	for (size_t end = got; end > 1; end--) {
-		float ts = scores[0];
-		uint32_t ti = ids[0];
-		scores[0] = scores[end - 1];
-		ids[0] = ids[end - 1];
-		scores[end - 1] = ts;
-		ids[end - 1] = ti;
-		sift_down(ids, scores, end - 1, 0);
-	}
+	for (size_t i = 0; i < have; i++)
+		heap_offer(ids, scores, &got, k, cid[i], dot(rows + (size_t)cid[i] * dims, q, dims));
+	heap_to_list(ids, scores, got);
 	free(cid);
 	return got;
 }

@@ -75,12 +75,14 @@ def _close(proc):
             f.close()
 
 
-def call(port, method, path, body=None, timeout=10):
+def call(port, method, path, body=None, timeout=10, headers=None):
     """One JSON request to a stand-in (its control routes, or its API); returns (status, parsed body)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         data = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"} if data is not None else {}
+        headers = dict(headers or {})
+        if data is not None:
+            headers["Content-Type"] = "application/json"
         conn.request(method, path, body=data, headers=headers)
         resp = conn.getresponse()
         raw = resp.read()

@@ -9,14 +9,13 @@
 # own configuration (the embedded store), which the comparisons use as the reference.
 import contextlib
 import os
-import http.client
 import json
 import shutil
 import struct
 import time
 
 from harness import BUILD, DOCUMENTS_FCGI, ROOT, SkipTest, check, eq, paused_worker, sql_quote, stack, unique
-from standins import start_standin, stop_standin
+from standins import call, start_standin, stop_standin
 
 SEARCH_FCGI = BUILD / "fcgi-bin" / "search.fcgi"
 SEARCH = "/api/v1/search"
@@ -85,24 +84,8 @@ class Qdrant:
         self.conf = None
 
     def request(self, method, path, body=None, key=True):
-        headers = {}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        if key and self.api_key:
-            headers["api-key"] = self.api_key
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            conn.request(method, path, body=data, headers=headers)
-            resp = conn.getresponse()
-            raw = resp.read()
-            try:
-                return resp.status, json.loads(raw) if raw else None
-            except ValueError:
-                return resp.status, raw.decode("utf-8", "replace")
-        finally:
-            conn.close()
+        headers = {"api-key": self.api_key} if key and self.api_key else {}
+        return call(self.port, method, path, body, timeout=30, headers=headers)
 
     def control(self, **kw):
         status, out = self.request("POST", "/_control", kw, key=False)
