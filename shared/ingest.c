@@ -133,16 +133,6 @@ static int fail_job(struct ingest_worker *w, const struct job *job, const char *
 	return db_commit(w->db, e);
 }
 
-static void put_le32(unsigned char *p, float f)
-{
-	uint32_t u;
-	memcpy(&u, &f, 4);
-	p[0] = (unsigned char)u;
-	p[1] = (unsigned char)(u >> 8);
-	p[2] = (unsigned char)(u >> 16);
-	p[3] = (unsigned char)(u >> 24);
-}
-
 /* What one chunk row needs beyond the chunk itself. */
 struct chunk_row {
 	char id[37];
@@ -201,8 +191,7 @@ static int embed_chunks(struct ingest_worker *w, const struct chunk *chunks, siz
 		*tokens += used;
 		for (size_t i = 0; rc == 0 && i < k; i++) {
 			rows[at + i].vector = xmalloc(dims * 4);
-			for (size_t d = 0; d < dims; d++)
-				put_le32(rows[at + i].vector + 4 * d, vec[i * dims + d]);
+			vstore_encode_vector(vec + i * dims, dims, rows[at + i].vector);
 		}
 	}
 	for (size_t i = 0; i < EMBED_BATCH; i++)

@@ -11,14 +11,6 @@
 
 #define REINDEX_BATCH 64
 
-static void put_le32(unsigned char *p, float f)
-{
-	uint32_t u;
-	memcpy(&u, &f, 4);
-	for (int k = 0; k < 4; k++)
-		p[k] = (unsigned char)(u >> (8 * k));
-}
-
 /* Re-embeds one document's chunks in one transaction. */
 static int reindex_document(struct ingest_worker *w, long long account_id, const char *doc_id, size_t *nchunks,
 			    struct fs_error *e)
@@ -52,8 +44,7 @@ static int reindex_document(struct ingest_worker *w, long long account_id, const
 	}
 	if (rc == 0 && (rc = db_begin(w->db, e)) == 0) {
 		for (size_t i = 0; i < n && rc == 0; i++) {
-			for (size_t d = 0; d < dims; d++)
-				put_le32(blob + 4 * d, vecs[i * dims + d]);
+			vstore_encode_vector(vecs + i * dims, dims, blob);
 			terms_doc_vector(w->terms, texts[i], &sp);
 			buf_reset(&spb);
 			sparse_to_blob(&sp, &spb);

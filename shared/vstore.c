@@ -68,6 +68,16 @@ int vstore_changed(const struct config *cfg, struct db *db, long long account_id
 		       account_id, document_id, op);
 }
 
+void vstore_encode_vector(const float *v, size_t dims, unsigned char *out)
+{
+	for (size_t d = 0; d < dims; d++, out += 4) {
+		uint32_t u;
+		memcpy(&u, &v[d], 4);
+		for (int k = 0; k < 4; k++)
+			out[k] = (unsigned char)(u >> (8 * k));
+	}
+}
+
 int vstore_decode_vector(const char *blob, size_t len, size_t dims, float *out)
 {
 	const unsigned char *p = (const unsigned char *)blob;

@@ -102,6 +102,8 @@ int vstore_changed(const struct config *cfg, struct db *db, long long account_id
  * number applied, or a negative fs_code when the database failed. Does nothing for the embedded store. */
 int vstore_sync(struct vstore *vs, struct db *db, int max, struct fs_error *e);
 
+/* Encodes dims floats as a chunks.embedding value (dims * 4 bytes into out). */
+void vstore_encode_vector(const float *v, size_t dims, unsigned char *out);
 /* Decodes a chunks.embedding value (dims little-endian float32); -1 when its length is not dims * 4. */
 int vstore_decode_vector(const char *blob, size_t len, size_t dims, float *out);
 
