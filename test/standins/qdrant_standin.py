@@ -52,6 +52,8 @@ SPEC_CANDIDATES = (
     os.path.join(HERE, "qdrant-openapi-1.19.json"),
     # ../shared beside the repository (the project's reference material; never copied into the repository)
     os.path.join(HERE, "..", "..", "..", "shared", "qdrant", "openapi-1.19.json"),
+    # where the project's reference material lives on its development and CI machines, for clones elsewhere
+    "/work/shared/qdrant/openapi-1.19.json",
 )
 MAX_BODY = 32 * 1024 * 1024
 VERSION = "1.19.0"
