@@ -249,6 +249,9 @@ demo() {
 
 		Try it:
 		  curl -s $url/api/v1/documents -H "X-API-Key: $key"
+		  curl -s $url/api/v1/documents/upload -H "X-API-Key: $key" -F "file=@README.md"
+		  curl -s $url/api/v1/search -H "X-API-Key: $key" -H "Content-Type: application/json" \\
+		    -d '{"query": "How do I run the tests?", "top_k": 3}'
 
 		Manage it:  FAQSURE_CONFIG=$CONF $CTL --help
 		Stop it:    make stop$( [ "$VARDIR" = "$top/var" ] || printf ' VARDIR=%s' "$VARDIR")
