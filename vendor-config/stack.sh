@@ -115,6 +115,8 @@ write_config() {
 		password = $pw
 		name = faqsure
 	CONF
+	# More settings for this stack (the tests use it to put search on the Qdrant stand-in).
+	[ -z "${FAQSURE_EXTRA_CONFIG:-}" ] || printf '\n%s\n' "$FAQSURE_EXTRA_CONFIG" >>"$CONF.tmp"
 	chmod 640 "$CONF.tmp"
 	mv "$CONF.tmp" "$CONF"
 	install -m 640 -g "$web_user" "$CONF" "$RUN/faqsure.conf"

@@ -160,12 +160,20 @@ def random_key():
     return "faqsure_sk_" + "".join(secrets.choice(alphabet) for _ in range(43))
 
 
+# FAQSURE_IT_VECTOR=qdrant runs the stack's searches on the Qdrant stand-in instead of the embedded store
+# (test/run.sh runs the search tests a second time so); its OpenAPI spec must be at one of these.
+QDRANT_SPECS = (ROOT.parent / "shared" / "qdrant" / "openapi-1.19.json",
+                Path("/work/shared/qdrant/openapi-1.19.json"))
+
+
 class Stack:
     def __init__(self):
         self.vardir = None
         self.port = None
         self.started = False
         self.log = ""
+        self.extra_config = ""
+        self.qdrant = None  # the stand-in's process in FAQSURE_IT_VECTOR=qdrant mode
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
     def env(self):
@@ -173,6 +181,8 @@ class Stack:
         env.update(VARDIR=str(self.vardir), PORT=str(self.port), BUILDDIR=str(BUILD))
         if PROBE_FCGI.exists():
             env["EXTRA_FCGI"] = f"/api/v1/probe={PROBE_FCGI}"
+        if self.extra_config:
+            env["FAQSURE_EXTRA_CONFIG"] = self.extra_config
         return env
 
     @property
@@ -183,6 +193,13 @@ class Stack:
         for p in (STACK_SH, CTL, DOCUMENTS_FCGI, KEYS_FCGI):
             if not p.exists():
                 raise AssertionError(f"{p} is missing (run make first)")
+        if os.environ.get("FAQSURE_IT_VECTOR") == "qdrant":
+            if not any(p.exists() for p in QDRANT_SPECS) and not os.environ.get("QDRANT_OPENAPI"):
+                raise SkipTest(f"Qdrant's OpenAPI spec is not at {QDRANT_SPECS[0]} (or $QDRANT_OPENAPI)")
+            from standins import start_standin
+            self.qdrant, qport = start_standin("qdrant_standin.py")
+            self.extra_config = (f"[vector]\nbackend = qdrant\nqdrant_url = http://127.0.0.1:{qport}\n"
+                                 f"qdrant_collection = faqsure_it\n")
         self.vardir = Path(tempfile.mkdtemp(prefix="faqsure-it-", dir="/tmp"))
         os.chmod(self.vardir, 0o755)
         self.port = _free_port()
@@ -204,6 +221,10 @@ class Stack:
         raise AssertionError(f"stack did not become healthy: {last if isinstance(last, OSError) else last.describe()}")
 
     def stop(self, keep=False):
+        if self.qdrant is not None:
+            from standins import stop_standin
+            stop_standin(self.qdrant)
+            self.qdrant = None
         if not self.started:
             return
         self.started = False
@@ -681,6 +702,9 @@ def stack():
         _stack = Stack()
         try:
             _stack.start()
+        except SkipTest as e:  # every test of this run skips for the same reason
+            _stack = None
+            raise
         except Exception as e:  # remembered, so every later test fails fast with the same reason
             _stack_error = f"{e}\n{_stack.log_tails()}"
             raise
