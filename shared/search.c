@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "buf.h"
-#include "vscan.h"
 #include "banned.h"
 
 int searcher_open(struct searcher *s, const struct config *cfg, struct db *db, struct fs_error *e)

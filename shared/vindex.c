@@ -353,16 +353,11 @@ static struct vstore_query with_feedback(const struct vindex *ix, const struct v
 	cand->rows = ids;
 	cand->n = n;
 	float *v = xmalloc(ix->dims * sizeof(float));
-	double norm = 0;
 	memcpy(v, q->dense, ix->dims * sizeof(float));
 	for (size_t i = 0; i < k; i++) /* ids are best first */
 		for (size_t d = 0; d < ix->dims; d++)
 			v[d] += (float)(q->feedback_weight / (double)k) * ix->vecs[(size_t)ids[i] * ix->dims + d];
-	for (size_t d = 0; d < ix->dims; d++)
-		norm += (double)v[d] * v[d];
-	if (norm > 0)
-		for (size_t d = 0; d < ix->dims; d++)
-			v[d] = (float)(v[d] / sqrt(norm));
+	vscan_normalize(v, ix->dims);
 	if (!fq.score_dense)
 		fq.score_dense = q->dense;
 	fq.dense = v;

@@ -139,6 +139,18 @@ size_t vscan_topk(const float *rows, size_t n, size_t dims, const float *q, cons
 	return have;
 }
 
+void vscan_normalize(float *v, size_t dims)
+{
+	double norm = 0;
+	for (size_t d = 0; d < dims; d++)
+		norm += (double)v[d] * v[d];
+	if (norm > 0) {
+		double len = sqrt(norm);
+		for (size_t d = 0; d < dims; d++)
+			v[d] = (float)(v[d] / len);
+	}
+}
+
 void vscan_quantize(const float *v, size_t dims, int8_t *codes, float *scale)
 {
 	float max = 0;

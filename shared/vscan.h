@@ -27,6 +27,9 @@ size_t vscan_topk_q8(const float *rows, const int8_t *codes, const float *scales
 size_t vscan_candidates_q8(const int8_t *codes, const float *scales, size_t n, size_t dims, const float *q,
 			  const uint8_t *allow, size_t want, uint32_t *cid);
 
+/* Scales v to unit length (a zero vector stays zero). */
+void vscan_normalize(float *v, size_t dims);
+
 /* Dot product of two vectors of dims floats (the same kernel). */
 float vscan_dot(const float *a, const float *b, size_t dims);
 

@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "http.h"
+#include "vscan.h"
 
 #include "banned.h"
 
@@ -602,12 +603,7 @@ static int feedback_vector(struct qdrant *qd, const struct vstore_query *q, floa
 		for (size_t d = 0; d < dims; d++)
 			v[d] += (float)(q->feedback_weight / (double)n * json_number_value(json_array_get(pv, d)));
 	}
-	double norm = 0;
-	for (size_t d = 0; d < dims; d++)
-		norm += (double)v[d] * v[d];
-	if (norm > 0)
-		for (size_t d = 0; d < dims; d++)
-			v[d] = (float)(v[d] / sqrt(norm));
+	vscan_normalize(v, dims);
 	json_decref(result);
 	if (!n) {
 		free(v);

@@ -4,7 +4,8 @@
  * (for calibrating similarity_score). `make eval` measures the real thing through the API; this is the fast loop.
  * usage: rank-tune SET_DIR [max_queries]
  * Knobs for experiments (environment): T_PRF / T_ALPHA feedback passages and weight (default: the config's),
- * T_CT chunk target size, T_WS / T_K weighted RRF of the "wfused" line, T_HM ranking whose cosines are
+ * T_RESCORE=1 orders dense and hybrid lists by similarity_score (search's dense order: then "dense" equals
+ * make eval's figure), T_CT chunk target size, T_WS / T_K weighted RRF of the "wfused" line, T_HM ranking whose cosines are
  * histogrammed (0 dense, 2 hybrid), T_DUMP=1 prints "D rel cosine coverage nterms rank" per top-10 result (the
  * input of the score calibration). */
 #include <jansson.h>
@@ -215,55 +216,16 @@ int main(int argc, char **argv)
 		long long tok = 0;
 		embedder_embed(em, &text, 1, vec, &tok, &e);
 		terms_query_vector(tm, text, &qs);
-		float *orig = malloc(em->dims * sizeof(float));
-		memcpy(orig, vec, em->dims * sizeof(float));
-		{ /* pseudo-relevance feedback in dense space, as search.c does it ([search] feedback_*) */
-			size_t nfb = getenv("T_PRF") ? (size_t)atol(getenv("T_PRF")) : (size_t)cfg.search_feedback_passages;
-			float alpha = getenv("T_ALPHA") ? (float)atof(getenv("T_ALPHA")) : (float)cfg.search_feedback_weight;
-			uint32_t ids[64]; float sc[64];
-			size_t got = vscan_topk(ix.vecs, ix.n, ix.dims, vec, NULL, nfb, ids, sc);
-			double norm = 0;
-			float *acc = calloc(em->dims, sizeof(float));
-			for (size_t i = 0; i < got; i++)
-				for (size_t d = 0; d < em->dims; d++)
-					acc[d] += ix.vecs[ids[i] * em->dims + d] / (float)got;
-			for (size_t d = 0; d < em->dims; d++) {
-				vec[d] += alpha * acc[d];
-				norm += (double)vec[d] * vec[d];
-			}
-			for (size_t d = 0; d < em->dims; d++)
-				vec[d] /= (float)sqrt(norm);
-			free(acc);
-			if (getenv("T_SX")) { /* keyword feedback: top T_SX terms of the feedback passages, weight T_SB */
-				size_t nx = (size_t)atol(getenv("T_SX"));
-				float beta = getenv("T_SB") ? (float)atof(getenv("T_SB")) : 0.3f;
-				uint32_t tid[4096]; float tw[4096]; size_t nt = 0;
-				for (size_t i = 0; i < got; i++)
-					for (size_t u = ix.sp_off[ids[i]]; u < ix.sp_off[ids[i] + 1]; u++) {
-						size_t k = 0;
-						while (k < nt && tid[k] != ix.sp_idx[u]) k++;
-						if (k == nt) { if (nt == 4096) continue; tid[nt] = ix.sp_idx[u]; tw[nt++] = 0; }
-						tw[k] += ix.sp_val[u] / (float)got;
-					}
-				for (size_t a = 0; a < nx && a < nt; a++) {
-					size_t best = a;
-					for (size_t b3 = a + 1; b3 < nt; b3++) if (tw[b3] > tw[best]) best = b3;
-					uint32_t t1 = tid[a]; float t2 = tw[a]; tid[a] = tid[best]; tw[a] = tw[best]; tid[best] = t1; tw[best] = t2;
-					/* add to qs (sorted insert or bump) */
-					size_t k = 0;
-					while (k < qs.n && qs.idx[k] < tid[a]) k++;
-					if (k < qs.n && qs.idx[k] == tid[a]) { qs.val[k] += beta * tw[a]; continue; }
-					if (qs.n == qs.cap) { qs.cap = qs.cap ? qs.cap * 2 : 32; qs.idx = realloc(qs.idx, qs.cap * 4); qs.val = realloc(qs.val, qs.cap * 4); }
-					memmove(qs.idx + k + 1, qs.idx + k, (qs.n - k) * 4); memmove(qs.val + k + 1, qs.val + k, (qs.n - k) * 4);
-					qs.idx[k] = tid[a]; qs.val[k] = beta * tw[a]; qs.n++;
-				}
-			}
-		}
 		struct vstore_hit saved[2][50];
 		size_t nsaved[2] = { 0, 0 };
 		for (int mode = 0; mode < 4; mode++) {
+			/* feedback as search asks the store for it ([search] feedback_*, or T_PRF / T_ALPHA) */
 			struct vstore_query q = { .dense = vec, .sparse_idx = qs.idx, .sparse_val = qs.val,
-						  .sparse_n = qs.n, .hybrid = mode == 2, .limit = 50, .prefetch = 50 };
+						  .sparse_n = qs.n, .hybrid = mode == 2, .limit = 50, .prefetch = 50,
+						  .feedback = getenv("T_PRF") ? (size_t)atol(getenv("T_PRF"))
+									 : (size_t)cfg.search_feedback_passages,
+						  .feedback_weight = getenv("T_ALPHA") ? atof(getenv("T_ALPHA"))
+										       : cfg.search_feedback_weight };
 			struct vstore_hit hits[50];
 			size_t nh;
 			if (mode == 1)
@@ -302,7 +264,7 @@ int main(int argc, char **argv)
 					for (size_t t = 0; t < qs.n; t++)
 						for (size_t u = a0; u < a1; u++)
 							found += ix.sp_idx[u] == qs.idx[t];
-					double cs = vscan_dot(ix.vecs + (size_t)row * ix.dims, orig, ix.dims);
+					double cs = vscan_dot(ix.vecs + (size_t)row * ix.dims, vec, ix.dims);
 					hits[i].score = search_score(&cfg, cs, qs.n ? (double)found / (double)qs.n : 0.0);
 				}
 				for (size_t a = 0; a < nh; a++)
@@ -329,7 +291,7 @@ int main(int argc, char **argv)
 				if (mode == (getenv("T_HM") ? atoi(getenv("T_HM")) : 0) && !dup && nd <= 10) {
 					int r = rel_of(qid, d) > 0;
 					long row = atol(hits[i].chunk_id);
-					double cs = vscan_dot(ix.vecs + (size_t)row * ix.dims, orig, ix.dims);
+					double cs = vscan_dot(ix.vecs + (size_t)row * ix.dims, vec, ix.dims);
 					if (getenv("T_DUMP")) { /* rel cos coverage nterms */
 						size_t a0 = ix.sp_off[row], a1 = ix.sp_off[row + 1], found = 0;
 						for (size_t t = 0; t < qs.n; t++)
@@ -345,7 +307,6 @@ int main(int argc, char **argv)
 			score_query(qid, docs, nd, &m[mode]);
 		}
 		json_decref(j);
-		free(orig);
 	}
 	for (int mode = 0; mode < 4; mode++)
 		printf("%-7s nDCG@10 %.3f  MRR@10 %.3f  R@5 %.3f  R@10 %.3f  (%zu queries)\n", names[mode],
