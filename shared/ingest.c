@@ -159,6 +159,16 @@ static char *chunk_metadata(json_t *doc_meta, const struct chunk *c)
 	return s;
 }
 
+char *ingest_embed_text(const char *section, const char *text)
+{
+	struct buf t;
+	buf_init(&t, BUF_NO_LIMIT);
+	if (section && *section)
+		buf_addf(&t, "%s\n", section);
+	buf_adds(&t, text);
+	return buf_take(&t, NULL);
+}
+
 /* Embeds the chunks (section heading and text together) in batches. */
 static int embed_chunks(struct ingest_worker *w, const struct chunk *chunks, size_t n, struct chunk_row *rows,
 			long long *tokens, struct fs_error *e)
@@ -174,13 +184,8 @@ static int embed_chunks(struct ingest_worker *w, const struct chunk *chunks, siz
 		size_t k = n - at < EMBED_BATCH ? n - at : EMBED_BATCH;
 		for (size_t i = 0; i < k; i++) {
 			const struct chunk *c = &chunks[at + i];
-			struct buf t;
-			buf_init(&t, BUF_NO_LIMIT);
-			if (c->section && *c->section)
-				buf_addf(&t, "%s\n", c->section);
-			buf_adds(&t, c->text);
 			free(texts[i]);
-			texts[i] = buf_take(&t, NULL);
+			texts[i] = ingest_embed_text(c->section, c->text);
 			rows[at + i].tokens = embed_count_tokens(c->text);
 			terms_doc_vector(w->terms, texts[i], &sp);
 			buf_init(&rows[at + i].sparse, BUF_NO_LIMIT);

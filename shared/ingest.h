@@ -31,6 +31,10 @@ void ingest_worker_release(struct ingest_worker *w);
  * there was one. A job that fails leaves its document 'failed' and returns 0: the error is the document's. */
 int ingest_run_one(struct ingest_worker *w, int *worked, struct fs_error *e);
 
+/* What is embedded (and keyword-indexed) for a chunk: its section heading path on a line of its own, then its
+ * text (malloc'd). Indexing and reindexing both use it, so a reindex embeds exactly what ingestion did. */
+char *ingest_embed_text(const char *section, const char *text);
+
 /* Re-embeds the ready documents of one account (account_id > 0) or of all (0) with the configured embedder and
  * rebuilds the vector store from MariaDB; progress lines go to progress (may be NULL). */
 int ingest_reindex(struct ingest_worker *w, long long account_id, FILE *progress, struct fs_error *e);

@@ -29,14 +29,8 @@ static int reindex_document(struct ingest_worker *w, long long account_id, const
 	struct buf spb;
 	sparse_init(&sp);
 	buf_init(&spb, BUF_NO_LIMIT);
-	for (size_t i = 0; i < n; i++) {
-		struct buf t;
-		buf_init(&t, BUF_NO_LIMIT);
-		if (*db_cell(&r, i, 1))
-			buf_addf(&t, "%s\n", db_cell(&r, i, 1));
-		buf_adds(&t, db_cell(&r, i, 2));
-		texts[i] = buf_take(&t, NULL);
-	}
+	for (size_t i = 0; i < n; i++)
+		texts[i] = ingest_embed_text(db_cell(&r, i, 1), db_cell(&r, i, 2));
 	for (size_t at = 0; at < n && rc == 0; at += REINDEX_BATCH) {
 		size_t k = n - at < REINDEX_BATCH ? n - at : REINDEX_BATCH;
 		long long used = 0;

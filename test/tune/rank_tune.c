@@ -18,6 +18,7 @@
 #include "chunk.h"
 #include "embed.h"
 #include "extract.h"
+#include "ingest.h"
 #include "terms.h"
 #include "search.h"
 #include "vindex.h"
@@ -177,21 +178,16 @@ int main(int argc, char **argv)
 			continue;
 		}
 		for (size_t i = 0; i < n; i++) {
-			struct buf t;
 			long long tok = 0;
-			buf_init(&t, BUF_NO_LIMIT);
-			if (chunks[i].section && *chunks[i].section)
-				buf_addf(&t, "%s\n", chunks[i].section);
-			buf_adds(&t, chunks[i].text);
-			const char *tp = buf_str(&t);
-			embedder_embed(em, &tp, 1, vec, &tok, &e);
+			char *tp = ingest_embed_text(chunks[i].section, chunks[i].text);
+			embedder_embed(em, (const char *const *)&tp, 1, vec, &tok, &e);
 			terms_doc_vector(tm, tp, &sp);
 			char cid[37];
 			snprintf(cid, sizeof(cid), "%036zu", nchunks);
 			vindex_add(&ix, cid, "d", nchunks, vec, &sp);
 			chunk_doc = realloc(chunk_doc, (nchunks + 1) * sizeof(*chunk_doc));
 			snprintf(chunk_doc[nchunks++], 64, "%s", id);
-			buf_release(&t);
+			free(tp);
 		}
 		chunk_list_free(chunks, n);
 		extract_doc_release(&doc);
