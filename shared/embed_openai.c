@@ -13,12 +13,11 @@
 
 #include "buf.h"
 #include "http.h"
+#include "util.h"
 
 #include "banned.h"
 
 #define PROBE_TEXT "dimension probe"
-/* Upstream error messages quoted in ours are cut to this many bytes. */
-#define UPSTREAM_MSG_MAX 200
 /* Room for one number of a JSON answer ("-0.0123456789012345678, "), to size the answer cap. */
 #define BYTES_PER_NUMBER 32
 #define ANSWER_SLACK ((size_t)1 << 20)
@@ -47,104 +46,6 @@ static int is_blank(const char *s)
 	return 1;
 }
 
-/* Length of the valid UTF-8 sequence at s (at most len bytes), 0 when it is not one. Rejects what Jansson
- * rejects: overlong forms, surrogates, code points past U+10FFFF. */
-static size_t utf8_seq(const unsigned char *s, size_t len)
-{
-	unsigned cp;
-	size_t n;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (n > len)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
-/* A JSON string of text; bytes that are not valid UTF-8 become U+FFFD (extraction should never produce them,
- * but one stray byte must not stop a document). */
-static json_t *json_text(const char *text)
-{
-	json_t *j = json_string(text);
-	struct buf b;
-	size_t len = strlen(text);
-
-	if (j)
-		return j;
-	buf_init(&b, BUF_NO_LIMIT);
-	for (size_t i = 0; i < len;) {
-		size_t n = utf8_seq((const unsigned char *)text + i, len - i);
-		if (n) {
-			buf_add(&b, text + i, n);
-			i += n;
-		} else {
-			buf_adds(&b, "\xef\xbf\xbd");
-			i++;
-		}
-	}
-	j = json_stringn(buf_str(&b), b.len);
-	buf_release(&b);
-	return j;
-}
-
-/* The upstream's error.message (or a bare string error), made safe to show: the API key removed, control
- * characters blanked, cut at UPSTREAM_MSG_MAX bytes on a character boundary. "" when there is none. */
-static void upstream_message(const struct openai *o, const struct buf *body, char *out, size_t size)
-{
-	json_t *root = json_loadb(body->ptr ? body->ptr : "", body->len, 0, NULL);
-	json_t *err = json_object_get(root, "error");
-	const char *msg = NULL;
-	struct buf b;
-	size_t keylen = o->api_key ? strlen(o->api_key) : 0;
-
-	out[0] = '\0';
-	if (json_is_string(err))
-		msg = json_string_value(err);
-	else if (json_is_object(err) && json_is_string(json_object_get(err, "message")))
-		msg = json_string_value(json_object_get(err, "message"));
-	else if (json_is_string(json_object_get(root, "message")))
-		msg = json_string_value(json_object_get(root, "message"));
-	if (!msg) {
-		json_decref(root);
-		return;
-	}
-	buf_init(&b, BUF_NO_LIMIT);
-	for (const char *p = msg; *p;) {
-		if (keylen && !strncmp(p, o->api_key, keylen)) {
-			buf_adds(&b, "[redacted]");
-			p += keylen;
-		} else {
-			char c = (unsigned char)*p < 0x20 || *p == 0x7f ? ' ' : *p;
-			buf_add(&b, &c, 1);
-			p++;
-		}
-	}
-	size_t n = b.len;
-	if (n > UPSTREAM_MSG_MAX) {
-		n = UPSTREAM_MSG_MAX;
-		while (n > 0 && ((unsigned char)b.ptr[n] & 0xc0) == 0x80) /* not in the middle of a character */
-			n--;
-	}
-	snprintf(out, size, "%.*s%s", (int)n, buf_str(&b), n < b.len ? "..." : "");
-	buf_release(&b);
-	json_decref(root);
-}
-
 /* The request body for k texts. */
 static char *request_body(const struct openai *o, const char *const *texts, const size_t *pos, size_t k,
 			  size_t *len)
@@ -153,7 +54,7 @@ static char *request_body(const struct openai *o, const char *const *texts, cons
 	char *s;
 
 	for (size_t i = 0; i < k; i++)
-		json_array_append_new(input, json_text(texts[pos[i]]));
+		json_array_append_new(input, util_json_text(texts[pos[i]], strlen(texts[pos[i]])));
 	json_object_set_new(req, "model", json_string(o->model));
 	json_object_set_new(req, "input", input);
 	json_object_set_new(req, "encoding_format", json_string("float"));
@@ -290,8 +191,8 @@ static int embed_batch(struct openai *o, const char *const *texts, const size_t 
 		goto out;
 	}
 	if (resp.status < 200 || resp.status >= 300) {
-		char msg[UPSTREAM_MSG_MAX + 8];
-		upstream_message(o, &resp.body, msg, sizeof(msg));
+		char msg[HTTP_UPSTREAM_MSG_SIZE];
+		http_upstream_message(resp.body.ptr, resp.body.len, o->api_key, msg, sizeof(msg));
 		if (resp.status == 429 || resp.status >= 500)
 			rc = fs_fail(e, FS_EUNAVAIL,
 				     "embedder upstream unavailable: %s answered HTTP %ld after %d attempt%s%s%s",

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include <curl/curl.h>
+#include <jansson.h>
 
 #include "util.h"
 
@@ -22,6 +23,10 @@
 #define DEFAULT_BACKOFF_MS 200L
 #define DEFAULT_MAX_BACKOFF_MS 5000L
 #define DEFAULT_MAX_BODY ((size_t)64 << 20)
+/* Only this much of an upstream's error message is looked at, and runs of this many bytes of the secret in it
+ * are redacted. */
+#define UPSTREAM_MSG_SCAN 4096
+#define SECRET_RUN_MIN 8
 
 /* Loopback upstreams (the stand-ins, a local Ollama) are never reached through a proxy from the environment;
  * everything else follows libcurl's usual http_proxy / https_proxy / no_proxy handling. */
@@ -385,4 +390,76 @@ int http_request_stream(struct http_client *c, const char *method, const char *u
 			struct http_response *resp, struct fs_error *e)
 {
 	return run(c, method, url, headers, body, body_len, opts, fn, arg, resp, e);
+}
+
+/* The length of the longest run at s (of len bytes) that occurs somewhere in secret. */
+static size_t secret_run(const char *s, size_t len, const char *secret, size_t slen)
+{
+	size_t best = 0;
+	for (size_t k = 0; k < slen; k++) {
+		size_t n = 0;
+		while (n < len && k + n < slen && s[n] == secret[k + n])
+			n++;
+		if (n > best)
+			best = n;
+	}
+	return best;
+}
+
+void http_upstream_message(const char *body, size_t len, const char *secret, char *out, size_t size)
+{
+	json_t *root = json_loadb(body ? body : "", body ? len : 0, 0, NULL);
+	json_t *err = json_object_get(root, "error"), *m = NULL;
+	size_t slen = secret ? strlen(secret) : 0;
+	size_t min_run = slen < SECRET_RUN_MIN ? slen : SECRET_RUN_MIN;
+	size_t mlen, scan, room, cut;
+	const char *msg;
+	struct buf b, safe;
+
+	if (size == 0)
+		goto out;
+	out[0] = '\0';
+	if (json_is_string(err))
+		m = err;
+	else if (json_is_string(json_object_get(err, "message")))
+		m = json_object_get(err, "message");
+	else if (json_is_string(json_object_get(root, "message")))
+		m = json_object_get(root, "message");
+	if (!m)
+		goto out;
+	msg = json_string_value(m);
+	mlen = json_string_length(m);
+	scan = util_utf8_cut(msg, mlen, UPSTREAM_MSG_SCAN);
+	buf_init(&b, BUF_NO_LIMIT);
+	buf_init(&safe, BUF_NO_LIMIT);
+	/* Byte by byte, so a run of the secret is found wherever it starts; a run that began or ended inside a
+	 * character leaves a piece of one, which the second pass replaces. */
+	for (size_t i = 0; i < scan;) {
+		size_t run = slen ? secret_run(msg + i, scan - i, secret, slen) : 0;
+		if (slen && run >= min_run) {
+			buf_adds(&b, "[redacted]");
+			i += run;
+		} else {
+			char c = (unsigned char)msg[i] < 0x20 || msg[i] == 0x7f ? ' ' : msg[i];
+			buf_add(&b, &c, 1);
+			i++;
+		}
+	}
+	for (size_t i = 0; i < b.len;) {
+		size_t n = util_utf8_seq((const unsigned char *)b.ptr + i, b.len - i);
+		if (n) {
+			buf_add(&safe, b.ptr + i, n);
+			i += n;
+		} else {
+			buf_adds(&safe, "\xef\xbf\xbd");
+			i++;
+		}
+	}
+	room = size >= HTTP_UPSTREAM_MSG_SIZE ? HTTP_UPSTREAM_MSG_MAX : size > 4 ? size - 4 : 0;
+	cut = util_utf8_cut(buf_str(&safe), safe.len, room);
+	snprintf(out, size, "%.*s%s", (int)cut, buf_str(&safe), cut < safe.len || scan < mlen ? "..." : "");
+	buf_release(&b);
+	buf_release(&safe);
+out:
+	json_decref(root);
 }

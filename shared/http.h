@@ -55,4 +55,15 @@ void http_response_init(struct http_response *r);
 void http_url_host(const char *url, char *out, size_t size);
 void http_response_release(struct http_response *r);
 
+/* Room for a message from http_upstream_message: HTTP_UPSTREAM_MSG_MAX bytes, "..." and the NUL. */
+#define HTTP_UPSTREAM_MSG_MAX 200
+#define HTTP_UPSTREAM_MSG_SIZE (HTTP_UPSTREAM_MSG_MAX + 4)
+
+/* The message of an upstream's JSON error body (error.message, a bare "error" string, or a top-level "message")
+ * made safe to quote in ours: every run of 8 or more bytes of secret (all of it, when shorter) becomes
+ * "[redacted]" since servers quote the key they were given, control characters become spaces, bytes that are
+ * not UTF-8 become U+FFFD, and it is cut on a character boundary to fit out (HTTP_UPSTREAM_MSG_MAX bytes at
+ * most), "..." marking a cut. "" when the body holds no message. body and secret may be NULL. */
+void http_upstream_message(const char *body, size_t len, const char *secret, char *out, size_t size);
+
 #endif

@@ -1,4 +1,4 @@
-/* Randomness, UUIDs, hashing, time and number parsing. */
+/* Randomness, UUIDs, hashing, time and number parsing, UTF-8. */
 #include "util.h"
 
 #include <ctype.h>
@@ -9,6 +9,8 @@
 #include <sys/random.h>
 
 #include <openssl/evp.h>
+
+#include "buf.h"
 
 #include "banned.h"
 
@@ -164,4 +166,63 @@ double util_now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+size_t util_utf8_seq(const unsigned char *s, size_t len)
+{
+	unsigned cp;
+	size_t n;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (n > len)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+size_t util_utf8_cut(const char *s, size_t len, size_t max)
+{
+	if (max >= len)
+		return len;
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	return max;
+}
+
+json_t *util_json_text(const char *s, size_t len)
+{
+	json_t *j = json_stringn(s, len);
+	struct buf b;
+
+	if (j)
+		return j;
+	buf_init(&b, BUF_NO_LIMIT);
+	for (size_t i = 0; i < len;) {
+		size_t n = util_utf8_seq((const unsigned char *)s + i, len - i);
+		if (n) {
+			buf_add(&b, s + i, n);
+			i += n;
+		} else {
+			buf_adds(&b, "\xef\xbf\xbd");
+			i++;
+		}
+	}
+	j = json_stringn(buf_str(&b), b.len);
+	buf_release(&b);
+	return j;
 }

@@ -1,11 +1,13 @@
 /* Small helpers every module uses: OS randomness, UUIDs, hex, SHA-256, UTC time parsing and formatting,
- * strict integer parsing. */
+ * strict integer parsing, UTF-8 checks and cuts. */
 #ifndef FAQSURE_UTIL_H
 #define FAQSURE_UTIL_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+
+#include <jansson.h>
 
 /* Fills out with n bytes from getrandom(2); aborts if the OS cannot provide them. */
 void util_random(void *out, size_t n);
@@ -27,5 +29,15 @@ int util_parse_ll(const char *s, long long min, long long max, long long *out);
 
 /* Milliseconds from a monotonic clock. */
 double util_now_ms(void);
+
+/* Length of the valid UTF-8 sequence at s (len >= 1 bytes there), 0 when it is not one; rejects what Jansson
+ * rejects: overlong forms, surrogates, code points past U+10FFFF. */
+size_t util_utf8_seq(const unsigned char *s, size_t len);
+/* Where the len bytes of UTF-8 at s may be cut to at most max bytes without splitting a character: len when
+ * max >= len, else max moved back to the start of a character. */
+size_t util_utf8_cut(const char *s, size_t len, size_t max);
+/* A new JSON string of the len bytes at s, bytes that are not UTF-8 replaced by U+FFFD (one stray byte in a
+ * file name or an extracted text must not fail a request); NULL only when Jansson runs out of memory. */
+json_t *util_json_text(const char *s, size_t len);
 
 #endif
