@@ -75,7 +75,7 @@ void req_header(struct request *req, const char *name, const char *value)
 int req_reply(struct request *req, int status, json_t *body)
 {
 	struct buf head;
-	char *text = json_dumps(body, JSON_COMPACT);
+	char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15));
 	json_decref(body);
 	if (!text) {
 		fprintf(stderr, "faqsure: out of memory serialising a reply\n");
@@ -101,6 +101,67 @@ int req_reply(struct request *req, int status, json_t *body)
 	if (rc < 0) /* the client went away: nothing to answer, and not our error */
 		fprintf(stderr, "faqsure: request %s: client went away before the reply\n", req->request_id);
 	return 0;
+}
+
+static int io_flush(struct request *req)
+{
+	if (fcgx(req))
+		return FCGX_FFlush(fcgx(req)->out) == 0 ? 0 : -1;
+	return fflush(stdout) == 0 ? 0 : -1;
+}
+
+int req_sse_begin(struct request *req)
+{
+	struct buf head;
+	buf_init(&head, BUF_NO_LIMIT);
+	/* X-Accel-Buffering: no asks proxies in front (nginx) not to hold the events back. */
+	buf_addf(&head,
+		 "Status: 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\nCache-Control: no-store\r\n"
+		 "X-Accel-Buffering: no\r\nX-Content-Type-Options: nosniff\r\nX-Request-Id: %s\r\n%s\r\n",
+		 req->request_id, buf_str(&req->headers));
+	int rc = io_write(req, head.ptr, head.len);
+	if (rc == 0)
+		rc = io_flush(req);
+	buf_release(&head);
+	req->replied = 1;
+	req->status = 200;
+	req->streaming = 1;
+	return rc;
+}
+
+int req_sse_event(struct request *req, const char *event, json_t *data)
+{
+	char *text = json_dumps(data, JSON_COMPACT | JSON_REAL_PRECISION(15));
+	json_decref(data);
+	if (!text) {
+		fprintf(stderr, "faqsure: out of memory serialising an event\n");
+		abort();
+	}
+	struct buf ev;
+	buf_init(&ev, BUF_NO_LIMIT);
+	buf_addf(&ev, "event: %s\ndata: %s\n\n", event, text);
+	free(text);
+	int rc = req->client_gone ? -1 : io_write(req, ev.ptr, ev.len);
+	if (rc == 0)
+		rc = io_flush(req);
+	buf_release(&ev);
+	if (rc < 0)
+		req->client_gone = 1;
+	return rc;
+}
+
+int req_sse_error(struct request *req, const struct fs_error *e)
+{
+	int status = fs_http_status(e->code);
+	const char *msg = e->msg[0] ? e->msg : fs_http_reason(status);
+	req->error_code = fs_error_name(e->code);
+	if (status == 500) {
+		fprintf(stderr, "faqsure: request %s %s %s failed: %s\n", req->request_id, req->method, req->path,
+			e->msg);
+		msg = "internal error; quote the X-Request-Id when reporting it";
+	}
+	return req_sse_event(req, "error", json_pack("{s:s, s:s, s:i}", "error", req->error_code, "message", msg,
+						     "status", status));
 }
 
 static void reply_error(struct request *req, const struct fs_error *e)
@@ -544,7 +605,9 @@ static void serve(struct app *app, FCGX_Request *fr)
 		rc = admit(&req, &e);
 	if (rc == 0 && !req.replied)
 		rc = req.route->handler(&req, &e);
-	if (rc < 0 && !req.replied)
+	if (rc < 0 && req.streaming)
+		req_sse_error(&req, &e);
+	else if (rc < 0 && !req.replied)
 		reply_error(&req, &e);
 	else if (!req.replied)
 		reply_error(&req, &(struct fs_error){ FS_EINTERNAL, "handler gave no answer" });

@@ -54,6 +54,7 @@ struct request {
 	struct buf headers;
 	long long content_length;
 	int replied, status;
+	int streaming, client_gone;
 	const char *error_code;
 	double started_ms;
 };
@@ -64,6 +65,15 @@ int app_main(const char *program, const struct route *routes, size_t nroutes);
 
 /* Answers status with body (a JSON value; the reference is stolen). */
 int req_reply(struct request *req, int status, json_t *body);
+/* Server-sent events (text/event-stream): req_sse_begin sends the status line and headers at once (no
+ * Content-Length); each req_sse_event then sends "event: <name>\ndata: <compact JSON>\n\n" and flushes it to the
+ * web server at once (under mod_fcgid that needs FcgidOutputBufferSize 0). Events carry JSON only, so a data
+ * line never holds a newline. The JSON reference is stolen. -1 once the client went away. req_sse_error sends
+ * an "error" event {"error", "message"} for a failure after the stream opened and records it for the usage
+ * event. */
+int req_sse_begin(struct request *req);
+int req_sse_event(struct request *req, const char *event, json_t *data);
+int req_sse_error(struct request *req, const struct fs_error *e);
 /* Adds a response header (name and value must not hold CR or LF). */
 void req_header(struct request *req, const char *name, const char *value);
 /* A CGI/FastCGI parameter of the request (e.g. "CONTENT_TYPE"), or NULL. */

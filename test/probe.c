@@ -1,7 +1,12 @@
 /* probe.fcgi — a test-only program: the library's request path with one token-spending route, so the tests can
- * check the balance gate (402) before any product route spends tokens. Never installed. */
+ * check the balance gate (402) before any product route spends tokens, and one server-sent-events route, so they
+ * can check that the web servers pass events on as they are written. Never installed. */
+#include <errno.h>
+#include <time.h>
+
 #include "account.h"
 #include "app.h"
+#include "util.h"
 #include "banned.h"
 
 static int spend(struct request *req, struct fs_error *e)
@@ -22,8 +27,44 @@ static int spend(struct request *req, struct fs_error *e)
 					     balance == ACCOUNT_UNLIMITED ? json_null() : json_integer(balance)));
 }
 
+/* POST /api/v1/probe/stream {"count": N, "interval_ms": D}: N "tick" events D ms apart, then one "done" event.
+ * Each event carries the CLOCK_MONOTONIC time it was written (mono_ms, from util_now_ms: the clock of Python's
+ * time.monotonic()), so a test on the same machine can compare when an event arrived with when a later one was
+ * produced. */
+static int stream(struct request *req, struct fs_error *e)
+{
+	json_t *body;
+	long long count = 3, interval = 0;
+	int rc = req_json_body(req, &body, e);
+	if (rc < 0)
+		return rc;
+	rc = jfield_int(body, "count", 1, 1000, &count, e);
+	if (rc >= 0)
+		rc = jfield_int(body, "interval_ms", 0, 10000, &interval, e);
+	json_decref(body);
+	if (rc < 0)
+		return rc;
+	double start = util_now_ms();
+	if (req_sse_begin(req) < 0)
+		return 0; /* the client went away: nothing more to send */
+	for (long long i = 1; i <= count; i++) {
+		if (i > 1 && interval > 0) {
+			struct timespec ts = { (time_t)(interval / 1000), (long)(interval % 1000) * 1000000L };
+			while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+				;
+		}
+		if (req_sse_event(req, "tick", json_pack("{s:I, s:I, s:f}", "seq", (json_int_t)i, "count",
+							 (json_int_t)count, "mono_ms", util_now_ms())) < 0)
+			return 0;
+	}
+	req_sse_event(req, "done", json_pack("{s:I, s:f, s:f}", "count", (json_int_t)count, "mono_ms", util_now_ms(),
+					     "elapsed_ms", util_now_ms() - start));
+	return 0;
+}
+
 static const struct route routes[] = {
 	{ "POST", "/api/v1/probe/spend", spend, ROUTE_SPENDS },
+	{ "POST", "/api/v1/probe/stream", stream, 0 },
 };
 
 int main(void)

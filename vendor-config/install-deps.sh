@@ -4,7 +4,7 @@
 set -eu
 PACKAGES="build-essential pkg-config libfcgi-dev libfcgi-bin libmariadb-dev mariadb-server mariadb-client
 libjansson-dev libcurl4-openssl-dev libmagic-dev libssl-dev libpoppler-glib-dev libxml2-dev libzip-dev
-libstemmer-dev apache2 libapache2-mod-fcgid curl wrk python3 python3-jsonschema python3-xapian python3-faiss"
+libstemmer-dev apache2 libapache2-mod-fcgid lighttpd curl wrk python3 python3-jsonschema python3-xapian python3-faiss"
 
 missing=""
 for p in $PACKAGES; do
@@ -19,6 +19,6 @@ if [ "$(id -u)" != 0 ]; then
 	SUDO=sudo
 fi
 export DEBIAN_FRONTEND=noninteractive
-# Debian's postinst scripts would start the system-wide MariaDB and Apache; the project runs its own.
+# Debian's postinst scripts would start the system-wide MariaDB, Apache and lighttpd; the project runs its own.
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

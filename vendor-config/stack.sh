@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# The local FAQSure stack: a private MariaDB (data under $VARDIR), the schema, Apache with mod_fcgid on
-# 127.0.0.1:$PORT serving the programs of $BUILDDIR, and the ingestion worker. Used by `make run` / `make stop`
-# and by the tests.
+# The local FAQSure stack: a private MariaDB (data under $VARDIR), the schema, a web server (Apache with mod_fcgid,
+# or lighttpd with mod_fastcgi) on 127.0.0.1:$PORT serving the programs of $BUILDDIR, and the ingestion worker.
+# Used by `make run` / `make stop` and by the tests.
 #
-#   stack.sh start      start MariaDB, Apache and the worker (idempotent), migrate, write $VARDIR/faqsure.conf
+#   stack.sh start      start MariaDB, the web server and the worker (idempotent), migrate, write $VARDIR/faqsure.conf
 #   stack.sh run        start, then make sure a demo account and key exist and print how to call the API
-#   stack.sh stop       stop Apache, the worker and MariaDB
+#   stack.sh stop       stop the web server (either), the worker and MariaDB
 #   stack.sh db-stop    stop only MariaDB (the tests use it to check outage handling)
 #   stack.sh db-start   start only MariaDB again
 #   stack.sh status     say what runs
 #
 # Environment: VARDIR (default var), PORT (default 8080), BUILDDIR (default build), EXTRA_FCGI (test programs:
-# space-separated URLPATH=BINARY pairs served in addition to the product's programs).
+# space-separated URLPATH=BINARY pairs served in addition to the product's programs), FAQSURE_WEB (apache, the
+# default, configured from apache-example.conf; or lighttpd, configured from vendor-config/lighttpd.conf),
+# FAQSURE_LIGHTTPD_PROCS (processes lighttpd starts per program, default 4).
 #
-# Apache runs its FastCGI children as www-data. Everything they touch — programs, configuration, the MariaDB
+# The web server runs its FastCGI children as www-data. Everything they touch — programs, configuration, the MariaDB
 # socket — lives in a runtime folder that www-data can reach: $VARDIR/run when www-data can enter $VARDIR,
 # otherwise a folder under /tmp named after $VARDIR (the clone may sit under a private home directory).
 set -euo pipefail
@@ -25,6 +27,7 @@ VARDIR=${VARDIR:-var}
 PORT=${PORT:-8080}
 BUILDDIR=${BUILDDIR:-build}
 EXTRA_FCGI=${EXTRA_FCGI:-}
+WEB=${FAQSURE_WEB:-apache}
 mkdir -p "$VARDIR"
 VARDIR=$(cd "$VARDIR" && pwd)
 case "$BUILDDIR" in /*) ;; *) BUILDDIR="$top/$BUILDDIR" ;; esac
@@ -40,6 +43,7 @@ fi
 SOCK="$RUN/mysqld.sock"
 CONF="$VARDIR/faqsure.conf"
 APACHE_CONF="$RUN/httpd.conf"
+LIGHTTPD_CONF="$RUN/lighttpd.conf"
 DATADIR="$VARDIR/mariadb"
 LOG="$VARDIR/log"
 
@@ -202,6 +206,135 @@ apache_stop() {
 	rm -f "$RUN/apache.pid"
 }
 
+# One fastcgi.server entry of the generated configuration, shaped as in lighttpd.conf.
+lighttpd_entry() { # url-prefix program
+	printf '    "%s" => (( "bin-path" => "%s", "socket" => var.faqsure_sockets + "/%s.sock" ) + var.faqsure_fastcgi),\n' \
+		"$1" "$2" "$(basename "$2" .fcgi)"
+}
+
+# lighttpd: started as root (it binds the port, reads this configuration and writes its pid file), it runs as
+# www-data and spawns max-procs processes of each program at once. It runs in the foreground (-D) under setsid with
+# its stderr on $LOG/lighttpd-error.log: it opens a server.errorlog only after dropping to www-data, which may not
+# reach $VARDIR, and the programs' stderr (warnings, sanitizer reports) goes to the same file this way.
+lighttpd_start() {
+	local bin="$RUN/bin" errors="$RUN/errors-lighttpd" socks="$RUN/lighttpd" entries="" keys="" prog name path src
+	local procs=${FAQSURE_LIGHTTPD_PROCS:-4}
+	[[ "$procs" =~ ^[1-9][0-9]*$ ]] || die "FAQSURE_LIGHTTPD_PROCS must be a positive number, not '$procs'"
+	if pid_alive "$RUN/lighttpd.pid"; then # lighttpd cannot take new programs gracefully: restart it
+		lighttpd_stop
+	fi
+	mkdir -p "$bin" "$errors" "$socks" "$RUN/htdocs" "$RUN/lighttpd-tmp" "$LOG"
+	chown "$web_user" "$socks" "$RUN/lighttpd-tmp"
+	rm -f "$socks"/*.sock-*
+	# lighttpd looks for <prefix><status>.html; the JSON pages are served as JSON (mimetype.assign below). Statuses
+	# lighttpd uses that have no page of their own get the closest one.
+	for src in "$here"/errors/*.json; do
+		cp "$src" "$errors/$(basename "$src" .json).html"
+	done
+	cp "$here/errors/400.json" "$errors/411.html"
+	cp "$here/errors/400.json" "$errors/431.html"
+	cp "$here/errors/405.json" "$errors/501.html"
+	cp "$here/errors/400.json" "$errors/505.html"
+	# The test programs first (the first matching prefix wins), then each program of the build by its name, and
+	# keys.fcgi last for every other /api path (as in lighttpd.conf). Only programs that exist: lighttpd refuses
+	# to start when a bin-path is missing.
+	for pair in $EXTRA_FCGI; do
+		path=${pair%%=*}
+		src=${pair#*=}
+		stage "$src" "$bin/$(basename "$src")"
+		entries="$entries$(lighttpd_entry "$path" "$bin/$(basename "$src")")"$'\n'
+	done
+	for prog in "$BUILDDIR"/fcgi-bin/*.fcgi; do
+		[ -e "$prog" ] || continue
+		name=$(basename "$prog" .fcgi)
+		stage "$prog" "$bin/$name.fcgi"
+		if [ "$name" = keys ]; then
+			keys=$(lighttpd_entry /api "$bin/keys.fcgi")
+		else
+			entries="$entries$(lighttpd_entry "/api/v1/$name" "$bin/$name.fcgi")"$'\n'
+		fi
+	done
+	[ -n "$keys" ] || die "$BUILDDIR/fcgi-bin/keys.fcgi is missing: run make first"
+	{
+		cat <<-CONF
+			# Generated by vendor-config/stack.sh from vendor-config/lighttpd.conf. Do not edit: it is rewritten by each
+			# start.
+			server.bind = "127.0.0.1"
+			server.port = $PORT
+			server.pid-file = "$RUN/lighttpd.pid"
+			server.username = "$web_user"
+			server.groupname = "$web_user"
+			server.document-root = "$RUN/htdocs"
+			server.upload-dirs = ( "$RUN/lighttpd-tmp" )
+		CONF
+		# The example without its list of programs, with the paths of this stack.
+		sed -e "s|/usr/local/lib/faqsure/fcgi-bin|$bin|g" -e "s|/usr/local/share/faqsure/errors|${errors%/}|g" \
+			-e "s|/etc/faqsure/faqsure.conf|$RUN/faqsure.conf|g" -e "s|\"/run/faqsure\"|\"$socks\"|g" \
+			-e "s|^var.faqsure_procs = .*|var.faqsure_procs = $procs|" \
+			-e '/^fastcgi.server/,/^)/d' "$here/lighttpd.conf"
+		printf '\n# The programs of this build.\nfastcgi.server += (\n%s%s\n)\n' "$entries" "$keys"
+		cat <<-CONF
+
+			# This server serves nothing but the API: every answer of lighttpd's own is JSON (Apache's stack does so
+			# with ErrorDocument), also where the URL is not known yet (431: headers too large).
+			server.errorfile-prefix = "$errors/"
+			mimetype.assign = ( ".html" => "application/json; charset=utf-8" )
+		CONF
+	} >"$LIGHTTPD_CONF"
+	lighttpd -tt -f "$LIGHTTPD_CONF" >>"$LOG/lighttpd-error.log" 2>&1 ||
+		die "lighttpd refuses $LIGHTTPD_CONF; see $LOG/lighttpd-error.log"
+	rm -f "$RUN/lighttpd.pid"
+	setsid lighttpd -D -f "$LIGHTTPD_CONF" </dev/null >>"$LOG/lighttpd-error.log" 2>&1 &
+	local pid=$! i
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null ||
+			die "lighttpd did not start (is port $PORT free?); see $LOG/lighttpd-error.log"
+		if [ -s "$RUN/lighttpd.pid" ] && curl -s -o /dev/null "http://127.0.0.1:$PORT/api/v1/health"; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	die "lighttpd does not answer on 127.0.0.1:$PORT; see $LOG/lighttpd-error.log"
+}
+
+# Any process still running a program staged in $RUN/bin (lighttpd's children, which outlive it for a moment).
+staged_programs_running() {
+	local exe
+	for exe in /proc/[0-9]*/exe; do
+		case "$(readlink "$exe" 2>/dev/null)" in "$RUN/bin/"*) return 0 ;; esac
+	done
+	return 1
+}
+
+lighttpd_stop() {
+	local i
+	if pid_alive "$RUN/lighttpd.pid"; then
+		kill "$(cat "$RUN/lighttpd.pid")" # SIGTERM: lighttpd stops at once and sends SIGTERM to its programs
+		wait_gone "$RUN/lighttpd.pid" 30 || die "lighttpd did not stop"
+		# The programs finish the request in hand and exit (and write their sanitizer reports, if any).
+		for ((i = 0; i < 100; i++)); do
+			staged_programs_running || break
+			sleep 0.1
+		done
+	fi
+	rm -f "$RUN/lighttpd.pid"
+}
+
+web_start() {
+	if [ "$WEB" = lighttpd ]; then
+		apache_stop # the same port: switching servers on a running stack
+		lighttpd_start
+	else
+		lighttpd_stop
+		apache_start
+	fi
+}
+
+web_stop() {
+	apache_stop
+	lighttpd_stop
+}
+
 worker_start() {
 	if pid_alive "$RUN/worker.pid"; then # a new build: let the old worker finish its document, start the new one
 		worker_stop
@@ -220,17 +353,24 @@ worker_stop() {
 
 start() {
 	[ -x "$CTL" ] || die "$CTL is missing: run make first"
-	command -v apache2 >/dev/null || die "apache2 is not installed: run make deps"
-	[ -f /usr/lib/apache2/modules/mod_fcgid.so ] || die "mod_fcgid is not installed: run make deps"
+	case "$WEB" in
+	apache)
+		command -v apache2 >/dev/null || die "apache2 is not installed: run make deps"
+		[ -f /usr/lib/apache2/modules/mod_fcgid.so ] || die "mod_fcgid is not installed: run make deps"
+		;;
+	lighttpd) command -v lighttpd >/dev/null || die "lighttpd is not installed: run make deps" ;;
+	*) die "FAQSURE_WEB must be apache or lighttpd, not '$WEB'" ;;
+	esac
 	db_start
 	write_config
 	FAQSURE_CONFIG="$CONF" "$CTL" migrate >/dev/null
-	apache_start
+	web_start
 	worker_start
 }
 
 demo() {
-	local key="" url="http://127.0.0.1:$PORT"
+	local key="" url="http://127.0.0.1:$PORT" web_name="Apache with mod_fcgid"
+	[ "$WEB" != lighttpd ] || web_name="lighttpd with mod_fastcgi"
 	export FAQSURE_CONFIG="$CONF"
 	"$CTL" account create demo --unlimited >/dev/null 2>&1 || true
 	if [ -s "$VARDIR/demo-key" ]; then
@@ -244,7 +384,7 @@ demo() {
 	fi
 	cat <<-EOF
 
-		FAQSure is running at $url (MariaDB and Apache with mod_fcgid; data in $VARDIR).
+		FAQSure is running at $url (MariaDB and $web_name; data in $VARDIR).
 
 		Demo account "demo", admin API key:
 		  $key
@@ -254,6 +394,8 @@ demo() {
 		  curl -s $url/api/v1/documents/upload -H "X-API-Key: $key" -F "file=@README.md"
 		  curl -s $url/api/v1/search -H "X-API-Key: $key" -H "Content-Type: application/json" \\
 		    -d '{"query": "How do I run the tests?", "top_k": 3}'
+		  curl -s $url/api/v1/chat -H "X-API-Key: $key" -H "Content-Type: application/json" \\
+		    -d '{"message": "How do I run the tests?"}'
 
 		Manage it:  FAQSURE_CONFIG=$CONF $CTL --help
 		Stop it:    make stop$( [ "$VARDIR" = "$top/var" ] || printf ' VARDIR=%s' "$VARDIR")
@@ -263,12 +405,13 @@ demo() {
 case "$cmd" in
 start) start ;;
 run) start && demo ;;
-stop) apache_stop; worker_stop; db_stop ;;
+stop) web_stop; worker_stop; db_stop ;;
 db-stop) db_stop ;;
 db-start) db_start ;;
 status)
 	pid_alive "$RUN/mysqld.pid" && say "MariaDB: running (socket $SOCK)" || say "MariaDB: stopped"
 	pid_alive "$RUN/apache.pid" && say "Apache: running on 127.0.0.1:$PORT" || say "Apache: stopped"
+	pid_alive "$RUN/lighttpd.pid" && say "lighttpd: running on 127.0.0.1:$PORT" || say "lighttpd: stopped"
 	pid_alive "$RUN/worker.pid" && say "ingestion worker: running" || say "ingestion worker: stopped"
 	;;
 *) die "unknown command '$cmd' (start, run, stop, db-start, db-stop, status)" ;;

@@ -167,7 +167,10 @@ QDRANT_SPECS = (ROOT.parent / "shared" / "qdrant" / "openapi-1.19.json",
 
 
 class Stack:
-    def __init__(self):
+    def __init__(self, web=None):
+        """web: "apache" or "lighttpd" (stack.sh's FAQSURE_WEB); None leaves it to the environment (Apache by
+        default)."""
+        self.web = web
         self.vardir = None
         self.port = None
         self.started = False
@@ -183,7 +186,14 @@ class Stack:
             env["EXTRA_FCGI"] = f"/api/v1/probe={PROBE_FCGI}"
         if self.extra_config:
             env["FAQSURE_EXTRA_CONFIG"] = self.extra_config
+        if self.web is not None:
+            env["FAQSURE_WEB"] = self.web
         return env
+
+    @property
+    def web_server(self):
+        """The web server this stack runs on: "apache" or "lighttpd"."""
+        return self.web or os.environ.get("FAQSURE_WEB") or "apache"
 
     @property
     def config_path(self):
@@ -221,6 +231,10 @@ class Stack:
         raise AssertionError(f"stack did not become healthy: {last if isinstance(last, OSError) else last.describe()}")
 
     def stop(self, keep=False):
+        from standins import stop_standin
+        for proc in getattr(self, "standins", []):  # stand-ins a test started for this stack
+            stop_standin(proc)
+        self.standins = []
         if self.qdrant is not None:
             from standins import stop_standin
             stop_standin(self.qdrant)
@@ -248,7 +262,10 @@ class Stack:
         """Lines of AddressSanitizer/UBSan/LeakSanitizer reports the programs wrote to the web server's log
         (FastCGI children report at exit, so read this after the stack stopped)."""
         found = []
-        for p in sorted(self.vardir.rglob("apache-error.log")) if self.vardir and self.vardir.exists() else []:
+        logs = []
+        if self.vardir and self.vardir.exists():
+            logs = sorted(self.vardir.rglob("apache-error.log")) + sorted(self.vardir.rglob("lighttpd-error.log"))
+        for p in logs:
             for line in p.read_bytes().decode("utf-8", "replace").splitlines():
                 if "Sanitizer" in line or "runtime error:" in line:
                     found.append(line)
@@ -313,6 +330,15 @@ class Stack:
 
     def head(self, path, key=None, **kw):
         return self.request("HEAD", path, key=key, parse_json=False, **kw)
+
+    def sse(self, path, body=None, key=None, headers=None, method="POST", timeout=30):
+        """Opens a server-sent-events request (sse.SSEStream): read .status/.headers, then .next_event() or
+        iterate; each event has .name, .data (parsed JSON), .arrived (time.monotonic()). Use it in a with block."""
+        from sse import SSEStream
+        hdrs = dict(headers or {})
+        if key is not None:
+            hdrs["X-API-Key"] = key
+        return SSEStream("127.0.0.1", self.port, path, body=body, headers=hdrs, method=method, timeout=timeout)
 
     def raw(self, method, path, headers=None, timeout=15):
         """One request over a plain socket with Connection: close; returns every byte the server sent, so a body
@@ -711,6 +737,44 @@ def stack():
     return _stack
 
 
+# Stacks on a given web server (web_stack), besides the one of stack(); stopped with it by stop_stack.
+_web_stacks = {}
+_web_stack_errors = {}
+
+
+def web_stack(web):
+    """A stack on the web server `web` ("apache" or "lighttpd"): the one of stack() when that runs on it, else one
+    of its own, started on first use and stopped by stop_stack."""
+    if _stack is not None and _stack.web_server == web:
+        return _stack
+    if _stack is None and (os.environ.get("FAQSURE_WEB") or "apache") == web:
+        return stack()
+    if web in _web_stack_errors:
+        raise AssertionError(f"the {web} stack did not start: {_web_stack_errors[web]}")
+    if web not in _web_stacks:
+        s = Stack(web=web)
+        _web_stacks[web] = s
+        try:
+            s.start()
+        except SkipTest:
+            raise
+        except Exception as e:
+            _web_stack_errors[web] = f"{e}\n{s.log_tails()}"
+            raise AssertionError(_web_stack_errors[web]) from None
+    return _web_stacks[web]
+
+
 def stop_stack(keep=False):
+    global _stack
+    reports = []
+    stopped = list(_web_stacks.values())
+    for s in stopped:
+        s.stop(keep=keep)
+        reports += getattr(s, "sanitizer_reports", [])
+    _web_stacks.clear()
     if _stack is not None:
         _stack.stop(keep=keep)
+        _stack.sanitizer_reports = getattr(_stack, "sanitizer_reports", []) + reports
+    elif stopped:  # run.py reads the sanitizer reports from harness._stack after this
+        _stack = stopped[0]
+        _stack.sanitizer_reports = reports

@@ -21,11 +21,11 @@ def run_stack_sh(action, env, timeout=180):
 
 
 def curl_line(out):
-    """The printed line that lists the documents (the others show an upload and a search)."""
+    """The printed line that lists the documents (the others show an upload, a search and a chat)."""
     lines = [line.strip() for line in out.splitlines() if line.strip().startswith("curl ")]
-    eq(len(lines), 3, f"lines starting with 'curl ' in the output of stack.sh run:\n{out}")
-    check("/api/v1/documents/upload " in lines[1] and "/api/v1/search " in lines[2],
-          f"the second and third curl lines should show an upload and a search:\n{out}")
+    eq(len(lines), 4, f"lines starting with 'curl ' in the output of stack.sh run:\n{out}")
+    check("/api/v1/documents/upload " in lines[1] and "/api/v1/search " in lines[2] and "/api/v1/chat " in lines[3],
+          f"the second, third and fourth curl lines should show an upload, a search and a chat:\n{out}")
     return lines[0]
 
 
