@@ -1,4 +1,4 @@
-/* faqsurectl — the operator's command line: schema migrations, accounts, API keys. */
+/* faqsurectl — the operator's command line: schema migrations, accounts, API keys, agents, the worker. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include "account.h"
+#include "agent.h"
 #include "ingest.h"
 #include "apikey.h"
 #include "config.h"
@@ -35,7 +36,7 @@ struct args {
 static const char usage_main[] =
 	"usage: faqsurectl [--config FILE] COMMAND [ARGS]\n"
 	"\n"
-	"Manages a FAQSure installation: its database schema, accounts and API keys.\n"
+	"Manages a FAQSure installation: its database schema, accounts, API keys and agents.\n"
 	"The configuration is FILE, else $FAQSURE_CONFIG, else " CONFIG_DEFAULT_PATH ".\n"
 	"\n"
 	"commands:\n"
@@ -47,6 +48,8 @@ static const char usage_main[] =
 	"             [--expires DATE] [--scope admin]\n"
 	"  key list --account NAME\n"
 	"  key revoke ID_OR_PREFIX\n"
+	"  agent create --account NAME --name LABEL [--system-prompt S] [--fallback-message F] [--default]\n"
+	"  agent list --account NAME\n"
 	"  worker [--once]                 process uploaded documents (a daemon; --once drains the queue)\n"
 	"  reindex [--account NAME]        re-embed stored chunks and rebuild the vector store\n"
 	"\n"
@@ -94,6 +97,22 @@ static const char usage_key_revoke[] =
 	"usage: faqsurectl key revoke ID_OR_PREFIX\n"
 	"\n"
 	"Revokes a key, given its id or its display prefix (faqsure_sk_xxxxxx). It is refused from then on.\n";
+
+static const char usage_agent_create[] =
+	"usage: faqsurectl agent create --account NAME --name LABEL [--system-prompt S] [--fallback-message F]\n"
+	"                               [--default]\n"
+	"\n"
+	"Creates an agent (a persona the account answers with) and prints its id. Settings not given here take\n"
+	"their defaults; change them over HTTP (PATCH /api/v1/agents/{id}).\n"
+	"  --system-prompt S     the instructions the answerer gets (default: a concise support assistant)\n"
+	"  --fallback-message F  the answer when the knowledge base has nothing relevant\n"
+	"  --default             makes it the account's default agent (the previous default stays, not default)\n";
+
+static const char usage_agent_list[] =
+	"usage: faqsurectl agent list --account NAME\n"
+	"\n"
+	"Lists the account's agents, oldest first, marking the default. An account that has none gets its default\n"
+	"agent (\"Default\") now.\n";
 
 static int parse_args(int argc, char **argv, const char *const *flags, struct args *a)
 {
@@ -333,6 +352,79 @@ static int cmd_key_revoke(struct ctl *c, const struct args *a)
 	return 0;
 }
 
+static int cmd_agent_create(struct ctl *c, const struct args *a)
+{
+	static const char *const known[] = { "--account", "--name", "--system-prompt", "--fallback-message",
+					     "--default", NULL };
+	long long account_id;
+	json_t *agent = NULL;
+	if (check_args(a, known, 0, usage_agent_create) < 0)
+		return 2;
+	const char *account = opt(a, "--account"), *name = opt(a, "--name");
+	if (!account || !name) {
+		fprintf(stderr, "faqsurectl: agent create needs --account and --name\n\n%s", usage_agent_create);
+		return 2;
+	}
+	/* The API's body, so the command line gets the same checks and messages as POST /api/v1/agents. */
+	json_t *body = json_pack("{s:s, s:b}", "name", name, "is_default", opt(a, "--default") != NULL);
+	int rc = 0, bad = body == NULL; /* json_pack and json_string refuse text that is not UTF-8 */
+	if (!bad && opt(a, "--system-prompt"))
+		bad = json_object_set_new(body, "system_prompt", json_string(opt(a, "--system-prompt"))) < 0;
+	if (!bad && opt(a, "--fallback-message"))
+		bad = json_object_set_new(body, "fallback_message", json_string(opt(a, "--fallback-message"))) < 0;
+	if (bad) {
+		fprintf(stderr, "faqsurectl: --name, --system-prompt and --fallback-message must be UTF-8 text\n");
+		rc = 2;
+	} else if (account_find(c->db, account, &account_id, &c->err) < 0 ||
+		   agent_create(c->db, account_id, body, &agent, &c->err) < 0) {
+		rc = fail(c);
+	} else {
+		printf("created agent %s (%s) for account %s%s\n", json_string_value(json_object_get(agent, "id")),
+		       json_string_value(json_object_get(agent, "name")), account,
+		       json_is_true(json_object_get(agent, "is_default")) ? ", now its default agent" : "");
+	}
+	json_decref(agent);
+	json_decref(body);
+	return rc;
+}
+
+static int cmd_agent_list(struct ctl *c, const struct args *a)
+{
+	static const char *const known[] = { "--account", NULL };
+	long long account_id;
+	char *cursor = NULL, *next = NULL;
+	if (check_args(a, known, 0, usage_agent_list) < 0)
+		return 2;
+	if (!opt(a, "--account")) {
+		fprintf(stderr, "faqsurectl: agent list needs --account\n\n%s", usage_agent_list);
+		return 2;
+	}
+	if (account_find(c->db, opt(a, "--account"), &account_id, &c->err) < 0)
+		return fail(c);
+	printf("%-36s  %-30s  %-7s  %5s  %9s  %-8s  %-20s\n", "ID", "NAME", "DEFAULT", "TOP_K", "THRESHOLD",
+	       "ANSWERER", "CREATED");
+	do {
+		json_t *agents, *g;
+		size_t i;
+		if (agent_list(c->db, account_id, 100, cursor, &agents, &next, &c->err) < 0) {
+			free(cursor);
+			return fail(c);
+		}
+		json_array_foreach(agents, i, g) {
+			printf("%-36s  %-30s  %-7s  %5lld  %9g  %-8s  %-20s\n", js(g, "id"), js(g, "name"),
+			       json_is_true(json_object_get(g, "is_default")) ? "yes" : "no",
+			       (long long)json_integer_value(json_object_get(g, "top_k")),
+			       json_number_value(json_object_get(g, "similarity_threshold")),
+			       json_is_null(json_object_get(g, "answerer")) ? "server" : js(g, "answerer"),
+			       js(g, "created_at"));
+		}
+		json_decref(agents);
+		free(cursor);
+		cursor = next;
+	} while (cursor);
+	return 0;
+}
+
 static const char usage_worker[] =
 	"usage: faqsurectl worker [--once]\n"
 	"\n"
@@ -433,6 +525,7 @@ static int cmd_reindex(struct ctl *c, const struct args *a)
 
 static const char *const account_create_flags[] = { "--unlimited", NULL };
 static const char *const worker_flags[] = { "--once", NULL };
+static const char *const agent_create_flags[] = { "--default", NULL };
 
 static const struct command commands[] = {
 	{ "migrate", NULL, cmd_migrate, usage_migrate, NULL },
@@ -442,6 +535,8 @@ static const struct command commands[] = {
 	{ "key", "create", cmd_key_create, usage_key_create, NULL },
 	{ "key", "list", cmd_key_list, usage_key_list, NULL },
 	{ "key", "revoke", cmd_key_revoke, usage_key_revoke, NULL },
+	{ "agent", "create", cmd_agent_create, usage_agent_create, agent_create_flags },
+	{ "agent", "list", cmd_agent_list, usage_agent_list, NULL },
 	{ "worker", NULL, cmd_worker, usage_worker, worker_flags },
 	{ "reindex", NULL, cmd_reindex, usage_reindex, NULL },
 };

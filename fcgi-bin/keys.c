@@ -1,10 +1,11 @@
-/* keys.fcgi — the "Settings → API Keys" page as an API (/api/v1/keys), the health check, and the JSON 404 for
- * any /api path no other program serves. */
+/* keys.fcgi — the account's settings as an API: its keys (/api/v1/keys, the "Settings → API Keys" page) and its
+ * agents (/api/v1/agents), the health check, and the JSON 404 for any /api path no other program serves. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "agent.h"
 #include "apikey.h"
 #include "app.h"
 #include "util.h"
@@ -98,6 +99,63 @@ static int revoke_key(struct request *req, struct fs_error *e)
 	return req_reply(req, 200, key);
 }
 
+/* Agents are knowledge-base settings like documents, not credentials: any key of the account manages them. */
+static int create_agent(struct request *req, struct fs_error *e)
+{
+	json_t *body, *agent;
+	int rc = req_json_body(req, &body, e);
+	if (rc < 0)
+		return rc;
+	rc = agent_create(req->db, req->key.account_id, body, &agent, e);
+	json_decref(body);
+	if (rc < 0)
+		return rc;
+	char location[64];
+	snprintf(location, sizeof(location), "/api/v1/agents/%s", json_string_value(json_object_get(agent, "id")));
+	req_header(req, "Location", location);
+	return req_reply(req, 201, agent);
+}
+
+static int list_agents(struct request *req, struct fs_error *e)
+{
+	long long limit;
+	char *cursor, *next;
+	json_t *agents;
+	int rc = req_page_params(req, &limit, &cursor, e);
+	if (rc == 0)
+		rc = agent_list(req->db, req->key.account_id, limit, cursor, &agents, &next, e);
+	free(cursor);
+	return rc < 0 ? rc : req_reply_page(req, "agents", agents, next);
+}
+
+static int get_agent(struct request *req, struct fs_error *e)
+{
+	struct agent a;
+	int rc = agent_load(req->db, req->key.account_id, req->params[0], &a, e);
+	if (rc < 0)
+		return rc;
+	json_t *agent = agent_json(&a);
+	agent_release(&a);
+	return req_reply(req, 200, agent);
+}
+
+static int update_agent(struct request *req, struct fs_error *e)
+{
+	json_t *body, *agent;
+	int rc = req_json_body(req, &body, e);
+	if (rc < 0)
+		return rc;
+	rc = agent_update(req->db, req->key.account_id, req->params[0], body, &agent, e);
+	json_decref(body);
+	return rc < 0 ? rc : req_reply(req, 200, agent);
+}
+
+static int delete_agent(struct request *req, struct fs_error *e)
+{
+	int rc = agent_delete(req->db, req->key.account_id, req->params[0], e);
+	return rc < 0 ? rc : req_reply(req, 200, json_pack("{s:s, s:b}", "id", req->params[0], "deleted", 1));
+}
+
 static int health(struct request *req, struct fs_error *e)
 {
 	if (db_ping(req->db, e) < 0) {
@@ -113,6 +171,11 @@ static const struct route routes[] = {
 	{ "GET", "/api/v1/keys", list_keys, ROUTE_ADMIN },
 	{ "GET", "/api/v1/keys/{id}", get_key, ROUTE_ADMIN },
 	{ "DELETE", "/api/v1/keys/{id}", revoke_key, ROUTE_ADMIN },
+	{ "POST", "/api/v1/agents", create_agent, 0 },
+	{ "GET", "/api/v1/agents", list_agents, 0 },
+	{ "GET", "/api/v1/agents/{id}", get_agent, 0 },
+	{ "PATCH", "/api/v1/agents/{id}", update_agent, 0 },
+	{ "DELETE", "/api/v1/agents/{id}", delete_agent, 0 },
 	{ "GET", "/api/v1/health", health, ROUTE_PUBLIC | ROUTE_NO_USAGE },
 };
 
