@@ -72,6 +72,13 @@ static const struct setting settings[] = {
 	REAL("search", "score_coverage_weight", search_score_coverage_weight, 0.6, 0.0, 100.0),
 	REAL("search", "score_midpoint", search_score_midpoint, 0.659, -100.0, 100.0),
 	REAL("search", "score_slope", search_score_slope, 6.0, 0.01, 1000.0),
+	STR("answerer", "backend", answerer_backend, "builtin"),
+	STR("answerer", "url", answerer_url, ""),
+	STR("answerer", "api_key", answerer_api_key, ""),
+	STR("answerer", "model", answerer_model, ""),
+	INT("answerer", "timeout_ms", answerer_timeout_ms, 60000, 100, 600000),
+	INT("answerer", "max_retries", answerer_max_retries, 2, 0, 10),
+	INT("chat", "max_message_chars", chat_max_message_chars, 4000, 1, 100000),
 	INT("worker", "lease_seconds", worker_lease_seconds, 300, 5, 86400),
 	INT("worker", "poll_ms", worker_poll_ms, 1000, 10, 60000),
 };

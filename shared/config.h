@@ -73,6 +73,17 @@ struct config {
 	double search_score_midpoint;
 	double search_score_slope;
 
+	/* [answerer] */
+	char *answerer_backend;      /* builtin | openai: for agents that do not name one */
+	char *answerer_url;          /* openai: base URL, e.g. http://127.0.0.1:11434/v1 */
+	char *answerer_api_key;      /* openai: sent as Authorization: Bearer (never logged) */
+	char *answerer_model;        /* openai: the model for agents that do not name one */
+	long long answerer_timeout_ms;  /* openai: one upstream request, a streamed one included */
+	long long answerer_max_retries;
+
+	/* [chat] */
+	long long chat_max_message_chars;
+
 	/* [worker] */
 	long long worker_lease_seconds;
 	long long worker_poll_ms;

@@ -27,6 +27,13 @@
 #     "require_key": "sk-test"  answer 401 unless Authorization: Bearer sk-test
 #     "reply": "text"           the chat answer (default: "Echo: " + the last user message)
 #     "no_usage": true          leave usage out of the answers
+#     "reply_pieces": ["NO_", "ANSWER"]  chat: answer their concatenation, streamed as exactly these content
+#                               deltas (wins over "reply"; max_tokens does not cut it)
+#     "stream_quirks": [..]     streamed chat: framing that real servers use and clients must accept, any of
+#                               "no_space" (data:{..}), "comments" (": keep-alive" before each event), "crlf"
+#                               (lines end in CR LF), "no_blank" (no blank line between events), "null_choices" /
+#                               "no_choices" (usage chunk with choices null / without choices), "no_done" (no
+#                               [DONE]), "split" (each event written in 7-byte pieces, flushed apart)
 #   GET /_log       {"requests": [{"time": when it arrived (Unix seconds), "method", "path", "headers": {...},
 #                   "body": parsed JSON or text, "status": answered status, "usage": usage answered or null}]}
 #   POST /_reset    clears the faults and the log
@@ -51,7 +58,9 @@ TOKEN_RE = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 DEFAULT_FAULTS = {
     "fail": [], "delay_ms": 0, "drop": 0, "malformed": 0, "wrong_dims": 0, "scale": 1.0, "cut_stream_after": None,
     "chunk_delay_ms": 0, "retry_after": None, "require_key": None, "reply": None, "no_usage": False,
+    "reply_pieces": None, "stream_quirks": [],
 }
+QUIRKS = {"no_space", "comments", "crlf", "no_blank", "null_choices", "no_choices", "no_done", "split"}
 
 
 class ApiError(Exception):
@@ -84,6 +93,11 @@ class State:
                                                           for f in v):
                         raise ApiError(400, "fail must be a list of objects with an integer status", param=k)
                     v = [dict(f, times=f.get("times", 1)) for f in v]
+                if k == "reply_pieces" and not (v is None or (isinstance(v, list) and
+                                                              all(isinstance(p, str) for p in v))):
+                    raise ApiError(400, "reply_pieces must be a list of strings or null", param=k)
+                if k == "stream_quirks" and not (isinstance(v, list) and set(v) <= QUIRKS):
+                    raise ApiError(400, f"stream_quirks must be a list of {sorted(QUIRKS)}", param=k)
                 self.faults[k] = v
 
     def take(self, name):
@@ -238,7 +252,10 @@ class Handler(BaseHTTPRequestHandler):
                 return self.control(method, path, raw)
             self.api(method, path, raw)
         except ApiError as e:
-            self.send(e.status, e.body())
+            try:
+                self.send(e.status, e.body())
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting
+                self.close_connection = True
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
@@ -358,7 +375,10 @@ class Handler(BaseHTTPRequestHandler):
                 kept.append(w)
                 used += tokens(w)
             words, finish = kept, "length"
-        text = " ".join(words)
+        pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
+        if self.state.setting("reply_pieces") is not None:
+            pieces, finish = list(self.state.setting("reply_pieces")), "stop"
+        text = "".join(pieces)
         prompt = sum(tokens(m.get("content") or "") for m in msgs)
         completion = tokens(text)
         usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
@@ -376,9 +396,9 @@ class Handler(BaseHTTPRequestHandler):
                 entry["usage"] = usage
             entry["status"] = 200
             return self.send(200, answer)
-        self.stream_chat(entry, cid, created, model, words, finish, usage, include_usage)
+        self.stream_chat(entry, cid, created, model, pieces, finish, usage, include_usage)
 
-    def stream_chat(self, entry, cid, created, model, words, finish, usage, include_usage):
+    def stream_chat(self, entry, cid, created, model, pieces, finish, usage, include_usage):
         entry["status"] = 200
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
@@ -387,11 +407,26 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         cut = self.state.setting("cut_stream_after")
         pause = self.state.setting("chunk_delay_ms") / 1000
+        quirks = set(self.state.setting("stream_quirks"))
+        eol = b"\r\n" if "crlf" in quirks else b"\n"
 
-        def event(obj):
-            data = b"data: " + (obj if isinstance(obj, bytes) else json.dumps(obj).encode()) + b"\n\n"
+        def write(data):
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             self.wfile.flush()
+
+        def event(obj):
+            data = b"data:" if "no_space" in quirks else b"data: "
+            data += (obj if isinstance(obj, bytes) else json.dumps(obj).encode()) + eol
+            if "no_blank" not in quirks:
+                data += eol
+            if "comments" in quirks:
+                data = b": keep-alive" + eol + eol + data
+            if "split" in quirks:
+                for i in range(0, len(data), 7):
+                    write(data[i:i + 7])
+                    time.sleep(0.002)
+            else:
+                write(data)
             if pause:
                 time.sleep(pause)
 
@@ -403,16 +438,22 @@ class Handler(BaseHTTPRequestHandler):
             return c
 
         event(chunk({"role": "assistant", "content": ""}))
-        for i, w in enumerate(words):
+        for i, p in enumerate(pieces):
             if cut is not None and i >= cut:
                 return self.drop()  # mid-stream: no finish, no [DONE], no last chunk of the chunked encoding
-            event(chunk({"content": w if i == 0 else " " + w}))
+            event(chunk({"content": p}))
         event(chunk({}, finish))
         if include_usage and not self.state.setting("no_usage"):
             entry["usage"] = usage
-            event({"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                   "choices": [], "usage": usage})
-        event(b"[DONE]")
+            last = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                    "choices": [], "usage": usage}
+            if "null_choices" in quirks:
+                last["choices"] = None
+            if "no_choices" in quirks:
+                del last["choices"]
+            event(last)
+        if "no_done" not in quirks:
+            event(b"[DONE]")
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 

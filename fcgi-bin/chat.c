@@ -1,0 +1,222 @@
+/* chat.fcgi — POST /api/v1/chat (a grounded answer, or a stream of it), the conversations and feedback on
+ * answers (chat.h). */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "chat.h"
+#include "util.h"
+#include "banned.h"
+
+#define COMMENT_MAX_CHARS 2000
+
+/* Opened by the first request and kept for the life of the process. */
+static struct chat_engine engine;
+
+static size_t utf8_chars(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xC0) != 0x80;
+	return n;
+}
+
+static int blank(const char *s)
+{
+	for (; *s; s++)
+		if (!isspace((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
+static int read_id(json_t *body, const char *name, const char **out, struct fs_error *e)
+{
+	int rc = jfield_string(body, name, 1, 64, out, e);
+	if (rc < 0 && json_is_string(json_object_get(body, name)))
+		rc = fs_fail(e, FS_EINVAL, "%s must be an id (a UUID)", name);
+	if (rc > 0 && !util_is_uuid(*out))
+		return fs_fail(e, FS_EINVAL, "%s must be an id (a UUID)", name);
+	return rc < 0 ? rc : 0;
+}
+
+static int read_params(struct request *req, json_t *body, struct chat_params *p, int *stream, struct fs_error *e)
+{
+	long long max_chars = req->cfg->chat_max_message_chars, top_k = 0;
+	int rc;
+	memset(p, 0, sizeof(*p));
+	p->use_rag = 1;
+	p->threshold = -1;
+	p->hybrid = -1;
+	*stream = 0;
+	if ((rc = jfield_string(body, "message", 1, (size_t)max_chars * 4, &p->message, e)) < 0) {
+		if (json_is_string(json_object_get(body, "message")))
+			rc = fs_fail(e, FS_EINVAL, "message must be a string of 1 to %lld characters", max_chars);
+		return rc;
+	}
+	if (rc == 0)
+		return fs_fail(e, FS_EINVAL, "message is required: a string of 1 to %lld characters", max_chars);
+	if (blank(p->message))
+		return fs_fail(e, FS_EINVAL, "message must not be blank");
+	if (utf8_chars(p->message) > (size_t)max_chars)
+		return fs_fail(e, FS_EINVAL, "message is too long: at most %lld characters", max_chars);
+	if ((rc = read_id(body, "conversation_id", &p->conversation_id, e)) < 0 ||
+	    (rc = read_id(body, "agent_id", &p->agent_id, e)) < 0 ||
+	    (rc = jfield_bool(body, "use_rag", &p->use_rag, e)) < 0 ||
+	    (rc = jfield_int(body, "top_k", 1, SEARCH_MAX_TOP_K, &top_k, e)) < 0 ||
+	    (rc = jfield_number(body, "similarity_threshold", 0, 1, &p->threshold, e)) < 0 ||
+	    (rc = jfield_bool(body, "use_hybrid", &p->hybrid, e)) < 0 ||
+	    (rc = jfield_bool(body, "stream", stream, e)) < 0)
+		return rc;
+	p->top_k = (int)top_k;
+	return 0;
+}
+
+/* ---- streaming ---- */
+
+struct stream {
+	struct request *req;
+	int opened;
+	char carry[4]; /* the start of a UTF-8 character cut by the end of a delta */
+	size_t ncarry;
+};
+
+static void stream_open(struct stream *s)
+{
+	if (!s->opened) {
+		req_sse_begin(s->req);
+		s->opened = 1;
+	}
+}
+
+/* How much of data[0, len) ends on a whole UTF-8 character. */
+static size_t whole_chars(const char *data, size_t len)
+{
+	size_t i = len, back = 0;
+	while (i > 0 && back < 4 && ((unsigned char)data[i - 1] & 0xC0) == 0x80) {
+		i--;
+		back++;
+	}
+	if (i == 0)
+		return len;
+	unsigned char lead = (unsigned char)data[i - 1];
+	size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+	return need > back + 1 ? i - 1 : len;
+}
+
+/* Sends a delta event. A client that went away does not stop the answer: it is still stored and counted. */
+static int on_delta(void *arg, const char *text, size_t len)
+{
+	struct stream *s = arg;
+	struct buf b;
+	buf_init(&b, BUF_NO_LIMIT);
+	buf_add(&b, s->carry, s->ncarry);
+	buf_add(&b, text, len);
+	size_t whole = whole_chars(b.ptr, b.len);
+	s->ncarry = b.len - whole;
+	memcpy(s->carry, b.ptr + whole, s->ncarry);
+	json_t *ev = whole ? json_pack("{s:s%}", "content", b.ptr, whole) : NULL;
+	if (ev) {
+		stream_open(s);
+		req_sse_event(s->req, "delta", ev);
+	}
+	buf_release(&b);
+	return 0;
+}
+
+/* ---- routes ---- */
+
+static int chat(struct request *req, struct fs_error *e)
+{
+	double started = util_now_ms();
+	json_t *body = NULL;
+	struct chat_params p;
+	struct chat c;
+	struct stream s = { .req = req };
+	int stream, prepared = 0, rc;
+
+	if ((rc = req_json_body(req, &body, e)) < 0 || (rc = read_params(req, body, &p, &stream, e)) < 0)
+		goto out;
+	if (!engine.cfg)
+		chat_engine_init(&engine, req->cfg);
+	if ((rc = chat_prepare(&engine, req->db, req->key.account_id, &p, started, &c, e)) < 0)
+		goto out;
+	prepared = 1;
+	if ((rc = chat_answer(&engine, req->db, &c, stream ? on_delta : NULL, &s, e)) < 0)
+		goto out;
+	req->tokens_prompt = c.tokens_prompt;
+	req->tokens_completion = c.tokens_completion;
+	if (!stream) {
+		rc = req_reply(req, 200, chat_response(&c));
+		goto out;
+	}
+	stream_open(&s);
+	if (c.fallback) /* no deltas came: the fallback message is the whole answer */
+		req_sse_event(req, "delta", json_pack("{s:s}", "content", c.answer));
+	req_sse_event(req, "done", chat_response(&c));
+out:
+	if (prepared)
+		chat_release(&c);
+	json_decref(body);
+	return rc;
+}
+
+static int list_conversations(struct request *req, struct fs_error *e)
+{
+	long long limit;
+	char *cursor, *next = NULL;
+	json_t *items = NULL;
+	int rc = req_page_params(req, &limit, &cursor, e);
+	if (rc == 0)
+		rc = chat_list_conversations(req->db, req->key.account_id, limit, cursor, &items, &next, e);
+	free(cursor);
+	return rc < 0 ? rc : req_reply_page(req, "conversations", items, next);
+}
+
+static int get_conversation(struct request *req, struct fs_error *e)
+{
+	json_t *conv;
+	int rc = chat_get_conversation(req->db, req->key.account_id, req->params[0], &conv, e);
+	return rc < 0 ? rc : req_reply(req, 200, conv);
+}
+
+static int feedback(struct request *req, struct fs_error *e)
+{
+	json_t *body = NULL, *out;
+	const char *rating = NULL, *comment = NULL;
+	int rc;
+	if ((rc = req_json_body(req, &body, e)) < 0)
+		return rc;
+	if ((rc = jfield_string(body, "rating", 1, 8, &rating, e)) < 0 ||
+	    (rc = jfield_string(body, "comment", 0, COMMENT_MAX_CHARS * 4, &comment, e)) < 0)
+		goto out;
+	if (!rating || (strcmp(rating, "up") && strcmp(rating, "down"))) {
+		rc = fs_fail(e, FS_EINVAL, "rating is required: \"up\" or \"down\"");
+		goto out;
+	}
+	if (comment && utf8_chars(comment) > COMMENT_MAX_CHARS) {
+		rc = fs_fail(e, FS_EINVAL, "comment is too long: at most %d characters", COMMENT_MAX_CHARS);
+		goto out;
+	}
+	if ((rc = chat_feedback(req->db, req->key.account_id, req->params[0], rating, comment, &out, e)) == 0)
+		rc = req_reply(req, 200, out);
+out:
+	json_decref(body);
+	return rc;
+}
+
+static const struct route routes[] = {
+	{ "POST", "/api/v1/chat", chat, ROUTE_SPENDS },
+	{ "GET", "/api/v1/chat/conversations", list_conversations, 0 },
+	{ "GET", "/api/v1/chat/conversations/{id}", get_conversation, 0 },
+	{ "POST", "/api/v1/chat/messages/{id}/feedback", feedback, 0 },
+};
+
+int main(void)
+{
+	int rc = app_main("chat", routes, sizeof(routes) / sizeof(routes[0]));
+	if (engine.cfg)
+		chat_engine_release(&engine);
+	return rc;
+}

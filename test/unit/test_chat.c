@@ -1,0 +1,168 @@
+/* The built-in answerer (verbatim sentences, Q/A answers, headings and numbered steps, fallback, tokens,
+ * streaming) and the chat's follow-up detection. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "answer.h"
+#include "chat.h"
+#include "check.h"
+#include "embed.h"
+
+static struct search_result source(const char *text, const char *question)
+{
+	struct search_result r;
+	memset(&r, 0, sizeof(r));
+	r.text = (char *)text;
+	r.filename = (char *)"doc.txt";
+	r.metadata = question ? json_pack("{s:s}", "question", question) : json_object();
+	r.score = 0.9;
+	return r;
+}
+
+struct collected {
+	struct buf text;
+	int calls;
+};
+
+static int collect(void *arg, const char *text, size_t len)
+{
+	struct collected *c = arg;
+	buf_add(&c->text, text, len);
+	c->calls++;
+	return 0;
+}
+
+/* Answers question from the one passage text (a Q/A passage when qa is set) into out (caller frees). */
+static int answer(const char *question, const char *text, const char *qa, int use_rag, char **out,
+		  struct answer_output *o, struct collected *deltas)
+{
+	struct answerer *a;
+	struct fs_error e;
+	struct agent agent;
+	memset(&agent, 0, sizeof(agent));
+	struct search_result src = source(text, qa);
+	struct answer_input in = { .agent = &agent, .question = question, .sources = &src, .nsources = 1,
+				   .use_rag = use_rag };
+	CHECK_INT(answerer_open("builtin", NULL, &a, &e), 0);
+	answer_output_init(o);
+	int rc = answerer_answer(a, &in, deltas ? collect : NULL, deltas, o, &e);
+	*out = xstrdup(buf_str(&o->text));
+	answerer_close(a);
+	json_decref(src.metadata);
+	return rc;
+}
+
+static const char RETURNS[] =
+	"Returns and refunds\n\nYou can return most items within 30 days of delivery for a full refund. Items must "
+	"be unused and in their\noriginal packaging, with the receipt or the order number.\n\nRefunds go back to the "
+	"original payment method within 5 to 7 business days after our warehouse receives the\nparcel. Sale items, "
+	"opened software and gift cards cannot be returned.\n";
+
+static void chat_builtin_picks_the_sentence_that_answers(void)
+{
+	struct answer_output o;
+	char *text;
+	CHECK_INT(answer("When do refunds reach my payment method?", RETURNS, NULL, 1, &text, &o, NULL), 0);
+	CHECK_STR(text, "Refunds go back to the original payment method within 5 to 7 business days after our "
+			"warehouse receives the parcel.");
+	CHECK_INT(o.cannot_answer, 0);
+	CHECK_INT(o.tokens_from_upstream, 0);
+	CHECK_INT(o.tokens_completion, embed_count_tokens(text));
+	CHECK_INT(o.tokens_prompt, embed_count_tokens("When do refunds reach my payment method?") +
+					   embed_count_tokens(RETURNS));
+	free(text);
+	answer_output_release(&o);
+}
+
+static void chat_builtin_skips_headings_and_widens_short_answers(void)
+{
+	struct answer_output o;
+	char *text;
+	CHECK_INT(answer("Can I return things?", RETURNS, NULL, 1, &text, &o, NULL), 0);
+	/* "Returns and refunds" is a heading; the first sentence is short, so the next one follows */
+	CHECK_STR(text, "You can return most items within 30 days of delivery for a full refund. Items must be unused "
+			"and in their original packaging, with the receipt or the order number.");
+	free(text);
+	answer_output_release(&o);
+}
+
+static void chat_builtin_keeps_numbered_steps_together(void)
+{
+	struct answer_output o;
+	char *text;
+	const char *help = "To reset your password: 1. Click Forgot Password on the sign-in page. 2. Enter the email "
+			   "address you registered\nwith. 3. Open the link in the email.\n\nTwo-factor authentication "
+			   "is under Security.";
+	CHECK_INT(answer("How do I reset my password?", help, NULL, 1, &text, &o, NULL), 0);
+	CHECK_STR(text, "To reset your password: 1. Click Forgot Password on the sign-in page. 2. Enter the email "
+			"address you registered with. 3. Open the link in the email.");
+	free(text);
+	answer_output_release(&o);
+}
+
+static void chat_builtin_qa_passage_answers_with_its_answer(void)
+{
+	struct answer_output o;
+	char *text;
+	CHECK_INT(answer("is gift wrapping free?", "Q: Do you offer gift wrapping?\nA: Yes, it costs 3 dollars.",
+			 "Do you offer gift wrapping?", 1, &text, &o, NULL),
+		  0);
+	CHECK_STR(text, "Yes, it costs 3 dollars.");
+	free(text);
+	answer_output_release(&o);
+	/* the same text without the Q/A mark is an ordinary passage */
+	CHECK_INT(answer("is gift wrapping free?", "Q: Do you offer gift wrapping?\nA: Yes, it costs 3 dollars.", NULL,
+			 1, &text, &o, NULL),
+		  0);
+	CHECK_CONTAINS(text, "gift wrapping");
+	free(text);
+	answer_output_release(&o);
+}
+
+static void chat_builtin_never_answers_without_sources(void)
+{
+	struct answer_output o;
+	char *text;
+	CHECK_INT(answer("How do I reset my password?", RETURNS, NULL, 0, &text, &o, NULL), 0);
+	CHECK_INT(o.cannot_answer, 1);
+	CHECK_STR(text, "");
+	free(text);
+	answer_output_release(&o);
+}
+
+static void chat_builtin_streams_the_same_text(void)
+{
+	struct answer_output o;
+	struct collected c = { .calls = 0 };
+	char *text;
+	buf_init(&c.text, BUF_NO_LIMIT);
+	CHECK_INT(answer("Can I return things?", RETURNS, NULL, 1, &text, &o, &c), 0);
+	CHECK_STR(buf_str(&c.text), text);
+	CHECK(c.calls > 2);
+	buf_release(&c.text);
+	free(text);
+	answer_output_release(&o);
+}
+
+static void chat_followup_detection(void)
+{
+	CHECK_INT(chat_is_followup("How long does that take?"), 1);
+	CHECK_INT(chat_is_followup("and for express?"), 1);
+	CHECK_INT(chat_is_followup("What about international orders?"), 1);
+	CHECK_INT(chat_is_followup("Can I return them?"), 1);
+	CHECK_INT(chat_is_followup("Costs?"), 1);
+	CHECK_INT(chat_is_followup("What is your return policy?"), 0);
+	CHECK_INT(chat_is_followup("How much does express shipping cost?"), 0);
+	CHECK_INT(chat_is_followup("Do you ship to Canada and Mexico?"), 0);
+}
+
+const struct test_case chat_cases[] = {
+	{ "chat_builtin_picks_the_sentence_that_answers", chat_builtin_picks_the_sentence_that_answers },
+	{ "chat_builtin_skips_headings_and_widens_short_answers", chat_builtin_skips_headings_and_widens_short_answers },
+	{ "chat_builtin_keeps_numbered_steps_together", chat_builtin_keeps_numbered_steps_together },
+	{ "chat_builtin_qa_passage_answers_with_its_answer", chat_builtin_qa_passage_answers_with_its_answer },
+	{ "chat_builtin_never_answers_without_sources", chat_builtin_never_answers_without_sources },
+	{ "chat_builtin_streams_the_same_text", chat_builtin_streams_the_same_text },
+	{ "chat_followup_detection", chat_followup_detection },
+	{ NULL, NULL },
+};
