@@ -1,6 +1,8 @@
 /* Ingestion jobs: claim, extract, chunk, embed, store. */
 #include "ingest.h"
 
+#include <ctype.h>
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,10 +161,34 @@ static char *chunk_metadata(json_t *doc_meta, const struct chunk *c)
 	return s;
 }
 
-char *ingest_embed_text(const char *section, const char *text)
+/* The title words of a file name into t, then a line break when there were any. */
+static void add_title(struct buf *t, const char *filename)
+{
+	const char *base = filename ? strrchr(filename, '/') : NULL;
+	base = base ? base + 1 : filename;
+	if (!base)
+		return;
+	const char *dot = strrchr(base, '.'), *end = dot && dot != base ? dot : base + strlen(base);
+	size_t before = t->len;
+	for (const char *p = base; p < end;) {
+		while (p < end && !isalnum((unsigned char)*p) && !((unsigned char)*p & 0x80))
+			p++;
+		const char *w = p;
+		int digits = 0;
+		while (p < end && (isalnum((unsigned char)*p) || ((unsigned char)*p & 0x80)))
+			digits |= isdigit((unsigned char)*p++);
+		if (p > w && !digits)
+			buf_addf(t, "%s%.*s", t->len > before ? " " : "", (int)(p - w), w);
+	}
+	if (t->len > before)
+		buf_adds(t, "\n");
+}
+
+char *ingest_embed_text(const char *filename, const char *section, const char *text)
 {
 	struct buf t;
 	buf_init(&t, BUF_NO_LIMIT);
+	add_title(&t, filename);
 	if (section && *section)
 		buf_addf(&t, "%s\n", section);
 	buf_adds(&t, text);
@@ -170,8 +196,8 @@ char *ingest_embed_text(const char *section, const char *text)
 }
 
 /* Embeds the chunks (section heading and text together) in batches. */
-static int embed_chunks(struct ingest_worker *w, const struct chunk *chunks, size_t n, struct chunk_row *rows,
-			long long *tokens, struct fs_error *e)
+static int embed_chunks(struct ingest_worker *w, const char *filename, const struct chunk *chunks, size_t n,
+			struct chunk_row *rows, long long *tokens, struct fs_error *e)
 {
 	size_t dims = w->embedder->dims;
 	float *vec = xmalloc(EMBED_BATCH * dims * sizeof(float));
@@ -185,7 +211,7 @@ static int embed_chunks(struct ingest_worker *w, const struct chunk *chunks, siz
 		for (size_t i = 0; i < k; i++) {
 			const struct chunk *c = &chunks[at + i];
 			free(texts[i]);
-			texts[i] = ingest_embed_text(c->section, c->text);
+			texts[i] = ingest_embed_text(filename, c->section, c->text);
 			rows[at + i].tokens = embed_count_tokens(c->text);
 			terms_doc_vector(w->terms, texts[i], &sp);
 			buf_init(&rows[at + i].sparse, BUF_NO_LIMIT);
@@ -380,7 +406,7 @@ static int process(struct ingest_worker *w, const struct job *job, struct fs_err
 		util_uuid(rows[i].id);
 		rows[i].metadata = chunk_metadata(doc_meta, &chunks[i]);
 	}
-	if ((rc = embed_chunks(w, chunks, n, rows, &tokens, e)) < 0)
+	if ((rc = embed_chunks(w, src.filename, chunks, n, rows, &tokens, e)) < 0)
 		goto out;
 	rc = FS_ERETRY;
 	for (int i = 0; i < 5 && rc == FS_ERETRY; i++) /* see ingest_run_one */

@@ -31,9 +31,13 @@ void ingest_worker_release(struct ingest_worker *w);
  * there was one. A job that fails leaves its document 'failed' and returns 0: the error is the document's. */
 int ingest_run_one(struct ingest_worker *w, int *worked, struct fs_error *e);
 
-/* What is embedded (and keyword-indexed) for a chunk: its section heading path on a line of its own, then its
- * text (malloc'd). Indexing and reindexing both use it, so a reindex embeds exactly what ingestion did. */
-char *ingest_embed_text(const char *section, const char *text);
+/* What is embedded (and keyword-indexed) for a chunk (malloc'd): the document's title as its file name says it
+ * ("return-policy.pdf" gives "return policy": the words of the name without its extension, leaving out words
+ * with digits, which are ids and dates), its section heading path, each on a line of its own, then its text.
+ * People name files after what they hold, and a question often asks in those words ("What is your return
+ * policy?" of a text that only says "returns"). Indexing and reindexing both use it, so a reindex embeds exactly
+ * what ingestion did. filename and section may be NULL. */
+char *ingest_embed_text(const char *filename, const char *section, const char *text);
 
 /* Re-embeds the ready documents of one account (account_id > 0) or of all (0) with the configured embedder and
  * rebuilds the vector store from MariaDB; progress lines go to progress (may be NULL). */

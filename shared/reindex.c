@@ -17,8 +17,8 @@ static int reindex_document(struct ingest_worker *w, long long account_id, const
 {
 	size_t dims = w->embedder->dims;
 	struct db_res r;
-	int rc = db_exec(w->db, &r, e, "SELECT id, section, text FROM chunks WHERE document_id = ? ORDER BY seq", "s",
-			 doc_id);
+	int rc = db_exec(w->db, &r, e, "SELECT c.id, c.section, c.text, d.filename FROM chunks c JOIN documents d ON d.id = c.document_id"
+			 " WHERE c.document_id = ? ORDER BY c.seq", "s", doc_id);
 	if (rc < 0)
 		return rc;
 	size_t n = r.nrows;
@@ -30,7 +30,7 @@ static int reindex_document(struct ingest_worker *w, long long account_id, const
 	sparse_init(&sp);
 	buf_init(&spb, BUF_NO_LIMIT);
 	for (size_t i = 0; i < n; i++)
-		texts[i] = ingest_embed_text(db_cell(&r, i, 1), db_cell(&r, i, 2));
+		texts[i] = ingest_embed_text(db_cell(&r, i, 3), db_cell(&r, i, 1), db_cell(&r, i, 2));
 	for (size_t at = 0; at < n && rc == 0; at += REINDEX_BATCH) {
 		size_t k = n - at < REINDEX_BATCH ? n - at : REINDEX_BATCH;
 		long long used = 0;

@@ -179,7 +179,7 @@ int main(int argc, char **argv)
 		}
 		for (size_t i = 0; i < n; i++) {
 			long long tok = 0;
-			char *tp = ingest_embed_text(chunks[i].section, chunks[i].text);
+			char *tp = ingest_embed_text(fname, chunks[i].section, chunks[i].text);
 			embedder_embed(em, (const char *const *)&tp, 1, vec, &tok, &e);
 			terms_doc_vector(tm, tp, &sp);
 			char cid[37];
