@@ -974,6 +974,9 @@ class Handler(BaseHTTPRequestHandler):
     # -- plumbing -----------------------------------------------------------------------------------------------
     def send(self, status, body, ctype="application/json", headers=None):
         data = body if isinstance(body, bytes) else body.encode("utf-8")
+        entry = getattr(self, "log_entry", None)
+        if entry is not None:  # logged before the client can see the answer and read the log
+            entry["status"] = status
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
@@ -1026,6 +1029,7 @@ class Handler(BaseHTTPRequestHandler):
     def handle_any(self):
         state = self.server.state
         started = time.perf_counter()
+        self.log_entry = None  # a kept-alive connection's handler serves many requests
         url = urllib.parse.urlsplit(self.path)
         path = url.path
         if path.startswith("/_"):
@@ -1054,6 +1058,7 @@ class Handler(BaseHTTPRequestHandler):
             state.seq += 1
             entry["seq"] = state.seq
             state.log.append(entry)
+        self.log_entry = entry
         if ctl["delay_ms"]:
             time.sleep(ctl["delay_ms"] / 1000.0)
         try:
