@@ -334,6 +334,10 @@ static int store_turn(struct db *db, struct chat *c, struct fs_error *e)
 	snprintf(confidence, sizeof(confidence), "%.4f", c->confidence);
 	if ((rc = db_begin(db, e)) < 0)
 		goto out;
+	/* The account row first: inserting rows that refer to it takes a shared lock on it, and the debit at the
+	 * end an exclusive one, so two chats of one account that both took the shared lock would deadlock. */
+	if ((rc = db_exec(db, NULL, e, "SELECT id FROM accounts WHERE id = ? FOR UPDATE", "i", c->account_id)) < 0)
+		goto fail;
 	if (c->new_conversation) {
 		title_of(c->message, title, sizeof(title));
 		if ((rc = db_exec(db, NULL, e,

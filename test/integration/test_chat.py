@@ -444,3 +444,40 @@ def test_chat_stream_errors_before_the_stream_are_json():
     expect_error(r, 404, "not_found")
     r = s.post(CHAT, {"message": "", "stream": True}, key=k["key"])
     expect_error(r, 400, "invalid_request", "message")
+
+
+# ---- concurrency ---------------------------------------------------------------------------------------------------
+
+def test_chat_parallel_chats_of_one_account_all_answer():
+    """Chats of one account at once (new conversations and turns of one conversation) neither deadlock nor lose
+    a message, and the balance is debited by exactly what they all report."""
+    s = stack()
+    account, key = s.docs_key("chat-parallel", balance=10 ** 9)
+    upload_ready(s, key, [("returns-policy.txt", RETURNS_TXT), ("shipping-faq.md", SHIPPING_MD)])
+    shared = chat(s, key, message="What is your return policy?")["conversation_id"]
+    start = balance(s, account)
+    results, errors = [], []
+
+    def worker(i):
+        body = {"message": ["How much does express shipping cost?", "Can I return gift cards?"][i % 2]}
+        if i % 3 == 0:
+            body["conversation_id"] = shared
+        for _ in range(4):
+            r = s.post(CHAT, body, key=key, timeout=30)
+            (results if r.status == 200 else errors).append(r.json if r.status == 200 else r.describe())
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    eq(errors, [], "every parallel chat answered")
+    eq(len(results), 48, "answers")
+    spent = sum(b["tokens_used"]["total"] for b in results)
+    eq(balance(s, account), start - spent, "the balance drops by the sum of tokens_used.total")
+    in_shared = sum(1 for b in results if b["conversation_id"] == shared)
+    conv = s.get(f"{CONVERSATIONS}/{shared}", key=key).json
+    eq(conv["message_count"], 2 + 2 * in_shared, "message_count of the shared conversation")
+    eq(len(conv["messages"]), conv["message_count"], "every message stored")
+    eq([m["role"] for m in conv["messages"]], ["user", "assistant"] * (1 + in_shared),
+       "each question directly followed by its answer")
