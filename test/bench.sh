@@ -4,10 +4,12 @@
 # under the same Apache in the same run. Prints requests/s, p50/p99 latency and the ratio.
 # Then ingestion: ../shared/docs and 10,000 generated documents through the upload route and one worker.
 # Then search (test/bench_search.py): POST /api/v1/search on generated corpora of 1k, 10k and 100k chunks, dense
-# and hybrid, against the same hello-world ceiling; search.fcgi's memory; the exact scan alone against FAISS.
+# and hybrid, against the same hello-world ceiling; search.fcgi's memory; the exact scan alone against FAISS; and
+# chat (POST /api/v1/chat) on the 10k corpus, with the built-in answerer and with an "openai" answerer on the
+# OpenAI-compatible stand-in (test/standins/openai_standin.py, started here: the stack's [answerer] url).
 # Environment: BUILDDIR (default build), DURATION (seconds per run, default 10), CONNECTIONS (default 16),
 # INGEST_DOCS (generated documents, default 10000), SEARCH_SIZES (chunks, default 1000,10000,100000; empty:
-# no search part).
+# no search part), CHAT_SIZE (the corpus chat runs on, default 10000; 0: no chat).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILDDIR=${BUILDDIR:-build}
@@ -20,8 +22,27 @@ dir=$(mktemp -d /tmp/faqsure-bench-XXXXXX)
 chmod 755 "$dir"
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export VARDIR="$dir" PORT="$port" BUILDDIR EXTRA_FCGI="/bench/hello=$BUILDDIR/test/hello.fcgi"
-cleanup() { bash vendor-config/stack.sh stop >/dev/null 2>&1 || true; rm -rf "$dir" "/tmp/faqsure-run-"*"-bench" 2>/dev/null || true; }
+standin_pid=
+cleanup() {
+	bash vendor-config/stack.sh stop >/dev/null 2>&1 || true
+	[ -z "$standin_pid" ] || kill "$standin_pid" 2>/dev/null || true
+	rm -rf "$dir" "/tmp/faqsure-run-"*"-bench" 2>/dev/null || true
+}
 trap cleanup EXIT
+# The upstream answerer for chat: the stand-in, named in the stack's configuration. Run with TCP_NODELAY, so it
+# answers at once: otherwise its two writes per answer (headers, body) wait for the client's delayed ACK, ~40 ms.
+/usr/bin/python3 -c 'import sys; sys.path.insert(0, "test/standins"); import openai_standin as s
+s.Handler.disable_nagle_algorithm = True; sys.argv = ["openai_standin.py"]; sys.exit(s.main())' \
+	>"$dir/standin.port" 2>"$dir/standin.log" &
+standin_pid=$!
+for _ in $(seq 100); do [ -s "$dir/standin.port" ] && break; sleep 0.1; done
+standin_port=$(head -n 1 "$dir/standin.port")
+[ -n "$standin_port" ] || { echo "bench: the OpenAI stand-in did not start: $(cat "$dir/standin.log")" >&2; exit 1; }
+export STANDIN_URL="http://127.0.0.1:$standin_port"
+export FAQSURE_EXTRA_CONFIG="${FAQSURE_EXTRA_CONFIG:+$FAQSURE_EXTRA_CONFIG
+}[answerer]
+url = $STANDIN_URL/v1
+model = standin"
 bash vendor-config/stack.sh start >/dev/null
 export FAQSURE_CONFIG="$dir/faqsure.conf"
 "$BUILDDIR/bin/faqsurectl" account create bench --unlimited >/dev/null

@@ -2,9 +2,13 @@
 # corpora of 1k, 10k and 100k chunks (each in its own account), dense and hybrid, beside the hello-world ceiling
 # bench.sh measured; the resident memory of the search.fcgi processes; then the exact scan alone (scan-bench,
 # vscan_topk) against FAISS IndexFlatIP on the same real embeddings, one thread each.
+# Then chat (POST /api/v1/chat, each request a new conversation) on the 10k corpus: the account's default agent
+# (built-in answerer), and an agent whose answerer is "openai" pointed at the OpenAI-compatible stand-in
+# (STANDIN_URL, started by bench.sh), with the stand-in alone measured on the very requests chat sent it.
 # usage: bench_search.py URL CTL CONFIG SOCKET WORKDIR RUNDIR HELLO_RPS DOCUMENTS_RPS
 # Environment: SEARCH_SIZES (chunks per corpus, default 1000,10000,100000), DURATION, CONNECTIONS (as bench.sh),
-# SCAN_BENCH (default $BUILDDIR/test/scan-bench), BUILDDIR.
+# SCAN_BENCH (default $BUILDDIR/test/scan-bench), BUILDDIR, CHAT_SIZE (the corpus chat runs on, default 10000; 0:
+# no chat), STANDIN_URL (the stand-in's base URL, e.g. http://127.0.0.1:PORT; empty: no upstream part).
 import http.client
 import json
 import os
@@ -29,6 +33,11 @@ DURATION = int(os.environ.get("DURATION", "10"))
 CONNECTIONS = int(os.environ.get("CONNECTIONS", "16"))
 SCAN_BENCH = Path(os.environ.get("SCAN_BENCH") or BUILD / "test" / "scan-bench")
 LUA = ROOT / "test" / "bench" / "search.lua"
+CHAT_LUA = ROOT / "test" / "bench" / "chat.lua"
+CHAT_SIZE = int(os.environ.get("CHAT_SIZE", "10000") or 0)
+STANDIN_URL = os.environ.get("STANDIN_URL", "").rstrip("/")
+N_CHAT_QUESTIONS = 64  # distinct chat bodies wrk cycles through
+SEQUENTIAL_CHATS = 200  # chats asked one at a time (one connection) for the server's added time
 N_QUERIES = 64      # distinct search bodies wrk cycles through
 SCAN_QUERIES = 100  # query vectors for the scan comparison
 TOP_K = 10
@@ -92,6 +101,20 @@ def corpus(size, rnd, words, cum):
             title = " ".join(rnd.choices(words, cum_weights=cum, k=3))
             parts.append(f"## {j + 1}. {title}\n\n{paragraph(rnd, words, cum)}\n")
         yield f"gen-{size}-{d}.md", "\n".join(parts).encode()
+
+
+def chat_questions(docs, n=N_CHAT_QUESTIONS):
+    """Questions a user of this knowledge base could ask: 5 to 9 consecutive words of a section of the corpus,
+    phrased as a question (a generator of its own, so the corpora and search queries stay as they were)."""
+    rnd = random.Random(20240612)
+    sections = [sec for _, data in docs for sec in data.decode().split("\n## ")[1:]]
+    out = []
+    for _ in range(n):
+        words = rnd.choice(sections).split("\n\n", 1)[1].replace(".", "").lower().split()
+        start = rnd.randrange(0, max(1, len(words) - 9))
+        frag = " ".join(words[start:start + rnd.randint(5, 9)])
+        out.append(rnd.choice(("how do I {}?", "what is {}?", "where can I find {}?", "{}?")).format(frag))
+    return out
 
 
 def queries(rnd, words, cum):
@@ -172,6 +195,7 @@ def prepare():
     accounts = {}
     t0 = time.monotonic()
     ndocs = 0
+    chat_qs = []
     for size in SIZES:
         name = f"search-{size}-{uuid.uuid4().hex[:6]}"
         ctl_run("account", "create", name, "--unlimited")
@@ -179,6 +203,8 @@ def prepare():
                       "--per-hour", "100000000").rstrip("\n").split("\n")[-1]
         docs = list(corpus(size, rnd, words, cum))
         ndocs += len(docs)
+        if size == CHAT_SIZE:
+            chat_qs = chat_questions(docs)
         upload_all(key, docs)
         accounts[size] = (name, int(sql(f"SELECT id FROM accounts WHERE name = '{name}'")[0][0]), key)
     upload_s = time.monotonic() - t0
@@ -207,7 +233,7 @@ def prepare():
     say(f"corpora: {ndocs} generated Markdown documents, {total_chunks} chunks "
         f"({', '.join(str(a[3]) for a in accounts.values())}); uploads {upload_s:.0f} s, "
         f"{len(workers)} workers {work_s:.0f} s ({total_chunks / work_s:.0f} chunks/s)")
-    return accounts, queries(rnd, words, cum)
+    return accounts, queries(rnd, words, cum), chat_qs
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -220,21 +246,27 @@ def parse_ms(v):
     return float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[m.group(2)]
 
 
-def wrk(key, bodies, connections, seconds, latency=True, timeout=None):
-    env = dict(os.environ, SEARCH_BODIES=str(bodies))
-    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(LUA), "-H", f"X-API-Key: {key}"]
+def wrk(key, bodies, connections, seconds, latency=True, timeout=None, target=None, lua=LUA):
+    """target: the URL (default POST /api/v1/search of the stack)."""
+    env = dict(os.environ, SEARCH_BODIES=str(bodies), CHAT_BODIES=str(bodies))
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(lua), "-H", f"X-API-Key: {key}"]
     if latency:
         cmd.append("--latency")
     if timeout:
         cmd.append(f"--timeout={timeout}s")
-    out = subprocess.run(cmd + [f"{url}/api/v1/search"], env=env, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(cmd + [target or f"{url}/api/v1/search"], env=env, capture_output=True, text=True,
+                         check=True).stdout
     rps = float(re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M).group(1))
     p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
     p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
+    chat = re.search(r"^chat: (\d+) answered, (\d+) fell back, (\d+) other", out, re.M)
+    first_error = re.search(r"^chat: first error: (.*)", out, re.M)
     return {"rps": rps, "p50": p50 and parse_ms(p50.group(1)), "p99": p99 and parse_ms(p99.group(1)),
-            "non2xx": int(non2xx.group(1)) if non2xx else 0, "socket_errors": errors.group(1) if errors else None}
+            "non2xx": int(non2xx.group(1)) if non2xx else 0, "socket_errors": errors.group(1) if errors else None,
+            "chat": tuple(map(int, chat.groups())) if chat else None,
+            "first_error": first_error.group(1) if first_error else None}
 
 
 def check_search(key, body):
@@ -248,15 +280,15 @@ def check_search(key, body):
     return json.loads(data)
 
 
-def search_processes():
-    """(pid, rss KiB) of this stack's search.fcgi processes (other stacks may run on the machine)."""
+def search_processes(program="search.fcgi"):
+    """(pid, rss KiB) of this stack's processes of program (other stacks may run on the machine)."""
     out = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
             exe = os.readlink(f"/proc/{pid}/exe")
-            if not exe.startswith(rundir) or not exe.endswith("/search.fcgi"):
+            if not exe.startswith(rundir) or not exe.endswith("/" + program):
                 continue
             status = Path(f"/proc/{pid}/status").read_text()
         except OSError:
@@ -267,12 +299,12 @@ def search_processes():
     return out
 
 
-def rss_line():
-    procs = search_processes()
+def rss_line(program="search.fcgi"):
+    procs = search_processes(program)
     if not procs:
-        return "no search.fcgi processes"
+        return f"no {program} processes"
     rss = [kb / 1024 for _, kb in procs]
-    return (f"{len(procs)} search.fcgi processes, resident {min(rss):.1f}–{max(rss):.1f} MiB each "
+    return (f"{len(procs)} {program} processes, resident {min(rss):.1f}–{max(rss):.1f} MiB each "
             f"(total {sum(rss):.0f} MiB)")
 
 
@@ -283,7 +315,7 @@ def restart_web():
     if r.returncode != 0:
         fail(f"apache2 -k restart: {r.stderr.strip()}")
     deadline = time.monotonic() + 30
-    while search_processes() or not healthy():
+    while search_processes() or search_processes("chat.fcgi") or not healthy():
         if time.monotonic() > deadline:
             fail("Apache did not come back after a restart")
         time.sleep(0.2)
@@ -310,7 +342,7 @@ WARMUP_BUDGET_S = 60
 WARMUP_MAX_S = 150
 
 
-def warm_up(key, bodies, conns, per_proc):
+def warm_up(key, bodies, conns, per_proc, program="search.fcgi", target=None, lua=LUA):
     """wrk passes until every search.fcgi process holds the account (its memory is at least 80% of what the
     first one grew to) and no new process started during the last pass. As bench.sh does, with twice the
     connections, so mod_fcgid has spare processes (a request that finds them all busy waits about a second, and
@@ -320,9 +352,9 @@ def warm_up(key, bodies, conns, per_proc):
     warm_conns = 2 * conns if conns == CONNECTIONS else conns
     t0 = time.monotonic()
     for i in range(1000):
-        before = {pid for pid, _ in search_processes()}
-        wrk(key, bodies, warm_conns, 5, latency=False, timeout=120)
-        procs = search_processes()
+        before = {pid for pid, _ in search_processes(program)}
+        wrk(key, bodies, warm_conns, 5, latency=False, timeout=120, target=target, lua=lua)
+        procs = search_processes(program)
         warm = {pid for pid, _ in procs} <= before and all(kb / 1024 >= 0.8 * per_proc for _, kb in procs)
         if (i >= 1 and warm) or time.monotonic() - t0 > WARMUP_MAX_S:
             return time.monotonic() - t0, warm
@@ -376,6 +408,194 @@ def run_wrk(accounts, qs):
         summary.append(f"memory {chunks // 1000}k: {line}; first search in a fresh process {cold_s:.1f} s")
     restart_web()  # gives the memory back before the scan comparison
     return results
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Chat: POST /api/v1/chat on one corpus, each request a new conversation; the built-in answerer, then an upstream
+# answerer on the stand-in, with the stand-in alone measured on the requests chat sent it.
+
+def http_json(method, target, body=None, key=None, timeout=120):
+    u = urllib.parse.urlsplit(target)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["X-API-Key"] = key
+    conn.request(method, u.path, None if body is None else json.dumps(body), headers)
+    r = conn.getresponse()
+    data = r.read()
+    conn.close()
+    try:
+        return r.status, json.loads(data)
+    except ValueError:
+        return r.status, data
+
+
+def chat_once(key, body):
+    status, answer = http_json("POST", f"{url}/api/v1/chat", body, key, timeout=600)
+    if status != 200 or not isinstance(answer, dict):
+        fail(f"POST /api/v1/chat answered {status}: {str(answer)[:300]}")
+    return answer
+
+
+def percentile(values, p):
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, -(-p * len(s) // 100) - 1))] if s else None
+
+
+def db_now():
+    return sql("SELECT NOW(6)")[0][0]
+
+
+def processing_ms(acct, agent_id, since, until, answered_only=False):
+    """processing_ms of the account's answers by the agent stored in [since, until] (the database's clock); with
+    answered_only, of those that did not fall back."""
+    rows = sql(f"SELECT processing_ms FROM messages WHERE account_id = {int(acct)} AND role = 'assistant'"
+               f" AND agent_id = '{agent_id}' AND created_at BETWEEN '{since}' AND '{until}'"
+               + (" AND fallback = 0" if answered_only else ""))
+    return [int(ms) for ms, in rows]
+
+
+def upstream_agent(key, acct):
+    """An agent of the account whose answerer is "openai" (the stack's [answerer] url: the stand-in). Through
+    POST /api/v1/agents; through SQL when that route is not there."""
+    status, agent = http_json("POST", f"{url}/api/v1/agents", {"name": "bench upstream", "answerer": "openai"}, key)
+    if status in (200, 201) and isinstance(agent, dict) and agent.get("id"):
+        return agent["id"], "POST /api/v1/agents"
+    if status not in (404, 405):
+        fail(f"POST /api/v1/agents answered {status}: {str(agent)[:300]}")
+    agent_id = str(uuid.uuid4())
+    sql("INSERT INTO agents (id, account_id, name, system_prompt, fallback_message, answerer) VALUES "
+        f"('{agent_id}', {int(acct)}, 'bench upstream', 'You answer questions from the knowledge base.', "
+        "'I do not know.', 'openai')")
+    return agent_id, f"SQL (POST /api/v1/agents answered {status})"
+
+
+def ok_rps(r):
+    """Requests/s that were answered 200 (wrk's figure counts every answer, errors included)."""
+    ok = sum(r["chat"] or (0, 0, 0))
+    return r["rps"] * ok / max(1, ok + r["non2xx"])
+
+
+def chat_line(label, r, conns, server, warm_s, warm):
+    a, f, o = r["chat"] or (0, 0, 0)
+    return (f"{label:<30} {r['rps']:7.0f} req/s   p50 {r['p50']:7.2f} ms   p99 {r['p99']:7.2f} ms   "
+            f"processing_time_ms p50 {percentile(server, 50)}, p99 {percentile(server, 99)}   "
+            f"{a} answered, {f} fell back   (-c{conns}, warm-up {warm_s:.0f} s"
+            + ("" if warm else ", some processes still loading") + ")"
+            + (f"\n{'':<30} non-2xx: {r['non2xx']} (200s: {ok_rps(r):.0f} req/s), the first: {r['first_error']}"
+               if r["non2xx"] else "")
+            + (f"   socket errors: {r['socket_errors']}" if r["socket_errors"] else ""))
+
+
+def run_chat(account, questions):
+    name, acct, key, chunks = account
+    t_start = time.monotonic()
+    say(f"\nChat (POST /api/v1/chat on the {chunks}-chunk corpus, {len(questions)} different questions taken from "
+        f"its sections, each request a new conversation; wrk -t2 -c{CONNECTIONS} unless said, {DURATION}s per "
+        f"run; Apache restarted first):")
+    restart_web()
+    builtin_bodies = workdir / "chat-builtin.jsonl"
+    builtin_bodies.write_text("".join(json.dumps({"message": q}) + "\n" for q in questions))
+    t = time.monotonic()
+    first = chat_once(key, {"message": questions[0]})
+    cold_s = time.monotonic() - t
+    default_agent = first["agent_id"]
+    per_proc = max(kb for _, kb in search_processes("chat.fcgi")) / 1024
+    fit_mem = int(0.5 * mem_available_mib() / per_proc)
+    fit_time = int(WARMUP_BUDGET_S * (os.cpu_count() or 1) / max(cold_s, 0.01))
+    procs = min(MAX_PROCESSES, fit_mem, fit_time)
+    conns = CONNECTIONS if procs >= 2 * CONNECTIONS else max(2, min(CONNECTIONS, procs // 2))
+    say(f"first chat in a fresh process {cold_s * 1000:.0f} ms, which then holds {per_proc:.0f} MiB"
+        + (f"; measured with -c{conns}" if conns != CONNECTIONS else ""))
+    target = f"{url}/api/v1/chat"
+
+    warm_s, warm = warm_up(key, builtin_bodies, conns, per_proc, "chat.fcgi", target, CHAT_LUA)
+    since = db_now()
+    r = wrk(key, builtin_bodies, conns, DURATION, target=target, lua=CHAT_LUA)
+    server = processing_ms(acct, default_agent, since, db_now())
+    say(chat_line("chat, built-in answerer", r, conns, server, warm_s, warm))
+    summary.append(f"chat {chunks // 1000}k built-in answerer: {r['rps']:.0f} req/s, p50 {r['p50']:.1f} ms, "
+                   f"p99 {r['p99']:.1f} ms, server processing_time_ms p50 {percentile(server, 50)}"
+                   + (f" (-c{conns})" if conns != CONNECTIONS else "")
+                   + (f"; {r['non2xx']} non-2xx, 200s {ok_rps(r):.0f} req/s ({(r['first_error'] or '')[:60]}...)"
+                      if r["non2xx"] else ""))
+
+    if not STANDIN_URL:
+        say("chat with an upstream answerer: no stand-in (STANDIN_URL), skipped")
+    else:
+        agent_id, how = upstream_agent(key, acct)
+        up_bodies = workdir / "chat-upstream.jsonl"
+        up_bodies.write_text("".join(json.dumps({"message": q, "agent_id": agent_id}) + "\n" for q in questions))
+        answer = chat_once(key, {"message": questions[0], "agent_id": agent_id})
+        say(f"agent {agent_id} (answerer \"openai\", created through {how}) on the stand-in {STANDIN_URL}")
+        warm_s, warm = warm_up(key, up_bodies, conns, per_proc, "chat.fcgi", target, CHAT_LUA)
+        http_json("POST", f"{STANDIN_URL}/_reset")
+        since = db_now()
+        r = wrk(key, up_bodies, conns, DURATION, target=target, lua=CHAT_LUA)
+        server = processing_ms(acct, agent_id, since, db_now(), answered_only=True)
+        status, log = http_json("GET", f"{STANDIN_URL}/_log")
+        if status != 200:
+            fail(f"stand-in GET /_log answered {status}")
+        sent = [e["body"] for e in log["requests"] if e["path"] == "/v1/chat/completions"]
+        say(chat_line("chat, upstream (stand-in)", r, conns, server, warm_s, warm)
+            + f"   {len(sent)} upstream requests")
+        if not sent:
+            fail(f"the stand-in received no chat completion (is the upstream agent answering? {answer})")
+        # The stand-in alone, on the requests chat sent it: wrk with the same connections, then one at a time.
+        direct = workdir / "standin-bodies.jsonl"
+        direct.write_text("".join(json.dumps(b) + "\n" for b in sent[:500]))
+        http_json("POST", f"{STANDIN_URL}/_reset")
+        alone = wrk("-", direct, conns, 5, target=f"{STANDIN_URL}/v1/chat/completions", lua=CHAT_LUA)
+        say(f"{'stand-in alone, same requests':<30} {alone['rps']:7.0f} req/s   p50 {alone['p50']:7.2f} ms   "
+            f"p99 {alone['p99']:7.2f} ms   (wrk -c{conns} straight to it)")
+        # One at a time: chat's processing_time_ms against the stand-in's own time on the same requests.
+        http_json("POST", f"{STANDIN_URL}/_reset")
+        seq_server, seq_client = [], []
+        for i in range(SEQUENTIAL_CHATS):
+            t = time.monotonic()
+            a = chat_once(key, {"message": questions[i % len(questions)], "agent_id": agent_id})
+            seq_client.append((time.monotonic() - t) * 1000)
+            if not a["fallback_triggered"]:
+                seq_server.append(a["processing_time_ms"])
+        u = urllib.parse.urlsplit(STANDIN_URL)
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+        own = []
+        for i in range(SEQUENTIAL_CHATS):
+            body = json.dumps(sent[i % len(sent)])
+            t = time.monotonic()
+            conn.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            resp.read()
+            own.append((time.monotonic() - t) * 1000)
+            if resp.status != 200:
+                fail(f"stand-in answered {resp.status}")
+        conn.close()
+        # The same one at a time with the built-in answerer, for comparison.
+        builtin_server, builtin_client = [], []
+        for i in range(SEQUENTIAL_CHATS):
+            t = time.monotonic()
+            builtin_server.append(chat_once(key, {"message": questions[i % len(questions)]})["processing_time_ms"])
+            builtin_client.append((time.monotonic() - t) * 1000)
+        if not seq_server:
+            fail("one at a time, no chat was answered by the upstream")
+        s50, o50 = percentile(seq_server, 50), percentile(own, 50)
+        say(f"one at a time ({SEQUENTIAL_CHATS} chats, {len(seq_server)} answered by the upstream): chat client p50 "
+            f"{percentile(seq_client, 50):.2f} ms, server processing_time_ms p50 {s50}, p99 "
+            f"{percentile(seq_server, 99)}; the stand-in alone on the same requests (one keep-alive connection) "
+            f"p50 {o50:.2f} ms, p99 {percentile(own, 99):.2f} ms; server's added time (processing p50 - stand-in "
+            f"p50) {s50 - o50:.1f} ms.\n  The same questions with the built-in answerer one at a time: client p50 "
+            f"{percentile(builtin_client, 50):.2f} ms, processing_time_ms p50 {percentile(builtin_server, 50)}, p99 "
+            f"{percentile(builtin_server, 99)}")
+        summary.append(f"chat {chunks // 1000}k upstream answerer (stand-in): {r['rps']:.0f} req/s, p50 "
+                       f"{r['p50']:.1f} ms, p99 {r['p99']:.1f} ms (stand-in alone {alone['rps']:.0f} req/s, p50 "
+                       f"{alone['p50']:.1f} ms)"
+                       + (f", {r['non2xx']} non-2xx, 200s {ok_rps(r):.0f} req/s ({(r['first_error'] or '')[:60]}...)"
+                          if r["non2xx"] else "")
+                       + f"; one at a time: processing_time_ms p50 {s50}, stand-in p50 {o50:.2f} ms, added by "
+                       f"the server {s50 - o50:.1f} ms")
+    line = rss_line("chat.fcgi")
+    say(f"after the runs, {line}; chat part {time.monotonic() - t_start:.0f} s")
+    restart_web()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -469,8 +689,12 @@ def scan_compare(accounts):
 def main():
     workdir.mkdir(parents=True, exist_ok=True)
     say("\nSearch benchmark: generating and indexing corpora ...")
-    accounts, qs = prepare()
+    accounts, qs, chat_qs = prepare()
     run_wrk(accounts, qs)
+    if CHAT_SIZE in accounts:
+        run_chat(accounts[CHAT_SIZE], chat_qs)
+    elif CHAT_SIZE:
+        say(f"\nchat: no corpus of {CHAT_SIZE} chunks in SEARCH_SIZES, skipped")
     scan_compare(accounts)
     say("\nSummary:")
     for line in summary:

@@ -1,6 +1,9 @@
 #!/usr/bin/python3
 # make eval: retrieval quality of POST /api/v1/search, measured through the real API of a private stack on the
-# public test sets in ../shared/eval, beside Xapian BM25 (the peer) on the same documents and queries.
+# public test sets in ../shared/eval, beside Xapian BM25 (the peer) on the same documents and queries; then chat
+# with the built-in answerer (POST /api/v1/chat, each question a new conversation) on the same knowledge bases:
+# how often it answers from a relevant passage, answers wrongly or falls back, on the set's own questions and on
+# the other sets' questions (out of domain), at several similarity thresholds and at the agent's default.
 # Run with /usr/bin/python3 (Debian's python3-xapian is importable only there).
 #
 # Environment:
@@ -10,6 +13,9 @@
 #   EVAL_PEER_ONLY=1  only Xapian: no stack, no FAQSure numbers
 #   EVAL_OUT        write the numbers there as JSON
 #   EVAL_UPLOADERS  parallel upload connections (default 4); EVAL_SEARCHERS parallel search connections (default 2)
+#   EVAL_CHAT=0     no chat metrics; EVAL_CHATTERS parallel chat connections (default 2)
+#   EVAL_OOD_QUERIES  out-of-domain questions asked of each knowledge base (default 300; evenly spaced over the
+#                   other sets' dev queries)
 #   BUILDDIR        as for the integration tests (default build)
 # Exits non-zero on errors only (a failed upload, document or search; a missing program), never on quality.
 import collections
@@ -35,6 +41,9 @@ THRESHOLDS = (0.5, 0.6, 0.7, 0.8)
 MAIN_THRESHOLD = 0.7
 SEARCH_PATH = "/api/v1/search"
 UPLOAD_PATH = "/api/v1/documents/upload"
+CHAT_PATH = "/api/v1/chat"
+# similarity_threshold values sent with each chat; None: left out, so the agent's default applies
+CHAT_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, None)
 
 
 class EvalError(Exception):
@@ -360,6 +369,136 @@ def run_searches(s, es, key, hybrid, threads, twins):
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Chat through the API: the account's default agent (built-in answerer unless configured otherwise), every
+# question a new conversation, at each threshold of CHAT_THRESHOLDS.
+
+def corpus_ids(result, twins):
+    """The corpus ids a search result or chat source stands for: its document (uploaded as <_id>.txt) and the
+    byte-identical twins the product kept it for."""
+    name = str(result.get("document_filename", ""))
+    did = name[:-4] if name.endswith(".txt") else name
+    return [did] + twins.get(did, [])
+
+
+def pick_evenly(items, n):
+    """n items spread evenly over items, in order (deterministic); all of them when there are at most n."""
+    if len(items) <= n:
+        return list(items)
+    return [items[i * len(items) // n] for i in range(n)]
+
+
+def run_chats(s, key, items, threads, twins):
+    """items: (kind "in" | "ood", threshold or None, query). Returns (one dict per item, the default agent's id,
+    errors)."""
+    pool = Pool(s.port, key, threads)
+    errors = []
+    agents = set()
+
+    def one(client, item):
+        kind, threshold, q = item
+        body = {"message": q["text"]}
+        if threshold is not None:
+            body["similarity_threshold"] = threshold
+        t = time.monotonic()
+        status, js, raw = client.request("POST", CHAT_PATH, json.dumps(body).encode())
+        ms = (time.monotonic() - t) * 1000
+        if (status != 200 or not isinstance(js, dict) or not isinstance(js.get("fallback_triggered"), bool)
+                or not isinstance(js.get("sources"), list)):
+            errors.append(f"chat {kind} {q['_id']} (threshold {threshold}): HTTP {status} {raw[:300]!r}")
+            return None
+        agents.add(js.get("agent_id"))
+        sources = js["sources"]
+        return {"kind": kind, "threshold": threshold, "qid": q["_id"], "fallback": js["fallback_triggered"],
+                "first": corpus_ids(sources[0], twins) if sources else None, "ms": ms,
+                "server_ms": js.get("processing_time_ms")}
+
+    try:
+        # Warm-up, not counted: mod_fcgid starts chat.fcgi processes, each loads the account's vectors.
+        pool.map(one, [it for it in items if it[0] == "in"][:10 * threads])
+        errors.clear()
+        results = pool.map(one, items)
+    finally:
+        pool.close()
+    return [r for r in results if r is not None], agents, errors
+
+
+def chat_stats(results, es, answerable):
+    """Per threshold label ("0.3" …, "default"): shares of the set's questions answered from a relevant first
+    source, answered at all, answered from an irrelevant first source, fallen back; of the answerable ones,
+    answered from a relevant first source; of the out-of-domain ones, fallen back."""
+    out = {}
+    for threshold in CHAT_THRESHOLDS:
+        label = "default" if threshold is None else str(threshold)
+        mine = [r for r in results if r["threshold"] == threshold]
+        ind = [r for r in mine if r["kind"] == "in"]
+        ood = [r for r in mine if r["kind"] == "ood"]
+
+        def relevant_first(r):
+            rel = es.qrels[r["qid"]]
+            return not r["fallback"] and bool(r["first"]) and any(rel.get(d, 0) > 0 for d in r["first"])
+
+        n = len(ind)
+        good = sum(1 for r in ind if relevant_first(r))
+        answered = sum(1 for r in ind if not r["fallback"])
+        ans_in = [r for r in ind if r["qid"] in answerable]
+        out[label] = {
+            "questions": n,
+            "answered_relevant": good / n if n else None,
+            "answered": answered / n if n else None,
+            "answered_wrong": (answered - good) / n if n else None,
+            "fallback": (n - answered) / n if n else None,
+            "answerable": len(ans_in),
+            "answerable_answered_relevant": (sum(1 for r in ans_in if relevant_first(r)) / len(ans_in)
+                                             if ans_in else None),
+            "ood_questions": len(ood),
+            "ood_fallback": sum(1 for r in ood if r["fallback"]) / len(ood) if ood else None,
+        }
+    return out
+
+
+def evaluate_chat(s, es, others, key, threads, twins, hybrid_scored, ood_cap):
+    """Chat metrics of one set's knowledge base (see chat_stats), the latency at the agent's default threshold,
+    and errors."""
+    ood_pool = [q for o in others for q in o.queries]
+    ood = pick_evenly(ood_pool, ood_cap)
+    answerable = {q["_id"] for q in es.queries
+                  if any(es.qrels[q["_id"]].get(d, 0) > 0 for d, _ in hybrid_scored.get(q["_id"], [])[:K_CUT])}
+    # Search's own first document (with its byte-identical twins, which share its score) relevant: the ceiling of
+    # "answered from a relevant first source" when chat cites what search ranks first.
+    top1 = set()
+    for q in es.queries:
+        ranked = hybrid_scored.get(q["_id"], [])
+        if ranked and any(es.qrels[q["_id"]].get(d, 0) > 0 for d, sc in ranked if sc == ranked[0][1]):
+            top1.add(q["_id"])
+    items = [(kind, t, q) for t in CHAT_THRESHOLDS
+             for kind, qs in (("in", es.queries), ("ood", ood)) for q in qs]
+    t0 = time.monotonic()
+    results, agents, errors = run_chats(s, key, items, threads, twins)
+    chat_s = time.monotonic() - t0
+    default = [r for r in results if r["threshold"] is None]
+    lat = [r["ms"] for r in default]
+    server = [r["server_ms"] for r in default if isinstance(r["server_ms"], (int, float))]
+    # The default agent's threshold, for the label of the "default" row (auxiliary: a failure only leaves it out).
+    default_threshold = None
+    agents.discard(None)
+    if len(agents) == 1:
+        c = Client(s.port, key)
+        status, js, _ = c.request("GET", f"/api/v1/agents/{next(iter(agents))}")
+        c.close()
+        if status == 200 and isinstance(js, dict):
+            default_threshold = js.get("similarity_threshold")
+    rep = {"thresholds": chat_stats(results, es, answerable), "agent_default_threshold": default_threshold,
+           "answerable": len(answerable), "search_top1_relevant": len(top1) / max(1, len(es.queries)),
+           "answerable_search_top1_relevant": len(top1 & answerable) / max(1, len(answerable)),
+           "ood_from": [o.name for o in others], "ood_questions": len(ood),
+           "requests": len(items), "connections": threads, "seconds": chat_s,
+           "latency_ms": {"questions": len(default), "p50": percentile(lat, 50), "p99": percentile(lat, 99),
+                          "max": max(lat) if lat else None, "server_p50": percentile(server, 50),
+                          "server_p99": percentile(server, 99)}}
+    return rep, errors
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Report
 
 COLS = ("ndcg@10", "mrr@10", "r@5", "r@10")
@@ -404,9 +543,41 @@ def print_set(name, rep):
               f"p50 {fmt(lat['p50'], '.1f')} ms, p99 {fmt(lat['p99'], '.1f')} ms, max {fmt(lat['max'], '.1f')} ms; "
               f"server processing_time_ms p50 {fmt(lat['server_p50'], '.0f')}; "
               f"{lat['docs_per_query']:.1f} distinct documents per answer")
+    if "chat" in rep:
+        print_chat(rep["chat"])
 
 
-def evaluate_set(es, s, uploaders, searchers, errors):
+def pct(v):
+    return "-" if v is None else f"{100 * v:.1f}%"
+
+
+def print_chat(c):
+    d = c["agent_default_threshold"]
+    ood = f"{c['ood_questions']} out of domain (from {', '.join(c['ood_from'])})" if c["ood_from"] else \
+        "no out-of-domain questions (one set)"
+    print(f"chat (POST /api/v1/chat, built-in answerer, each question a new conversation): "
+          f"{c['thresholds']['default']['questions']} questions of the set, {ood};\n"
+          f"  {c['requests']} chats on {c['connections']} connections in {c['seconds']:.0f} s. rel: answered, "
+          f"first source relevant; wrong: answered, first source irrelevant;\n"
+          f"  answerable: the {c['answerable']} questions whose hybrid search top 10 holds a relevant document")
+    print(f"  {'threshold':<13} | {'rel':>6} | {'answered':>8} | {'wrong':>6} | {'fallback':>8} | "
+          f"{'answerable: rel':>15} | {'out of domain: fallback':>23}")
+    for label, m in c["thresholds"].items():
+        name = label if label != "default" else "default" + (f" {d:g}" if isinstance(d, (int, float)) else "")
+        print(f"  {name:<13} | {pct(m['answered_relevant']):>6} | {pct(m['answered']):>8} | "
+              f"{pct(m['answered_wrong']):>6} | {pct(m['fallback']):>8} | "
+              f"{pct(m['answerable_answered_relevant']):>15} | {pct(m['ood_fallback']):>23}")
+    print(f"  (hybrid search's first document is relevant for {pct(c['search_top1_relevant'])} of the questions, "
+          f"{pct(c['answerable_search_top1_relevant'])} of the answerable ones)")
+    lat = c["latency_ms"]
+    print(f"chat latency at the agent default ({lat['questions']} chats, client, {c['connections']} connections, "
+          f"after a warm-up): p50 {fmt(lat['p50'], '.1f')} ms, p99 {fmt(lat['p99'], '.1f')} ms, "
+          f"max {fmt(lat['max'], '.1f')} ms; server processing_time_ms p50 {fmt(lat['server_p50'], '.0f')}, "
+          f"p99 {fmt(lat['server_p99'], '.0f')}")
+
+
+def evaluate_set(es, s, uploaders, searchers, errors, chat=None):
+    """chat: None, or (the other sets, chat connections, out-of-domain questions per knowledge base)."""
     rep = {"documents": len(es.docs), "queries": len(es.queries), "systems": {}}
     t = time.monotonic()
     xap = xapian_rankings(es)
@@ -422,8 +593,11 @@ def evaluate_set(es, s, uploaders, searchers, errors):
         for fn, err in ing["failed"]:
             errors.append(f"{es.name}: {fn} failed: {err}")
         rep["thresholds"], rep["latency_ms"] = {}, {}
+        hybrid_scored = {}
         for hybrid, sysname in ((False, "faqsure dense"), (True, "faqsure hybrid")):
             scored, lat, server, errs = run_searches(s, es, key, hybrid, searchers, ing["twins"])
+            if hybrid:
+                hybrid_scored = scored
             errors.extend(f"{es.name}: {e}" for e in errs)
             rep["systems"][sysname] = mean_metrics({q: [d for d, _ in r] for q, r in scored.items()}, es)
             mode = sysname.split()[1]
@@ -432,6 +606,11 @@ def evaluate_set(es, s, uploaders, searchers, errors):
                                        "p99": percentile(lat, 99), "max": max(lat) if lat else None,
                                        "server_p50": percentile(server, 50),
                                        "docs_per_query": sum(len(r) for r in scored.values()) / max(1, len(scored))}
+        if chat is not None:
+            others, chatters, ood_cap = chat
+            print(f"{es.name}: chat ...", flush=True)
+            rep["chat"], errs = evaluate_chat(s, es, others, key, chatters, ing["twins"], hybrid_scored, ood_cap)
+            errors.extend(f"{es.name}: {e}" for e in errs)
     rep["systems"]["xapian bm25"] = peer
     rep["xapian_s"] = peer_s
     return rep
@@ -442,6 +621,9 @@ def main():
     max_q = int(os.environ.get("EVAL_QUERIES", "0") or 0) or None
     uploaders = int(os.environ.get("EVAL_UPLOADERS", "4"))
     searchers = int(os.environ.get("EVAL_SEARCHERS", "2"))
+    do_chat = os.environ.get("EVAL_CHAT", "1") not in ("", "0")
+    chatters = int(os.environ.get("EVAL_CHATTERS", "2"))
+    ood_cap = int(os.environ.get("EVAL_OOD_QUERIES", "300"))
     eval_dir, names = find_sets()
     sets = [EvalSet(eval_dir / n, max_q) for n in names]
     errors = []
@@ -453,6 +635,9 @@ def main():
         search_fcgi = harness.BUILD / "fcgi-bin" / "search.fcgi"
         if not search_fcgi.exists():
             raise EvalError(f"{search_fcgi} is missing (run make; EVAL_PEER_ONLY=1 measures only Xapian)")
+        chat_fcgi = harness.BUILD / "fcgi-bin" / "chat.fcgi"
+        if do_chat and not chat_fcgi.exists():
+            raise EvalError(f"{chat_fcgi} is missing (run make; EVAL_CHAT=0 skips chat)")
     try:
         if harness is not None:
             print(f"starting a private stack ({harness.BUILD}) ...", flush=True)
@@ -460,9 +645,14 @@ def main():
             probe = s.request("POST", SEARCH_PATH, body={"query": "x"}, parse_json=False)
             if probe.status == 404:
                 raise EvalError(f"{SEARCH_PATH} is not routed (404): {probe.describe()}")
+            if do_chat:
+                probe = s.request("POST", CHAT_PATH, body={"message": "x"}, parse_json=False)
+                if probe.status == 404:
+                    raise EvalError(f"{CHAT_PATH} is not routed (404): {probe.describe()}")
         for es in sets:
             print(f"{es.name}: {len(es.docs)} documents, {len(es.queries)} queries ...", flush=True)
-            rep = evaluate_set(es, s, uploaders, searchers, errors)
+            chat = ([o for o in sets if o is not es], chatters, ood_cap) if do_chat else None
+            rep = evaluate_set(es, s, uploaders, searchers, errors, chat)
             report["sets"][es.name] = rep
             print_set(es.name, rep)
             sys.stdout.flush()
