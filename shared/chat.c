@@ -334,39 +334,53 @@ static int store_turn(struct db *db, struct chat *c, struct fs_error *e)
 	snprintf(confidence, sizeof(confidence), "%.4f", c->confidence);
 	if ((rc = db_begin(db, e)) < 0)
 		goto out;
-	/* The account row first: inserting rows that refer to it takes a shared lock on it, and the debit at the
-	 * end an exclusive one, so two chats of one account that both took the shared lock would deadlock. */
-	if ((rc = db_exec(db, NULL, e, "SELECT id FROM accounts WHERE id = ? FOR UPDATE", "i", c->account_id)) < 0)
+	/* An account with a balance: its row is locked first. Inserting a conversation takes a shared lock on it
+	 * (foreign key) and the debit an exclusive one, so two chats that both took the shared lock would deadlock;
+	 * the account's chats are stored one at a time instead. An unlimited account has nothing to debit and no
+	 * lock: its chats are stored side by side. */
+	if ((rc = db_exec(db, &r, e, "SELECT balance IS NULL FROM accounts WHERE id = ?", "i", c->account_id)) < 0)
 		goto fail;
+	int unlimited = r.nrows && db_cell_ll(&r, 0, 0, 0);
+	db_res_release(&r);
+	if (!unlimited &&
+	    (rc = db_exec(db, NULL, e, "SELECT id FROM accounts WHERE id = ? FOR UPDATE", "i", c->account_id)) < 0)
+		goto fail;
+	long long seq = 0;
 	if (c->new_conversation) {
 		title_of(c->message, title, sizeof(title));
 		if ((rc = db_exec(db, NULL, e,
-				  "INSERT INTO conversations (id, account_id, agent_id, title) VALUES (?, ?, ?, ?)",
+				  "INSERT INTO conversations (id, account_id, agent_id, title, message_count)"
+				  " VALUES (?, ?, ?, ?, 2)",
 				  "siss", c->conversation_id, c->account_id, c->agent.id, title)) < 0)
 			goto fail;
-	}
-	/* the row lock orders two questions asked at once in one conversation */
-	if ((rc = db_exec(db, &r, e, "SELECT message_count FROM conversations WHERE id = ? AND account_id = ? FOR UPDATE",
-			  "si", c->conversation_id, c->account_id)) < 0)
-		goto fail;
-	long long seq = r.nrows ? db_cell_ll(&r, 0, 0, 0) : -1;
-	db_res_release(&r);
-	if (seq < 0) {
-		rc = fs_fail(e, FS_ENOTFOUND, "conversation '%s' was deleted meanwhile", c->conversation_id);
-		goto fail;
+	} else {
+		/* the row lock orders two questions asked at once in one conversation */
+		if ((rc = db_exec(db, &r, e,
+				  "SELECT message_count FROM conversations WHERE id = ? AND account_id = ? FOR UPDATE", "si",
+				  c->conversation_id, c->account_id)) < 0)
+			goto fail;
+		seq = r.nrows ? db_cell_ll(&r, 0, 0, 0) : -1;
+		db_res_release(&r);
+		if (seq < 0) {
+			rc = fs_fail(e, FS_ENOTFOUND, "conversation '%s' was deleted meanwhile", c->conversation_id);
+			goto fail;
+		}
+		if ((rc = db_exec(db, NULL, e,
+				  "UPDATE conversations SET message_count = message_count + 2,"
+				  " updated_at = CURRENT_TIMESTAMP(6) WHERE id = ?",
+				  "s", c->conversation_id)) < 0)
+			goto fail;
 	}
 	if ((rc = db_exec(db, NULL, e,
-			  "INSERT INTO messages (id, account_id, conversation_id, seq, role, content, agent_id, use_rag)"
-			  " VALUES (?, ?, ?, ?, 'user', ?, ?, ?)",
-			  "sisissi", question_id, c->account_id, c->conversation_id, seq + 1, c->message, c->agent.id,
-			  (long long)c->use_rag)) < 0 ||
-	    (rc = db_exec(db, NULL, e,
 			  "INSERT INTO messages (id, account_id, conversation_id, seq, role, content, question_id,"
 			  " agent_id, answerer, sources, confidence, fallback, use_rag, tokens_prompt, tokens_completion,"
-			  " processing_ms) VALUES (?, ?, ?, ?, 'assistant', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-			  "sisissssssiiiii", c->message_id, c->account_id, c->conversation_id, seq + 2, c->answer,
-			  question_id, c->agent.id, c->answerer, sources, confidence, (long long)c->fallback,
-			  (long long)c->use_rag, c->tokens_prompt, c->tokens_completion, c->processing_ms)) < 0)
+			  " processing_ms) VALUES (?, ?, ?, ?, 'user', ?, NULL, ?, NULL, NULL, NULL, 0, ?, 0, 0, 0),"
+			  " (?, ?, ?, ?, 'assistant', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			  "sisissi" "sisissssssiiiii", question_id, c->account_id, c->conversation_id, seq + 1,
+			  c->message, c->agent.id, (long long)c->use_rag, c->message_id, c->account_id,
+			  c->conversation_id, seq + 2, c->answer, question_id, c->agent.id, c->answerer, sources,
+			  confidence, (long long)c->fallback, (long long)c->use_rag, c->tokens_prompt,
+			  c->tokens_completion, c->processing_ms)) < 0)
 		goto fail;
 	if (!c->fallback && c->nsources) {
 		struct db_param *params = xcalloc(c->nsources * 6, sizeof(*params));
@@ -390,11 +404,8 @@ static int store_turn(struct db *db, struct chat *c, struct fs_error *e)
 		if (rc < 0)
 			goto fail;
 	}
-	if ((rc = db_exec(db, NULL, e,
-			  "UPDATE conversations SET message_count = message_count + 2, updated_at = CURRENT_TIMESTAMP(6)"
-			  " WHERE id = ?",
-			  "s", c->conversation_id)) < 0 ||
-	    (rc = account_debit(db, c->account_id, c->tokens_prompt + c->tokens_completion, NULL, e)) < 0 ||
+	if ((!unlimited &&
+	     (rc = account_debit(db, c->account_id, c->tokens_prompt + c->tokens_completion, NULL, e)) < 0) ||
 	    (rc = db_commit(db, e)) < 0)
 		goto fail;
 	goto out;

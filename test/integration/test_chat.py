@@ -448,14 +448,14 @@ def test_chat_stream_errors_before_the_stream_are_json():
 
 # ---- concurrency ---------------------------------------------------------------------------------------------------
 
-def test_chat_parallel_chats_of_one_account_all_answer():
+def parallel_chats(unlimited):
     """Chats of one account at once (new conversations and turns of one conversation) neither deadlock nor lose
-    a message, and the balance is debited by exactly what they all report."""
+    a message, and a balance is debited by exactly what they all report."""
     s = stack()
-    account, key = s.docs_key("chat-parallel", balance=10 ** 9)
+    account, key = s.docs_key("chat-parallel", **({"unlimited": True} if unlimited else {"balance": 10 ** 9}))
     upload_ready(s, key, [("returns-policy.txt", RETURNS_TXT), ("shipping-faq.md", SHIPPING_MD)])
     shared = chat(s, key, message="What is your return policy?")["conversation_id"]
-    start = balance(s, account)
+    start = None if unlimited else balance(s, account)
     results, errors = [], []
 
     def worker(i):
@@ -473,11 +473,23 @@ def test_chat_parallel_chats_of_one_account_all_answer():
         t.join()
     eq(errors, [], "every parallel chat answered")
     eq(len(results), 48, "answers")
-    spent = sum(b["tokens_used"]["total"] for b in results)
-    eq(balance(s, account), start - spent, "the balance drops by the sum of tokens_used.total")
+    if not unlimited:
+        spent = sum(b["tokens_used"]["total"] for b in results)
+        eq(balance(s, account), start - spent, "the balance drops by the sum of tokens_used.total")
+    else:
+        eq(s.query(f"SELECT balance FROM accounts WHERE name = {sql_quote(account)}")[0][0], None, "still unlimited")
     in_shared = sum(1 for b in results if b["conversation_id"] == shared)
     conv = s.get(f"{CONVERSATIONS}/{shared}", key=key).json
     eq(conv["message_count"], 2 + 2 * in_shared, "message_count of the shared conversation")
     eq(len(conv["messages"]), conv["message_count"], "every message stored")
     eq([m["role"] for m in conv["messages"]], ["user", "assistant"] * (1 + in_shared),
        "each question directly followed by its answer")
+    eq(s.count_rows("messages", f"account_id = {s.account_id(account)}"), 2 * (1 + len(results)), "messages")
+
+
+def test_chat_parallel_chats_of_an_account_with_a_balance():
+    parallel_chats(unlimited=False)
+
+
+def test_chat_parallel_chats_of_an_unlimited_account():
+    parallel_chats(unlimited=True)
