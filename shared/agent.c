@@ -491,31 +491,20 @@ int agent_list(struct db *db, long long account_id, long long limit, const char 
 	struct agent a;
 	int rc;
 	*next_cursor = NULL;
-	if (cursor && (rc = page_cursor_parse(cursor, &pos, e)) < 0)
+	if (cursor && (rc = page_cursor_parse(cursor, &pos, e)) < 0) /* a bad cursor before the default is made */
 		return rc;
 	if ((rc = agent_default(db, account_id, &a, e)) < 0)
 		return rc;
 	agent_release(&a);
-	if (cursor)
-		rc = db_exec(db, &r, e,
-			     "SELECT " AGENT_COLUMNS " FROM agents WHERE account_id = ? AND (created_at > FROM_UNIXTIME(?)"
-			     " OR (created_at = FROM_UNIXTIME(?) AND id > ?)) ORDER BY created_at, id LIMIT ?",
-			     "isssi", account_id, pos.when, pos.when, pos.id, limit + 1);
-	else
-		rc = db_exec(db, &r, e,
-			     "SELECT " AGENT_COLUMNS " FROM agents WHERE account_id = ? ORDER BY created_at, id LIMIT ?",
-			     "ii", account_id, limit + 1);
-	if (rc < 0)
+	if ((rc = page_select(db, &r, AGENT_COLUMNS, "agents", account_id, limit, cursor, 1, e)) < 0)
 		return rc;
 	*items = json_array();
-	size_t shown = r.nrows > (size_t)limit ? (size_t)limit : r.nrows;
-	for (size_t i = 0; i < shown; i++) {
+	for (size_t i = 0; i < page_shown(&r, limit); i++) {
 		agent_from_row(&r, i, &a);
 		json_array_append_new(*items, agent_json(&a));
 		agent_release(&a);
 	}
-	if (r.nrows > shown)
-		*next_cursor = page_cursor_make(db_cell(&r, shown - 1, COL_WHEN), db_cell(&r, shown - 1, 0));
+	*next_cursor = page_next(&r, limit, COL_WHEN);
 	db_res_release(&r);
 	return 0;
 }

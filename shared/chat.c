@@ -519,31 +519,14 @@ int chat_list_conversations(struct db *db, long long account_id, long long limit
 			    json_t **items, char **next_cursor, struct fs_error *e)
 {
 	struct db_res r;
-	struct page_pos pos;
-	int rc;
+	int rc = page_select(db, &r, CONVERSATION_COLUMNS, "conversations", account_id, limit, cursor, 0, e);
 	*next_cursor = NULL;
-	if (cursor) {
-		if ((rc = page_cursor_parse(cursor, &pos, e)) < 0)
-			return rc;
-		rc = db_exec(db, &r, e,
-			     "SELECT " CONVERSATION_COLUMNS " FROM conversations WHERE account_id = ? AND"
-			     " (created_at < FROM_UNIXTIME(?) OR (created_at = FROM_UNIXTIME(?) AND id < ?))"
-			     " ORDER BY created_at DESC, id DESC LIMIT ?",
-			     "isssi", account_id, pos.when, pos.when, pos.id, limit + 1);
-	} else {
-		rc = db_exec(db, &r, e,
-			     "SELECT " CONVERSATION_COLUMNS " FROM conversations WHERE account_id = ?"
-			     " ORDER BY created_at DESC, id DESC LIMIT ?",
-			     "ii", account_id, limit + 1);
-	}
 	if (rc < 0)
 		return rc;
 	*items = json_array();
-	size_t shown = r.nrows > (size_t)limit ? (size_t)limit : r.nrows;
-	for (size_t i = 0; i < shown; i++)
+	for (size_t i = 0; i < page_shown(&r, limit); i++)
 		json_array_append_new(*items, conversation_object(&r, i));
-	if (r.nrows > shown)
-		*next_cursor = page_cursor_make(db_cell(&r, shown - 1, 6), db_cell(&r, shown - 1, 0));
+	*next_cursor = page_next(&r, limit, 6);
 	db_res_release(&r);
 	return 0;
 }

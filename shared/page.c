@@ -39,3 +39,39 @@ char *page_cursor_make(const char *when, const char *id)
 	buf_addf(&b, "%s_%s", when, id);
 	return buf_take(&b, NULL);
 }
+
+int page_select(struct db *db, struct db_res *r, const char *columns, const char *table, long long account_id,
+		long long limit, const char *cursor, int oldest_first, struct fs_error *e)
+{
+	struct page_pos pos;
+	struct buf sql;
+	const char *after = oldest_first ? ">" : "<", *order = oldest_first ? "" : " DESC";
+	int rc = cursor ? page_cursor_parse(cursor, &pos, e) : 0;
+	if (rc < 0)
+		return rc;
+	buf_init(&sql, BUF_NO_LIMIT);
+	buf_addf(&sql, "SELECT %s FROM %s WHERE account_id = ?", columns, table);
+	if (cursor)
+		buf_addf(&sql, " AND (created_at %s FROM_UNIXTIME(?) OR (created_at = FROM_UNIXTIME(?) AND id %s ?))", after,
+			 after);
+	buf_addf(&sql, " ORDER BY created_at%s, id%s LIMIT ?", order, order);
+	if (cursor)
+		rc = db_exec(db, r, e, buf_str(&sql), "isssi", account_id, pos.when, pos.when, pos.id, limit + 1);
+	else
+		rc = db_exec(db, r, e, buf_str(&sql), "ii", account_id, limit + 1);
+	buf_release(&sql);
+	return rc;
+}
+
+size_t page_shown(const struct db_res *r, long long limit)
+{
+	return r->nrows > (size_t)limit ? (size_t)limit : r->nrows;
+}
+
+char *page_next(const struct db_res *r, long long limit, size_t when_col)
+{
+	size_t shown = page_shown(r, limit);
+	if (r->nrows <= shown || shown == 0)
+		return NULL;
+	return page_cursor_make(db_cell(r, shown - 1, when_col), db_cell(r, shown - 1, 0));
+}
