@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "buf.h"
 #include "embed.h"
@@ -35,11 +34,7 @@ static const char rag_rules[] =
 struct openai_answerer {
 	struct answerer base;
 	const struct config *cfg; /* [answerer] model is read per answer */
-	struct http_client *http;
-	char *endpoint;           /* {url}/chat/completions */
-	char *api_key;            /* only to redact it from upstream messages; NULL when none */
-	char *auth_header;        /* "Authorization: Bearer ..."; NULL when no key */
-	char host[300];           /* for messages */
+	struct http_upstream up;  /* {url}/chat/completions */
 	struct http_opts opts;
 };
 
@@ -156,28 +151,6 @@ static void read_usage(json_t *u, struct upstream_usage *out)
 	}
 }
 
-/* The error for a request that got no 2xx answer, 0 for one that did. rc and he are http.h's (whose message
- * names the host and the cause, never the URL or a header); a status that is not 2xx came after the retries on
- * 429/5xx, or is a refusal (4xx). */
-static int reply_error(const struct openai_answerer *o, int rc, const struct fs_error *he,
-		       const struct http_response *resp, struct fs_error *e)
-{
-	char msg[HTTP_UPSTREAM_MSG_SIZE];
-
-	if (rc < 0)
-		return fs_fail(e, rc == FS_EINTERNAL ? FS_EINTERNAL : FS_EUNAVAIL, "answerer upstream unavailable: %s",
-			       he->msg);
-	if (resp->status >= 200 && resp->status < 300)
-		return 0;
-	http_upstream_message(resp->body.ptr, resp->body.len, o->api_key, msg, sizeof(msg));
-	if (resp->status == 429 || resp->status >= 500)
-		return fs_fail(e, FS_EUNAVAIL,
-			       "answerer upstream unavailable: %s answered HTTP %ld after %d attempt%s%s%s", o->host,
-			       resp->status, resp->attempts, resp->attempts == 1 ? "" : "s", *msg ? ": " : "", msg);
-	return fs_fail(e, FS_EUNAVAIL, "answerer upstream %s refused the request (HTTP %ld)%s%s", o->host,
-		       resp->status, *msg ? ": " : "", msg);
-}
-
 static void set_tokens(struct answer_output *out, const struct upstream_usage *u, long long prompt_counted)
 {
 	if (u->seen) {
@@ -202,12 +175,12 @@ static int answer_plain(struct openai_answerer *o, const char *const *headers, c
 
 	http_response_init(&resp);
 	fs_error_clear(&he);
-	rc = http_request(o->http, "POST", o->endpoint, headers, body, len, &o->opts, &resp, &he);
-	if ((rc = reply_error(o, rc, &he, &resp, e)) < 0)
+	rc = http_request(o->up.http, "POST", o->up.endpoint, headers, body, len, &o->opts, &resp, &he);
+	if ((rc = http_upstream_check(&o->up, rc, &he, &resp, e)) < 0)
 		goto out;
 	root = json_loadb(resp.body.ptr ? resp.body.ptr : "", resp.body.len, 0, NULL);
 	if (!json_is_object(root)) {
-		rc = fs_fail(e, FS_EUNAVAIL, "answerer upstream %s sent malformed JSON (%s)", o->host,
+		rc = fs_fail(e, FS_EUNAVAIL, "answerer upstream %s sent malformed JSON (%s)", o->up.host,
 			     root ? "not an object" : "it does not parse");
 		goto out;
 	}
@@ -220,11 +193,11 @@ static int answer_plain(struct openai_answerer *o, const char *const *headers, c
 	}
 	if (!json_is_string(content)) {
 		rc = fs_fail(e, FS_EUNAVAIL, "answerer upstream %s sent an answer without choices[0].message.content",
-			     o->host);
+			     o->up.host);
 		goto out;
 	}
 	if (buf_add(&out->text, json_string_value(content), json_string_length(content)) < 0) {
-		rc = fs_fail(e, FS_EUNAVAIL, "answerer upstream %s sent an answer longer than %zu bytes", o->host,
+		rc = fs_fail(e, FS_EUNAVAIL, "answerer upstream %s sent an answer longer than %zu bytes", o->up.host,
 			     out->text.max);
 		goto out;
 	}
@@ -464,14 +437,14 @@ static int answer_stream(struct openai_answerer *o, const char *const *headers, 
 	struct stream s;
 	int rc;
 
-	stream_init(&s, o->host, o->api_key, delta, arg, out);
+	stream_init(&s, o->up.host, o->up.secret, delta, arg, out);
 	http_response_init(&resp);
 	fs_error_clear(&he);
-	rc = http_request_stream(o->http, "POST", o->endpoint, headers, body, len, &o->opts, stream_chunk, &s,
+	rc = http_request_stream(o->up.http, "POST", o->up.endpoint, headers, body, len, &o->opts, stream_chunk, &s,
 				 &resp, &he);
 	if (stream_verdict(&s, e, &rc))
 		goto out;
-	if ((rc = reply_error(o, rc, &he, &resp, e)) < 0)
+	if ((rc = http_upstream_check(&o->up, rc, &he, &resp, e)) < 0)
 		goto out;
 	if ((rc = stream_finish(&s, e)) != 0)
 		goto out;
@@ -537,7 +510,7 @@ static int openai_answer(struct answerer *a, const struct answer_input *in, answ
 	if (!body)
 		return fs_fail(e, FS_EINTERNAL, "could not build the chat completions request");
 	headers[1] = delta ? "Accept: text/event-stream" : "Accept: application/json";
-	headers[2] = o->auth_header;
+	headers[2] = o->up.auth_header;
 	if (delta)
 		rc = answer_stream(o, headers, body, len, delta, arg, out, &u, e);
 	else
@@ -551,46 +524,26 @@ static int openai_answer(struct answerer *a, const struct answer_input *in, answ
 static void openai_close(struct answerer *a)
 {
 	struct openai_answerer *o = (struct openai_answerer *)a;
-	http_client_free(o->http);
-	free(o->endpoint);
-	free(o->api_key);
-	free(o->auth_header);
+	http_upstream_release(&o->up);
 	free(o);
 }
 
 static int openai_open(struct answerer **out, const struct config *cfg, struct fs_error *e)
 {
 	const char *url = cfg->answerer_url ? cfg->answerer_url : "";
-	const char *key = cfg->answerer_api_key ? cfg->answerer_api_key : "";
 	struct openai_answerer *o;
-	struct buf b;
-	size_t ulen;
 	int rc;
 
 	*out = NULL;
 	if (!*url)
 		return fs_fail(e, FS_EINVAL, "the openai answerer needs [answerer] url (the server's base URL, e.g. "
 					     "http://127.0.0.1:11434/v1)");
-	if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)
-		return fs_fail(e, FS_EINVAL, "[answerer] url must start with http:// or https://");
 	o = xcalloc(1, sizeof(*o));
 	o->base.ops = &answer_openai_ops;
 	o->cfg = cfg;
-	if ((rc = http_client_new(&o->http, e)) < 0) {
+	if ((rc = http_upstream_init(&o->up, url, "/chat/completions", cfg->answerer_api_key, "answerer", e)) < 0) {
 		free(o);
 		return rc;
-	}
-	ulen = strlen(url);
-	while (ulen > 0 && url[ulen - 1] == '/')
-		ulen--;
-	buf_init(&b, BUF_NO_LIMIT);
-	buf_addf(&b, "%.*s/chat/completions", (int)ulen, url);
-	o->endpoint = buf_take(&b, NULL);
-	http_url_host(o->endpoint, o->host, sizeof(o->host));
-	if (*key) {
-		o->api_key = xstrdup(key);
-		buf_addf(&b, "Authorization: Bearer %s", key);
-		o->auth_header = buf_take(&b, NULL);
 	}
 	/* timeout_ms bounds each attempt, a streamed one included, so a stalled upstream costs at most
 	 * (max_retries + 1) timeouts plus the backoff between them. */

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "buf.h"
 #include "http.h"
@@ -25,12 +24,8 @@
 
 struct openai {
 	struct embedder base;
-	struct http_client *http;
-	char *endpoint;     /* {url}/embeddings */
+	struct http_upstream up; /* {url}/embeddings */
 	char *model;        /* as sent upstream */
-	char *api_key;      /* only to redact it from upstream messages; NULL when none */
-	char *auth_header;  /* "Authorization: Bearer ..."; NULL when no key */
-	char host[300];     /* for messages */
 	long long request_dims; /* sent as "dimensions" when > 0 */
 	size_t batch;
 	struct http_opts opts;
@@ -181,28 +176,13 @@ static int embed_batch(struct openai *o, const char *const *texts, const size_t 
 		rc = fs_fail(e, FS_EINTERNAL, "could not build the embeddings request");
 		goto out;
 	}
-	headers[2] = o->auth_header;
+	headers[2] = o->up.auth_header;
 	/* The answer may be as large as k vectors of printed numbers, and no larger. */
 	opts.max_body = o->base.dims ? k * o->base.dims * BYTES_PER_NUMBER + ANSWER_SLACK : ANSWER_MAX_UNKNOWN_DIMS;
 	fs_error_clear(&he);
-	rc = http_request(o->http, "POST", o->endpoint, headers, body, len, &opts, &resp, &he);
-	if (rc < 0) {
-		rc = fs_fail(e, rc == FS_EINVAL ? FS_EINVAL : FS_EUNAVAIL, "embedder upstream unavailable: %s", he.msg);
+	rc = http_request(o->up.http, "POST", o->up.endpoint, headers, body, len, &opts, &resp, &he);
+	if ((rc = http_upstream_check(&o->up, rc, &he, &resp, e)) < 0)
 		goto out;
-	}
-	if (resp.status < 200 || resp.status >= 300) {
-		char msg[HTTP_UPSTREAM_MSG_SIZE];
-		http_upstream_message(resp.body.ptr, resp.body.len, o->api_key, msg, sizeof(msg));
-		if (resp.status == 429 || resp.status >= 500)
-			rc = fs_fail(e, FS_EUNAVAIL,
-				     "embedder upstream unavailable: %s answered HTTP %ld after %d attempt%s%s%s",
-				     o->host, resp.status, resp.attempts, resp.attempts == 1 ? "" : "s",
-				     *msg ? ": " : "", msg);
-		else
-			rc = fs_fail(e, FS_EUNAVAIL, "embedder upstream %s refused the request (HTTP %ld)%s%s", o->host,
-				     resp.status, *msg ? ": " : "", msg);
-		goto out;
-	}
 	root = json_loadb(resp.body.ptr ? resp.body.ptr : "", resp.body.len, 0, NULL);
 	if (!root || !json_is_object(root)) {
 		rc = fs_fail(e, FS_EUNAVAIL, "embedder upstream sent malformed JSON (%s)",
@@ -251,11 +231,8 @@ static int openai_embed(struct embedder *em, const char *const *texts, size_t n,
 static void openai_close(struct embedder *em)
 {
 	struct openai *o = (struct openai *)em;
-	http_client_free(o->http);
-	free(o->endpoint);
+	http_upstream_release(&o->up);
 	free(o->model);
-	free(o->api_key);
-	free(o->auth_header);
 	free(o);
 }
 
@@ -263,36 +240,19 @@ static int openai_open(const struct config *cfg, struct embedder **out, struct f
 {
 	const char *url = cfg->embedder_url ? cfg->embedder_url : "";
 	const char *model = cfg->embedder_model ? cfg->embedder_model : "";
-	const char *key = cfg->embedder_api_key ? cfg->embedder_api_key : "";
 	struct openai *o;
-	struct buf b;
-	size_t ulen;
 	int rc;
 
 	*out = NULL;
 	if (!*url || !*model)
 		return fs_fail(e, FS_EINVAL, "[embedder] backend = openai needs url and model");
-	if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)
-		return fs_fail(e, FS_EINVAL, "[embedder] url must start with http:// or https://");
 	o = xcalloc(1, sizeof(*o));
 	o->base.ops = &embed_openai_ops;
-	if ((rc = http_client_new(&o->http, e)) < 0) {
+	if ((rc = http_upstream_init(&o->up, url, "/embeddings", cfg->embedder_api_key, "embedder", e)) < 0) {
 		free(o);
 		return rc;
 	}
-	ulen = strlen(url);
-	while (ulen > 0 && url[ulen - 1] == '/')
-		ulen--;
-	buf_init(&b, BUF_NO_LIMIT);
-	buf_addf(&b, "%.*s/embeddings", (int)ulen, url);
-	o->endpoint = buf_take(&b, NULL);
-	http_url_host(o->endpoint, o->host, sizeof(o->host));
 	o->model = xstrdup(model);
-	if (*key) {
-		o->api_key = xstrdup(key);
-		buf_addf(&b, "Authorization: Bearer %s", key);
-		o->auth_header = buf_take(&b, NULL);
-	}
 	/* Recorded with every vector: printable ASCII only (the column is ASCII), cut to fit. */
 	snprintf(o->base.model, sizeof(o->base.model), "openai:%s", model);
 	for (char *p = o->base.model; *p; p++)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -462,4 +463,59 @@ void http_upstream_message(const char *body, size_t len, const char *secret, cha
 	buf_release(&safe);
 out:
 	json_decref(root);
+}
+
+int http_upstream_init(struct http_upstream *u, const char *base_url, const char *path, const char *api_key,
+		       const char *what, struct fs_error *e)
+{
+	size_t ulen = strlen(base_url);
+	struct buf b;
+	int rc;
+
+	memset(u, 0, sizeof(*u));
+	u->what = what;
+	if (strncasecmp(base_url, "http://", 7) != 0 && strncasecmp(base_url, "https://", 8) != 0)
+		return fs_fail(e, FS_EINVAL, "[%s] url must start with http:// or https://", what);
+	if ((rc = http_client_new(&u->http, e)) < 0)
+		return rc;
+	while (ulen > 0 && base_url[ulen - 1] == '/')
+		ulen--;
+	buf_init(&b, BUF_NO_LIMIT);
+	buf_addf(&b, "%.*s%s", (int)ulen, base_url, path);
+	u->endpoint = buf_take(&b, NULL);
+	http_url_host(u->endpoint, u->host, sizeof(u->host));
+	if (api_key && *api_key) {
+		u->secret = xstrdup(api_key);
+		buf_addf(&b, "Authorization: Bearer %s", api_key);
+		u->auth_header = buf_take(&b, NULL);
+	}
+	return 0;
+}
+
+void http_upstream_release(struct http_upstream *u)
+{
+	http_client_free(u->http);
+	free(u->endpoint);
+	free(u->auth_header);
+	free(u->secret);
+	memset(u, 0, sizeof(*u));
+}
+
+int http_upstream_check(const struct http_upstream *u, int rc, const struct fs_error *he,
+			const struct http_response *resp, struct fs_error *e)
+{
+	char msg[HTTP_UPSTREAM_MSG_SIZE];
+
+	if (rc < 0)
+		return fs_fail(e, rc == FS_EINTERNAL ? FS_EINTERNAL : FS_EUNAVAIL, "%s upstream unavailable: %s",
+			       u->what, he->msg);
+	if (resp->status >= 200 && resp->status < 300)
+		return 0;
+	http_upstream_message(resp->body.ptr, resp->body.len, u->secret, msg, sizeof(msg));
+	if (retryable_status(resp->status))
+		return fs_fail(e, FS_EUNAVAIL, "%s upstream unavailable: %s answered HTTP %ld after %d attempt%s%s%s",
+			       u->what, u->host, resp->status, resp->attempts, resp->attempts == 1 ? "" : "s",
+			       *msg ? ": " : "", msg);
+	return fs_fail(e, FS_EUNAVAIL, "%s upstream %s refused the request (HTTP %ld)%s%s", u->what, u->host,
+		       resp->status, *msg ? ": " : "", msg);
 }

@@ -66,4 +66,33 @@ void http_response_release(struct http_response *r);
  * most), "..." marking a cut. "" when the body holds no message. body and secret may be NULL. */
 void http_upstream_message(const char *body, size_t len, const char *secret, char *out, size_t size);
 
+/* One endpoint of an OpenAI-compatible server as a backend holds it for the process's life: its own client
+ * (keep-alive), the URL, the bearer key, and the names its messages use. */
+struct http_upstream {
+	struct http_client *http;
+	char *endpoint;     /* base_url without trailing '/', then path */
+	char *auth_header;  /* "Authorization: Bearer {key}"; NULL when no key */
+	char *secret;       /* the key, only to redact it from upstream messages; NULL when none */
+	const char *what;   /* "embedder", "answerer": starts the messages; also the config section of the URL */
+	char host[300];     /* "host:port" of the endpoint (http_url_host), for messages */
+};
+
+/* Sets u up for base_url + path (path starts with '/'). api_key may be NULL or "" (no Authorization header).
+ * what must outlive u. FS_EINVAL "[what] url must start with http:// or https://" for any other URL, or the
+ * error of http_client_new; u then holds nothing (http_upstream_release is harmless). */
+int http_upstream_init(struct http_upstream *u, const char *base_url, const char *path, const char *api_key,
+		       const char *what, struct fs_error *e);
+/* Frees what u holds; u may be all zeroes. */
+void http_upstream_release(struct http_upstream *u);
+
+/* The verdict on a request to u: rc and he are what http_request (or http_request_stream) returned and said,
+ * resp its answer. 0 for a 2xx answer. Otherwise FS_EUNAVAIL with a message that starts with u->what:
+ * "what upstream unavailable: {he's message}" when no answer came, "what upstream unavailable: host answered
+ * HTTP n after k attempts" when 429/5xx outlasted the retries, "what upstream host refused the request (HTTP n)"
+ * for any other status, the last two followed by the upstream's own message (http_upstream_message, u->secret
+ * redacted) when it sent one. Only rc FS_EINTERNAL (our failure, not the upstream's) keeps its code; a URL
+ * libcurl cannot use is FS_EUNAVAIL like an outage, so a chat can still fall back. */
+int http_upstream_check(const struct http_upstream *u, int rc, const struct fs_error *he,
+			const struct http_response *resp, struct fs_error *e);
+
 #endif
