@@ -63,7 +63,6 @@ CREATE TABLE IF NOT EXISTS messages (
   created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
   UNIQUE KEY messages_conversation_seq (conversation_id, seq),
   KEY messages_account_time (account_id, created_at),
-  KEY messages_account_role_time (account_id, role, fallback, created_at),
   CONSTRAINT messages_conversation_fk FOREIGN KEY (conversation_id) REFERENCES conversations (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
