@@ -8,6 +8,7 @@
 
 #include "account.h"
 #include "agent.h"
+#include "analytics.h"
 #include "ingest.h"
 #include "apikey.h"
 #include "config.h"
@@ -52,6 +53,8 @@ static const char usage_main[] =
 	"  agent list --account NAME\n"
 	"  worker [--once]                 process uploaded documents (a daemon; --once drains the queue)\n"
 	"  reindex [--account NAME]        re-embed stored chunks and rebuild the vector store\n"
+	"  stats --account NAME [--from DATE] [--to DATE]\n"
+	"                                  the account's analytics dashboard, as JSON\n"
 	"\n"
 	"Every command takes --help.\n";
 
@@ -59,7 +62,8 @@ static const char usage_migrate[] =
 	"usage: faqsurectl migrate\n"
 	"\n"
 	"Applies the numbered migrations built into this program that the database has not run yet, in order,\n"
-	"and records them in schema_migrations. Running it again does nothing.\n";
+	"and records them in schema_migrations. Running it again does nothing. Questions stored before analytics\n"
+	"existed are then given their paraphrase signature.\n";
 
 static const char usage_account_create[] =
 	"usage: faqsurectl account create NAME [--balance N | --unlimited]\n"
@@ -194,9 +198,20 @@ static int parse_count(const char *what, const char *s, long long min, long long
 
 static int cmd_migrate(struct ctl *c, const struct args *a)
 {
+	struct terms *t = NULL;
+	long long done = 0;
 	if (check_args(a, NULL, 0, usage_migrate) < 0)
 		return 2;
-	return migrate_run(c->db, stdout, &c->err) < 0 ? fail(c) : 0;
+	/* Questions asked before they had paraphrase signatures (db/005) get theirs: it needs the stemmer, not SQL. */
+	int rc = migrate_run(c->db, stdout, &c->err);
+	if (rc == 0)
+		rc = terms_new(&t, &c->err);
+	if (rc == 0)
+		rc = analytics_backfill(c->db, t, &done, &c->err);
+	terms_free(t);
+	if (rc == 0 && done)
+		printf("gave %lld earlier questions their paraphrase signature\n", done);
+	return rc < 0 ? fail(c) : 0;
 }
 
 static int cmd_account_create(struct ctl *c, const struct args *a)
@@ -523,6 +538,45 @@ static int cmd_reindex(struct ctl *c, const struct args *a)
 	return rc < 0 ? fail(c) : 0;
 }
 
+static const char usage_stats[] =
+	"usage: faqsurectl stats --account NAME [--from YYYY-MM-DD] [--to YYYY-MM-DD]\n"
+	"\n"
+	"Prints the account's analytics dashboard as JSON: the object GET /api/v1/analytics/dashboard answers for\n"
+	"the same window (API.md). The window is the days from --from to --to (UTC, both included); by default the\n"
+	"30 days up to and including today.\n";
+
+static int cmd_stats(struct ctl *c, const struct args *a)
+{
+	static const char *const known[] = { "--account", "--from", "--to", NULL };
+	struct analytics_window w;
+	struct terms *t = NULL;
+	json_t *out = NULL;
+	long long account_id;
+	if (check_args(a, known, 0, usage_stats) < 0)
+		return 2;
+	if (!opt(a, "--account")) {
+		fprintf(stderr, "faqsurectl: stats needs --account\n\n%s", usage_stats);
+		return 2;
+	}
+	if (analytics_window_parse(opt(a, "--from"), opt(a, "--to"), time(NULL), &w, &c->err) < 0) {
+		fprintf(stderr, "faqsurectl: %s\n\n%s", c->err.msg, usage_stats);
+		return 2;
+	}
+	int rc = account_find(c->db, opt(a, "--account"), &account_id, &c->err);
+	if (rc == 0)
+		rc = terms_new(&t, &c->err);
+	if (rc == 0)
+		rc = analytics_dashboard(c->db, t, account_id, &w, &out, &c->err);
+	terms_free(t);
+	if (rc < 0)
+		return fail(c);
+	char *text = json_dumps(out, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
+	printf("%s\n", text);
+	free(text);
+	json_decref(out);
+	return 0;
+}
+
 static const char *const account_create_flags[] = { "--unlimited", NULL };
 static const char *const worker_flags[] = { "--once", NULL };
 static const char *const agent_create_flags[] = { "--default", NULL };
@@ -539,6 +593,7 @@ static const struct command commands[] = {
 	{ "agent", "list", cmd_agent_list, usage_agent_list, NULL },
 	{ "worker", NULL, cmd_worker, usage_worker, worker_flags },
 	{ "reindex", NULL, cmd_reindex, usage_reindex, NULL },
+	{ "stats", NULL, cmd_stats, usage_stats, NULL },
 };
 
 int main(int argc, char **argv)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "account.h"
+#include "analytics.h"
 #include "embed.h"
 #include "page.h"
 #include "terms.h"
@@ -30,6 +31,7 @@ void chat_engine_release(struct chat_engine *ce)
 		searcher_close(&ce->searcher);
 	answerer_close(ce->builtin);
 	answerer_close(ce->openai);
+	terms_free(ce->terms);
 	memset(ce, 0, sizeof(*ce));
 }
 
@@ -322,7 +324,7 @@ static json_t *sources_array(const struct chat *c)
 
 /* Stores the question and the answer, counts them in the conversation and debits the balance: one
  * transaction. */
-static int store_turn(struct db *db, struct chat *c, struct fs_error *e)
+static int store_turn(struct db *db, struct chat *c, long long signature, struct fs_error *e)
 {
 	char question_id[37], title[CHAT_TITLE_CHARS * 4 + 8], confidence[32];
 	struct db_res r;
@@ -374,10 +376,13 @@ static int store_turn(struct db *db, struct chat *c, struct fs_error *e)
 	if ((rc = db_exec(db, NULL, e,
 			  "INSERT INTO messages (id, account_id, conversation_id, seq, role, content, question_id,"
 			  " agent_id, answerer, sources, confidence, fallback, use_rag, tokens_prompt, tokens_completion,"
-			  " processing_ms) VALUES (?, ?, ?, ?, 'user', ?, NULL, ?, NULL, NULL, NULL, 0, ?, 0, 0, 0),"
-			  " (?, ?, ?, ?, 'assistant', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-			  "sisissi" "sisissssssiiiii", question_id, c->account_id, c->conversation_id, seq + 1,
-			  c->message, c->agent.id, (long long)c->use_rag, c->message_id, c->account_id,
+			  " processing_ms, signature, wording) VALUES"
+			  " (?, ?, ?, ?, 'user', ?, NULL, ?, NULL, NULL, NULL, ?, ?, 0, 0, 0, ?, ?),"
+			  " (?, ?, ?, ?, 'assistant', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+			  "sisissiiii" "sisissssssiiiii", question_id, c->account_id, c->conversation_id, seq + 1,
+			  c->message, c->agent.id, (long long)c->fallback, (long long)c->use_rag, signature,
+			  (long long)analytics_wording(c->message),
+			  c->message_id, c->account_id,
 			  c->conversation_id, seq + 2, c->answer, question_id, c->agent.id, c->answerer, sources,
 			  confidence, (long long)c->fallback, (long long)c->use_rag, c->tokens_prompt,
 			  c->tokens_completion, c->processing_ms)) < 0)
@@ -468,8 +473,11 @@ int chat_answer(struct chat_engine *ce, struct db *db, struct chat *c, answer_de
 		c->tokens_completion = out.tokens_completion;
 	}
 	c->processing_ms = (long long)(util_now_ms() - c->started_ms + 0.5);
+	if (!ce->terms && (rc = terms_new(&ce->terms, e)) < 0)
+		goto out;
+	long long signature = (long long)analytics_signature(ce->terms, c->message);
 	for (int attempt = 0; attempt < 3; attempt++)
-		if ((rc = store_turn(db, c, e)) != FS_ERETRY)
+		if ((rc = store_turn(db, c, signature, e)) != FS_ERETRY)
 			break;
 out:
 	answer_output_release(&out);

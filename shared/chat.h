@@ -39,6 +39,7 @@ struct chat_engine {
 	struct searcher searcher;
 	int searcher_ready;
 	struct answerer *builtin, *openai;
+	struct terms *terms; /* for the questions' paraphrase signatures (analytics.h) */
 };
 
 struct chat_params {

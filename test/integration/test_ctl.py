@@ -10,13 +10,14 @@ from harness import CTL, KEY_RE, check, eq, expect_error, stack, unique
 
 DOCS = "/api/v1/documents"
 SUBCOMMANDS = [["account", "create"], ["account", "list"], ["account", "topup"], ["key", "create"],
-               ["key", "list"], ["key", "revoke"], ["migrate"]]
+               ["key", "list"], ["key", "revoke"], ["agent", "create"], ["agent", "list"], ["migrate"], ["worker"],
+               ["reindex"], ["stats"]]
 
 
 def test_help_on_every_subcommand():
     s = stack()
     bad = []
-    for sub in [[]] + [["account"], ["key"]] + SUBCOMMANDS:
+    for sub in [[]] + [["account"], ["key"], ["agent"]] + SUBCOMMANDS:
         r = s.ctl(*sub, "--help", check_rc=False)
         text = r.stdout + r.stderr
         if r.returncode != 0:
