@@ -7,9 +7,12 @@
 # and hybrid, against the same hello-world ceiling; search.fcgi's memory; the exact scan alone against FAISS; and
 # chat (POST /api/v1/chat) on the 10k corpus, with the built-in answerer and with an "openai" answerer on the
 # OpenAI-compatible stand-in (test/standins/openai_standin.py, started here: the stack's [answerer] url).
+# Then the analytics dashboard (test/bench_dashboard.py): GET /api/v1/analytics/dashboard on an account that
+# test/analytics_gen.c filled with a month of usage events and chat messages.
 # Environment: BUILDDIR (default build), DURATION (seconds per run, default 10), CONNECTIONS (default 16),
 # INGEST_DOCS (generated documents, default 10000), SEARCH_SIZES (chunks, default 1000,10000,100000; empty:
-# no search part), CHAT_SIZE (the corpus chat runs on, default 10000; 0: no chat).
+# no search part), CHAT_SIZE (the corpus chat runs on, default 10000; 0: no chat), ANALYTICS_EVENTS and
+# ANALYTICS_MESSAGES (the dashboard account's history, default 1000000 and 100000; both 0: no dashboard part).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILDDIR=${BUILDDIR:-build}
@@ -81,6 +84,17 @@ echo "documents.fcgi: $rss"
 events=$(mariadb --no-defaults --socket="$(awk -F' = ' '/^socket/ {print $2}' "$FAQSURE_CONFIG")" -uroot faqsure \
 	-N -e "SELECT COUNT(*) FROM usage_events")
 echo "usage events recorded during the run: $events"
+
+# The dashboard: its own account and history, measured before the long parts below.
+if [ "${ANALYTICS_EVENTS:-1000000}" != 0 ] || [ "${ANALYTICS_MESSAGES:-100000}" != 0 ]; then
+	if [ -x "$BUILDDIR/fcgi-bin/analytics.fcgi" ]; then
+		/usr/bin/python3 test/bench_dashboard.py "$url" "$BUILDDIR/bin/faqsurectl" "$FAQSURE_CONFIG" \
+			"$BUILDDIR/test/analytics-gen"
+	else
+		echo
+		echo "dashboard: $BUILDDIR/fcgi-bin/analytics.fcgi is not built, skipped"
+	fi
+fi
 
 # Ingestion: stop the daemon worker so uploads queue up, then time one `worker --once` draining them.
 if [ -f "$run_dir/worker.pid" ]; then
