@@ -350,8 +350,8 @@ out:
 	return rc;
 }
 
-int db_insert_rows(struct db *db, const char *head, const char *tuple, const struct db_param *params, size_t ncols,
-		   size_t nrows, size_t per_statement, struct fs_error *e)
+int db_upsert_rows(struct db *db, const char *head, const char *tuple, const char *tail,
+		   const struct db_param *params, size_t ncols, size_t nrows, size_t per_statement, struct fs_error *e)
 {
 	int rc = 0;
 	/* never more parameters than one statement may bind, whatever the caller asked */
@@ -368,10 +368,18 @@ int db_insert_rows(struct db *db, const char *head, const char *tuple, const str
 			buf_adds(&sql, i ? ", " : "");
 			buf_adds(&sql, tuple);
 		}
+		if (tail)
+			buf_adds(&sql, tail);
 		rc = db_exec_params(db, NULL, e, buf_str(&sql), params + at * ncols, k * ncols);
 		buf_release(&sql);
 	}
 	return rc;
+}
+
+int db_insert_rows(struct db *db, const char *head, const char *tuple, const struct db_param *params, size_t ncols,
+		   size_t nrows, size_t per_statement, struct fs_error *e)
+{
+	return db_upsert_rows(db, head, tuple, NULL, params, ncols, nrows, per_statement, e);
 }
 
 int db_exec(struct db *db, struct db_res *res, struct fs_error *e, const char *sql, const char *types, ...)

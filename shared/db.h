@@ -42,6 +42,9 @@ int db_exec_params(struct db *db, struct db_res *res, struct fs_error *e, const 
  * params holds nrows * ncols parameters, row after row. Sent per_statement rows at a time. */
 int db_insert_rows(struct db *db, const char *head, const char *tuple, const struct db_param *params, size_t ncols,
 		   size_t nrows, size_t per_statement, struct fs_error *e);
+/* As db_insert_rows, with tail (e.g. " ON DUPLICATE KEY UPDATE n = n + VALUES(n)") after each statement's rows. */
+int db_upsert_rows(struct db *db, const char *head, const char *tuple, const char *tail,
+		   const struct db_param *params, size_t ncols, size_t nrows, size_t per_statement, struct fs_error *e);
 const char *db_cell(const struct db_res *r, size_t row, size_t col);
 long long db_cell_ll(const struct db_res *r, size_t row, size_t col, long long if_null);
 void db_res_release(struct db_res *r);

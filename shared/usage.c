@@ -74,15 +74,6 @@ long long usage_latency_bucket(long long ms)
 	return ms - ms % 1000;
 }
 
-static void format_time(long long us, char out[32])
-{
-	time_t secs = (time_t)(us / 1000000);
-	struct tm tm;
-	gmtime_r(&secs, &tm);
-	size_t n = strftime(out, 32, "%Y-%m-%d %H:%M:%S", &tm);
-	snprintf(out + n, 32 - n, ".%06u", (unsigned)(us % 1000000));
-}
-
 void usage_queue_add(struct usage_queue *q, const struct usage_event *ev)
 {
 	if (q->len == USAGE_MAX_QUEUED) {
@@ -115,7 +106,7 @@ void usage_queue_add(struct usage_queue *q, const struct usage_event *ev)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		us = (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 	}
-	format_time(us, r->at);
+	util_format_time_us(us, r->at);
 	if (q->len == 0)
 		q->oldest_ms = util_now_ms();
 	q->len++;
@@ -276,27 +267,6 @@ static size_t padded_rows(size_t n, size_t per)
 	return n - rest + p;
 }
 
-/* Multi-row INSERT … ON DUPLICATE KEY UPDATE tail, per rows at a time (db_insert_rows has no tail). */
-static int upsert_rows(struct db *db, const char *head, const char *tuple, const char *tail,
-		       const struct db_param *params, size_t ncols, size_t nrows, size_t per, struct fs_error *e)
-{
-	int rc = 0;
-	for (size_t at = 0; at < nrows && rc == 0; at += per) {
-		size_t k = nrows - at < per ? nrows - at : per;
-		struct buf sql;
-		buf_init(&sql, BUF_NO_LIMIT);
-		buf_adds(&sql, head);
-		for (size_t i = 0; i < k; i++) {
-			buf_adds(&sql, i ? ", " : "");
-			buf_adds(&sql, tuple);
-		}
-		buf_adds(&sql, tail);
-		rc = db_exec_params(db, NULL, e, buf_str(&sql), params + at * ncols, k * ncols);
-		buf_release(&sql);
-	}
-	return rc;
-}
-
 static int upsert_daily(struct db *db, const struct usage_rollup *ru, struct fs_error *e)
 {
 	if (!ru->ndaily)
@@ -320,7 +290,7 @@ static int upsert_daily(struct db *db, const struct usage_rollup *ru, struct fs_
 		row[10] = (struct db_param){ .type = 'i', .i = real ? r->tokens_completion : 0 };
 		row[11] = (struct db_param){ .type = 'i', .i = real ? r->ms_sum : 0 };
 	}
-	int rc = upsert_rows(db,
+	int rc = db_upsert_rows(db,
 			     "INSERT INTO usage_daily (account_id, day, key_id, method, route, requests, rate_limited,"
 			     " client_errors, server_errors, tokens_prompt, tokens_completion, ms_sum) VALUES ",
 			     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -352,7 +322,7 @@ static int upsert_latency(struct db *db, const struct usage_rollup *ru, struct f
 		row[4] = (struct db_param){ .type = 'i', .i = r->ms };
 		row[5] = (struct db_param){ .type = 'i', .i = i < ru->nlatency ? r->n : 0 };
 	}
-	int rc = upsert_rows(db, "INSERT INTO usage_latency_daily (account_id, day, method, route, ms, n) VALUES ",
+	int rc = db_upsert_rows(db, "INSERT INTO usage_latency_daily (account_id, day, method, route, ms, n) VALUES ",
 			     "(?, ?, ?, ?, ?, ?)", " ON DUPLICATE KEY UPDATE n = n + VALUES(n)", p, LATENCY_COLUMNS, m,
 			     LATENCY_PER_STATEMENT, e);
 	free(p);

@@ -226,3 +226,12 @@ json_t *util_json_text(const char *s, size_t len)
 	buf_release(&b);
 	return j;
 }
+
+void util_format_time_us(long long us, char out[32])
+{
+	time_t secs = (time_t)(us / 1000000);
+	struct tm tm;
+	gmtime_r(&secs, &tm);
+	size_t n = strftime(out, 32, "%Y-%m-%d %H:%M:%S", &tm);
+	snprintf(out + n, 32 - n, ".%06u", (unsigned)(us % 1000000));
+}

@@ -23,6 +23,8 @@ void util_sha256(const void *data, size_t len, unsigned char out[32]);
 int util_parse_time(const char *s, time_t *out);
 /* "YYYY-MM-DDThh:mm:ssZ" into out[21]. */
 void util_format_time(time_t t, char out[21]);
+/* Microseconds since the epoch as MariaDB's "YYYY-MM-DD hh:mm:ss.uuuuuu" (UTC) into out[32]. */
+void util_format_time_us(long long us, char out[32]);
 
 /* Whole-string decimal parse with range check; 0 or -1. */
 int util_parse_ll(const char *s, long long min, long long max, long long *out);

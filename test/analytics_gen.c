@@ -60,15 +60,6 @@ static double rnd_lognormal(double median, double sigma)
 	return median * exp(sigma * z);
 }
 
-static void format_time(long long us, char out[32])
-{
-	time_t secs = (time_t)(us / 1000000);
-	struct tm tm;
-	gmtime_r(&secs, &tm);
-	size_t n = strftime(out, 32, "%Y-%m-%d %H:%M:%S", &tm);
-	snprintf(out + n, 32 - n, ".%06u", (unsigned)(us % 1000000));
-}
-
 static long long now_us(void)
 {
 	struct timespec ts;
@@ -443,7 +434,7 @@ static int insert_documents(struct db *db, long long account, struct doc *docs, 
 	static const char *const kinds[] = { "faq", "guide", "policy", "manual", "handbook" };
 	struct db_param p[NDOCS * 6];
 	char at[32];
-	format_time(t0 - 7LL * 86400 * 1000000, at);
+	util_format_time_us(t0 - 7LL * 86400 * 1000000, at);
 	for (int i = 0; i < NDOCS; i++) {
 		util_uuid(docs[i].id);
 		snprintf(docs[i].filename, sizeof(docs[i].filename), "%s-%02d-%s.md", kinds[i % 5], i + 1,
@@ -514,7 +505,7 @@ static int gen_messages(struct db *db, struct terms *t, long long account, long 
 		util_uuid(c->id);
 		/* the conversation starts early enough for all its turns to be in the past */
 		long long at = t0 + (long long)(rnd01() * (double)(t1 - t0 - 3600LL * 1000000));
-		format_time(at, c->at);
+		util_format_time_us(at, c->at);
 		c->count = 2 * turns;
 		int rank = pick_rank(&pop);
 		for (int k = 0; k < turns; k++, asked++) {
@@ -538,7 +529,7 @@ static int gen_messages(struct db *db, struct terms *t, long long account, long 
 			q->seq = 2 * k + 1;
 			a->seq = 2 * k + 2;
 			at += rnd_range(5, 90) * 1000000LL;
-			format_time(at, q->at);
+			util_format_time_us(at, q->at);
 			q->content = xstrdup(text);
 			snprintf(q->signature, sizeof(q->signature), "%llu",
 				 (unsigned long long)analytics_signature(t, text));
@@ -546,7 +537,7 @@ static int gen_messages(struct db *db, struct terms *t, long long account, long 
 			q->fallback = a->fallback = rnd01() < fallback_rate(rank);
 			a->ms = a->fallback ? rnd_range(40, 400) : (long long)rnd_lognormal(900, 0.6);
 			at += (a->ms + 1) * 1000;
-			format_time(at, a->at);
+			util_format_time_us(at, a->at);
 			const char *topic = topics[base / NINTENTS];
 			struct buf content;
 			buf_init(&content, BUF_NO_LIMIT);
@@ -573,7 +564,7 @@ static int gen_messages(struct db *db, struct terms *t, long long account, long 
 				r->comment = rnd01() < 0.3;
 			}
 		}
-		format_time(at, c->updated);
+		util_format_time_us(at, c->updated);
 		if (b.nconvs == CONVERSATIONS_PER_TXN || asked == questions) {
 			rc = write_batch(db, account, docs, &b, e);
 			batch_reset(&b);
