@@ -102,7 +102,8 @@ static void stems_of(struct terms *t, const char *text, struct stems *s)
 {
 	memset(s, 0, sizeof(*s));
 	terms_each(t, text, add_stem, s);
-	qsort(s->v, s->n, sizeof(*s->v), cmp_str);
+	if (s->n) /* v is NULL for a text without words */
+		qsort(s->v, s->n, sizeof(*s->v), cmp_str);
 }
 
 static void stems_release(struct stems *s)
