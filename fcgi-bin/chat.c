@@ -15,14 +15,6 @@
 /* Opened by the first request and kept for the life of the process. */
 static struct chat_engine engine;
 
-static size_t utf8_chars(const char *s)
-{
-	size_t n = 0;
-	for (; *s; s++)
-		n += ((unsigned char)*s & 0xC0) != 0x80;
-	return n;
-}
-
 static int blank(const char *s)
 {
 	for (; *s; s++)
@@ -59,7 +51,7 @@ static int read_params(struct request *req, json_t *body, struct chat_params *p,
 		return fs_fail(e, FS_EINVAL, "message is required: a string of 1 to %lld characters", max_chars);
 	if (blank(p->message))
 		return fs_fail(e, FS_EINVAL, "message must not be blank");
-	if (utf8_chars(p->message) > (size_t)max_chars)
+	if (util_utf8_chars(p->message, strlen(p->message)) > (size_t)max_chars)
 		return fs_fail(e, FS_EINVAL, "message is too long: at most %lld characters", max_chars);
 	if ((rc = read_id(body, "conversation_id", &p->conversation_id, e)) < 0 ||
 	    (rc = read_id(body, "agent_id", &p->agent_id, e)) < 0 ||
@@ -195,7 +187,7 @@ static int feedback(struct request *req, struct fs_error *e)
 		rc = fs_fail(e, FS_EINVAL, "rating is required: \"up\" or \"down\"");
 		goto out;
 	}
-	if (comment && utf8_chars(comment) > COMMENT_MAX_CHARS) {
+	if (comment && util_utf8_chars(comment, strlen(comment)) > COMMENT_MAX_CHARS) {
 		rc = fs_fail(e, FS_EINVAL, "comment is too long: at most %d characters", COMMENT_MAX_CHARS);
 		goto out;
 	}

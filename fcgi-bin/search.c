@@ -15,14 +15,6 @@
 static struct searcher searcher;
 static int searcher_ready;
 
-static size_t utf8_chars(const char *s)
-{
-	size_t n = 0;
-	for (; *s; s++)
-		n += ((unsigned char)*s & 0xC0) != 0x80;
-	return n;
-}
-
 static int read_params(json_t *body, struct search_params *p, const char ***doc_ids, struct fs_error *e)
 {
 	long long top_k = 5;
@@ -32,7 +24,7 @@ static int read_params(json_t *body, struct search_params *p, const char ***doc_
 		return rc;
 	if (rc == 0)
 		return fs_fail(e, FS_EINVAL, "query is required: a non-empty string");
-	if (utf8_chars(p->query) > QUERY_MAX_CHARS)
+	if (util_utf8_chars(p->query, strlen(p->query)) > QUERY_MAX_CHARS)
 		return fs_fail(e, FS_EINVAL, "query is too long: at most %d characters", QUERY_MAX_CHARS);
 	if ((rc = jfield_int(body, "top_k", 1, SEARCH_MAX_TOP_K, &top_k, e)) < 0 ||
 	    (rc = jfield_number(body, "similarity_threshold", 0, 1, &p->threshold, e)) < 0 ||

@@ -210,16 +210,6 @@ int agent_default(struct db *db, long long account_id, struct agent *out, struct
 	return rc < 0 ? rc : 0;
 }
 
-/* The number of characters (code points) of UTF-8 text; Jansson only hands out valid UTF-8. */
-static size_t utf8_chars(const char *s, size_t len)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < len; i++)
-		if (((unsigned char)s[i] & 0xC0) != 0x80)
-			n++;
-	return n;
-}
-
 /* Like jfield_string, but the limits count characters, as the columns do (utf8mb4). */
 static int read_text(json_t *body, const char *name, long long min, long long max, const char **out,
 		     struct fs_error *e)
@@ -230,7 +220,7 @@ static int read_text(json_t *body, const char *name, long long min, long long ma
 	if (!json_is_string(v))
 		return fs_fail(e, FS_EINVAL, "%s must be a string", name);
 	const char *s = json_string_value(v);
-	size_t len = json_string_length(v), n = utf8_chars(s, len);
+	size_t len = json_string_length(v), n = util_utf8_chars(s, len);
 	if ((long long)n < min || (long long)n > max || memchr(s, '\0', len))
 		return fs_fail(e, FS_EINVAL, "%s must be a string of %lld to %lld characters", name, min, max);
 	*out = s;

@@ -195,6 +195,14 @@ size_t util_utf8_seq(const unsigned char *s, size_t len)
 	return n;
 }
 
+size_t util_utf8_chars(const char *s, size_t len)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++)
+		n += ((unsigned char)s[i] & 0xC0) != 0x80;
+	return n;
+}
+
 size_t util_utf8_cut(const char *s, size_t len, size_t max)
 {
 	if (max >= len)

@@ -37,6 +37,8 @@ double util_now_ms(void);
 size_t util_utf8_seq(const unsigned char *s, size_t len);
 /* Where the len bytes of UTF-8 at s may be cut to at most max bytes without splitting a character: len when
  * max >= len, else max moved back to the start of a character. */
+/* The number of characters (code points) in the len bytes of UTF-8 text at s. */
+size_t util_utf8_chars(const char *s, size_t len);
 size_t util_utf8_cut(const char *s, size_t len, size_t max);
 /* A new JSON string of the len bytes at s, bytes that are not UTF-8 replaced by U+FFFD (one stray byte in a
  * file name or an extracted text must not fail a request); NULL only when Jansson runs out of memory. */
