@@ -33,6 +33,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "test" / "integration"))
+sys.path.insert(0, str(ROOT / "test" / "eval"))
+import answers  # noqa: E402
+
+# Our own answer-level set over the real documents of ../shared/docs (answers.py).
+DOCS_DIR = ROOT.parent / "shared" / "docs"
+DOCS_QUESTIONS = ROOT / "test" / "eval" / "docs_questions.jsonl"
 
 K_CUT = 10          # nDCG@10, MRR@10
 SEARCH_TOP_K = 50   # chunks asked for per query (the API's maximum)
@@ -86,12 +92,22 @@ def find_sets():
         raise EvalError(f"no evaluation data at {eval_dir} (set EVAL_DIR)")
     wanted = [s for s in os.environ.get("EVAL_SETS", "").replace(" ", ",").split(",") if s]
     names = wanted or sorted(p.name for p in eval_dir.iterdir() if (p / "corpus.jsonl").is_file())
+    if not wanted and DOCS_QUESTIONS.is_file() and DOCS_DIR.is_dir():
+        names.append("docs")
     for n in names:
-        if not (eval_dir / n / "corpus.jsonl").is_file():
+        if n == "docs":
+            if not DOCS_QUESTIONS.is_file() or not DOCS_DIR.is_dir():
+                raise EvalError(f"set 'docs' needs {DOCS_QUESTIONS} and {DOCS_DIR}")
+        elif not (eval_dir / n / "corpus.jsonl").is_file():
             raise EvalError(f"set {n!r}: no {eval_dir / n / 'corpus.jsonl'}")
     if not names:
         raise EvalError(f"no sets (folders with a corpus.jsonl) in {eval_dir}")
     return eval_dir, names
+
+
+def is_answer_set(eval_dir, name):
+    """Answer-level sets (questions with gold answers, answers.py) rather than retrieval sets (queries + qrels)."""
+    return name == "docs" or (eval_dir / name / "questions.dev.jsonl").is_file()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -275,25 +291,30 @@ def ingest(s, es, acct, key, threads):
     """Uploads every document as <_id>.txt and waits until the worker made them ready. Returns the timings and
     `twins`: {corpus id: [corpus ids whose bytes are identical]} (the product keeps one document for the same
     bytes; the others answered "duplicate": true)."""
+    return ingest_files(s, [(f"{d['_id']}.txt", EvalSet.file_text(d)) for d in es.docs], acct, key, threads)
+
+
+def ingest_files(s, files, acct, key, threads):
+    """ingest() of [(filename, bytes)]; twins are keyed by the file name less its extension."""
     pool = Pool(s.port, key, threads)
     twins = collections.defaultdict(list)
     refused = []  # the run goes on without these documents (they count as not found) and exits non-zero
     lock = threading.Lock()
 
-    def upload(client, doc):
-        body, ctype = multipart_file(f"{doc['_id']}.txt", EvalSet.file_text(doc))
+    def upload(client, file):
+        name, data = file
+        body, ctype = multipart_file(name, data)
         status, js, raw = client.request("POST", UPLOAD_PATH, body, ctype)
         with lock:
             if status != 200 or not isinstance(js, dict) or "id" not in js:
-                refused.append(f"upload of {doc['_id']}.txt: HTTP {status} "
-                               f"{raw[:300].decode(errors='replace').strip()}")
+                refused.append(f"upload of {name}: HTTP {status} {raw[:300].decode(errors='replace').strip()}")
                 return
             if js.get("duplicate"):
-                twins[js["filename"][:-len(".txt")]].append(doc["_id"])
+                twins[js["filename"].rsplit(".", 1)[0]].append(name.rsplit(".", 1)[0])
 
     t0 = time.monotonic()
     try:
-        pool.map(upload, es.docs)
+        pool.map(upload, files)
     finally:
         pool.close()
     upload_s = time.monotonic() - t0
@@ -625,7 +646,9 @@ def main():
     chatters = int(os.environ.get("EVAL_CHATTERS", "2"))
     ood_cap = int(os.environ.get("EVAL_OOD_QUERIES", "300"))
     eval_dir, names = find_sets()
-    sets = [EvalSet(eval_dir / n, max_q) for n in names]
+    sets = [EvalSet(eval_dir / n, max_q) for n in names if not is_answer_set(eval_dir, n)]
+    answer_sets = [answers.docs_set(DOCS_DIR, DOCS_QUESTIONS, max_q) if n == "docs" else
+                   answers.clapnq_set(eval_dir / n, max_q) for n in names if is_answer_set(eval_dir, n)]
     errors = []
     report = {"eval_dir": str(eval_dir), "peer_only": peer_only, "sets": {}}
 
@@ -655,6 +678,16 @@ def main():
             rep = evaluate_set(es, s, uploaders, searchers, errors, chat)
             report["sets"][es.name] = rep
             print_set(es.name, rep)
+            sys.stdout.flush()
+        for aset in answer_sets:
+            if s is None or not do_chat:
+                break
+            print(f"{aset.name}: {len(aset.files)} documents, {len(aset.questions)} questions ...", flush=True)
+            rep = answers.evaluate(
+                s, aset, Pool, lambda st, files, acct, key: ingest_files(st, files, acct, key, uploaders),
+                chatters, errors)
+            report["sets"][aset.name] = rep
+            answers.print_report(aset.name, rep)
             sys.stdout.flush()
     finally:
         if harness is not None:
