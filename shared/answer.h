@@ -4,8 +4,12 @@
  *            passage answers with its answer); never text the knowledge base does not contain.
  *   openai   an OpenAI-compatible POST {url}/chat/completions with the agent's system prompt, the passages as
  *            numbered context, the last turns of the conversation, and the agent's max_tokens and temperature.
- * Deciding whether to answer at all (nothing over the threshold, use_rag off for builtin) is the chat's job; an
- * answerer that is asked and finds the passages do not answer the question says so (cannot_answer). */
+ * An answerer that judges passages itself (ops->judges_passages: builtin, with its fitted span model,
+ * answer_span.h) is given every retrieved passage in rank order and the threshold, applies the threshold to its
+ * own confidence (the probability that its answer is right) and says cannot_answer under it. Any other answerer
+ * is given only the passages whose similarity_score clears the threshold (none: the chat falls back without
+ * asking it), and the chat's confidence is then the best of those scores. An answerer that is asked and finds
+ * the passages do not answer the question says so (cannot_answer). */
 #ifndef FAQSURE_ANSWER_H
 #define FAQSURE_ANSWER_H
 
@@ -29,14 +33,19 @@ struct answer_input {
 			      earlier one(s) it refers to; NULL = question */
 	const struct answer_turn *history; /* earlier turns, oldest first (already cut to the agent's history_turns) */
 	size_t nhistory;
-	const struct search_result *sources; /* passages that cleared the threshold, best first; none without RAG */
+	const struct search_result *sources; /* retrieval's passages in rank order; none without RAG */
 	size_t nsources;
+	double threshold; /* the agent's (or the request's) similarity_threshold (judges_passages answerers) */
 	int use_rag;
 };
 
 struct answer_output {
 	struct buf text;        /* the answer; initialised by answer_output_init */
 	int cannot_answer;      /* the answerer found no answer in what it was given: the chat falls back */
+	/* judges_passages answerers: the probability that the answer is right (on cannot_answer, that the best
+	 * candidate would have been), and the index of the passage the answer stands on */
+	double confidence;
+	size_t source;
 	long long tokens_prompt, tokens_completion;
 	int tokens_from_upstream; /* 1 when the counts are the upstream's usage, 0 when counted by embed_count_tokens */
 };
@@ -49,6 +58,7 @@ struct answerer;
 
 struct answer_ops {
 	const char *name;
+	int judges_passages; /* see the top of this file */
 	int (*open)(struct answerer **out, const struct config *cfg, struct fs_error *e);
 	void (*close)(struct answerer *a);
 	/* delta may be NULL (no streaming). An upstream that cannot be reached (after the retries) or answers

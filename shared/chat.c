@@ -3,6 +3,7 @@
 #include "chat.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,15 +215,8 @@ int chat_prepare(struct chat_engine *ce, struct db *db, long long account_id, co
 	long long search_tokens = 0;
 	if ((rc = search_run(&ce->searcher, db, account_id, &sp, &c->found, &c->nfound, &search_tokens, e)) < 0)
 		goto fail;
-	/* Keep the found passages in rank order, those over the threshold first. */
-	size_t k = 0;
 	for (size_t i = 0; i < c->nfound; i++)
-		if (c->found[i].score >= c->threshold) {
-			struct search_result t = c->found[i];
-			memmove(&c->found[k + 1], &c->found[k], (i - k) * sizeof(t));
-			c->found[k++] = t;
-		}
-	c->nsources = k;
+		c->nsources += c->found[i].score >= c->threshold;
 	return 0;
 fail:
 	chat_release(c);
@@ -258,10 +252,33 @@ static int open_answerer(struct chat_engine *ce, const char *name, struct answer
 	return 0;
 }
 
+/* The passages an answerer is given: all of them in rank order to one that judges passages, else those that
+ * clear the threshold (shallow copies into *over, which the caller frees; their strings stay found's). */
+static void passages_for(const struct chat *c, const struct answerer *a, struct search_result **over,
+			 const struct search_result **sources, size_t *n)
+{
+	*over = NULL;
+	if (!c->use_rag) {
+		*sources = NULL;
+		*n = 0;
+	} else if (a->ops->judges_passages) {
+		*sources = c->found;
+		*n = c->nfound;
+	} else {
+		*over = xcalloc(c->nsources ? c->nsources : 1, sizeof(**over));
+		*n = 0;
+		for (size_t i = 0; i < c->nfound; i++)
+			if (c->found[i].score >= c->threshold)
+				(*over)[(*n)++] = c->found[i];
+		*sources = *over;
+	}
+}
+
 static int run_answerer(struct chat_engine *ce, struct chat *c, const char *name, answer_delta_fn delta, void *arg,
-			struct answer_output *out, size_t *sent, struct fs_error *e)
+			struct answer_output *out, size_t *sent, int *judged, struct fs_error *e)
 {
 	struct answerer *a = NULL;
+	struct search_result *over = NULL;
 	struct delta_count dc = { delta, arg, 0 };
 	struct answer_input in = {
 		.agent = &c->agent,
@@ -269,13 +286,22 @@ static int run_answerer(struct chat_engine *ce, struct chat *c, const char *name
 		.query = c->query,
 		.history = c->history,
 		.nhistory = c->nhistory,
-		.sources = c->found,
-		.nsources = c->use_rag ? c->nsources : 0,
+		.threshold = c->threshold,
 		.use_rag = c->use_rag,
 	};
 	int rc = open_answerer(ce, name, &a, e);
-	if (rc == 0)
+	if (rc < 0)
+		return rc;
+	*judged = a->ops->judges_passages;
+	passages_for(c, a, &over, &in.sources, &in.nsources);
+	if (in.nsources == 0 && c->use_rag) {
+		out->cannot_answer = 1; /* nothing to answer from: the answerer is not asked */
+	} else if (!c->use_rag && *judged) {
+		out->cannot_answer = 1; /* an extractive answerer has nothing to extract from */
+	} else {
 		rc = answerer_answer(a, &in, delta ? count_delta : NULL, &dc, out, e);
+	}
+	free(over);
 	*sent += dc.sent;
 	return rc;
 }
@@ -317,9 +343,23 @@ static json_t *sources_array(const struct chat *c)
 {
 	json_t *a = json_array();
 	if (!c->fallback)
-		for (size_t i = 0; i < c->nsources; i++)
-			json_array_append_new(a, source_object(&c->found[i]));
+		for (size_t i = 0; i < c->nshown; i++)
+			json_array_append_new(a, source_object(&c->found[c->shown[i]]));
 	return a;
+}
+
+/* The answer's sources: the passage it stands on (first_source, when < nfound), then the others that clear the
+ * threshold, in rank order. */
+static void pick_shown(struct chat *c, size_t first_source)
+{
+	free(c->shown);
+	c->shown = xcalloc(c->nfound ? c->nfound : 1, sizeof(*c->shown));
+	c->nshown = 0;
+	if (first_source < c->nfound)
+		c->shown[c->nshown++] = first_source;
+	for (size_t i = 0; i < c->nfound; i++)
+		if (i != first_source && c->found[i].score >= c->threshold)
+			c->shown[c->nshown++] = i;
 }
 
 /* Stores the question and the answer, counts them in the conversation and debits the balance: one
@@ -387,23 +427,24 @@ static int store_turn(struct db *db, struct chat *c, long long signature, struct
 			  confidence, (long long)c->fallback, (long long)c->use_rag, c->tokens_prompt,
 			  c->tokens_completion, c->processing_ms)) < 0)
 		goto fail;
-	if (!c->fallback && c->nsources) {
-		struct db_param *params = xcalloc(c->nsources * 6, sizeof(*params));
-		char(*scores)[32] = xcalloc(c->nsources, sizeof(*scores));
-		for (size_t i = 0; i < c->nsources; i++) {
+	if (!c->fallback && c->nshown) {
+		struct db_param *params = xcalloc(c->nshown * 6, sizeof(*params));
+		char(*scores)[32] = xcalloc(c->nshown, sizeof(*scores));
+		for (size_t i = 0; i < c->nshown; i++) {
 			struct db_param *p = &params[i * 6];
-			snprintf(scores[i], sizeof(scores[i]), "%.4f", c->found[i].score);
+			const struct search_result *src = &c->found[c->shown[i]];
+			snprintf(scores[i], sizeof(scores[i]), "%.4f", src->score);
 			p[0] = (struct db_param){ .type = 's', .ptr = c->message_id };
 			p[1] = (struct db_param){ .type = 'i', .i = (long long)i + 1 };
 			p[2] = (struct db_param){ .type = 'i', .i = c->account_id };
-			p[3] = (struct db_param){ .type = 's', .ptr = c->found[i].document_id };
-			p[4] = (struct db_param){ .type = 's', .ptr = c->found[i].chunk_id };
+			p[3] = (struct db_param){ .type = 's', .ptr = src->document_id };
+			p[4] = (struct db_param){ .type = 's', .ptr = src->chunk_id };
 			p[5] = (struct db_param){ .type = 's', .ptr = scores[i] };
 		}
 		rc = db_insert_rows(db,
 				    "INSERT INTO message_sources (message_id, pos, account_id, document_id, chunk_id,"
 				    " score) VALUES ",
-				    "(?, ?, ?, ?, ?, ?)", params, 6, c->nsources, 50, e);
+				    "(?, ?, ?, ?, ?, ?)", params, 6, c->nshown, 50, e);
 		free(params);
 		free(scores);
 		if (rc < 0)
@@ -441,36 +482,37 @@ int chat_answer(struct chat_engine *ce, struct db *db, struct chat *c, answer_de
 
 	util_uuid(c->message_id);
 	answer_output_init(&out);
-	/* The best score seen is the evidence, answered or not. */
-	c->confidence = c->nsources ? c->found[0].score : 0;
-	for (size_t i = 0; !c->nsources && i < c->nfound; i++)
-		if (c->found[i].score > c->confidence)
-			c->confidence = c->found[i].score;
-	if (!c->use_rag)
-		c->confidence = 0;
-
-	int can_answer = c->use_rag ? c->nsources > 0 : strcmp(name, "builtin") != 0;
-	if (can_answer) {
-		rc = run_answerer(ce, c, name, delta, arg, &out, &sent, e);
-		if (rc == FS_EUNAVAIL && sent == 0 && !strcmp(c->agent.upstream_fallback, "builtin") &&
-		    strcmp(name, "builtin") != 0) {
-			fprintf(stderr, "faqsure chat: answerer %s unavailable, answering with builtin: %s\n", name,
-				e->msg);
-			answer_output_release(&out);
-			answer_output_init(&out);
-			name = "builtin";
-			rc = run_answerer(ce, c, name, delta, arg, &out, &sent, e);
-		}
-		if (rc < 0)
-			goto out;
+	int judged = 0;
+	rc = run_answerer(ce, c, name, delta, arg, &out, &sent, &judged, e);
+	if (rc == FS_EUNAVAIL && sent == 0 && !strcmp(c->agent.upstream_fallback, "builtin") &&
+	    strcmp(name, "builtin") != 0) {
+		fprintf(stderr, "faqsure chat: answerer %s unavailable, answering with builtin: %s\n", name, e->msg);
+		answer_output_release(&out);
+		answer_output_init(&out);
+		name = "builtin";
+		rc = run_answerer(ce, c, name, delta, arg, &out, &sent, &judged, e);
 	}
-	if (!can_answer || out.cannot_answer) {
+	if (rc < 0)
+		goto out;
+	if (!c->use_rag) {
+		c->confidence = 0;
+	} else if (judged) {
+		c->confidence = out.confidence;
+	} else { /* the best score seen: over the threshold when answered, under it when not */
+		c->confidence = 0;
+		for (size_t i = 0; i < c->nfound; i++)
+			if (c->found[i].score > c->confidence)
+				c->confidence = c->found[i].score;
+	}
+	c->confidence = round(c->confidence * 10000) / 10000; /* as stored, to 4 places */
+	if (out.cannot_answer) {
 		fall_back(c);
 	} else {
 		c->answer = buf_take(&out.text, NULL);
 		c->answerer = name;
 		c->tokens_prompt = out.tokens_prompt;
 		c->tokens_completion = out.tokens_completion;
+		pick_shown(c, c->use_rag && judged ? out.source : c->nfound);
 	}
 	c->processing_ms = (long long)(util_now_ms() - c->started_ms + 0.5);
 	if (!ce->terms && (rc = terms_new(&ce->terms, e)) < 0)
@@ -501,6 +543,7 @@ void chat_release(struct chat *c)
 	free(c->history);
 	db_res_release(&c->history_res);
 	search_results_free(c->found, c->nfound);
+	free(c->shown);
 	free(c->answer);
 	memset(c, 0, sizeof(*c));
 }

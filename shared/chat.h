@@ -12,10 +12,14 @@
  * such as it/that/those/they, "what about …", or at most one content word) is searched together with the
  * earlier questions of the conversation back to the last one that stood on its own (at most 3).
  *
- * confidence: the best source's similarity_score when the answer is given from sources; when falling back, the
- * best score seen (under the threshold), 0 with no passage at all; 0 without RAG. fallback_triggered: nothing
- * cleared the threshold, the knowledge base is empty, RAG was off with the builtin answerer, or the answerer
- * found no answer in the sources. */
+ * confidence and the threshold: an answerer that judges passages (builtin) gets every retrieved passage and
+ * its confidence is the probability that its answer is right (answer_span.h); the threshold applies to that
+ * probability. Any other answerer gets the passages whose similarity_score clears the threshold, and the
+ * confidence is the best of those scores (when falling back, the best score seen). 0 without RAG or with no
+ * passage at all. fallback_triggered: the threshold was not met, the knowledge base is empty, RAG was off with
+ * the builtin answerer, or the answerer found no answer in the sources.
+ * sources: the passage the answer stands on first, then the other retrieved passages whose similarity_score
+ * clears the threshold, in rank order; none on a fallback. */
 #ifndef FAQSURE_CHAT_H
 #define FAQSURE_CHAT_H
 
@@ -65,8 +69,10 @@ struct chat {
 	struct db_res history_res;
 	int use_rag, top_k;
 	double threshold;
-	struct search_result *found;     /* retrieval's top_k, best first, before the threshold */
+	struct search_result *found;     /* retrieval's top_k in rank order, before the threshold */
 	size_t nfound, nsources;         /* nsources: how many of found clear the threshold */
+	size_t *shown;                   /* the sources of the answer: indexes into found (nshown of them) */
+	size_t nshown;
 	double started_ms;
 
 	/* the answer, filled by chat_answer */
