@@ -578,10 +578,11 @@ def print_chat(c):
         "no out-of-domain questions (one set)"
     print(f"chat (POST /api/v1/chat, built-in answerer, each question a new conversation): "
           f"{c['thresholds']['default']['questions']} questions of the set, {ood};\n"
-          f"  {c['requests']} chats on {c['connections']} connections in {c['seconds']:.0f} s. rel: answered, "
-          f"first source relevant; wrong: answered, first source irrelevant;\n"
+          f"  {c['requests']} chats on {c['connections']} connections in {c['seconds']:.0f} s. Sources only (these sets "
+          f"have no gold answers; answers are scored on the answer sets below): rel: answered, first source "
+          f"relevant; irrel: answered, first source irrelevant;\n"
           f"  answerable: the {c['answerable']} questions whose hybrid search top 10 holds a relevant document")
-    print(f"  {'threshold':<13} | {'rel':>6} | {'answered':>8} | {'wrong':>6} | {'fallback':>8} | "
+    print(f"  {'threshold':<13} | {'rel':>6} | {'answered':>8} | {'irrel':>6} | {'fallback':>8} | "
           f"{'answerable: rel':>15} | {'out of domain: fallback':>23}")
     for label, m in c["thresholds"].items():
         name = label if label != "default" else "default" + (f" {d:g}" if isinstance(d, (int, float)) else "")
