@@ -44,45 +44,6 @@ static void builtin_close(struct answerer *a)
 	free(b);
 }
 
-/* A line break that ends a sentence: a blank line, a list item or a table row follows. */
-static int line_break_kept(const char *s, size_t len, size_t i)
-{
-	size_t j = i + 1;
-	while (j < len && (s[j] == ' ' || s[j] == '\t'))
-		j++;
-	if (j >= len || s[j] == '\n' || s[j] == '\r' || strchr("-*+|#>", s[j]))
-		return 1;
-	size_t d = j;
-	while (d < len && isdigit((unsigned char)s[d]))
-		d++;
-	return d > j && d < len && (s[d] == '.' || s[d] == ')');
-}
-
-/* Adds text[start, end) to out with the line breaks of wrapped paragraphs turned into spaces (the words stay
- * verbatim; a paragraph break or a list's line break stays). */
-static void add_unwrapped(struct buf *out, const char *text, size_t start, size_t end)
-{
-	size_t i = start;
-	while (i < end) {
-		if (!isspace((unsigned char)text[i])) {
-			buf_add(out, text + i, 1);
-			i++;
-			continue;
-		}
-		size_t j = i, newlines = 0, first_nl = end;
-		for (; j < end && isspace((unsigned char)text[j]); j++)
-			if (text[j] == '\n' && newlines++ == 0)
-				first_nl = j;
-		if (newlines >= 2)
-			buf_adds(out, "\n\n");
-		else if (newlines == 1 && line_break_kept(text, end, first_nl))
-			buf_adds(out, "\n");
-		else
-			buf_adds(out, " ");
-		i = j;
-	}
-}
-
 /* Passes the answer on in pieces of a few words, as an upstream model would stream it. */
 static int stream_text(const char *s, size_t len, answer_delta_fn delta, void *arg)
 {
@@ -129,7 +90,7 @@ static int builtin_answer(struct answerer *a, const struct answer_input *in, ans
 		out->cannot_answer = 1;
 		return 0;
 	}
-	add_unwrapped(&out->text, in->sources[sr.best.source].text, sr.best.start, sr.best.end);
+	span_text(&out->text, in->sources[sr.best.source].text, sr.best.start, sr.best.end);
 	out->tokens_completion = embed_count_tokens(buf_str(&out->text));
 	return delta ? stream_text(out->text.ptr, out->text.len, delta, arg) : 0;
 }

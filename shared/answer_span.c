@@ -236,6 +236,29 @@ size_t span_sentences(const char *text, size_t len, size_t (**out)[2])
 	return n;
 }
 
+void span_text(struct buf *out, const char *text, size_t start, size_t end)
+{
+	size_t i = start;
+	while (i < end) {
+		if (!isspace((unsigned char)text[i])) {
+			buf_add(out, text + i, 1);
+			i++;
+			continue;
+		}
+		size_t j = i, newlines = 0, first_nl = end;
+		for (; j < end && isspace((unsigned char)text[j]); j++)
+			if (text[j] == '\n' && newlines++ == 0)
+				first_nl = j;
+		if (newlines >= 2)
+			buf_adds(out, "\n\n");
+		else if (newlines == 1 && line_ends_sentence(text, end, first_nl))
+			buf_adds(out, "\n");
+		else
+			buf_adds(out, " ");
+		i = j;
+	}
+}
+
 /* ---- the question ---- */
 
 static int has_phrase(const char *lower, const char *phrase)

@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 
+#include "buf.h"
 #include "err.h"
 #include "search.h"
 
@@ -81,5 +82,9 @@ void span_find(struct span_finder *sf, const char *question, const struct search
  * "U.S.", "Dr.", "No. 5"), an initial ("J. Smith") or a step number ("1."); or at a line break before a blank
  * line, a list item, a table row or after a heading. Decimals and versions ("2.4.1") never end one. */
 size_t span_sentences(const char *text, size_t len, size_t (**out)[2]);
+
+/* Adds text[start, end) to out as an answer shows it: the line breaks of wrapped paragraphs become spaces, a
+ * paragraph break or a list's line break stays; no word is changed. */
+void span_text(struct buf *out, const char *text, size_t start, size_t end);
 
 #endif
