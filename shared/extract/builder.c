@@ -534,3 +534,130 @@ int text_has_letter(const char *s, size_t n)
 			return 1;
 	return 0;
 }
+
+/* ---- Tables ---------------------------------------------------------------------------------------------- */
+
+void table_init(struct table *t, size_t max)
+{
+	memset(t, 0, sizeof(*t));
+	buf_init(&t->row, max);
+	buf_init(&t->hdr, max);
+}
+
+void table_release(struct table *t)
+{
+	buf_release(&t->row);
+	buf_release(&t->hdr);
+}
+
+void table_start(struct table *t)
+{
+	buf_reset(&t->row);
+	buf_reset(&t->hdr);
+	t->ncells = t->nhdr = t->rows = 0;
+	t->header_marked = 0;
+}
+
+int table_cell(struct table *t, const char *s, size_t n)
+{
+	struct buf c;
+	int rc = 0;
+	buf_init(&c, BUF_NO_LIMIT);
+	buf_add(&c, s, n);
+	text_squeeze(&c);
+	if (buf_add(&t->row, c.ptr ? c.ptr : "", c.len) < 0 || buf_add(&t->row, "", 1) < 0)
+		rc = -1;
+	else
+		t->ncells++;
+	buf_release(&c);
+	return rc;
+}
+
+/* The k-th NUL-terminated string of b (holding count of them), or "". */
+static const char *nth(const struct buf *b, size_t count, size_t k)
+{
+	const char *p = b->ptr;
+	if (k >= count || !p)
+		return "";
+	while (k--)
+		p += strlen(p) + 1;
+	return p;
+}
+
+/* A first row reads as a header when it has two cells or more, each short and with a letter, none of them a
+ * sentence: "Days off sick | Certificate needed", not "1 | Question – Does the project ...". */
+static int looks_like_header(const struct table *t)
+{
+	if (t->ncells < 2)
+		return 0;
+	size_t filled = 0;
+	for (size_t k = 0; k < t->ncells; k++) {
+		const char *c = nth(&t->row, t->ncells, k);
+		size_t n = strlen(c);
+		if (n == 0)
+			continue;
+		if (n > 60 || !text_has_letter(c, n) || (n > 1 && c[n - 1] == '.'))
+			return 0;
+		filled++;
+	}
+	return filled >= 2;
+}
+
+int table_row_end(struct table *t, int header, struct buf *out)
+{
+	int rc = 0;
+	size_t filled = 0;
+	for (size_t k = 0; k < t->ncells; k++)
+		filled += nth(&t->row, t->ncells, k)[0] != '\0';
+	if (filled == 0)
+		goto out;
+	if (header)
+		t->header_marked = 1;
+	if ((header || (t->rows == 0 && !t->header_marked && looks_like_header(t))) && t->nhdr == 0) {
+		/* kept, and written only if no row follows (a table that is all header) */
+		buf_reset(&t->hdr);
+		buf_add(&t->hdr, t->row.ptr, t->row.len);
+		t->nhdr = t->ncells;
+		t->hdr_pending = 1;
+		goto out;
+	}
+	t->hdr_pending = 0;
+	if (out->len && buf_add(out, "\n", 1) < 0)
+		return -1;
+	const char *sep = "";
+	for (size_t k = 0; k < t->ncells; k++) {
+		const char *c = nth(&t->row, t->ncells, k), *h = nth(&t->hdr, t->nhdr, k);
+		if (!c[0])
+			continue;
+		/* a row numbered in its first cell reads "1. Question ..." */
+		if (k == 0 && !t->nhdr && t->ncells > 1 && strspn(c, "0123456789") == strlen(c) && strlen(c) <= 3) {
+			if (buf_addf(out, "%s.", c) < 0)
+				return -1;
+			sep = " ";
+			continue;
+		}
+		if (buf_adds(out, sep) < 0 || (h[0] && strcmp(h, c) != 0 && buf_addf(out, "%s: ", h) < 0) ||
+		    buf_adds(out, c) < 0)
+			return -1;
+		sep = "; ";
+	}
+	t->rows++;
+out:
+	buf_reset(&t->row);
+	t->ncells = 0;
+	return rc;
+}
+
+int table_end(struct table *t, struct buf *out)
+{
+	int rc = 0;
+	if (t->hdr_pending && t->nhdr) {
+		/* only a header: its cells as one row */
+		for (size_t k = 0; k < t->nhdr && rc == 0; k++)
+			rc = buf_addf(out, "%s%s", k ? (out->len ? "; " : "") : (out->len ? "\n" : ""),
+				      nth(&t->hdr, t->nhdr, k));
+	}
+	table_start(t);
+	t->hdr_pending = 0;
+	return rc < 0 ? -1 : 0;
+}

@@ -23,9 +23,63 @@ struct html {
 	int in_head, in_title;
 	int heading;          /* level of the open h1..h6, 0 when none */
 	int pre;
-	int row_cells;
 	int rc;               /* first failure; parsing stops there */
+	/* tables: the outermost one is read row by row into tab; cells of nested tables are text of its cell */
+	size_t table_depth;   /* open <table> elements */
+	int in_cell;          /* inside a cell of the outermost table */
+	int row_all_th;       /* every cell of the row so far is a <th> */
+	struct tbuf cell;
+	struct table tab;
+	struct buf rows;
+	/* links: an absolute address is written after the link's text */
+	char *href;
+	size_t href_depth;
+	size_t href_mark;     /* length of the output buffer where the link's text began */
+	/* <sup>: a footnote mark ("12", "[3]", "*") is dropped, other superscript kept */
+	size_t sup_depth;
+	struct tbuf sup;
 };
+
+/* Where text goes now. */
+static struct tbuf *html_out(struct html *h)
+{
+	if (h->sup_depth)
+		return &h->sup;
+	if (h->heading)
+		return &h->head;
+	if (h->in_cell)
+		return &h->cell;
+	return &h->sect;
+}
+
+/* A break inside a heading, a cell or a superscript is a space: they are one line each. */
+static void html_break(struct html *h, int level)
+{
+	struct tbuf *t = html_out(h);
+	tb_break(t, t == &h->sect ? level : TB_SPACE);
+}
+
+/* Whether superscript text is only a footnote mark. */
+static int footnote_mark(const char *s, size_t n)
+{
+	if (n == 0 || n > 12)
+		return n == 0;
+	for (size_t i = 0; i < n; i++)
+		if (!strchr("0123456789[]()*, ", s[i]) && !(i + 2 < n && !memcmp(s + i, "\xe2\x80\xa0", 3)) &&
+		    !(i + 2 < n && !memcmp(s + i, "\xe2\x80\xa1", 3)))
+			return 0;
+	return 1;
+}
+
+static int is_web_href(const char *v)
+{
+	if (strncasecmp(v, "http://", 7) != 0 && strncasecmp(v, "https://", 8) != 0)
+		return 0;
+	for (const char *p = v; *p; p++)
+		if (*p == ' ' || *p == '"' || *p == '<' || *p == '>')
+			return 0;
+	return strlen(v) < 2048;
+}
 
 /* Subtrees that are not visible text. */
 static const char *const html_skip[] = { "script", "style", "noscript", "template", "svg", "math", "iframe",
@@ -122,23 +176,58 @@ static void html_start(void *ctx, const xmlChar *xname, const xmlChar **atts)
 	} else if (html_heading_level(name) && !h->heading) {
 		h->heading = html_heading_level(name);
 		tb_reset(&h->head);
-	} else if (strcmp(name, "br") == 0) {
-		tb_break(h->heading ? &h->head : &h->sect, h->heading ? TB_SPACE : TB_LINE);
-	} else if (in_list(html_block, name)) {
+	} else if (strcmp(name, "table") == 0 && h->table_depth++ == 0 && !h->heading) {
 		tb_break(&h->sect, TB_PARA);
+		table_start(&h->tab);
+	} else if (strcmp(name, "tr") == 0 && h->table_depth == 1 && !h->heading) {
+		h->row_all_th = 1;
+	} else if ((strcmp(name, "td") == 0 || strcmp(name, "th") == 0) && h->table_depth == 1 && !h->heading) {
+		h->in_cell = 1;
+		h->row_all_th &= name[1] == 'h';
+		tb_reset(&h->cell);
+	} else if (strcmp(name, "br") == 0) {
+		html_break(h, TB_LINE);
+	} else if (in_list(html_block, name)) {
+		html_break(h, TB_PARA);
 		if (strcmp(name, "pre") == 0)
 			h->pre++;
 	} else if (in_list(html_line, name)) {
-		tb_break(&h->sect, TB_LINE);
-		if (strcmp(name, "tr") == 0)
-			h->row_cells = 0;
+		html_break(h, TB_LINE);
 	} else if (strcmp(name, "td") == 0 || strcmp(name, "th") == 0) {
-		if (h->row_cells++ > 0)
-			h->sect.cellsep = 1;
-		tb_break(&h->sect, TB_SPACE);
+		html_break(h, TB_SPACE);
 	} else if (strcmp(name, "img") == 0 || strcmp(name, "input") == 0) {
-		tb_break(h->heading ? &h->head : &h->sect, TB_SPACE);
+		html_break(h, TB_SPACE);
+	} else if (strcmp(name, "a") == 0 && !h->href && !h->heading && !h->sup_depth) {
+		const char *v = html_attr(atts, "href");
+		if (v && is_web_href(v)) {
+			h->href = xstrdup(v);
+			h->href_depth = h->depth;
+			h->href_mark = html_out(h)->b.len;
+		}
+	} else if (strcmp(name, "sup") == 0 && !h->sup_depth) {
+		h->sup_depth = h->depth;
+		tb_reset(&h->sup);
 	}
+}
+
+/* The text of the link ending here gets its address, unless the text is the address. */
+static int html_link_end(struct html *h, size_t mark)
+{
+	struct tbuf *t = html_out(h);
+	int rc = 0;
+	size_t n = strlen(h->href);
+	while (mark < t->b.len && (t->b.ptr[mark] == ' ' || t->b.ptr[mark] == '\n'))
+		mark++;
+	if (t->b.len > mark) {
+		if (!(t->b.len - mark == n && memcmp(t->b.ptr + mark, h->href, n) == 0)) {
+			tb_break(t, TB_SPACE);
+			if (tb_add(t, "(", 1) < 0 || buf_add(&t->b, h->href, n) < 0 || buf_add(&t->b, ")", 1) < 0)
+				rc = -1;
+		}
+	}
+	free(h->href);
+	h->href = NULL;
+	return rc;
 }
 
 static void html_end(void *ctx, const xmlChar *xname)
@@ -155,6 +244,45 @@ static void html_end(void *ctx, const xmlChar *xname)
 			h->skip_depth = 0;
 		return;
 	}
+	if (h->href && depth == h->href_depth && html_link_end(h, h->href_mark) < 0) {
+		html_fail(h, bld_too_large(h->b));
+		return;
+	}
+	if (h->sup_depth && depth == h->sup_depth) {
+		h->sup_depth = 0;
+		struct tbuf *t = html_out(h);
+		if (!footnote_mark(h->sup.b.ptr ? h->sup.b.ptr : "", h->sup.b.len) &&
+		    tb_add(t, h->sup.b.ptr, h->sup.b.len) < 0)
+			html_fail(h, bld_too_large(h->b));
+		tb_reset(&h->sup);
+		return;
+	}
+	if (h->table_depth == 1 && !h->heading &&
+	    (strcmp(name, "td") == 0 || strcmp(name, "th") == 0 || strcmp(name, "tr") == 0 ||
+	     strcmp(name, "table") == 0)) {
+		int rc = 0;
+		if (h->in_cell) { /* a cell ends (also when its row or table ends without closing it) */
+			h->in_cell = 0;
+			rc = table_cell(&h->tab, h->cell.b.ptr ? h->cell.b.ptr : "", h->cell.b.len);
+			tb_reset(&h->cell);
+		}
+		if (rc == 0 && name[0] == 't' && (name[1] == 'r' || name[1] == 'a'))
+			rc = table_row_end(&h->tab, h->row_all_th, &h->rows);
+		if (rc == 0 && strcmp(name, "table") == 0) {
+			h->table_depth = 0;
+			rc = table_end(&h->tab, &h->rows);
+			tb_break(&h->sect, TB_PARA);
+			if (rc == 0 && tb_add_mode(&h->sect, h->rows.ptr ? h->rows.ptr : "", h->rows.len, 1) < 0)
+				rc = -1;
+			tb_break(&h->sect, TB_PARA);
+			buf_reset(&h->rows);
+		}
+		if (rc < 0)
+			html_fail(h, bld_too_large(h->b));
+		return;
+	}
+	if (strcmp(name, "table") == 0 && h->table_depth > 0)
+		h->table_depth--;
 	int level = html_heading_level(name);
 	if (level && level == h->heading) {
 		h->heading = 0;
@@ -169,11 +297,11 @@ static void html_end(void *ctx, const xmlChar *xname)
 	} else if (strcmp(name, "title") == 0) {
 		h->in_title = 0;
 	} else if (in_list(html_block, name)) {
-		tb_break(&h->sect, TB_PARA);
+		html_break(h, TB_PARA);
 		if (strcmp(name, "pre") == 0 && h->pre > 0)
 			h->pre--;
 	} else if (in_list(html_line, name)) {
-		tb_break(&h->sect, TB_LINE);
+		html_break(h, TB_LINE);
 	}
 }
 
@@ -190,12 +318,10 @@ static void html_text(void *ctx, const xmlChar *ch, int len)
 			return; /* a title past 4 KiB is cut there */
 	} else if (h->in_head) {
 		return;
-	} else if (h->heading) {
-		rc = tb_add(&h->head, s, n);
-	} else if (h->pre) {
+	} else if (h->pre && html_out(h) == &h->sect) {
 		rc = tb_add_raw(&h->sect, s, n);
 	} else {
-		rc = tb_add(&h->sect, s, n);
+		rc = tb_add(html_out(h), s, n);
 	}
 	if (rc < 0)
 		html_fail(h, bld_too_large(h->b));
@@ -254,6 +380,10 @@ int extract_html_read(const char *data, size_t len, const struct extract_limits 
 	h.lim = lim;
 	tb_init(&h.sect, b->max);
 	tb_init(&h.head, b->max);
+	tb_init(&h.cell, b->max);
+	tb_init(&h.sup, b->max);
+	table_init(&h.tab, b->max);
+	buf_init(&h.rows, b->max);
 	buf_init(&h.title, 4 * KIB);
 	if (len > INT32_MAX) {
 		rc = bld_too_large(b);
@@ -291,6 +421,11 @@ out:
 		htmlFreeParserCtxt(h.ctxt);
 	buf_release(&h.sect.b);
 	buf_release(&h.head.b);
+	buf_release(&h.cell.b);
+	buf_release(&h.sup.b);
+	buf_release(&h.rows);
+	table_release(&h.tab);
+	free(h.href);
 	buf_release(&h.title);
 	buf_release(&copy);
 	xml_quiet_end(&quiet);

@@ -141,6 +141,33 @@ int tb_add_raw(struct tbuf *t, const char *s, size_t n);
 /* Moves the text gathered so far into a section; t is left empty. */
 int tb_section(struct builder *b, struct tbuf *t, int page);
 
+/* ---- Tables (builder.c) --------------------------------------------------------------------------------- */
+
+/* Table rows as text that keeps the header's meaning: each row becomes one line "Header: cell; Header: cell"
+ * instead of cells between "|" marks. The header is the row a reader marks as one (<th>, a Markdown pipe table's
+ * first row), else a first row that looks like one (short labels, no sentences); a table without a header gives
+ * its cells joined by "; ", a first cell that is a small number as "1. ...". */
+struct table {
+	struct buf row;    /* the current row's cells, each NUL-terminated */
+	size_t ncells;
+	struct buf hdr;    /* the header's cells, each NUL-terminated */
+	size_t nhdr;
+	size_t rows;       /* rows written */
+	int header_marked; /* the reader marks headers: do not guess */
+	int hdr_pending;   /* a header with no row after it yet */
+};
+
+void table_init(struct table *t, size_t max);
+void table_release(struct table *t);
+/* Forgets everything: a new table starts. */
+void table_start(struct table *t);
+/* Adds a cell (white space squeezed) to the current row; -1 at the cap. */
+int table_cell(struct table *t, const char *s, size_t n);
+/* Ends the row: as the header when header is set (or it looks like one), else appended to out as a line. */
+int table_row_end(struct table *t, int header, struct buf *out);
+/* Ends the table (a header never followed by rows is written as a row) and starts a new one. */
+int table_end(struct table *t, struct buf *out);
+
 /* ---- XML (xml.c) ----------------------------------------------------------------------------------------- */
 
 /* libxml2's process-wide generic error handler, silenced while one document is parsed. */

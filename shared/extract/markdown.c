@@ -194,10 +194,42 @@ static size_t html_tag_len(const char *s, size_t n, int *block, struct md_memo *
 	return (size_t)(gt - s) + 1;
 }
 
+/* The destination of an inline link "(url "title")" or "(<url>)": offset and length within s (n bytes). */
+static void link_target(const char *s, size_t n, size_t *off, size_t *len)
+{
+	size_t i = 0;
+	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n'))
+		i++;
+	if (i < n && s[i] == '<') {
+		const char *gt = memchr(s + i, '>', n - i);
+		*off = i + 1;
+		*len = gt ? (size_t)(gt - s) - i - 1 : 0;
+		return;
+	}
+	size_t j = i;
+	while (j < n && s[j] != ' ' && s[j] != '\t' && s[j] != '\n')
+		j++;
+	*off = i;
+	*len = j - i;
+}
+
+/* An address a reader can follow from anywhere: http(s) or mailto, no blanks, no template syntax. Relative
+ * and anchor links ("#annual-leave", "../x.md") mean nothing outside the site and are dropped. */
+static int is_web_address(const char *s, size_t n)
+{
+	if (!((n > 8 && strncasecmp(s, "https://", 8) == 0) || (n > 7 && strncasecmp(s, "http://", 7) == 0) ||
+	      (n > 7 && strncasecmp(s, "mailto:", 7) == 0)))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == ' ' || s[i] == '{' || s[i] == '}' || s[i] == '<' || s[i] == '>' || s[i] == '"')
+			return 0;
+	return 1;
+}
+
 /* Markdown inline syntax to plain text: links and images keep their text, emphasis and code marks go, inline
  * HTML tags, comments and Liquid/Jinja tags ({% %}, {{ }}) go, entities and backslash escapes are decoded.
  * *in_comment carries an HTML comment across lines. Linear in n: see MD_WINDOW and struct md_memo. */
-static int md_inline_at(const char *s, size_t n, struct buf *out, int *in_comment, int nesting)
+static int md_inline_at(const char *s, size_t n, struct buf *out, int *in_comment, int nesting, int keep_urls)
 {
 	struct md_memo memo = { NULL, NULL, NULL };
 	size_t i = 0;
@@ -256,11 +288,14 @@ static int md_inline_at(const char *s, size_t n, struct buf *out, int *in_commen
 			size_t open = c == '!' ? i + 1 : i;
 			size_t close = match_bracket(s, n, open, '[', ']');
 			if (close < n) {
-				size_t after = close + 1;
+				size_t after = close + 1, url = 0, url_len = 0;
 				if (after < n && s[after] == '(') {
 					size_t end = match_bracket(s, n, after, '(', ')');
-					if (end < n)
+					if (end < n) {
+						link_target(s + after + 1, end - after - 1, &url, &url_len);
+						url += after + 1;
 						after = end + 1;
+					}
 				} else if (after < n && s[after] == '[') {
 					size_t end = match_bracket(s, n, after, '[', ']');
 					if (end < n)
@@ -269,8 +304,21 @@ static int md_inline_at(const char *s, size_t n, struct buf *out, int *in_commen
 					i = after; /* a footnote reference */
 					continue;
 				}
-				if (md_inline_at(s + open + 1, close - open - 1, out, in_comment, nesting + 1) < 0)
+				size_t from = out->len;
+				if (md_inline_at(s + open + 1, close - open - 1, out, in_comment, nesting + 1, keep_urls) < 0)
 					return -1;
+				for (size_t k = from; k < out->len; k++)
+					if (out->ptr[k] == '\n')
+						out->ptr[k] = ' ';
+				/* an absolute address stays, after the text it belongs to (not for images, whose
+				 * address is a picture, nor in headings) */
+				if (url_len && c != '!' && keep_urls && is_web_address(s + url, url_len)) {
+					size_t tl = out->len - from;
+					int same = tl == url_len && memcmp(out->ptr + from, s + url, url_len) == 0;
+					if (!same && (buf_adds(out, tl ? " (" : "") < 0 || buf_add(out, s + url, url_len) < 0 ||
+						      buf_adds(out, tl ? ")" : "") < 0))
+						return -1;
+				}
 				i = after;
 				continue;
 			}
@@ -325,9 +373,10 @@ next:;
 	return 0;
 }
 
-static int md_inline(const char *s, size_t n, struct buf *out, int *in_comment)
+/* keep_urls: a link to an absolute http(s) address keeps it, "text (https://...)" (body text, not headings). */
+static int md_inline(const char *s, size_t n, struct buf *out, int *in_comment, int keep_urls)
 {
-	return md_inline_at(s, n, out, in_comment, 0);
+	return md_inline_at(s, n, out, in_comment, 0, keep_urls);
 }
 
 /* Whether the line is a setext underline ("===" or "---") and which level it makes. */
@@ -472,25 +521,121 @@ static int html_heading_line(struct line t, struct line *inner)
 
 struct md {
 	struct builder *b;
-	struct buf sect; /* the current section's paragraphs */
-	struct buf para; /* the current paragraph's lines */
-	int in_comment;
+	struct buf sect;  /* the current section's paragraphs, plain text */
+	struct buf para;  /* the current paragraph's source lines (inline syntax still in them), or a code block */
+	int code;         /* para is a fenced code block: kept as it is */
+	int in_comment;   /* an HTML comment is open at the end of para's last line */
+	struct table tab; /* a pipe table being read */
+	int in_table;
+	struct buf rows;  /* the table's rows as text */
 };
 
+/* Whether an HTML comment is open after line l, given whether one was open before it. Inline parsing removes
+ * the comment later; this only keeps a comment's blank lines and "#" lines from ending the paragraph. */
+static int comment_open_after(struct line l, int open)
+{
+	const char *p = l.s, *e = l.s + l.n;
+	for (;;) {
+		const char *hit = open ? memmem(p, (size_t)(e - p), "-->", 3) : memmem(p, (size_t)(e - p), "<!--", 4);
+		if (!hit)
+			return open;
+		p = hit + (open ? 3 : 4);
+		open = !open;
+	}
+}
+
+/* The paragraph's source to plain text, into the section: inline syntax is read across its lines (a link's
+ * text may wrap), then each line is squeezed; line breaks stay. A code block is kept as it is. */
 static int md_flush_para(struct md *m)
 {
-	text_tidy(&m->para);
+	struct buf t;
+	int rc = 0, c = 0;
 	if (m->para.len == 0)
-		return 0;
-	if ((m->sect.len && buf_add(&m->sect, "\n\n", 2) < 0) || buf_add(&m->sect, m->para.ptr, m->para.len) < 0)
-		return bld_too_large(m->b);
+		goto out;
+	buf_init(&t, m->b->max);
+	if (m->code) {
+		rc = buf_add(&t, m->para.ptr, m->para.len);
+	} else {
+		struct buf raw;
+		buf_init(&raw, BUF_NO_LIMIT);
+		rc = md_inline(m->para.ptr, m->para.len, &raw, &c, 1);
+		size_t pos = 0;
+		struct line l;
+		struct buf one;
+		buf_init(&one, BUF_NO_LIMIT);
+		while (rc == 0 && text_next_line(buf_str(&raw), raw.len, &pos, &l)) {
+			buf_reset(&one);
+			buf_add(&one, l.s, l.n);
+			text_squeeze(&one);
+			if (one.len && ((t.len && buf_add(&t, "\n", 1) < 0) || buf_add(&t, one.ptr, one.len) < 0))
+				rc = -1;
+		}
+		buf_release(&one);
+		buf_release(&raw);
+	}
+	text_tidy(&t);
+	if (rc == 0 && t.len &&
+	    ((m->sect.len && buf_add(&m->sect, "\n\n", 2) < 0) || buf_add(&m->sect, t.ptr, t.len) < 0))
+		rc = -1;
+	buf_release(&t);
+	if (rc < 0)
+		rc = bld_too_large(m->b);
+out:
 	buf_reset(&m->para);
+	m->code = 0;
+	return rc;
+}
+
+/* Cells of a pipe-table line: split at "|" outside code spans and escapes, outer pipes dropped; each cell's
+ * inline syntax read. */
+static int md_table_cells(struct md *m, struct line t)
+{
+	if (t.n && t.s[0] == '|')
+		t.s++, t.n--;
+	if (t.n && t.s[t.n - 1] == '|' && !(t.n >= 2 && t.s[t.n - 2] == '\\'))
+		t.n--;
+	size_t start = 0;
+	int code = 0;
+	for (size_t i = 0; i <= t.n; i++) {
+		if (i < t.n && t.s[i] == '\\') {
+			i++;
+			continue;
+		}
+		if (i < t.n && t.s[i] == '`')
+			code = !code;
+		if (i < t.n && (t.s[i] != '|' || code))
+			continue;
+		struct buf c;
+		int cm = 0, rc;
+		buf_init(&c, m->b->max);
+		rc = md_inline(t.s + start, i - start, &c, &cm, 1);
+		if (rc == 0)
+			rc = table_cell(&m->tab, c.ptr ? c.ptr : "", c.len);
+		buf_release(&c);
+		if (rc < 0)
+			return bld_too_large(m->b);
+		start = i + 1;
+	}
 	return 0;
+}
+
+static int md_table_end(struct md *m)
+{
+	int rc = 0;
+	if (!m->in_table)
+		return 0;
+	m->in_table = 0;
+	if (table_end(&m->tab, &m->rows) < 0 ||
+	    (m->rows.len && ((m->sect.len && buf_add(&m->sect, "\n\n", 2) < 0) ||
+			     buf_add(&m->sect, m->rows.ptr, m->rows.len) < 0)))
+		rc = bld_too_large(m->b);
+	buf_reset(&m->rows);
+	return rc;
 }
 
 static int md_flush_section(struct md *m)
 {
-	if (md_flush_para(m) < 0)
+	if (md_table_end(m) < 0 || md_flush_para(m) < 0)
 		return -1;
 	int rc = bld_section(m->b, buf_str(&m->sect), m->sect.len, NULL, 0, 0);
 	buf_reset(&m->sect);
@@ -502,7 +647,7 @@ static int md_heading(struct md *m, int level, const char *s, size_t n)
 	struct buf h;
 	int c = 0, rc;
 	buf_init(&h, m->b->max);
-	if (md_inline(s, n, &h, &c) < 0) {
+	if (md_inline(s, n, &h, &c, 0) < 0) {
 		rc = bld_too_large(m->b);
 	} else {
 		text_squeeze(&h);
@@ -514,30 +659,42 @@ static int md_heading(struct md *m, int level, const char *s, size_t n)
 	return rc;
 }
 
-/* Appends a text line to the paragraph: blockquote marks dropped, inline syntax stripped, blanks squeezed;
- * the line break stays. */
+/* Appends a source line to the paragraph: blockquote marks dropped; a list item's marker ("*", "+", "-")
+ * becomes "- " and a task box ("[ ]", "[x]") goes, so every item reads the same and no glyph is left; a
+ * footnote definition's label ("[^1]:") goes. The line break stays. */
 static int md_text_line(struct md *m, struct line l)
 {
-	struct buf t;
-	int rc = 0;
-	buf_init(&t, m->b->max);
 	struct line x = text_trim_line(l);
-	while (x.n && x.s[0] == '>') {
-		x.s++, x.n--;
-		x = text_trim_line(x);
+	int item = 0;
+	if (!m->in_comment) {
+		while (x.n && x.s[0] == '>') {
+			x.s++, x.n--;
+			x = text_trim_line(x);
+		}
+		if (x.n >= 2 && (x.s[0] == '*' || x.s[0] == '+' || x.s[0] == '-') && (x.s[1] == ' ' || x.s[1] == '\t')) {
+			x.s += 2, x.n -= 2;
+			x = text_trim_line(x);
+			item = 1;
+		}
+		if (item && x.n >= 3 && x.s[0] == '[' && (x.s[1] == ' ' || x.s[1] == 'x' || x.s[1] == 'X') &&
+		    x.s[2] == ']') {
+			x.s += 3, x.n -= 3;
+			x = text_trim_line(x);
+		}
+		if (x.n > 3 && x.s[0] == '[' && x.s[1] == '^') {
+			const char *close = memchr(x.s, ']', x.n);
+			if (close && close + 1 < x.s + x.n && close[1] == ':') {
+				x.n -= (size_t)(close + 2 - x.s);
+				x.s = close + 2;
+				x = text_trim_line(x);
+			}
+		}
 	}
-	if (md_inline(x.s, x.n, &t, &m->in_comment) < 0) {
-		rc = bld_too_large(m->b);
-		goto out;
-	}
-	text_squeeze(&t);
-	if (t.len == 0)
-		goto out;
-	if ((m->para.len && buf_add(&m->para, "\n", 1) < 0) || buf_add(&m->para, t.ptr, t.len) < 0)
-		rc = bld_too_large(m->b);
-out:
-	buf_release(&t);
-	return rc;
+	m->in_comment = comment_open_after(l, m->in_comment);
+	if ((m->para.len && buf_add(&m->para, "\n", 1) < 0) || (item && buf_add(&m->para, "- ", 2) < 0) ||
+	    buf_add(&m->para, x.s, x.n) < 0)
+		return bld_too_large(m->b);
+	return 0;
 }
 
 int extract_markdown_read(const char *text, size_t len, const struct extract_limits *lim, struct builder *b)
@@ -554,6 +711,8 @@ int extract_markdown_read(const char *text, size_t len, const struct extract_lim
 	m.b = b;
 	buf_init(&m.sect, b->max);
 	buf_init(&m.para, b->max);
+	buf_init(&m.rows, b->max);
+	table_init(&m.tab, b->max);
 
 	/* front matter: a first line "---" up to the next "---" or "..." */
 	if (text_next_line(text, len, &pos, &l) && text_trim_line(l).n == 3 && memcmp(text_trim_line(l).s, "---", 3) == 0 &&
@@ -596,10 +755,48 @@ int extract_markdown_read(const char *text, size_t len, const struct extract_lim
 				goto out;
 			continue;
 		}
+		if (m.in_table) {
+			if (t.n > 0 && memchr(t.s, '|', t.n) && !is_table_rule(t)) {
+				if ((rc = md_table_cells(&m, t)) < 0)
+					goto out;
+				if (table_row_end(&m.tab, 0, &m.rows) < 0) {
+					rc = bld_too_large(b);
+					goto out;
+				}
+				continue;
+			}
+			if ((rc = md_table_end(&m)) < 0)
+				goto out;
+		}
+		if (is_table_rule(t) && m.para.len && !m.code) {
+			/* the paragraph's last line is the header of a pipe table */
+			const char *nl = memrchr(m.para.ptr, '\n', m.para.len);
+			struct line hdr = { nl ? nl + 1 : m.para.ptr, 0 };
+			hdr.n = m.para.len - (size_t)(hdr.s - m.para.ptr);
+			if (memchr(hdr.s, '|', hdr.n)) {
+				struct buf h;
+				buf_init(&h, BUF_NO_LIMIT);
+				buf_add(&h, hdr.s, hdr.n);
+				m.para.len = nl ? (size_t)(nl - m.para.ptr) : 0;
+				m.para.ptr[m.para.len] = '\0';
+				rc = md_flush_para(&m);
+				table_start(&m.tab);
+				m.in_table = 1;
+				if (rc == 0)
+					rc = md_table_cells(&m, text_trim_line((struct line){ h.ptr, h.len }));
+				if (rc == 0 && table_row_end(&m.tab, 1, &m.rows) < 0)
+					rc = bld_too_large(b);
+				buf_release(&h);
+				if (rc < 0)
+					goto out;
+				continue;
+			}
+		}
 		if (fence_open(l, &fch, &flen)) {
 			if ((rc = md_flush_para(&m)) < 0)
 				goto out;
 			fenced = 1;
+			m.code = 1;
 		} else if (t.n == 0) {
 			if ((rc = md_flush_para(&m)) < 0)
 				goto out;
@@ -610,11 +807,7 @@ int extract_markdown_read(const char *text, size_t len, const struct extract_lim
 			/* the paragraph above is the heading */
 			struct buf h = m.para;
 			buf_init(&m.para, b->max);
-			rc = md_flush_section(&m);
-			if (rc == 0) {
-				text_squeeze(&h);
-				rc = bld_heading(b, level, h.ptr, h.len, 0);
-			}
+			rc = md_heading(&m, level, buf_str(&h), h.len);
 			buf_release(&h);
 			if (rc < 0)
 				goto out;
@@ -631,5 +824,7 @@ int extract_markdown_read(const char *text, size_t len, const struct extract_lim
 out:
 	buf_release(&m.sect);
 	buf_release(&m.para);
+	buf_release(&m.rows);
+	table_release(&m.tab);
 	return rc;
 }
