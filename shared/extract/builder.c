@@ -331,6 +331,40 @@ out:
 	return rc;
 }
 
+/* In place: a line that starts with a bullet glyph ("•", "●", "▪", "☐", ...) starts with "- " instead, so list
+ * items read the same whatever glyph the author typed. */
+static void unbullet(struct buf *t)
+{
+	static const char *const glyphs[] = { "\xe2\x80\xa2", "\xe2\x97\x8f", "\xe2\x96\xaa", "\xe2\x96\xa0",
+					      "\xe2\x97\xa6", "\xe2\x97\x8b", "\xe2\x98\x90", "\xe2\x98\x91",
+					      "\xe2\x98\x92", "\xe2\x80\xa3", "\xe2\x81\x83", "\xe2\x96\xa1",
+					      "\xe2\x9e\xa2", "\xe2\x96\xba", "\xc2\xb7", NULL };
+	size_t w = 0;
+	for (size_t r = 0; r < t->len;) {
+		if (r == 0 || t->ptr[r - 1] == '\n') {
+			for (int g = 0; glyphs[g]; g++) {
+				size_t n = strlen(glyphs[g]);
+				if (t->len - r >= n && memcmp(t->ptr + r, glyphs[g], n) == 0) {
+					r += n;
+					while (r < t->len && (t->ptr[r] == ' ' || t->ptr[r] == '\t'))
+						r++;
+					/* "- " is as long as every glyph but the two-byte middle dot */
+					if (r - w >= 2) {
+						t->ptr[w++] = '-';
+						t->ptr[w++] = ' ';
+					}
+					break;
+				}
+			}
+		}
+		if (r < t->len)
+			t->ptr[w++] = t->ptr[r++];
+	}
+	t->len = w;
+	if (t->ptr)
+		t->ptr[w] = '\0';
+}
+
 /* Adds a section with the current heading path. text is cleaned and tidied; a section left without text (and
  * without a question) is dropped. */
 int bld_section(struct builder *b, const char *text, size_t len, const char *question, size_t qlen,
@@ -344,6 +378,7 @@ int bld_section(struct builder *b, const char *text, size_t len, const char *que
 		rc = bld_too_large(b);
 		goto out;
 	}
+	unbullet(&t);
 	text_tidy(&t);
 	text_tidy(&q);
 	if (t.len == 0 && (!question || q.len == 0))
@@ -660,4 +695,16 @@ int table_end(struct table *t, struct buf *out)
 	table_start(t);
 	t->hdr_pending = 0;
 	return rc < 0 ? -1 : 0;
+}
+
+/* Whether superscript text is only a footnote mark: digits, brackets, "*", daggers (empty counts). */
+int text_is_footnote_mark(const char *s, size_t n)
+{
+	if (n == 0 || n > 12)
+		return n == 0;
+	for (size_t i = 0; i < n; i++)
+		if (!strchr("0123456789[]()*, ", s[i]) && !(i + 2 < n && !memcmp(s + i, "\xe2\x80\xa0", 3)) &&
+		    !(i + 2 < n && !memcmp(s + i, "\xe2\x80\xa1", 3)))
+			return 0;
+	return 1;
 }

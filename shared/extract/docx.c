@@ -371,8 +371,9 @@ struct docx_body {
 	struct tbuf sect;     /* the current section's text */
 	struct tbuf para;     /* the paragraph being read */
 	struct tbuf cell;     /* the cell being read, outermost table */
-	struct tbuf row;      /* the row being assembled, cells joined by " | " */
-	int row_text;         /* some cell of the row has text */
+	struct table tab;     /* the outermost table's rows */
+	struct buf rows;      /* its rows as text, "Header: cell; ..." */
+	int row_header;       /* the row repeats as a header on every page (w:tblHeader) */
 	int tbl_depth;
 	int in_ppr, in_t;
 	int run_depth, in_rpr; /* reader depth of the open run, -1 when none */
@@ -463,11 +464,14 @@ static int docx_start(struct docx_body *d, xmlTextReaderPtr r, const char *name,
 		if (tb_add(&d->para, "-", 1) < 0)
 			return bld_too_large(b);
 	} else if (strcmp(name, "tbl") == 0) {
-		if (d->tbl_depth++ == 0)
+		if (d->tbl_depth++ == 0) {
 			tb_break(&d->sect, TB_PARA);
+			table_start(&d->tab);
+		}
 	} else if (strcmp(name, "tr") == 0 && d->tbl_depth == 1) {
-		tb_reset(&d->row);
-		d->row_text = 0;
+		d->row_header = 0;
+	} else if (strcmp(name, "tblHeader") == 0 && d->tbl_depth == 1) {
+		d->row_header = xml_attr_on(r);
 	} else if (strcmp(name, "tc") == 0 && d->tbl_depth == 1) {
 		tb_reset(&d->cell);
 	}
@@ -492,27 +496,43 @@ static int docx_end(struct docx_body *d, const char *name)
 		if (d->tbl_depth > 1) {
 			tb_break(&d->cell, TB_SPACE);
 		} else if (d->tbl_depth == 1) {
-			if (d->cell.b.len > 0) {
-				d->row.cellsep = d->row.b.len > 0;
-				d->row_text = 1;
-				if (tb_add(&d->row, d->cell.b.ptr, d->cell.b.len) < 0)
-					return bld_too_large(b);
-			}
+			if (table_cell(&d->tab, d->cell.b.ptr ? d->cell.b.ptr : "", d->cell.b.len) < 0)
+				return bld_too_large(b);
 			tb_reset(&d->cell);
 		}
 	} else if (strcmp(name, "tr") == 0 && d->tbl_depth == 1) {
-		if (d->row_text) {
-			tb_break(&d->sect, TB_LINE);
-			if (tb_add_mode(&d->sect, d->row.b.ptr, d->row.b.len, 1) < 0)
-				return bld_too_large(b);
-		}
-		tb_reset(&d->row);
-		d->row_text = 0;
+		if (table_row_end(&d->tab, d->row_header, &d->rows) < 0)
+			return bld_too_large(b);
 	} else if (strcmp(name, "tbl") == 0 && d->tbl_depth > 0) {
-		if (--d->tbl_depth == 0)
+		if (--d->tbl_depth == 0) {
+			if (table_end(&d->tab, &d->rows) < 0)
+				return bld_too_large(b);
 			tb_break(&d->sect, TB_PARA);
+			if (tb_add_mode(&d->sect, d->rows.ptr ? d->rows.ptr : "", d->rows.len, 1) < 0)
+				return bld_too_large(b);
+			tb_break(&d->sect, TB_PARA);
+			buf_reset(&d->rows);
+		}
 	}
 	return 0;
+}
+
+/* Whether s is nothing but private-use code points (symbol-font glyphs) and blanks, with at least one. */
+static int only_private_use(const char *s, size_t n)
+{
+	int any = 0;
+	for (size_t i = 0; i < n;) {
+		uint32_t cp;
+		size_t len = text_utf8_seq((const unsigned char *)s + i, n - i, &cp);
+		if (len == 0)
+			return 0;
+		if (cp >= 0xe000 && cp <= 0xf8ff)
+			any = 1;
+		else if (cp != ' ')
+			return 0;
+		i += len;
+	}
+	return any;
 }
 
 /* Streams a story part: word/document.xml (required), or the footnotes and endnotes (optional; they hold text
@@ -532,7 +552,8 @@ static int docx_body(struct docx *dx, const char *part, int required)
 	tb_init(&d.sect, dx->b->max);
 	tb_init(&d.para, dx->b->max);
 	tb_init(&d.cell, dx->b->max);
-	tb_init(&d.row, dx->b->max);
+	table_init(&d.tab, dx->b->max);
+	buf_init(&d.rows, dx->b->max);
 	rc = zpart_open(dx, part, &zp);
 	if (rc > 0 && required)
 		rc = fs_fail(dx->b->e, FS_EINVAL, "the DOCX has no %s (not a Word document?)", part);
@@ -580,6 +601,10 @@ static int docx_body(struct docx *dx, const char *part, int required)
 			    type == XML_READER_TYPE_WHITESPACE || type == XML_READER_TYPE_CDATA)) {
 			const char *v = (const char *)xmlTextReaderConstValue(zp.r);
 			size_t n = v ? strlen(v) : 0;
+			/* a symbol-font glyph alone in a table cell (a Wingdings tick or lozenge) marks the cell: it
+			 * reads "yes" rather than vanishing with the other private-use glyphs */
+			if (d.tbl_depth > 0 && n > 0 && only_private_use(v, n))
+				v = "yes", n = 3;
 			if (tb_add(&d.para, v, n) < 0) {
 				rc = bld_too_large(dx->b);
 				goto out;
@@ -607,7 +632,8 @@ out:
 	buf_release(&d.sect.b);
 	buf_release(&d.para.b);
 	buf_release(&d.cell.b);
-	buf_release(&d.row.b);
+	table_release(&d.tab);
+	buf_release(&d.rows);
 	return rc;
 }
 

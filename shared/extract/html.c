@@ -59,18 +59,6 @@ static void html_break(struct html *h, int level)
 	tb_break(t, t == &h->sect ? level : TB_SPACE);
 }
 
-/* Whether superscript text is only a footnote mark. */
-static int footnote_mark(const char *s, size_t n)
-{
-	if (n == 0 || n > 12)
-		return n == 0;
-	for (size_t i = 0; i < n; i++)
-		if (!strchr("0123456789[]()*, ", s[i]) && !(i + 2 < n && !memcmp(s + i, "\xe2\x80\xa0", 3)) &&
-		    !(i + 2 < n && !memcmp(s + i, "\xe2\x80\xa1", 3)))
-			return 0;
-	return 1;
-}
-
 static int is_web_href(const char *v)
 {
 	if (strncasecmp(v, "http://", 7) != 0 && strncasecmp(v, "https://", 8) != 0)
@@ -251,7 +239,7 @@ static void html_end(void *ctx, const xmlChar *xname)
 	if (h->sup_depth && depth == h->sup_depth) {
 		h->sup_depth = 0;
 		struct tbuf *t = html_out(h);
-		if (!footnote_mark(h->sup.b.ptr ? h->sup.b.ptr : "", h->sup.b.len) &&
+		if (!text_is_footnote_mark(h->sup.b.ptr ? h->sup.b.ptr : "", h->sup.b.len) &&
 		    tb_add(t, h->sup.b.ptr, h->sup.b.len) < 0)
 			html_fail(h, bld_too_large(h->b));
 		tb_reset(&h->sup);

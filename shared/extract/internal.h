@@ -70,6 +70,8 @@ void text_tidy(struct buf *b);
 void text_squeeze(struct buf *b);
 int text_has_letter(const char *s, size_t n);
 int text_ends_like_sentence(const char *s, size_t n);
+/* Whether superscript text is only a footnote mark: digits, brackets, "*", daggers; empty counts. */
+int text_is_footnote_mark(const char *s, size_t n);
 
 /* A line of text, borrowed. */
 struct line {

@@ -315,11 +315,32 @@ static int md_inline_at(const char *s, size_t n, struct buf *out, int *in_commen
 				if (url_len && c != '!' && keep_urls && is_web_address(s + url, url_len)) {
 					size_t tl = out->len - from;
 					int same = tl == url_len && memcmp(out->ptr + from, s + url, url_len) == 0;
+					if (url_len > 7 && strncasecmp(s + url, "mailto:", 7) == 0)
+						same = tl == url_len - 7 && memcmp(out->ptr + from, s + url + 7, tl) == 0;
 					if (!same && (buf_adds(out, tl ? " (" : "") < 0 || buf_add(out, s + url, url_len) < 0 ||
 						      buf_adds(out, tl ? ")" : "") < 0))
 						return -1;
 				}
 				i = after;
+				continue;
+			}
+		}
+		if (c == '<' && n - i > 5 && strncasecmp(s + i, "<sup", 4) == 0 && (s[i + 4] == '>' || s[i + 4] == ' ')) {
+			/* inline <sup>: a footnote mark ("<sup><a href="#fn2">2</a></sup>") goes, other text stays */
+			size_t lim = n - i > MD_WINDOW ? i + MD_WINDOW : n;
+			const char *gt = memchr(s + i, '>', lim - i);
+			const char *end = gt ? memmem(gt, (size_t)(s + lim - gt), "</sup>", 6) : NULL;
+			if (end && nesting < MD_MAX_NESTING) {
+				struct buf inner;
+				int ic = 0, rc;
+				buf_init(&inner, BUF_NO_LIMIT);
+				rc = md_inline_at(gt + 1, (size_t)(end - gt - 1), &inner, &ic, nesting + 1, 0);
+				if (rc == 0 && !text_is_footnote_mark(inner.ptr ? inner.ptr : "", inner.len))
+					rc = buf_add(out, inner.ptr ? inner.ptr : "", inner.len);
+				buf_release(&inner);
+				if (rc < 0)
+					return -1;
+				i = (size_t)(end - s) + 6;
 				continue;
 			}
 		}

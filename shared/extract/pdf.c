@@ -13,12 +13,36 @@
 
 /* One line of a PDF page's text layer, with the geometry and font that decide paragraphs and headings. */
 struct pdf_line {
-	const char *s; /* into the page text */
+	const char *s; /* the line's text without bullet glyph and footnote marks (into the page's clean copy) */
 	size_t len;
+	size_t off;    /* of s in the clean copy, while it grows */
+	int item;      /* the line began with a bullet glyph: a list item */
 	double top, bottom; /* from the character boxes; top > bottom when the line has no boxes */
 	double size;        /* font size of its first visible character, 0 when unknown */
 	int bold;           /* every visible character is in a bold face */
 };
+
+static int font_is_symbol(const char *name)
+{
+	return name && (strcasestr(name, "symbol") || strcasestr(name, "wingding") || strcasestr(name, "dingbat"));
+}
+
+/* Whether the first character of a line is a list bullet rather than text: any character of a symbol font
+ * (Wingdings and Symbol bullets come out as letters such as "x" or "§"), a private-use code point, the bullet,
+ * square, circle, box and arrow glyphs, and Word's Courier "o". */
+static int is_bullet(gunichar u, const char *font, const char *next)
+{
+	static const gunichar glyphs[] = { 0x2022, 0x2023, 0x2043, 0x2219, 0x00b7, 0x25aa, 0x25ab, 0x25a0, 0x25a1,
+					   0x25cf, 0x25cb, 0x25e6, 0x25c6, 0x25c7, 0x25ba, 0x25b6, 0x2610, 0x2611,
+					   0x2612, 0x274f, 0x2751, 0x27a2, 0x2794, 0x2713, 0x2714, 0x2717, 0x2718,
+					   0xf0b7, 0xf0a7, 0xf0d8, 0xf0fc };
+	if (font_is_symbol(font) || (u >= 0xe000 && u <= 0xf8ff))
+		return 1;
+	for (size_t i = 0; i < sizeof(glyphs) / sizeof(glyphs[0]); i++)
+		if (u == glyphs[i])
+			return 1;
+	return u == 'o' && font && strcasestr(font, "courier") && (*next == ' ' || *next == '\0');
+}
 
 static int font_is_bold(const char *name)
 {
@@ -38,9 +62,11 @@ static int all_digits(const char *s, size_t n)
 }
 
 /* Lines to paragraphs: consecutive lines join with a space, a line ending in "letter-" followed by one
- * starting with a lower-case letter joins without the hyphen (a word split at the margin). */
+ * starting with a lower-case letter joins without the hyphen (a word split at the margin), and a list item
+ * starts a line of its own, "- " in place of its bullet. */
 static int pdf_join(struct buf *out, const struct pdf_line *ln, size_t from, size_t to)
 {
+	int joined = 0; /* the last line ended in a hyphen that was taken out */
 	for (size_t i = from; i < to; i++) {
 		const char *s = ln[i].s;
 		size_t n = ln[i].len;
@@ -50,14 +76,19 @@ static int pdf_join(struct buf *out, const struct pdf_line *ln, size_t from, siz
 			s++, n--;
 		if (n == 0)
 			continue;
-		int dehyphen = 0;
-		if (i + 1 < to && n >= 2 && s[n - 1] == '-' && s[n - 2] >= 'a' && s[n - 2] <= 'z') {
+		if (out->len && !joined && buf_adds(out, ln[i].item ? "\n" : " ") < 0)
+			return -1;
+		if (ln[i].item && buf_adds(out, "- ") < 0)
+			return -1;
+		joined = 0;
+		if (i + 1 < to && n >= 2 && s[n - 1] == '-' && s[n - 2] >= 'a' && s[n - 2] <= 'z' && !ln[i + 1].item) {
 			const char *nx = ln[i + 1].s;
-			while (*nx == ' ')
-				nx++;
-			dehyphen = *nx >= 'a' && *nx <= 'z';
+			size_t k = 0;
+			while (k < ln[i + 1].len && nx[k] == ' ')
+				k++;
+			joined = k < ln[i + 1].len && nx[k] >= 'a' && nx[k] <= 'z';
 		}
-		if (buf_add(out, s, dehyphen ? n - 1 : n) < 0 || (!dehyphen && i + 1 < to && buf_add(out, " ", 1) < 0))
+		if (buf_add(out, s, joined ? n - 1 : n) < 0)
 			return -1;
 	}
 	return 0;
@@ -74,10 +105,11 @@ static int pdf_page(PopplerPage *page, int pageno, struct builder *b, struct tbu
 	GList *attrs = NULL;
 	struct pdf_line *ln = NULL;
 	size_t nln = 0, alloc = 0;
-	struct buf para;
+	struct buf para, clean;
 	int rc = 0;
 
 	buf_init(&para, b->max);
+	buf_init(&clean, b->max);
 	if (!text || !*text)
 		goto out;
 	poppler_page_get_text_layout(page, &rects, &nrects);
@@ -110,7 +142,9 @@ static int pdf_page(PopplerPage *page, int pageno, struct builder *b, struct tbu
 				best = count[k], body = sizes[k];
 	}
 
-	/* Split into lines; character indexes follow the UTF-8 characters of the text. */
+	/* Split into lines; character indexes follow the UTF-8 characters of the text. Each line is copied into
+	 * clean without its bullet glyph and without footnote marks: digits set clearly smaller than the text they
+	 * are glued to ("source code29"). */
 	const char *s = text;
 	long ci = 0;
 	GList *al = attrs;
@@ -123,17 +157,21 @@ static int pdf_page(PopplerPage *page, int pageno, struct builder *b, struct tbu
 			ln = xrealloc(ln, alloc * sizeof(*ln));
 		}
 		struct pdf_line *L = &ln[nln++];
-		L->s = s;
-		L->len = (size_t)(e - s);
+		L->off = clean.len;
+		L->item = 0;
 		L->top = 1e9;
 		L->bottom = -1e9;
 		L->size = 0;
 		L->bold = 1;
-		int visible = 0;
+		int visible = 0, first = 1;
+		double prev_size = 0; /* of the last character kept that is not a digit */
 		for (const char *c = s; c < e; c = g_utf8_next_char(c), ci++) {
-			if (*c == ' ')
+			const char *nx = g_utf8_next_char(c);
+			if (*c == ' ') {
+				if (!first && buf_add(&clean, " ", 1) < 0)
+					goto too_large;
 				continue;
-			visible = 1;
+			}
 			if (geometry && ci < (long)nrects) {
 				const PopplerRectangle *r = &rects[ci];
 				if (r->y1 < L->top)
@@ -145,16 +183,35 @@ static int pdf_page(PopplerPage *page, int pageno, struct builder *b, struct tbu
 				al = al->next;
 			const PopplerTextAttributes *a =
 				al && ((const PopplerTextAttributes *)al->data)->start_index <= ci ? al->data : NULL;
+			if (first) {
+				first = 0;
+				if (is_bullet(g_utf8_get_char(c), a ? a->font_name : NULL, nx)) {
+					L->item = 1;
+					continue;
+				}
+			}
+			int digit = *c >= '0' && *c <= '9';
+			if (digit && a && prev_size > 0 && a->font_size < prev_size * 0.8 && clean.len > L->off &&
+			    clean.ptr[clean.len - 1] != ' ')
+				continue; /* a footnote mark */
+			visible = 1;
+			if (!digit && a)
+				prev_size = a->font_size;
 			if (a && L->size == 0)
 				L->size = a->font_size;
 			if (!a || !font_is_bold(a->font_name))
 				L->bold = 0;
+			if (buf_add(&clean, c, (size_t)(nx - c)) < 0)
+				goto too_large;
 		}
 		if (!visible)
 			L->bold = 0;
+		L->len = clean.len - L->off;
 		ci++; /* the newline */
 		s = *e ? e + 1 : e;
 	}
+	for (size_t i = 0; i < nln; i++)
+		ln[i].s = clean.ptr ? clean.ptr + ln[i].off : "";
 
 	/* Paragraphs, then headings. */
 	size_t start = 0;
@@ -185,7 +242,7 @@ static int pdf_page(PopplerPage *page, int pageno, struct builder *b, struct tbu
 			int bold = ln[start].bold;
 			/* Headings are guessed from looks alone, so they stay flat: each replaces the last one rather
 			 * than nesting under a guess that may be wrong for the rest of the document. */
-			int heading = body > 0 && nlines <= 2 && para.len <= 150 && text_has_letter(para.ptr, para.len) &&
+			int heading = body > 0 && nlines <= 2 && !ln[start].item && para.len <= 150 && text_has_letter(para.ptr, para.len) &&
 				      !(para.ptr[0] >= 'a' && para.ptr[0] <= 'z') &&
 				      !text_ends_like_sentence(para.ptr, para.len) &&
 				      (size >= body * 1.15 || (bold && size >= body - 0.5));
@@ -198,7 +255,7 @@ static int pdf_page(PopplerPage *page, int pageno, struct builder *b, struct tbu
 			} else if (para.len > 0 && !all_digits(para.ptr, para.len)) {
 				/* a paragraph of digits alone is a page number or a footnote mark */
 				tb_break(sect, TB_PARA);
-				if (tb_add(sect, para.ptr, para.len) < 0) {
+				if (tb_add_mode(sect, para.ptr, para.len, 1) < 0) {
 					rc = bld_too_large(b);
 					goto out;
 				}
@@ -207,8 +264,12 @@ static int pdf_page(PopplerPage *page, int pageno, struct builder *b, struct tbu
 		start = i;
 	}
 	rc = tb_section(b, sect, pageno);
+	goto out;
+too_large:
+	rc = bld_too_large(b);
 out:
 	buf_release(&para);
+	buf_release(&clean);
 	free(ln);
 	if (attrs)
 		poppler_page_free_text_attributes(attrs);

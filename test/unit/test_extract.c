@@ -192,9 +192,10 @@ static const struct {
 	    /* tab → space, w:br → newline; heading styles found by name through localized ids */
 	    { 1, "Employee Handbook 2024 > Leave > Annual leave",
 	      "Full-time staff get 25 days of annual leave.\nUnused days expire in March.", NULL, 0 },
-	    /* a style based on "heading 2" is a level-2 heading; tables come row by row */
+	    /* a style based on "heading 2" is a level-2 heading; tables come row by row, each row carrying the
+	     * header row's labels */
 	    { 2, "Employee Handbook 2024 > Leave > Sick leave",
-	      "Days off sick | Certificate needed\n1-3 | No\n4 or more | Yes", NULL, 0 },
+	      "Days off sick: 1-3; Certificate needed: No\nDays off sick: 4 or more; Certificate needed: Yes", NULL, 0 },
 	    { 3, "Employee Handbook 2024 > Expenses", "Boxed tip: keep every receipt.", NULL, 0 },
 	    /* a short all-bold paragraph is a heading by its looks */
 	    { 4, "Employee Handbook 2024 > Expenses > Mileage", "Cars are paid at 30 cents per kilometre.", NULL, 0 },
@@ -261,6 +262,33 @@ static const struct {
 	      NULL, 0 },
 	    { 0, NULL, "First item\nSecond item", NULL, 0 } },
 	  { "code29", "|", "relative/page", "x (https://example.gov/x)" },
+	  { { NULL } } },
+	/* a footnote mark set small is dropped, a word split at the margin joined, bullet glyphs (a ZapfDingbats
+	 * one, WinAnsi's "•") become "- " on lines of their own */
+	{ "clean.pdf", EXTRACT_PDF, 1, NULL,
+	  { { 0, "Remote access",
+	      "Agencies release new custom source code each year.\n\nRead this important notice first.\n"
+	      "- You will then be asked for your username.\n- Type in a 4 digit code.",
+	      NULL, 1 } },
+	  { "code29", "code 29", "\xe2\x80\xa2", "impor-" },
+	  { { NULL } } },
+	/* a footnote reference leaves no digit, a typed "●" becomes "- ", a header row (w:tblHeader) labels the
+	 * rows, a Wingdings mark in a cell reads "yes", a numbered row without header reads "1. ..." */
+	{ "clean.docx", EXTRACT_DOCX, 1, NULL,
+	  { { 0, "Usability",
+	      "Agencies release custom code each year.\n\n- Typed bullet item\n\n"
+	      "Consideration: Unmasked text entry; Memorized secrets: yes\n\n"
+	      "1. Question \xe2\x80\x93 Should Agile",
+	      NULL, 0 } },
+	  { "|", "code1" },
+	  { { NULL } } },
+	/* READMEs are Markdown in all but name: their links keep the address, "* " and "•" items read "- " */
+	{ "clean.txt", EXTRACT_TEXT, 1, NULL,
+	  { { 0, "",
+	      "See the Apache HTTP\nserver project page (https://httpd.apache.org/) and\n"
+	      "https://www.openssl.org/source/.\n\n- If you want to build it, read INSTALL.\n- Typed bullet.",
+	      NULL, 0 } },
+	  { "](", "[" },
 	  { { NULL } } },
 	{ "notes.txt", EXTRACT_TEXT, 1, NULL,
 	  { { 0, "", "Meeting notes\n\nThe budget was approved.\nNext review in May.\n\nAction items follow.", NULL,
