@@ -791,14 +791,15 @@ int extract_markdown_read(const char *text, size_t len, const struct extract_lim
 		}
 		if (is_table_rule(t) && m.para.len && !m.code) {
 			/* the paragraph's last line is the header of a pipe table */
-			const char *nl = memrchr(m.para.ptr, '\n', m.para.len);
-			struct line hdr = { nl ? nl + 1 : m.para.ptr, 0 };
-			hdr.n = m.para.len - (size_t)(hdr.s - m.para.ptr);
+			const char *pp = buf_str(&m.para);
+			const char *nl = memrchr(pp, '\n', m.para.len);
+			struct line hdr = { nl ? nl + 1 : pp, 0 };
+			hdr.n = m.para.len - (size_t)(hdr.s - pp);
 			if (memchr(hdr.s, '|', hdr.n)) {
 				struct buf h;
 				buf_init(&h, BUF_NO_LIMIT);
 				buf_add(&h, hdr.s, hdr.n);
-				m.para.len = nl ? (size_t)(nl - m.para.ptr) : 0;
+				m.para.len = nl ? (size_t)(nl - pp) : 0;
 				m.para.ptr[m.para.len] = '\0';
 				rc = md_flush_para(&m);
 				table_start(&m.tab);
