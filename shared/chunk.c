@@ -322,7 +322,7 @@ static size_t common_levels(const char *a, const char *b)
 	}
 }
 
-/* Joins p into q (q keeps the heading and page of the bigger one); before says p's text comes first. */
+/* Joins p into q, whose heading becomes that of the bigger one (both are on one page); before says p comes first. */
 static void merge_into(struct part *q, struct part *p, int before)
 {
 	struct buf b;
@@ -338,10 +338,32 @@ static void merge_into(struct part *q, struct part *p, int before)
 	p->dead = 1;
 }
 
-/* A section shorter than min characters (a lone link, a bullet, a heading's words, a one-line remark) says too
- * little to be a chunk of its own: it would match a question's words without answering it. It is joined to an
- * adjacent section of text (never to a Q/A pair): the one whose heading path shares more levels with its own,
- * the following one on a tie (a short intro belongs with what comes after it). */
+/* Whether text says little: under five words, or no sentence in it (nothing ends in ".", "?" or "!"): a lone
+ * link, a bullet, a heading's words, "* GSA Paid Parental Leave guidance found on InSite". */
+static int says_little(const char *t, size_t len)
+{
+	size_t words = 0;
+	int sentence = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (!is_space((unsigned char)t[i]) && (i == 0 || is_space((unsigned char)t[i - 1])))
+			words++;
+		if ((t[i] == '.' || t[i] == '?' || t[i] == '!') && (i + 1 == len || is_space((unsigned char)t[i + 1])))
+			sentence = 1;
+	}
+	return words < 5 || !sentence;
+}
+
+static int same_heading(const struct part *a, const struct part *b)
+{
+	return strcmp(a->sec->heading ? a->sec->heading : "", b->sec->heading ? b->sec->heading : "") == 0;
+}
+
+/* A section shorter than min characters that says little (see says_little) is no chunk of its own: it would
+ * match a question's words without answering it. It is joined to an adjacent section of text on the same page
+ * (so a chunk's page stays true), never to a Q/A pair: the one whose heading path shares more levels with its
+ * own, the following one on a tie (a short intro belongs with what comes after it). A short section that does
+ * say something ("Sick leave needs a note after three days.") joins only a neighbour under the same heading:
+ * moving it under another heading would tell a reader the wrong section. */
 static void merge_small(struct part *v, size_t n, size_t min)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -354,6 +376,11 @@ static void merge_small(struct part *v, size_t n, size_t min)
 				prev = v[k].qa ? NULL : &v[k];
 				break;
 			}
+		int little = says_little(p->text, p->len);
+		if (next && (next->sec->page != p->sec->page || (!little && !same_heading(p, next))))
+			next = NULL;
+		if (prev && (prev->sec->page != p->sec->page || (!little && !same_heading(p, prev))))
+			prev = NULL;
 		if (!prev && !next)
 			continue;
 		if (next && (!prev || common_levels(p->sec->heading, next->sec->heading) >=

@@ -394,36 +394,45 @@ static void chunk_never_spans_sections(void)
 	free(two);
 }
 
-/* A section under min_chars (a lone link, a bullet, a heading's words) is no chunk of its own: it joins the
- * neighbour sharing more of its heading path (the next one on a tie), keeping the bigger one's heading and page;
- * Q/A pairs are never joined, and a tiny section between two of them stays alone. */
+/* A section under min_chars that says little (a lone link, a bullet, a heading's words) is no chunk of its own:
+ * it joins the neighbour on the same page sharing more of its heading path (the next one on a tie), keeping the
+ * bigger one's heading; text of two pages is never joined, nor a Q/A pair, so a tiny section between two of them
+ * stays alone; a short section that is a sentence joins only its own heading's text. */
 static void chunk_merges_tiny_sections(void)
 {
 	char *big = make_prose(80), *big2 = make_prose(90);
 	struct extract_section secs[] = {
-		{ .heading = "Leave", .text = "Leave types at a glance.", .page = 1 },
+		{ .heading = "Leave", .text = "Leave types (https://example.gov/leave)", .page = 2 },
 		{ .heading = "Leave > Annual", .text = big, .page = 2 },
-		{ .heading = "Leave > Annual", .text = "* GSA guidance found on InSite", .page = 3 },
+		{ .heading = "Leave > Annual", .text = "* GSA guidance found on InSite", .page = 2 },
 		{ .heading = "Travel", .text = big2, .page = 4 },
+		{ .heading = "Travel", .text = "Next page, alone.", .page = 5 }, /* pages never mix */
 		{ .heading = "FAQ", .text = "Yes.", .question = "Can I?" },
 		{ .heading = "FAQ", .text = "See the wiki." },
 		{ .heading = "FAQ", .text = "No.", .question = "Must I?" },
+		/* short but a sentence: stays under its own heading rather than join a sibling */
+		{ .heading = "Travel > Booking", .text = "Book flights through the portal two weeks ahead.", .page = 4 },
+		{ .heading = "Travel > Rates", .text = big, .page = 4 },
 	};
 	struct extract_doc doc = { .sections = secs, .nsections = sizeof(secs) / sizeof(secs[0]) };
 	struct chunk *c;
 	size_t n;
 	CHECK_INT(chunk_document(&doc, NULL, &c, &n, NULL), 0);
-	CHECK_INT(n, 5);
-	if (n == 5) {
+	CHECK_INT(n, 8);
+	if (n == 8) {
 		/* the intro goes forward into its child, the trailing line back into its own section */
 		CHECK_STR(c[0].section, "Leave > Annual");
 		CHECK_INT(c[0].page, 2);
-		CHECK(strncmp(c[0].text, "Leave types at a glance.\n\n", 26) == 0);
+		CHECK(strncmp(c[0].text, "Leave types (https://example.gov/leave)\n\n", 41) == 0);
 		CHECK(strstr(c[0].text, "* GSA guidance found on InSite") != NULL);
 		CHECK_STR(c[1].section, "Travel");
-		CHECK(c[2].question != NULL);
-		CHECK_STR(c[3].text, "See the wiki.");
-		CHECK(c[4].question != NULL);
+		CHECK_STR(c[2].text, "Next page, alone.");
+		CHECK_INT(c[2].page, 5);
+		CHECK(c[3].question != NULL);
+		CHECK_STR(c[4].text, "See the wiki.");
+		CHECK(c[5].question != NULL);
+		CHECK_STR(c[6].section, "Travel > Booking");
+		CHECK_STR(c[7].section, "Travel > Rates");
 	}
 	chunk_list_free(c, n);
 	/* min_chars 0 turns merging off */
@@ -431,7 +440,7 @@ static void chunk_merges_tiny_sections(void)
 	chunk_opts_default(&o);
 	o.min_chars = 0;
 	CHECK_INT(chunk_document(&doc, &o, &c, &n, NULL), 0);
-	CHECK_INT(n, 7);
+	CHECK_INT(n, 10);
 	chunk_list_free(c, n);
 	free(big);
 	free(big2);
