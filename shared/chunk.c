@@ -24,6 +24,7 @@ void chunk_opts_default(struct chunk_opts *o)
 	o->target_chars = 1000;
 	o->max_chars = 1500;
 	o->overlap_chars = 150;
+	o->min_chars = 200;
 }
 
 static int is_space(unsigned char c)
@@ -294,6 +295,102 @@ static void chunk_text(struct chunk_list *l, const struct extract_section *sec, 
 	}
 }
 
+/* A section as chunking sees it: trimmed text, owned; merged sections hold both texts. */
+struct part {
+	const struct extract_section *sec; /* heading and page come from here (the bigger of merged sections) */
+	char *text;
+	size_t len, chars;
+	int qa;
+	int dead; /* merged into a neighbour */
+};
+
+/* How many leading " > " levels two heading paths share. */
+static size_t common_levels(const char *a, const char *b)
+{
+	size_t n = 0, i = 0;
+	a = a ? a : "";
+	b = b ? b : "";
+	if (!*a || !*b)
+		return 0;
+	for (;; i++) {
+		int end_a = a[i] == '\0' || strncmp(a + i, " > ", 3) == 0;
+		int end_b = b[i] == '\0' || strncmp(b + i, " > ", 3) == 0;
+		if (end_a && end_b)
+			n++;
+		if (end_a || end_b || a[i] != b[i])
+			return n;
+	}
+}
+
+/* Joins p into q, whose heading becomes that of the bigger one (both are on one page); before says p comes first. */
+static void merge_into(struct part *q, struct part *p, int before)
+{
+	struct buf b;
+	buf_init(&b, BUF_NO_LIMIT);
+	buf_add(&b, before ? p->text : q->text, before ? p->len : q->len);
+	buf_adds(&b, "\n\n");
+	buf_add(&b, before ? q->text : p->text, before ? q->len : p->len);
+	if (p->chars > q->chars)
+		q->sec = p->sec;
+	q->chars += p->chars;
+	free(q->text);
+	q->text = buf_take(&b, &q->len);
+	p->dead = 1;
+}
+
+/* Whether text says little: under five words, or no sentence in it (nothing ends in ".", "?" or "!"): a lone
+ * link, a bullet, a heading's words, "* GSA Paid Parental Leave guidance found on InSite". */
+static int says_little(const char *t, size_t len)
+{
+	size_t words = 0;
+	int sentence = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (!is_space((unsigned char)t[i]) && (i == 0 || is_space((unsigned char)t[i - 1])))
+			words++;
+		if ((t[i] == '.' || t[i] == '?' || t[i] == '!') && (i + 1 == len || is_space((unsigned char)t[i + 1])))
+			sentence = 1;
+	}
+	return words < 5 || !sentence;
+}
+
+static int same_heading(const struct part *a, const struct part *b)
+{
+	return strcmp(a->sec->heading ? a->sec->heading : "", b->sec->heading ? b->sec->heading : "") == 0;
+}
+
+/* A section shorter than min characters that says little (see says_little) is no chunk of its own: it would
+ * match a question's words without answering it. It is joined to an adjacent section of text on the same page
+ * (so a chunk's page stays true), never to a Q/A pair: the one whose heading path shares more levels with its
+ * own, the following one on a tie (a short intro belongs with what comes after it). A short section that does
+ * say something ("Sick leave needs a note after three days.") joins only a neighbour under the same heading:
+ * moving it under another heading would tell a reader the wrong section. */
+static void merge_small(struct part *v, size_t n, size_t min)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct part *p = &v[i];
+		if (p->dead || p->qa || p->chars >= min)
+			continue;
+		struct part *prev = NULL, *next = i + 1 < n && !v[i + 1].qa ? &v[i + 1] : NULL;
+		for (size_t k = i; k-- > 0;)
+			if (!v[k].dead) {
+				prev = v[k].qa ? NULL : &v[k];
+				break;
+			}
+		int little = says_little(p->text, p->len);
+		if (next && (next->sec->page != p->sec->page || (!little && !same_heading(p, next))))
+			next = NULL;
+		if (prev && (prev->sec->page != p->sec->page || (!little && !same_heading(p, prev))))
+			prev = NULL;
+		if (!prev && !next)
+			continue;
+		if (next && (!prev || common_levels(p->sec->heading, next->sec->heading) >=
+					      common_levels(p->sec->heading, prev->sec->heading)))
+			merge_into(next, p, 1);
+		else
+			merge_into(prev, p, 0);
+	}
+}
+
 int chunk_document(const struct extract_doc *doc, const struct chunk_opts *opts, struct chunk **out, size_t *n,
 		   struct fs_error *e)
 {
@@ -312,17 +409,44 @@ int chunk_document(const struct extract_doc *doc, const struct chunk_opts *opts,
 		o.target_chars = o.max_chars;
 	if (o.overlap_chars > o.target_chars / 2)
 		o.overlap_chars = o.target_chars / 2;
+	if (o.min_chars > o.target_chars / 2)
+		o.min_chars = o.target_chars / 2;
 
+	struct part *v = xcalloc(doc->nsections ? doc->nsections : 1, sizeof(*v));
+	size_t nv = 0;
 	for (size_t i = 0; i < doc->nsections; i++) {
 		const struct extract_section *sec = &doc->sections[i];
-		const char *q = sec->question;
+		const char *q = sec->question, *t = sec->text ? sec->text : "";
+		size_t qlen = q ? strlen(q) : 0, tlen = strlen(t);
+		trim(&q, &qlen);
+		trim(&t, &tlen);
+		if (!qlen && !tlen)
+			continue;
+		v[nv].sec = sec;
+		v[nv].qa = qlen > 0;
+		v[nv].text = xstrndup(t, tlen);
+		v[nv].len = tlen;
+		v[nv].chars = count_chars(t, tlen);
+		nv++;
+	}
+	if (o.min_chars)
+		merge_small(v, nv, o.min_chars);
+	for (size_t i = 0; i < nv; i++) {
+		if (v[i].dead)
+			continue;
+		struct extract_section sec = *v[i].sec;
+		sec.text = v[i].text;
+		const char *q = sec.question;
 		size_t qlen = q ? strlen(q) : 0;
 		trim(&q, &qlen);
 		if (qlen)
-			chunk_qa(&l, sec, q, qlen, o.max_chars);
+			chunk_qa(&l, &sec, q, qlen, o.max_chars);
 		else
-			chunk_text(&l, sec, &o);
+			chunk_text(&l, &sec, &o);
 	}
+	for (size_t i = 0; i < nv; i++)
+		free(v[i].text);
+	free(v);
 	*out = l.v;
 	*n = l.n;
 	return 0;

@@ -382,6 +382,7 @@ static int process(struct ingest_worker *w, const struct job *job, struct fs_err
 	lim.max_unzipped_bytes = (size_t)w->cfg->extract_max_unzipped_bytes;
 	lim.max_zip_entries = (size_t)w->cfg->extract_max_zip_entries;
 	lim.max_xml_depth = (size_t)w->cfg->extract_max_xml_depth;
+	chunk_opts_default(&opts); /* fields the configuration does not set keep their defaults */
 	opts.target_chars = (size_t)w->cfg->chunk_target_chars;
 	opts.max_chars = (size_t)w->cfg->chunk_max_chars;
 	opts.overlap_chars = (size_t)w->cfg->chunk_overlap_chars;

@@ -47,7 +47,7 @@ static size_t chunk_one(const char *text, const char *question, size_t target, s
 	struct extract_section sec = { .heading = "Policy > Travel", .text = (char *)text, .question = (char *)question,
 				       .page = 7 };
 	struct extract_doc doc = { .sections = &sec, .nsections = 1 };
-	struct chunk_opts o = { target, max, overlap };
+	struct chunk_opts o = { target, max, overlap, 0 }; /* one section: nothing to merge */
 	struct fs_error e;
 	size_t n = 0;
 	*out = NULL;
@@ -109,6 +109,7 @@ static void chunk_defaults(void)
 	CHECK_INT(o.target_chars, 1000);
 	CHECK_INT(o.max_chars, 1500);
 	CHECK_INT(o.overlap_chars, 150);
+	CHECK_INT(o.min_chars, 200);
 }
 
 static void chunk_short_section(void)
@@ -369,11 +370,14 @@ static void chunk_single_huge_word(void)
 	free(word);
 }
 
+/* Sections of a fair size each give their own chunks. (Before tiny sections were merged this used two
+ * one-sentence sections; those are now joined, see chunk_merges_tiny_sections.) */
 static void chunk_never_spans_sections(void)
 {
+	char *one = make_prose(60), *two = make_prose(70);
 	struct extract_section secs[] = {
-		{ .heading = "One", .text = "First section text." },
-		{ .heading = "Two", .text = "Second section text.", .page = 3 },
+		{ .heading = "One", .text = one },
+		{ .heading = "Two", .text = two, .page = 3 },
 	};
 	struct extract_doc doc = { .sections = secs, .nsections = 2 };
 	struct chunk *c;
@@ -381,25 +385,79 @@ static void chunk_never_spans_sections(void)
 	CHECK_INT(chunk_document(&doc, NULL, &c, &n, NULL), 0);
 	CHECK_INT(n, 2);
 	if (n == 2) {
-		CHECK_STR(c[0].text, "First section text.");
+		CHECK_STR(c[0].section, "One");
 		CHECK_STR(c[1].section, "Two");
 		CHECK_INT(c[1].page, 3);
 	}
 	chunk_list_free(c, n);
+	free(one);
+	free(two);
+}
+
+/* A section under min_chars that says little (a lone link, a bullet, a heading's words) is no chunk of its own:
+ * it joins the neighbour on the same page sharing more of its heading path (the next one on a tie), keeping the
+ * bigger one's heading; text of two pages is never joined, nor a Q/A pair, so a tiny section between two of them
+ * stays alone; a short section that is a sentence joins only its own heading's text. */
+static void chunk_merges_tiny_sections(void)
+{
+	char *big = make_prose(80), *big2 = make_prose(90);
+	struct extract_section secs[] = {
+		{ .heading = "Leave", .text = "Leave types (https://example.gov/leave)", .page = 2 },
+		{ .heading = "Leave > Annual", .text = big, .page = 2 },
+		{ .heading = "Leave > Annual", .text = "* GSA guidance found on InSite", .page = 2 },
+		{ .heading = "Travel", .text = big2, .page = 4 },
+		{ .heading = "Travel", .text = "Next page, alone.", .page = 5 }, /* pages never mix */
+		{ .heading = "FAQ", .text = "Yes.", .question = "Can I?" },
+		{ .heading = "FAQ", .text = "See the wiki." },
+		{ .heading = "FAQ", .text = "No.", .question = "Must I?" },
+		/* short but a sentence: stays under its own heading rather than join a sibling */
+		{ .heading = "Travel > Booking", .text = "Book flights through the portal two weeks ahead.", .page = 4 },
+		{ .heading = "Travel > Rates", .text = big, .page = 4 },
+	};
+	struct extract_doc doc = { .sections = secs, .nsections = sizeof(secs) / sizeof(secs[0]) };
+	struct chunk *c;
+	size_t n;
+	CHECK_INT(chunk_document(&doc, NULL, &c, &n, NULL), 0);
+	CHECK_INT(n, 8);
+	if (n == 8) {
+		/* the intro goes forward into its child, the trailing line back into its own section */
+		CHECK_STR(c[0].section, "Leave > Annual");
+		CHECK_INT(c[0].page, 2);
+		CHECK(strncmp(c[0].text, "Leave types (https://example.gov/leave)\n\n", 41) == 0);
+		CHECK(strstr(c[0].text, "* GSA guidance found on InSite") != NULL);
+		CHECK_STR(c[1].section, "Travel");
+		CHECK_STR(c[2].text, "Next page, alone.");
+		CHECK_INT(c[2].page, 5);
+		CHECK(c[3].question != NULL);
+		CHECK_STR(c[4].text, "See the wiki.");
+		CHECK(c[5].question != NULL);
+		CHECK_STR(c[6].section, "Travel > Booking");
+		CHECK_STR(c[7].section, "Travel > Rates");
+	}
+	chunk_list_free(c, n);
+	/* min_chars 0 turns merging off */
+	struct chunk_opts o;
+	chunk_opts_default(&o);
+	o.min_chars = 0;
+	CHECK_INT(chunk_document(&doc, &o, &c, &n, NULL), 0);
+	CHECK_INT(n, 10);
+	chunk_list_free(c, n);
+	free(big);
+	free(big2);
 }
 
 static void chunk_inconsistent_opts(void)
 {
 	struct extract_section sec = { .heading = "", .text = "a b c" };
 	struct extract_doc doc = { .sections = &sec, .nsections = 1 };
-	struct chunk_opts o = { 0, 100, 10 };
+	struct chunk_opts o = { 0, 100, 10, 0 };
 	struct chunk *c = NULL;
 	struct fs_error e;
 	size_t n;
 	CHECK_INT(chunk_document(&doc, &o, &c, &n, &e), FS_EINVAL);
 	/* target above max, overlap above target: clamped, still bounded by max */
 	char *src = make_prose(600);
-	struct chunk_opts o2 = { 900, 300, 800 };
+	struct chunk_opts o2 = { 900, 300, 800, 0 };
 	sec.text = src;
 	CHECK_INT(chunk_document(&doc, &o2, &c, &n, &e), 0);
 	CHECK(n >= 10);
@@ -499,6 +557,7 @@ const struct test_case chunk_cases[] = {
 	{ "chunk_empty_sections", chunk_empty_sections },
 	{ "chunk_single_huge_word", chunk_single_huge_word },
 	{ "chunk_never_spans_sections", chunk_never_spans_sections },
+	{ "chunk_merges_tiny_sections", chunk_merges_tiny_sections },
 	{ "chunk_inconsistent_opts", chunk_inconsistent_opts },
 	{ "chunk_data_files", chunk_data_files },
 	{ "chunk_random_texts_keep_invariants", chunk_random_texts_keep_invariants },

@@ -192,9 +192,10 @@ static const struct {
 	    /* tab → space, w:br → newline; heading styles found by name through localized ids */
 	    { 1, "Employee Handbook 2024 > Leave > Annual leave",
 	      "Full-time staff get 25 days of annual leave.\nUnused days expire in March.", NULL, 0 },
-	    /* a style based on "heading 2" is a level-2 heading; tables come row by row */
+	    /* a style based on "heading 2" is a level-2 heading; tables come row by row, each row carrying the
+	     * header row's labels */
 	    { 2, "Employee Handbook 2024 > Leave > Sick leave",
-	      "Days off sick | Certificate needed\n1-3 | No\n4 or more | Yes", NULL, 0 },
+	      "Days off sick: 1-3; Certificate needed: No\nDays off sick: 4 or more; Certificate needed: Yes", NULL, 0 },
 	    { 3, "Employee Handbook 2024 > Expenses", "Boxed tip: keep every receipt.", NULL, 0 },
 	    /* a short all-bold paragraph is a heading by its looks */
 	    { 4, "Employee Handbook 2024 > Expenses > Mileage", "Cars are paid at 30 cents per kilometre.", NULL, 0 },
@@ -210,7 +211,7 @@ static const struct {
 	      "Open Settings, then choose Reset.\nYou will get an e-mail.", NULL, 0 },
 	    { -1, "Help Centre > Accounts > Can I have two accounts?", "One per person.\nTeams use organisations.",
 	      NULL, 0 },
-	    { -1, "Help Centre > Billing", "Plan | Price\nBasic | 5 €", NULL, 0 },
+	    { -1, "Help Centre > Billing", "Plan: Basic; Price: 5 €", NULL, 0 },
 	    { -1, "Help Centre > Billing", "\n  indented\n    code", NULL, 0 }, /* <pre> keeps its layout */
 	    { -1, "Help Centre > Billing", "Café crème ☃ ©", NULL, 0 } },
 	  { "SCRIPT TEXT", "STYLE TEXT", "NOSCRIPT TEXT", "TEMPLATE TEXT", "HIDDEN TEXT", "INVISIBLE TEXT",
@@ -224,19 +225,71 @@ static const struct {
 	{ "xxe.xhtml", EXTRACT_HTML, 1, NULL, { { 0, "", "Secret: &xxe;", NULL, 0 } }, { "root:" }, { { NULL } } },
 	{ "guide.md", EXTRACT_MARKDOWN, 4, "Onboarding Guide",
 	  { { 0, "",
-	      "Intro paragraph with bold, emphasis, inline code and a link.\n"
+	      "Intro paragraph with bold, emphasis, inline code and a link (https://example.com/x).\n"
 	      "Second line of the same paragraph; snake_case_names stay.",
 	      NULL, 0 },
 	    /* inline HTML dropped; a fenced block kept as text, its "#" line no heading */
 	    { 1, "Getting started > Laptop",
 	      "See the IT page for details.\n\n# this is a shell comment, not a heading\nmake setup", NULL, 0 },
 	    { 1, NULL, "make setup\n\nText inside a Liquid block stays; the tags go.", NULL, 0 },
-	    /* setext headings; a blockquote loses its mark; a table its rule */
-	    { 2, "Getting started > Accounts", "* Email\n* Chat\n\nQuoted advice: ask questions early.", NULL, 0 },
-	    { 2, NULL, "| Tool | Owner |\n| Chat | IT |", NULL, 0 },
+	    /* setext headings; list items read "- item"; a blockquote loses its mark; a table's rows carry their
+	     * header */
+	    { 2, "Getting started > Accounts", "- Email\n- Chat\n\nQuoted advice: ask questions early.", NULL, 0 },
+	    { 2, NULL, "Tool: Chat; Owner: IT", NULL, 0 },
 	    { 3, "Office & Facilities > Keys", "Badges open the front door *always*.", NULL, 0 } },
-	  { "{%", "alert", "https://example.com", "---", "<a", "[ref]", "**" },
+	  { "{%", "alert", "---", "<a", "[ref]", "**", "|" },
 	  { { "description", "First week at the company" }, { "owner", "people-team" } } },
+	/* text a person would quote: links keep absolute addresses (also across a line break), relative and
+	 * template links lose theirs without debris, footnote marks and definitions' labels go, list markers and task
+	 * boxes become "- ", table rows carry their header */
+	{ "clean.md", EXTRACT_MARKDOWN, 1, NULL,
+	  { { 0, "Leave",
+	      "Talk with your HR Specialist (https://hr.example.gov/specialist) about\ncombining leave, or read the "
+	      "out of office expectations first.\nOpen source code is released each year.",
+	      NULL, 0 },
+	    { 0, NULL, "- Annual Leave\n- Checked task\n- Open task\n- Plain item with https://example.gov/a autolink",
+	      NULL, 0 },
+	    { 0, NULL, "Leave type: Annual; Days per year: 26\nLeave type: Sick; Days per year: 13", NULL, 0 },
+	    { 0, NULL, "\n\nUnder the pilot program.", NULL, 0 } },
+	  { "](", "[]", "[^", "|", "* ", "[x]", "[ ]", "code1", "{%" },
+	  { { NULL } } },
+	{ "clean.html", EXTRACT_HTML, 1, "Clean",
+	  { { 0, "Policy",
+	      "Agencies release custom code each year and use Code.gov (https://code.gov/), https://example.gov/x and "
+	      "a relative page. Water is H2O and E = mc2 squared.",
+	      NULL, 0 },
+	    { 0, NULL, "Directive: AllowOverride; Context: directory\nDirective: Options; Context: server config, directory",
+	      NULL, 0 },
+	    { 0, NULL, "First item\nSecond item", NULL, 0 } },
+	  { "code29", "|", "relative/page", "x (https://example.gov/x)" },
+	  { { NULL } } },
+	/* a footnote mark set small is dropped, a word split at the margin joined, bullet glyphs (a ZapfDingbats
+	 * one, WinAnsi's "•") become "- " on lines of their own */
+	{ "clean.pdf", EXTRACT_PDF, 1, NULL,
+	  { { 0, "Remote access",
+	      "Agencies release new custom source code each year.\n\nRead this important notice first.\n"
+	      "- You will then be asked for your username.\n- Type in a 4 digit code.",
+	      NULL, 1 } },
+	  { "code29", "code 29", "\xe2\x80\xa2", "impor-" },
+	  { { NULL } } },
+	/* a footnote reference leaves no digit, a typed "●" becomes "- ", a header row (w:tblHeader) labels the
+	 * rows, a Wingdings mark in a cell reads "yes", a numbered row without header reads "1. ..." */
+	{ "clean.docx", EXTRACT_DOCX, 1, NULL,
+	  { { 0, "Usability",
+	      "Agencies release custom code each year.\n\n- Typed bullet item\n\n"
+	      "Consideration: Unmasked text entry; Memorized secrets: yes\n\n"
+	      "1. Question \xe2\x80\x93 Should Agile",
+	      NULL, 0 } },
+	  { "|", "code1" },
+	  { { NULL } } },
+	/* READMEs are Markdown in all but name: their links keep the address, "* " and "•" items read "- " */
+	{ "clean.txt", EXTRACT_TEXT, 1, NULL,
+	  { { 0, "",
+	      "See the Apache HTTP\nserver project page (https://httpd.apache.org/) and\n"
+	      "https://www.openssl.org/source/.\n\n- If you want to build it, read INSTALL.\n- Typed bullet.",
+	      NULL, 0 } },
+	  { "](", "[" },
+	  { { NULL } } },
 	{ "notes.txt", EXTRACT_TEXT, 1, NULL,
 	  { { 0, "", "Meeting notes\n\nThe budget was approved.\nNext review in May.\n\nAction items follow.", NULL,
 	      0 } },

@@ -30,8 +30,9 @@ def pdf_string(s):
     return "(" + s.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ")"
 
 
-def make_pdf(pages, info=None):
-    """pages: list of content streams (str). Fonts F1 = Helvetica, F2 = Helvetica-Bold (standard 14)."""
+def make_pdf(pages, info=None, dingbats=False):
+    """pages: list of content streams (str). Fonts F1 = Helvetica, F2 = Helvetica-Bold (standard 14), with
+    dingbats also F3 = ZapfDingbats."""
     objs = []  # index i holds object i+1
 
     def add(body):
@@ -42,12 +43,14 @@ def make_pdf(pages, info=None):
     pages_obj = add(None)
     f1 = add("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
     f2 = add("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>")
+    f3 = add("<< /Type /Font /Subtype /Type1 /BaseFont /ZapfDingbats >>") if dingbats else None
     kids = []
     for content in pages:
         data = content.encode("latin-1")
         stream = add("<< /Length %d >>\nstream\n" % len(data) + data.decode("latin-1") + "\nendstream")
         kids.append(add("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
-                        "/Resources << /Font << /F1 %d 0 R /F2 %d 0 R >> >> >>" % (pages_obj, stream, f1, f2)))
+                        "/Resources << /Font << /F1 %d 0 R /F2 %d 0 R%s >> >> >>" % (
+                            pages_obj, stream, f1, f2, " /F3 %d 0 R" % f3 if f3 else "")))
     objs[catalog - 1] = "<< /Type /Catalog /Pages %d 0 R >>" % pages_obj
     objs[pages_obj - 1] = "<< /Type /Pages /Kids [%s] /Count %d >>" % (
         " ".join("%d 0 R" % k for k in kids), len(kids))
@@ -434,7 +437,36 @@ def make_text():
     write("pixel.png", png)
 
 
+def make_clean():
+    """Leftovers every reader must clean (clean.md, clean.html and clean.txt are written by hand)."""
+    page = (text_block(72, 720, 18, "F2", ["Remote access"]) +
+            # a footnote mark set small and raised, glued to the word before it
+            "BT /F1 11 Tf 72 690 Td (Agencies release new custom source code) Tj /F1 6 Tf 3 Ts (29) Tj "
+            "0 Ts /F1 11 Tf ( each year.) Tj ET\n" +
+            text_block(72, 670, 11, "F1", ["Read this impor-", "tant notice first."]) +
+            # bullets: a ZapfDingbats glyph, and WinAnsi's bullet in the text font
+            "BT /F3 11 Tf 72 640 Td (n) Tj /F1 11 Tf 14 0 Td (You will then be asked for your username.) Tj ET\n" +
+            "BT /F1 11 Tf 72 626 Td (\x95 Type in a 4 digit code.) Tj ET\n")
+    write("clean.pdf", make_pdf([page], dingbats=True))
+    body = "".join([
+        para("Usability", "berschrift1"),
+        para(None, runs=['<w:r><w:t>Agencies release custom code</w:t></w:r>',
+                         '<w:r><w:rPr><w:vertAlign w:val="superscript"/></w:rPr><w:footnoteReference w:id="1"/>'
+                         '</w:r>', '<w:r><w:t xml:space="preserve"> each year.</w:t></w:r>']),
+        para("\u25cf Typed bullet item"),
+        "<w:tbl><w:tblPr/><w:tr><w:trPr><w:tblHeader/></w:trPr>%s</w:tr><w:tr>%s</w:tr></w:tbl>" % (
+            cell("Consideration") + cell("Memorized secrets"),
+            cell("Unmasked text entry") +
+            '<w:tc><w:tcPr/><w:p><w:r><w:rPr><w:rFonts w:ascii="Wingdings"/></w:rPr><w:t>\uf077</w:t></w:r></w:p>'
+            '</w:tc>'),
+        "<w:tbl><w:tblPr/><w:tr>%s</w:tr></w:tbl>" % (
+            cell("1") + cell("Question \u2013 Should Agile be used for all IT needs? Not always, and here is why.")),
+    ])
+    make_docx("clean.docx", document_xml(body))
+
+
 if __name__ == "__main__":
+    make_clean()
     make_pdfs()
     make_docxs()
     make_html()

@@ -1,7 +1,6 @@
 /* Content sniffing for uploads: libmagic, plus libzip to recognise DOCX that libmagic calls zip. Kept apart
- * from the readers (extract.c) so the web programs, which only detect, do not load poppler and its kin. */
-#include "extract.h"
-#include "extract_internal.h"
+ * from the readers so the web programs, which only detect, do not load poppler and its kin. */
+#include "internal.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -13,23 +12,22 @@
 #include "buf.h"
 #include "banned.h"
 
-#define KIB ((size_t)1024)
-#define DOCX_MIME "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+const struct extract_type extract_types[EXTRACT_CSV + 1] = {
+	[EXTRACT_PDF] = { .name = "pdf", .mime = "application/pdf" },
+	[EXTRACT_DOCX] = { .name = "docx", .mime = DOCX_MIME },
+	[EXTRACT_HTML] = { .name = "html", .mime = "text/html" },
+	[EXTRACT_MARKDOWN] = { .name = "markdown", .mime = "text/markdown" },
+	[EXTRACT_TEXT] = { .name = "text", .mime = "text/plain" },
+	[EXTRACT_CSV] = { .name = "csv", .mime = "text/csv" },
+};
 
 const char *extract_kind_mime(enum extract_kind kind)
 {
-	switch (kind) {
-	case EXTRACT_PDF: return "application/pdf";
-	case EXTRACT_DOCX: return DOCX_MIME;
-	case EXTRACT_HTML: return "text/html";
-	case EXTRACT_MARKDOWN: return "text/markdown";
-	case EXTRACT_TEXT: return "text/plain";
-	case EXTRACT_CSV: return "text/csv";
-	case EXTRACT_NONE: break;
-	}
-	return "application/octet-stream";
+	size_t k = (size_t)kind;
+	if (k >= sizeof(extract_types) / sizeof(extract_types[0]) || !extract_types[k].mime)
+		return "application/octet-stream";
+	return extract_types[k].mime;
 }
-
 
 static int has_suffix_ci(const char *s, const char *suffix)
 {
@@ -63,24 +61,6 @@ static magic_t magic_get(void)
 	}
 	magic_cookie = m;
 	return m;
-}
-
-/* Opens an in-memory zip; NULL when the bytes are not one. Close with zip_discard. */
-zip_t *extract_zip_from_memory(const void *data, size_t len, int *zerr)
-{
-	zip_error_t ze;
-	zip_error_init(&ze);
-	zip_source_t *src = zip_source_buffer_create(data, len, 0, &ze);
-	zip_t *za = NULL;
-	if (src) {
-		za = zip_open_from_source(src, ZIP_RDONLY, &ze);
-		if (!za)
-			zip_source_free(src);
-	}
-	if (zerr)
-		*zerr = zip_error_code_zip(&ze);
-	zip_error_fini(&ze);
-	return za;
 }
 
 static int zip_is_docx(const void *data, size_t len)
