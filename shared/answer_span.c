@@ -36,27 +36,27 @@ const char *const span_feature_names[SPAN_NFEATURES] = {
 
 /* The span model: log-odds that a candidate is a right answer, w . f (test/tune/answer_fit.py writes these). */
 static const double span_weights[SPAN_NFEATURES] = {
-	[SF_BIAS] = -5.6750,
-	[SF_SCORE] = 2.3332,
-	[SF_TOP] = 0.3345,
-	[SF_GAP] = 2.4174,
-	[SF_QCOV] = 1.1479,
-	[SF_QCOV_PASSAGE] = -0.1489,
-	[SF_QCOV_BEST] = 0.7700,
-	[SF_TYPE_MATCH] = 0.2508,
-	[SF_TYPE_MISS] = -0.3435,
-	[SF_NOVELTY] = -0.2765,
-	[SF_LENGTH] = 2.0949,
-	[SF_SENTENCES] = 0.0473,
-	[SF_QUESTIONS] = -1.1559,
+	[SF_BIAS] = -5.4377,
+	[SF_SCORE] = 2.0056,
+	[SF_TOP] = 0.3896,
+	[SF_GAP] = 2.1663,
+	[SF_QCOV] = 1.1291,
+	[SF_QCOV_PASSAGE] = 0.1079,
+	[SF_QCOV_BEST] = 0.6719,
+	[SF_TYPE_MATCH] = 0.1449,
+	[SF_TYPE_MISS] = -0.4724,
+	[SF_NOVELTY] = -0.2527,
+	[SF_LENGTH] = 2.0737,
+	[SF_SENTENCES] = 0.1221,
+	[SF_QUESTIONS] = -0.8131,
 	[SF_QA] = 0.0000,
-	[SF_LEAD] = 0.0827,
-	[SF_FOCUS] = -0.3007,
-	[SF_RARE] = 0.7040,
+	[SF_LEAD] = 0.2520,
+	[SF_FOCUS] = -0.2067,
+	[SF_RARE] = 0.3838,
 };
 
 /* The confidence model: sigmoid(c0 + c1 z + c2 min(margin, SPAN_NO_RIVAL)) of the best candidate. */
-static const double calib[3] = { -0.3763, 1.1293, 0.1494 };
+static const double calib[3] = { -0.4365, 1.1737, 0.1161 };
 
 enum qtype { QT_NONE, QT_NUMBER, QT_DATE, QT_NAME };
 

@@ -100,8 +100,9 @@ def evaluate(s, aset, pool_cls, ingest_files, threads, errors):
         if status != 200 or not isinstance(js, dict) or not isinstance(js.get("fallback_triggered"), bool):
             errors.append(f"{aset.name}: chat {q['qid']}: HTTP {status} {raw[:300]!r}")
             return None
-        # search's first passage for the same question, as the chat's retrieval ranks it (the agent's defaults)
-        sb = json.dumps({"query": q["question"], "top_k": 5, "similarity_threshold": 0}).encode()
+        # search's first passages for the same question, as the chat's retrieval ranks them (the default agent: top_k
+        # 5, hybrid); answer_fit.py fits the answerer on these
+        sb = json.dumps({"query": q["question"], "top_k": 5, "similarity_threshold": 0, "use_hybrid": True}).encode()
         st, sjs, sraw = client.request("POST", SEARCH_PATH, sb)
         found = sjs.get("results", []) if st == 200 and isinstance(sjs, dict) else []
         top = found[0]["document_filename"] if found else None
