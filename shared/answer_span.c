@@ -140,7 +140,7 @@ static const char *const abbreviations[] = {
 	"e.g", "i.e", "vs", "mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "no", "nos", "fig", "figs", "vol",
 	"pp", "approx", "inc", "ltd", "co", "corp", "dept", "cf", "al", "gen", "gov", "sen", "rep", "rev", "capt",
 	"col", "lt", "sgt", "ft", "mt", "ave", "jan", "feb", "aug", "sept", "oct", "nov", "dec", "sec", "art", "ch",
-	"ed", "eds", "est", "viz", "ca", "min", "max", "govt", "dept", "univ", "assn", "bros", "op", "pt", "para",
+	"ed", "eds", "est", "viz", "ca", "min", "max", "govt", "univ", "assn", "bros", "op", "pt", "para",
 };
 
 /* The full stop at s[i] ends an abbreviation or an initial, not a sentence. */
@@ -504,35 +504,54 @@ static void consider(struct finding *fd, const struct span_pick *c)
 	}
 }
 
-/* Every candidate of one passage. */
-static void passage_candidates(struct span_finder *sf, const struct question *q, const struct search_result *src,
-			       size_t n, size_t p, struct finding *fd)
-{
-	const struct search_result *r = &src[p];
-	size_t qa = qa_answer_at(r), len = strlen(r->text);
-	const char *text = r->text;
-	size_t(*pos)[2];
-	size_t ns = span_sentences(text + qa, len - qa, &pos);
-	struct sent *ss = xcalloc(ns ? ns : 1, sizeof(*ss));
-	uint64_t passage_mask = 0;
+/* One passage as the candidates see it: its sentences and which question terms it holds. */
+struct passage {
+	size_t qa;            /* offset of a Q/A passage's answer, else 0 */
+	struct sent *ss;
+	size_t ns;
+	uint64_t text_mask;   /* the terms of its text (a Q/A passage: question and answer) */
+	uint64_t faq_mask;    /* ... of a Q/A passage's question */
+	uint64_t heading_mask; /* ... of its section heading (metadata.section) */
+};
 
-	for (size_t i = 0; i < ns; i++) {
-		struct sent *st = &ss[i];
-		st->start = qa + pos[i][0];
-		st->end = qa + pos[i][1];
+static void passage_read(struct span_finder *sf, const struct question *q, const struct search_result *r,
+			 struct passage *pa)
+{
+	const char *text = r->text;
+	size_t len = strlen(text);
+	size_t(*pos)[2];
+	memset(pa, 0, sizeof(*pa));
+	pa->qa = qa_answer_at(r);
+	pa->ns = span_sentences(text + pa->qa, len - pa->qa, &pos);
+	pa->ss = xcalloc(pa->ns ? pa->ns : 1, sizeof(*pa->ss));
+	for (size_t i = 0; i < pa->ns; i++) {
+		struct sent *st = &pa->ss[i];
+		st->start = pa->qa + pos[i][0];
+		st->end = pa->qa + pos[i][1];
 		st->mask = text_mask(sf->terms, q, text + st->start, st->end - st->start, &st->words, &st->novel);
 		st->heading = st->end - st->start < 120 && !strchr(".!?:;,)\"'", text[st->end - 1]) &&
 			      (st->end >= len || text[st->end] == '\n');
 		scan_evidence(text, st->start, st->end, q, st);
 		st->step = is_step(text, st->start, st->end);
-		passage_mask |= st->mask;
+		pa->text_mask |= st->mask;
 	}
-	uint64_t faq_mask = qa ? text_mask(sf->terms, q, text, qa, NULL, NULL) : 0;
-	passage_mask |= faq_mask;
+	free(pos);
+	pa->faq_mask = pa->qa ? text_mask(sf->terms, q, text, pa->qa, NULL, NULL) : 0;
+	pa->text_mask |= pa->faq_mask;
 	const char *section = json_string_value(json_object_get(r->metadata, "section"));
-	uint64_t heading_mask = section ? text_mask(sf->terms, q, section, strlen(section), NULL, NULL) : 0;
-	passage_mask |= heading_mask;
-	uint64_t all = q->n >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << q->n) - 1), focus = all & ~heading_mask;
+	pa->heading_mask = section ? text_mask(sf->terms, q, section, strlen(section), NULL, NULL) : 0;
+}
+
+/* Every candidate of passage p (read into pa). */
+static void passage_candidates(const struct question *q, const struct search_result *src, size_t n, size_t p,
+			       const struct passage *pa, struct finding *fd)
+{
+	const struct search_result *r = &src[p];
+	const char *text = r->text;
+	const struct sent *ss = pa->ss;
+	size_t qa = pa->qa, ns = pa->ns;
+	uint64_t faq_mask = pa->faq_mask, passage_mask = pa->text_mask | pa->heading_mask;
+	uint64_t all = q->n >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << q->n) - 1), focus = all & ~pa->heading_mask;
 
 	double best_other = 0;
 	for (size_t k = 0; k < n && k < SPAN_MAX_PASSAGES; k++)
@@ -600,8 +619,6 @@ static void passage_candidates(struct span_finder *sf, const struct question *q,
 			consider(fd, &c);
 		}
 	}
-	free(ss);
-	free(pos);
 }
 
 void span_find(struct span_finder *sf, const char *question, const struct search_result *src, size_t n,
@@ -616,11 +633,12 @@ void span_find(struct span_finder *sf, const char *question, const struct search
 	q.type = question_type(q.lower);
 	terms_each(sf->terms, question, add_question_term, &q);
 	size_t np = n < SPAN_MAX_PASSAGES ? n : SPAN_MAX_PASSAGES;
+	struct passage pa[SPAN_MAX_PASSAGES];
 	int df[MAX_QTERMS] = { 0 };
 	for (size_t p = 0; p < np; p++) {
-		uint64_t m = text_mask(sf->terms, &q, src[p].text, strlen(src[p].text), NULL, NULL);
+		passage_read(sf, &q, &src[p], &pa[p]);
 		for (size_t i = 0; i < q.n; i++)
-			df[i] += (m >> i) & 1;
+			df[i] += (pa[p].text_mask >> i) & 1;
 	}
 	for (size_t i = 0; i < q.n; i++) {
 		q.weight[i] = log(((double)np + 1) / (df[i] + 0.5));
@@ -628,8 +646,8 @@ void span_find(struct span_finder *sf, const char *question, const struct search
 	}
 	for (size_t p = 0; p < SPAN_MAX_PASSAGES; p++)
 		fd.rival[p] = -INFINITY;
-	for (size_t p = 0; p < n && p < SPAN_MAX_PASSAGES; p++)
-		passage_candidates(sf, &q, src, n, p, &fd);
+	for (size_t p = 0; p < np; p++)
+		passage_candidates(&q, src, n, p, &pa[p], &fd);
 	if (out->found) {
 		double rival = -INFINITY;
 		for (size_t p = 0; p < n && p < SPAN_MAX_PASSAGES; p++)
@@ -640,5 +658,7 @@ void span_find(struct span_finder *sf, const char *question, const struct search
 			out->margin = SPAN_NO_RIVAL;
 		out->confidence = sigmoid(calib[0] + calib[1] * out->best.z + calib[2] * out->margin);
 	}
+	for (size_t p = 0; p < np; p++)
+		free(pa[p].ss);
 	free(q.lower);
 }
