@@ -86,7 +86,7 @@ static int builtin_answer(struct answerer *a, const struct answer_input *in, ans
 	out->confidence = round(sr.confidence * 10000) / 10000; /* as the chat stores it */
 	out->source = sr.best.source;
 	out->tokens_prompt += embed_count_tokens(in->sources[sr.best.source].text);
-	if (sr.confidence < in->threshold) {
+	if (out->confidence < in->threshold) { /* the figure the client sees decides */
 		out->cannot_answer = 1;
 		return 0;
 	}

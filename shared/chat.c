@@ -294,13 +294,10 @@ static int run_answerer(struct chat_engine *ce, struct chat *c, const char *name
 		return rc;
 	*judged = a->ops->judges_passages;
 	passages_for(c, a, &over, &in.sources, &in.nsources);
-	if (in.nsources == 0 && c->use_rag) {
+	if (in.nsources == 0 && c->use_rag)
 		out->cannot_answer = 1; /* nothing to answer from: the answerer is not asked */
-	} else if (!c->use_rag && *judged) {
-		out->cannot_answer = 1; /* an extractive answerer has nothing to extract from */
-	} else {
+	else
 		rc = answerer_answer(a, &in, delta ? count_delta : NULL, &dc, out, e);
-	}
 	free(over);
 	*sent += dc.sent;
 	return rc;
