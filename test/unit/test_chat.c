@@ -33,9 +33,10 @@ static int collect(void *arg, const char *text, size_t len)
 	return 0;
 }
 
-/* Answers question from the one passage text (a Q/A passage when qa is set) into out (caller frees). */
-static int answer(const char *question, const char *text, const char *qa, int use_rag, char **out,
-		  struct answer_output *o, struct collected *deltas)
+/* Answers question from the one passage text (a Q/A passage when qa is set) with the threshold th into out
+ * (caller frees). */
+static int answer_th(const char *question, const char *text, const char *qa, int use_rag, double th, char **out,
+		     struct answer_output *o, struct collected *deltas)
 {
 	struct answerer *a;
 	struct fs_error e;
@@ -43,7 +44,7 @@ static int answer(const char *question, const char *text, const char *qa, int us
 	memset(&agent, 0, sizeof(agent));
 	struct search_result src = source(text, qa);
 	struct answer_input in = { .agent = &agent, .question = question, .sources = &src, .nsources = 1,
-				   .use_rag = use_rag };
+				   .use_rag = use_rag, .threshold = th };
 	CHECK_INT(answerer_open("builtin", NULL, &a, &e), 0);
 	answer_output_init(o);
 	int rc = answerer_answer(a, &in, deltas ? collect : NULL, deltas, o, &e);
@@ -51,6 +52,12 @@ static int answer(const char *question, const char *text, const char *qa, int us
 	answerer_close(a);
 	json_decref(src.metadata);
 	return rc;
+}
+
+static int answer(const char *question, const char *text, const char *qa, int use_rag, char **out,
+		  struct answer_output *o, struct collected *deltas)
+{
+	return answer_th(question, text, qa, use_rag, 0, out, o, deltas);
 }
 
 static const char RETURNS[] =
@@ -127,19 +134,8 @@ static void chat_builtin_qa_passage_answers_with_its_answer(void)
 /* Answers with the threshold th into *o; returns the text (caller frees). */
 static char *answer_at(const char *question, const char *text, double th, struct answer_output *o)
 {
-	struct answerer *a;
-	struct fs_error e;
-	struct agent agent;
-	memset(&agent, 0, sizeof(agent));
-	struct search_result src = source(text, NULL);
-	struct answer_input in = { .agent = &agent, .question = question, .sources = &src, .nsources = 1,
-				   .use_rag = 1, .threshold = th };
-	CHECK_INT(answerer_open("builtin", NULL, &a, &e), 0);
-	answer_output_init(o);
-	CHECK_INT(answerer_answer(a, &in, NULL, NULL, o, &e), 0);
-	char *out = xstrdup(buf_str(&o->text));
-	answerer_close(a);
-	json_decref(src.metadata);
+	char *out;
+	CHECK_INT(answer_th(question, text, NULL, 1, th, &out, o, NULL), 0);
 	return out;
 }
 
