@@ -53,6 +53,7 @@ static const char usage_main[] =
 	"  agent list --account NAME\n"
 	"  worker [--once]                 process uploaded documents (a daemon; --once drains the queue)\n"
 	"  reindex [--account NAME]        re-embed stored chunks and rebuild the vector store\n"
+	"  sentences [--account NAME]      compute the sentence vectors stored chunks still lack\n"
 	"  stats --account NAME [--from DATE] [--to DATE]\n"
 	"                                  the account's analytics dashboard, as JSON\n"
 	"\n"
@@ -446,7 +447,10 @@ static const char usage_worker[] =
 	"Processes uploaded documents: extracts their text, cuts it into chunks, embeds them and stores them, so\n"
 	"they can be searched. Any number of workers on any number of machines may run against one database; a job\n"
 	"whose worker died is taken up again when its lease ([worker] lease_seconds) runs out.\n"
-	"  --once   process what is queued now, then exit (for cron on hosts where no daemon may run)\n"
+	"  --once   process what is queued now, then spend up to [worker] sentence_seconds on sentence vectors,\n"
+	"           then exit (for cron on hosts where no daemon may run)\n"
+	"When the queue is empty it computes the sentence vectors the built-in answerer reads for stored chunks that\n"
+	"have none yet (until then a chat computes them itself, taking longer).\n"
 	"Without --once it runs until SIGTERM or SIGINT, finishing the document in hand first.\n";
 
 static volatile sig_atomic_t worker_stopping;
@@ -472,6 +476,7 @@ static int cmd_worker(struct ctl *c, const struct args *a)
 	sigaction(SIGINT, &sa, NULL);
 	if (ingest_worker_init(&w, &c->cfg, &c->err) < 0)
 		return fail(c);
+	double started = 0;
 	while (!worker_stopping) {
 		rc = ingest_run_one(&w, &worked, &c->err);
 		if (rc < 0) {
@@ -490,8 +495,19 @@ static int cmd_worker(struct ctl *c, const struct args *a)
 			continue;
 		/* Idle: hand changes an external vector store missed (it was down) to it again. */
 		struct fs_error se = { 0 };
+		if (started == 0)
+			started = util_now_ms();
 		if (vstore_sync(w.vs, w.db, 1000, &se) < 0)
 			fprintf(stderr, "faqsurectl worker: vector outbox: %s\n", se.msg);
+		/* ... and compute the sentence vectors of stored chunks, a few at a time so that a new upload waits
+		 * little; --once for at most [worker] sentence_seconds */
+		int filled = 0;
+		if (once && util_now_ms() - started >= 1000.0 * (double)c->cfg.worker_sentence_seconds)
+			break;
+		if (ingest_fill_sentences(&w, 0, 16, &filled, &se) < 0)
+			fprintf(stderr, "faqsurectl worker: sentence vectors: %s\n", se.msg);
+		else if (filled > 0)
+			continue;
 		if (once)
 			break;
 		/* Poll the queue every poll_ms, in short naps so a signal is noticed at once. */
@@ -536,6 +552,34 @@ static int cmd_reindex(struct ctl *c, const struct args *a)
 		rc = ingest_reindex(&w, account_id, stdout, &c->err);
 	ingest_worker_release(&w);
 	return rc < 0 ? fail(c) : 0;
+}
+
+static const char usage_sentences[] =
+	"usage: faqsurectl sentences [--account NAME]\n"
+	"\n"
+	"Computes now the sentence vectors the built-in answerer reads for every stored chunk (of one account with\n"
+	"--account) that has none yet, and prints how many it did. The worker does this by itself when its queue is\n"
+	"empty; this is for when answers should be fast at once (after a large upload). Several may run at a time.\n";
+
+static int cmd_sentences(struct ctl *c, const struct args *a)
+{
+	static const char *const known[] = { "--account", NULL };
+	struct ingest_worker w;
+	long long account_id = 0, total = 0;
+	const char *name = opt(a, "--account");
+	int filled = 0;
+	if (check_args(a, known, 0, usage_sentences) < 0)
+		return 2;
+	if (ingest_worker_init(&w, &c->cfg, &c->err) < 0)
+		return fail(c);
+	int rc = name ? account_find(w.db, name, &account_id, &c->err) : 0;
+	while (rc == 0 && (rc = ingest_fill_sentences(&w, account_id, 16, &filled, &c->err)) == 0 && filled > 0)
+		total += filled;
+	ingest_worker_release(&w);
+	if (rc < 0)
+		return fail(c);
+	printf("%lld chunks given sentence vectors\n", total);
+	return 0;
 }
 
 static const char usage_stats[] =
@@ -593,6 +637,7 @@ static const struct command commands[] = {
 	{ "agent", "list", cmd_agent_list, usage_agent_list, NULL },
 	{ "worker", NULL, cmd_worker, usage_worker, worker_flags },
 	{ "reindex", NULL, cmd_reindex, usage_reindex, NULL },
+	{ "sentences", NULL, cmd_sentences, usage_sentences, NULL },
 	{ "stats", NULL, cmd_stats, usage_stats, NULL },
 };
 

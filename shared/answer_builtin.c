@@ -25,10 +25,9 @@ struct builtin_answerer {
 
 static int builtin_open(struct answerer **out, const struct config *cfg, struct fs_error *e)
 {
-	(void)cfg;
 	struct builtin_answerer *b = xcalloc(1, sizeof(*b));
 	b->base.ops = &answer_builtin_ops;
-	int rc = span_finder_new(&b->spans, e);
+	int rc = span_finder_new(&b->spans, cfg->answerer_sentence_model, e);
 	if (rc < 0) {
 		free(b);
 		return rc;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "terms.h"
+#include "use_lite.h"
 #include "util.h"
 
 #include "banned.h"
@@ -32,41 +33,49 @@ const char *const span_feature_names[SPAN_NFEATURES] = {
 	[SF_LEAD] = "lead",
 	[SF_FOCUS] = "focus",
 	[SF_RARE] = "rare",
+	[SF_SEM_SPAN] = "sem_span",
+	[SF_SEM_BEST] = "sem_best",
+	[SF_SEM_PASSAGE] = "sem_passage",
 };
 
 /* The span model: log-odds that a candidate is a right answer, w . f (test/tune/answer_fit.py writes these). */
 static const double span_weights[SPAN_NFEATURES] = {
-	[SF_BIAS] = -5.4377,
-	[SF_SCORE] = 2.0056,
-	[SF_TOP] = 0.3896,
-	[SF_GAP] = 2.1663,
-	[SF_QCOV] = 1.1291,
-	[SF_QCOV_PASSAGE] = 0.1079,
-	[SF_QCOV_BEST] = 0.6719,
-	[SF_TYPE_MATCH] = 0.1449,
-	[SF_TYPE_MISS] = -0.4724,
-	[SF_NOVELTY] = -0.2527,
-	[SF_LENGTH] = 2.0737,
-	[SF_SENTENCES] = 0.1221,
-	[SF_QUESTIONS] = -0.8131,
+	[SF_BIAS] = -8.3218,
+	[SF_SCORE] = 0.9454,
+	[SF_TOP] = 0.1839,
+	[SF_GAP] = 2.3921,
+	[SF_QCOV] = 0.7760,
+	[SF_QCOV_PASSAGE] = 0.5705,
+	[SF_QCOV_BEST] = 0.5996,
+	[SF_TYPE_MATCH] = 0.4783,
+	[SF_TYPE_MISS] = -0.2825,
+	[SF_NOVELTY] = 0.9045,
+	[SF_LENGTH] = 1.9142,
+	[SF_SENTENCES] = 0.1697,
+	[SF_QUESTIONS] = -0.9864,
 	[SF_QA] = 0.0000,
-	[SF_LEAD] = 0.2520,
-	[SF_FOCUS] = -0.2067,
-	[SF_RARE] = 0.3838,
+	[SF_LEAD] = 0.2885,
+	[SF_FOCUS] = -0.1901,
+	[SF_RARE] = 0.4661,
+	[SF_SEM_SPAN] = 1.8988,
+	[SF_SEM_BEST] = 1.3725,
+	[SF_SEM_PASSAGE] = 1.8193,
 };
 
 /* The confidence model: sigmoid(c0 + c1 z + c2 min(margin, SPAN_NO_RIVAL)) of the best candidate. */
-static const double calib[3] = { -0.4365, 1.1737, 0.1161 };
+static const double calib[3] = { -0.2905, 1.0594, 0.1399 };
 
 enum qtype { QT_NONE, QT_NUMBER, QT_DATE, QT_NAME };
 
 struct span_finder {
 	struct terms *terms;
+	struct use_model *model;
 };
 
 /* What is known of one sentence. */
 struct sent {
 	size_t start, end;
+	double qcos; /* cosine of its sentence vector with the question's */
 	uint64_t mask; /* which question terms it holds */
 	int words, novel;
 	int number, date, name, qmark, heading, step;
@@ -79,13 +88,19 @@ struct question {
 	size_t n;
 	enum qtype type;
 	char *lower; /* the question lower-cased, for "is this word the question's" */
+	float vec[USE_DIMS]; /* its sentence vector */
 };
 
-int span_finder_new(struct span_finder **out, struct fs_error *e)
+int span_finder_new(struct span_finder **out, const char *model_path, struct fs_error *e)
 {
 	struct span_finder *sf = xcalloc(1, sizeof(*sf));
 	int rc = terms_new(&sf->terms, e);
 	if (rc < 0) {
+		free(sf);
+		return rc;
+	}
+	if ((rc = use_model_open(model_path, &sf->model, e)) < 0) {
+		terms_free(sf->terms);
 		free(sf);
 		return rc;
 	}
@@ -98,6 +113,7 @@ void span_finder_free(struct span_finder *sf)
 	if (!sf)
 		return;
 	terms_free(sf->terms);
+	use_model_close(sf->model);
 	free(sf);
 }
 
@@ -436,12 +452,12 @@ static double weighted(const struct question *q, uint64_t m)
 }
 
 /* The answer part of a Q/A passage ("Q: …\nA: …" with metadata.question): its offset, or 0 when not one. */
-static size_t qa_answer_at(const struct search_result *src)
+static size_t qa_answer_at(const char *text, const json_t *metadata)
 {
-	const char *a = strstr(src->text, "\nA: ");
-	if (strncmp(src->text, "Q: ", 3) != 0 || !a || !json_is_string(json_object_get(src->metadata, "question")))
+	const char *a = strstr(text, "\nA: ");
+	if (strncmp(text, "Q: ", 3) != 0 || !a || !json_is_string(json_object_get(metadata, "question")))
 		return 0;
-	return (size_t)(a + 4 - src->text);
+	return (size_t)(a + 4 - text);
 }
 
 /* A chunk can start inside a sentence (the overlap with the chunk before it): the piece up to the first
@@ -512,7 +528,139 @@ struct passage {
 	uint64_t text_mask;   /* the terms of its text (a Q/A passage: question and answer) */
 	uint64_t faq_mask;    /* ... of a Q/A passage's question */
 	uint64_t heading_mask; /* ... of its section heading (metadata.section) */
+	float *vecs;          /* ns sentence vectors, USE_DIMS floats each */
+	double qcos;          /* cosine of the question's vector with the passage's (its sentences' mean) */
 };
+
+/* ---- sentence vectors ---- */
+
+/* As kept with a chunk (chunks.sentences): SV_MAGIC, uint16 count, then per sentence uint32 start, uint32 end
+ * (its bytes in the chunk's text), float32 scale and USE_DIMS int8 (component = scale · value); little-endian. */
+#define SV_MAGIC "SV01"
+#define SV_HEAD 6
+#define SV_ENTRY (12 + USE_DIMS)
+#define SV_MAX 2000 /* sentences kept per chunk */
+
+static double dot(const float *a, const float *b)
+{
+	double d = 0;
+	for (size_t i = 0; i < USE_DIMS; i++)
+		d += (double)a[i] * b[i];
+	return d;
+}
+
+/* The vectors of the n sentences text[pos[i][0], pos[i][1]) as an answer would show them, into out. */
+static void sentence_vectors(struct span_finder *sf, const char *text, size_t (*pos)[2], size_t n, float *out)
+{
+	struct buf *b = xcalloc(n ? n : 1, sizeof(*b));
+	const char **texts = xcalloc(n ? n : 1, sizeof(*texts));
+	size_t *lens = xcalloc(n ? n : 1, sizeof(*lens));
+	for (size_t i = 0; i < n; i++) {
+		buf_init(&b[i], BUF_NO_LIMIT);
+		span_text(&b[i], text, pos[i][0], pos[i][1]);
+		texts[i] = b[i].len ? b[i].ptr : "";
+		lens[i] = b[i].len;
+	}
+	use_embed_many(sf->model, texts, lens, n, out);
+	for (size_t i = 0; i < n; i++)
+		buf_release(&b[i]);
+	free(b);
+	free(texts);
+	free(lens);
+}
+
+/* The sentences as passage_read reads them: [start, end) pairs into *out; returns how many. */
+static size_t passage_sentences(const char *text, const json_t *metadata, size_t (**out)[2])
+{
+	size_t qa = qa_answer_at(text, metadata);
+	size_t n = span_sentences(text + qa, strlen(text) - qa, out);
+	for (size_t i = 0; i < n; i++) {
+		(*out)[i][0] += qa;
+		(*out)[i][1] += qa;
+	}
+	return n;
+}
+
+void span_passage_vectors(struct span_finder *sf, const char *text, const json_t *metadata, struct buf *out)
+{
+	size_t(*pos)[2];
+	size_t n = passage_sentences(text, metadata, &pos);
+	if (n > SV_MAX)
+		n = SV_MAX;
+	uint16_t count = (uint16_t)n;
+	buf_add(out, SV_MAGIC, 4);
+	buf_add(out, &count, 2);
+	float *vecs = xcalloc(n ? n : 1, USE_DIMS * sizeof(float));
+	sentence_vectors(sf, text, pos, n, vecs);
+	for (size_t i = 0; i < n; i++) {
+		const float *v = vecs + i * USE_DIMS;
+		float mx = 0;
+		for (size_t j = 0; j < USE_DIMS; j++)
+			mx = fabsf(v[j]) > mx ? fabsf(v[j]) : mx;
+		float scale = mx > 0 ? mx / 127.0f : 1.0f;
+		uint32_t se[2] = { (uint32_t)pos[i][0], (uint32_t)pos[i][1] };
+		int8_t qv[USE_DIMS];
+		for (size_t j = 0; j < USE_DIMS; j++)
+			qv[j] = (int8_t)lrintf(v[j] / scale);
+		buf_add(out, se, sizeof(se));
+		buf_add(out, &scale, sizeof(scale));
+		buf_add(out, qv, sizeof(qv));
+	}
+	free(vecs);
+	free(pos);
+}
+
+/* The passage's sentence vectors: those kept with its chunk when they are of these very sentences, else
+ * computed now (a chunk stored before sentence vectors were kept). */
+static void passage_vectors(struct span_finder *sf, const struct question *q, const struct search_result *r,
+			    struct passage *pa)
+{
+	const unsigned char *b = r->sentences;
+	size_t ns = pa->ns;
+	pa->vecs = xcalloc(ns ? ns : 1, USE_DIMS * sizeof(float));
+	uint16_t count = 0;
+	int kept = b && r->sentences_len >= SV_HEAD && !memcmp(b, SV_MAGIC, 4);
+	if (kept) {
+		memcpy(&count, b + 4, 2);
+		kept = count == ns && r->sentences_len == SV_HEAD + (size_t)count * SV_ENTRY;
+	}
+	for (size_t i = 0; kept && i < ns; i++) {
+		uint32_t se[2];
+		memcpy(se, b + SV_HEAD + i * SV_ENTRY, sizeof(se));
+		kept = se[0] == pa->ss[i].start && se[1] == pa->ss[i].end;
+	}
+	if (!kept) {
+		size_t(*pos)[2] = xcalloc(ns ? ns : 1, sizeof(*pos));
+		for (size_t i = 0; i < ns; i++) {
+			pos[i][0] = pa->ss[i].start;
+			pos[i][1] = pa->ss[i].end;
+		}
+		sentence_vectors(sf, r->text, pos, ns, pa->vecs);
+		free(pos);
+	}
+	float mean[USE_DIMS] = { 0 };
+	for (size_t i = 0; i < ns; i++) {
+		float *v = pa->vecs + i * USE_DIMS;
+		if (kept) {
+			const unsigned char *e = b + SV_HEAD + i * SV_ENTRY;
+			float scale;
+			memcpy(&scale, e + 8, sizeof(scale));
+			double norm = 0;
+			for (size_t j = 0; j < USE_DIMS; j++) {
+				v[j] = scale * (float)(int8_t)e[12 + j];
+				norm += (double)v[j] * v[j];
+			}
+			float inv = norm > 0 ? (float)(1.0 / sqrt(norm)) : 0;
+			for (size_t j = 0; j < USE_DIMS; j++)
+				v[j] *= inv;
+		}
+		pa->ss[i].qcos = dot(q->vec, v);
+		for (size_t j = 0; j < USE_DIMS; j++)
+			mean[j] += v[j];
+	}
+	double norm = sqrt(dot(mean, mean));
+	pa->qcos = norm > 0 ? dot(q->vec, mean) / norm : 0;
+}
 
 static void passage_read(struct span_finder *sf, const struct question *q, const struct search_result *r,
 			 struct passage *pa)
@@ -521,7 +669,7 @@ static void passage_read(struct span_finder *sf, const struct question *q, const
 	size_t len = strlen(text);
 	size_t(*pos)[2];
 	memset(pa, 0, sizeof(*pa));
-	pa->qa = qa_answer_at(r);
+	pa->qa = qa_answer_at(r->text, r->metadata);
 	pa->ns = span_sentences(text + pa->qa, len - pa->qa, &pos);
 	pa->ss = xcalloc(pa->ns ? pa->ns : 1, sizeof(*pa->ss));
 	for (size_t i = 0; i < pa->ns; i++) {
@@ -536,6 +684,7 @@ static void passage_read(struct span_finder *sf, const struct question *q, const
 		pa->text_mask |= st->mask;
 	}
 	free(pos);
+	passage_vectors(sf, q, r, pa);
 	pa->faq_mask = pa->qa ? text_mask(sf->terms, q, text, pa->qa, NULL, NULL) : 0;
 	pa->text_mask |= pa->faq_mask;
 	const char *section = json_string_value(json_object_get(r->metadata, "section"));
@@ -575,6 +724,8 @@ static void passage_candidates(const struct question *q, const struct search_res
 			continue;
 		uint64_t mask = faq_mask;
 		int words = 0, novel = 0, best_cov = 0, number = 0, date = 0, name = 0, qmark = 0;
+		float sum[USE_DIMS] = { 0 };
+		double best_cos = -1;
 		for (size_t k = 1; i + k <= last; k++) {
 			const struct sent *st = &ss[i + k - 1];
 			size_t chars = util_utf8_chars(text + ss[i].start, st->end - ss[i].start);
@@ -591,6 +742,12 @@ static void passage_candidates(const struct question *q, const struct search_res
 			qmark |= st->qmark;
 			if (popcount64(st->mask) > best_cov)
 				best_cov = popcount64(st->mask);
+			const float *sv = pa->vecs + (i + k - 1) * USE_DIMS;
+			for (size_t j = 0; j < USE_DIMS; j++)
+				sum[j] += sv[j];
+			if (st->qcos > best_cos)
+				best_cos = st->qcos;
+			double sum_norm = sqrt(dot(sum, sum));
 			int evidence = q->type == QT_NUMBER ? number : q->type == QT_DATE ? date : q->type == QT_NAME ? name : 0;
 			struct span_pick c = { .source = p, .start = ss[i].start, .end = st->end };
 			c.f[SF_BIAS] = 1;
@@ -610,6 +767,9 @@ static void passage_candidates(const struct question *q, const struct search_res
 			c.f[SF_LEAD] = i == 0;
 			c.f[SF_FOCUS] = focus ? (double)popcount64(mask & focus) / popcount64(focus) : 1;
 			c.f[SF_RARE] = weighted(q, mask);
+			c.f[SF_SEM_SPAN] = sum_norm > 0 ? dot(q->vec, sum) / sum_norm : 0;
+			c.f[SF_SEM_BEST] = best_cos;
+			c.f[SF_SEM_PASSAGE] = pa->qcos;
 			c.z = model_z(c.f);
 			if (words == 0)
 				continue; /* punctuation or a bare number */
@@ -631,6 +791,7 @@ void span_find(struct span_finder *sf, const char *question, const struct search
 	for (char *p = q.lower; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
 	q.type = question_type(q.lower);
+	use_embed(sf->model, question, strlen(question), q.vec);
 	terms_each(sf->terms, question, add_question_term, &q);
 	size_t np = n < SPAN_MAX_PASSAGES ? n : SPAN_MAX_PASSAGES;
 	struct passage pa[SPAN_MAX_PASSAGES];
@@ -658,7 +819,9 @@ void span_find(struct span_finder *sf, const char *question, const struct search
 			out->margin = SPAN_NO_RIVAL;
 		out->confidence = sigmoid(calib[0] + calib[1] * out->best.z + calib[2] * out->margin);
 	}
-	for (size_t p = 0; p < np; p++)
+	for (size_t p = 0; p < np; p++) {
 		free(pa[p].ss);
+		free(pa[p].vecs);
+	}
 	free(q.lower);
 }

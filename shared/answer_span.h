@@ -44,6 +44,10 @@ enum span_feature {
 	SF_FOCUS,        /* share of the question's terms missing from the passage's heading that the span holds */
 	SF_RARE,         /* share of the question's terms the span holds, each weighted by how few of the passages
 			    hold it (log((n + 1) / (df + 0.5))): the specific words, not the topic's */
+	SF_SEM_SPAN,     /* agreement in meaning: cosine of the question's sentence vector (use_lite.h) with the
+			    span's (the mean of its sentences') */
+	SF_SEM_BEST,     /* ... the best cosine of one of the span's sentences */
+	SF_SEM_PASSAGE,  /* ... the cosine with the whole passage's (the mean of all its sentences') */
 	SPAN_NFEATURES
 };
 
@@ -67,8 +71,16 @@ struct span_result {
 
 struct span_finder;
 
-int span_finder_new(struct span_finder **out, struct fs_error *e);
+/* model_path: the sentence model file (use_lite.h; [answerer] sentence_model). Its absence is an error, never a
+ * silent loss of the meaning features: FS_ENOTFOUND with the path in the message. */
+int span_finder_new(struct span_finder **out, const char *model_path, struct fs_error *e);
 void span_finder_free(struct span_finder *sf);
+
+/* Appends to out the sentence vectors of a passage (text and metadata as its chunk keeps them), for the chunk's
+ * `sentences` column: the sentences exactly as the finder reads them, so that a chat reads the vectors instead of
+ * computing them. A passage stored without them (or with others) still works, at the price of computing them at
+ * question time. */
+void span_passage_vectors(struct span_finder *sf, const char *text, const json_t *metadata, struct buf *out);
 
 /* Called for every candidate (for tuning); may be NULL. */
 typedef void (*span_each_fn)(void *arg, const struct span_pick *c);

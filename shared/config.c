@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "use_lite.h"
 #include "util.h"
 #include "banned.h"
 
@@ -27,6 +28,11 @@ struct setting {
 #define STR(sec, k, field, def) { sec, k, SET_STR, offsetof(struct config, field), def, 0, 0, 0, 0, 0, 0 }
 #define INT(sec, k, field, def, lo, hi) { sec, k, SET_INT, offsetof(struct config, field), NULL, def, lo, hi, 0, 0, 0 }
 #define REAL(sec, k, field, def, lo, hi) { sec, k, SET_REAL, offsetof(struct config, field), NULL, 0, 0, 0, def, lo, hi }
+
+/* Where `make install` puts the data files (the sentence model); the build passes its PREFIX. */
+#ifndef FAQSURE_SHAREDIR
+#define FAQSURE_SHAREDIR "/usr/local/share/faqsure"
+#endif
 
 static const struct setting settings[] = {
 	STR("database", "host", db_host, ""),
@@ -78,9 +84,11 @@ static const struct setting settings[] = {
 	STR("answerer", "model", answerer_model, ""),
 	INT("answerer", "timeout_ms", answerer_timeout_ms, 60000, 100, 600000),
 	INT("answerer", "max_retries", answerer_max_retries, 2, 0, 10),
+	STR("answerer", "sentence_model", answerer_sentence_model, FAQSURE_SHAREDIR "/" USE_MODEL_FILE),
 	INT("chat", "max_message_chars", chat_max_message_chars, 4000, 1, 100000),
 	INT("worker", "lease_seconds", worker_lease_seconds, 300, 5, 86400),
 	INT("worker", "poll_ms", worker_poll_ms, 1000, 10, 60000),
+	INT("worker", "sentence_seconds", worker_sentence_seconds, 5, 0, 86400),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

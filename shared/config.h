@@ -80,6 +80,7 @@ struct config {
 	char *answerer_model;        /* openai: the model for agents that do not name one */
 	long long answerer_timeout_ms;  /* openai: one upstream request, a streamed one included */
 	long long answerer_max_retries;
+	char *answerer_sentence_model; /* builtin: the sentence model file (use_lite.h), for agreement in meaning */
 
 	/* [chat] */
 	long long chat_max_message_chars;
@@ -87,6 +88,7 @@ struct config {
 	/* [worker] */
 	long long worker_lease_seconds;
 	long long worker_poll_ms;
+	long long worker_sentence_seconds; /* worker --once: time for sentence vectors after the queue */
 };
 
 /* Sets every default. */

@@ -42,7 +42,8 @@ int ingest_worker_init(struct ingest_worker *w, const struct config *cfg, struct
 	if (rc < 0)
 		return rc;
 	w->db = db_new(cfg);
-	if ((rc = terms_new(&w->terms, e)) < 0 || (rc = vstore_open(cfg, w->db, w->embedder->dims, &w->vs, e)) < 0) {
+	if ((rc = terms_new(&w->terms, e)) < 0 || (rc = vstore_open(cfg, w->db, w->embedder->dims, &w->vs, e)) < 0 ||
+	    (rc = span_finder_new(&w->spans, cfg->answerer_sentence_model, e)) < 0) {
 		ingest_worker_release(w);
 		return rc;
 	}
@@ -55,6 +56,7 @@ void ingest_worker_release(struct ingest_worker *w)
 		embedder_close(w->embedder);
 	vstore_close(w->vs);
 	terms_free(w->terms);
+	span_finder_free(w->spans);
 	db_free(w->db);
 	memset(w, 0, sizeof(*w));
 }
@@ -447,5 +449,45 @@ int ingest_run_one(struct ingest_worker *w, int *worked, struct fs_error *e)
 	}
 	fprintf(stderr, "faqsure worker: document %s: %s after %.0f ms\n", job.document_id,
 		rc < 0 ? e->msg : "processed", util_now_ms() - started);
+	return rc;
+}
+
+int ingest_fill_sentences(struct ingest_worker *w, long long account_id, int max, int *filled, struct fs_error *e)
+{
+	struct db_res r;
+	*filled = 0;
+	/* rows another worker is filling are skipped, not waited for or done twice */
+	int rc = db_begin(w->db, e);
+	if (rc < 0)
+		return rc;
+	if (account_id > 0)
+		rc = db_exec(w->db, &r, e,
+			     "SELECT id, text, metadata FROM chunks WHERE sentences_done = 0 AND account_id = ?"
+			     " LIMIT ? FOR UPDATE SKIP LOCKED",
+			     "ii", account_id, (long long)max);
+	else
+		rc = db_exec(w->db, &r, e,
+			     "SELECT id, text, metadata FROM chunks WHERE sentences_done = 0 LIMIT ? FOR UPDATE SKIP LOCKED",
+			     "i", (long long)max);
+	if (rc < 0) {
+		db_rollback(w->db);
+		return rc;
+	}
+	struct buf b;
+	buf_init(&b, BUF_NO_LIMIT);
+	for (size_t i = 0; i < r.nrows && rc == 0; i++) {
+		json_t *meta = json_loads(db_cell(&r, i, 2), 0, NULL);
+		buf_reset(&b);
+		span_passage_vectors(w->spans, db_cell(&r, i, 1), meta, &b);
+		json_decref(meta);
+		rc = db_exec(w->db, NULL, e, "UPDATE chunks SET sentences = ?, sentences_done = 1 WHERE id = ?", "bs",
+			     b.ptr, b.len, db_cell(&r, i, 0));
+	}
+	if (rc == 0 && (rc = db_commit(w->db, e)) == 0)
+		*filled = (int)r.nrows;
+	else if (rc < 0)
+		db_rollback(w->db);
+	buf_release(&b);
+	db_res_release(&r);
 	return rc;
 }

@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 
+#include "answer_span.h"
 #include "config.h"
 #include "db.h"
 #include "embed.h"
@@ -21,6 +22,7 @@ struct ingest_worker {
 	struct embedder *embedder;
 	struct terms *terms;
 	struct vstore *vs;
+	struct span_finder *spans; /* for the sentence vectors the answerer reads (answer_span.h) */
 	char id[128]; /* host:pid, recorded on the jobs it holds */
 };
 
@@ -38,6 +40,12 @@ int ingest_run_one(struct ingest_worker *w, int *worked, struct fs_error *e);
  * policy?" of a text that only says "returns"). Indexing and reindexing both use it, so a reindex embeds exactly
  * what ingestion did. filename and section may be NULL. */
 char *ingest_embed_text(const char *filename, const char *section, const char *text);
+
+/* Computes the sentence vectors the built-in answerer reads (answer_span.h, span_passage_vectors) of up to max
+ * chunks that have none yet (of one account, or of all for account_id 0); *filled says how many. The worker does it when its queue is empty:
+ * a document is ready as soon as its chunks are stored, and a chat on a chunk without them computes them itself
+ * (same answer, more time) until then. */
+int ingest_fill_sentences(struct ingest_worker *w, long long account_id, int max, int *filled, struct fs_error *e);
 
 /* Re-embeds the ready documents of one account (account_id > 0) or of all (0) with the configured embedder and
  * rebuilds the vector store from MariaDB; progress lines go to progress (may be NULL). */

@@ -1,9 +1,12 @@
 /* Reindex: re-embeds stored chunks with the configured embedder and rebuilds the vector store from MariaDB (after
- * the embedder or the vector backend changed). The chunks' text stays; their vectors, keyword vectors, model and
- * dims are rewritten one document per transaction, so searches go on meanwhile. */
+ * the embedder or the vector backend changed). The chunks' text stays; their vectors, keyword vectors, sentence
+ * vectors (answer_span.h), model and dims are rewritten one document per transaction, so searches go on
+ * meanwhile. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "ingest.h"
 #include "buf.h"
@@ -17,7 +20,7 @@ static int reindex_document(struct ingest_worker *w, long long account_id, const
 {
 	size_t dims = w->embedder->dims;
 	struct db_res r;
-	int rc = db_exec(w->db, &r, e, "SELECT c.id, c.section, c.text, d.filename FROM chunks c JOIN documents d ON d.id = c.document_id"
+	int rc = db_exec(w->db, &r, e, "SELECT c.id, c.section, c.text, d.filename, c.metadata FROM chunks c JOIN documents d ON d.id = c.document_id"
 			 " WHERE c.document_id = ? ORDER BY c.seq", "s", doc_id);
 	if (rc < 0)
 		return rc;
@@ -26,9 +29,10 @@ static int reindex_document(struct ingest_worker *w, long long account_id, const
 	float *vecs = xmalloc((n ? n : 1) * dims * sizeof(float));
 	unsigned char *blob = xmalloc(dims * 4);
 	struct sparse sp;
-	struct buf spb;
+	struct buf spb, sentences;
 	sparse_init(&sp);
 	buf_init(&spb, BUF_NO_LIMIT);
+	buf_init(&sentences, BUF_NO_LIMIT);
 	for (size_t i = 0; i < n; i++)
 		texts[i] = ingest_embed_text(db_cell(&r, i, 3), db_cell(&r, i, 1), db_cell(&r, i, 2));
 	for (size_t at = 0; at < n && rc == 0; at += REINDEX_BATCH) {
@@ -42,10 +46,15 @@ static int reindex_document(struct ingest_worker *w, long long account_id, const
 			terms_doc_vector(w->terms, texts[i], &sp);
 			buf_reset(&spb);
 			sparse_to_blob(&sp, &spb);
+			json_t *meta = json_loads(db_cell(&r, i, 4), 0, NULL);
+			buf_reset(&sentences);
+			span_passage_vectors(w->spans, db_cell(&r, i, 2), meta, &sentences);
+			json_decref(meta);
 			rc = db_exec(w->db, NULL, e,
-				     "UPDATE chunks SET embedding = ?, sparse = ?, embed_model = ?, dims = ? WHERE id = ?",
-				     "bbsis", blob, dims * 4, spb.ptr ? spb.ptr : "", spb.len, w->embedder->model,
-				     (long long)dims, db_cell(&r, i, 0));
+				     "UPDATE chunks SET embedding = ?, sparse = ?, sentences = ?, sentences_done = 1, embed_model = ?, dims = ?"
+				     " WHERE id = ?",
+				     "bbbsis", blob, dims * 4, spb.ptr ? spb.ptr : "", spb.len, sentences.ptr, sentences.len,
+				     w->embedder->model, (long long)dims, db_cell(&r, i, 0));
 		}
 		if (rc == 0)
 			rc = vstore_changed(w->cfg, w->db, account_id, doc_id, "upsert", e);
@@ -63,6 +72,7 @@ static int reindex_document(struct ingest_worker *w, long long account_id, const
 	free(blob);
 	sparse_release(&sp);
 	buf_release(&spb);
+	buf_release(&sentences);
 	db_res_release(&r);
 	return rc;
 }

@@ -41,6 +41,7 @@ void search_results_free(struct search_result *r, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free(r[i].text);
 		free(r[i].filename);
+		free(r[i].sentences);
 		json_decref(r[i].metadata);
 	}
 	free(r);
@@ -78,7 +79,7 @@ static int load_passages(struct db *db, long long account_id, struct search_resu
 	p[0] = (struct db_param){ .type = 'i', .i = account_id };
 	for (size_t i = 0; i < *n; i++)
 		p[i + 1] = (struct db_param){ .type = 's', .ptr = res[i].chunk_id };
-	char *sql = in_list_sql("SELECT c.id, c.document_id, c.text, c.metadata, d.filename"
+	char *sql = in_list_sql("SELECT c.id, c.document_id, c.text, c.metadata, d.filename, c.sentences"
 				" FROM chunks c JOIN documents d ON d.id = c.document_id"
 				" WHERE c.account_id = ? AND c.id IN (",
 				*n, ")");
@@ -104,6 +105,11 @@ static int load_passages(struct db *db, long long account_id, struct search_resu
 				o->metadata = json_object();
 			}
 			o->filename = xstrdup(db_cell(&r, i, 4));
+			if (db_cell(&r, i, 5)) {
+				o->sentences_len = r.lens[i * r.ncols + 5];
+				o->sentences = xmalloc(o->sentences_len + 1);
+				memcpy(o->sentences, db_cell(&r, i, 5), o->sentences_len);
+			}
 			break;
 		}
 	}

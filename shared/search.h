@@ -50,6 +50,8 @@ struct search_result {
 	char *text;
 	char *filename;
 	json_t *metadata; /* owned */
+	unsigned char *sentences; /* owned, may be NULL: the chunk's sentence vectors (answer_span.h) */
+	size_t sentences_len;
 	double score, cosine, coverage;
 };
 

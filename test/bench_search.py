@@ -230,6 +230,18 @@ def prepare():
             fail(f"corpus of {size} chunks: documents not all ready: {rows}; the workers said:\n{said}")
         total_chunks += rows["ready"][1]
         accounts[size] = (name, acct, key, rows["ready"][1])
+    if CHAT_SIZE in accounts:
+        # the chat corpus's sentence vectors, as the idle worker would compute them (one process per core)
+        t2 = time.monotonic()
+        fills = [subprocess.Popen([ctl, "sentences", "--account", accounts[CHAT_SIZE][0]], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                 for _ in range(os.cpu_count() or 1)]
+        errs = [f.communicate()[1] for f in fills]
+        if any(f.returncode for f in fills):
+            fail(f"faqsurectl sentences failed: {errs}")
+        fill_s = time.monotonic() - t2
+        say(f"sentence vectors of the {CHAT_SIZE}-chunk corpus: {len(fills)} processes {fill_s:.0f} s "
+            f"({accounts[CHAT_SIZE][3] / fill_s:.0f} chunks/s)")
     say(f"corpora: {ndocs} generated Markdown documents, {total_chunks} chunks "
         f"({', '.join(str(a[3]) for a in accounts.values())}); uploads {upload_s:.0f} s, "
         f"{len(workers)} workers {work_s:.0f} s ({total_chunks / work_s:.0f} chunks/s)")

@@ -32,6 +32,8 @@ mkdir -p "$VARDIR"
 VARDIR=$(cd "$VARDIR" && pwd)
 case "$BUILDDIR" in /*) ;; *) BUILDDIR="$top/$BUILDDIR" ;; esac
 CTL="$BUILDDIR/bin/faqsurectl"
+# The sentence model the build fetched and converted (GNUmakefile, MODELDIR).
+MODEL=${FAQSURE_SENTENCE_MODEL:-$top/build/model/use-lite-v2.bin}
 
 web_user=www-data
 reachable() { runuser -u "$web_user" -- test -x "$1" 2>/dev/null; }
@@ -111,6 +113,14 @@ write_config() {
 		ALTER USER 'faqsure'@'localhost' IDENTIFIED BY '$pw';
 		GRANT ALL PRIVILEGES ON faqsure.* TO 'faqsure'@'localhost';
 	SQL
+	# The sentence model, where the web server's user can read it (a copy in the runtime folder when not).
+	local model="$MODEL"
+	[ -r "$MODEL" ] || die "$MODEL is missing: run make first"
+	if ! runuser -u "$web_user" -- test -r "$MODEL" 2>/dev/null; then
+		model="$RUN/model/$(basename "$MODEL")"
+		mkdir -p "$RUN/model"
+		cmp -s "$MODEL" "$model" || { cp "$MODEL" "$model.tmp" && chmod 644 "$model.tmp" && mv -f "$model.tmp" "$model"; }
+	fi
 	cat >"$CONF.tmp" <<-CONF
 		# Written by vendor-config/stack.sh for the local stack in $VARDIR.
 		[database]
@@ -118,6 +128,9 @@ write_config() {
 		user = faqsure
 		password = $pw
 		name = faqsure
+
+		[answerer]
+		sentence_model = $model
 	CONF
 	# More settings for this stack (the tests use it to put search on the Qdrant stand-in).
 	[ -z "${FAQSURE_EXTRA_CONFIG:-}" ] || printf '\n%s\n' "$FAQSURE_EXTRA_CONFIG" >>"$CONF.tmp"

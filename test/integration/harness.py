@@ -436,7 +436,7 @@ class Stack:
 
     # -- database -----------------------------------------------------------------------------------------------
     def db_settings(self):
-        cp = configparser.ConfigParser(interpolation=None)
+        cp = configparser.ConfigParser(interpolation=None, strict=False)  # a section may repeat, as FAQSure allows
         cp.read(self.config_path)
         db = cp["database"]
         unq = lambda v: v[1:-1] if len(v) >= 2 and v[0] == v[-1] == '"' else v  # noqa: E731

@@ -5,11 +5,12 @@
 import json
 import math
 import re
+import shutil
 import threading
 import time
 import uuid
 
-from harness import UUID_RE, check, eq, expect_error, expect_request_id, sql_quote, stack, wait_for
+from harness import UUID_RE, check, eq, expect_error, expect_request_id, paused_worker, sql_quote, stack, wait_for
 from test_search import FAQ_CSV, HELP_MD, KB_FILES, OFF_TOPIC, RETURNS_TXT, SHIPPING_MD, upload_ready
 
 CHAT = "/api/v1/chat"
@@ -498,3 +499,38 @@ def test_chat_parallel_chats_of_an_account_with_a_balance():
 
 def test_chat_parallel_chats_of_an_unlimited_account():
     parallel_chats(unlimited=True)
+
+
+# ---- sentence vectors ------------------------------------------------------------------------------------------
+
+def test_chat_sentence_vectors_filled_later_give_the_same_answer():
+    """A document is ready before its chunks have sentence vectors; a chat then computes them itself, and gives the
+    same answer and confidence as after `faqsurectl sentences` (or the idle worker) stored them."""
+    s = stack()
+    account, key = s.docs_key("chat-sv", unlimited=True)
+    conf = s.config_copy("[worker]\nsentence_seconds = 0\n")
+    try:
+        with paused_worker(s):
+            ids = [s.upload_ok(key, RETURNS_TXT, "returns-policy.txt"),
+                   s.upload_ok(key, SHIPPING_MD, "shipping.md")]
+            s.worker_once(config=conf)  # the queue only: no sentence vectors yet
+            for doc_id in ids:
+                s.wait_document(key, doc_id, "ready")
+            acct = sql_quote(str(s.account_id(account)))
+            n = s.count_rows("chunks", f"account_id = {acct}")
+            eq(s.count_rows("chunks", f"account_id = {acct} AND sentences_done = 0"), n, "chunks without vectors")
+            questions = ["How many days do I have to return an item?", "How much does express shipping cost?"]
+            before = [chat(s, key, message=q) for q in questions]
+            out = s.ctl("sentences", "--account", account).stdout
+            check(f"{n} chunks" in out, f"faqsurectl sentences says {out!r}, expected {n} chunks")
+            eq(s.count_rows("chunks", f"account_id = {acct} AND sentences_done = 0"), 0, "chunks without vectors")
+            eq(s.count_rows("chunks", f"account_id = {acct} AND sentences IS NULL"), 0, "chunks with NULL vectors")
+            after = [chat(s, key, message=q) for q in questions]
+            for q, b, a in zip(questions, before, after):
+                eq(a["message"], b["message"], f"{q}: the answer with stored vectors")
+                check(abs(a["confidence"] - b["confidence"]) < 0.02,
+                      f"{q}: confidence {b['confidence']} computed, {a['confidence']} stored")
+            again = s.ctl("sentences", "--account", account).stdout
+            check(again.startswith("0 chunks"), f"a second run found work: {again!r}")
+    finally:
+        shutil.rmtree(conf.parent, ignore_errors=True)

@@ -11,7 +11,7 @@ from harness import CTL, KEY_RE, check, eq, expect_error, stack, unique
 DOCS = "/api/v1/documents"
 SUBCOMMANDS = [["account", "create"], ["account", "list"], ["account", "topup"], ["key", "create"],
                ["key", "list"], ["key", "revoke"], ["agent", "create"], ["agent", "list"], ["migrate"], ["worker"],
-               ["reindex"], ["stats"]]
+               ["reindex"], ["sentences"], ["stats"]]
 
 
 def test_help_on_every_subcommand():

@@ -79,7 +79,7 @@ def test_two_workers_never_take_the_same_job():
 def test_killed_worker_job_is_taken_over_after_the_lease():
     s = stack()
     _, key = s.docs_key("wk-kill")
-    conf = s.config_copy("[worker]\nlease_seconds = 5\n")
+    conf = s.config_copy("[worker]\nlease_seconds = 5\nsentence_seconds = 0\n")  # --once: the queue only
     try:
         with paused_worker(s):
             doc_id = s.upload_ok(key, docfiles.prose(3_000_000, seed=42).encode(), "big.txt")

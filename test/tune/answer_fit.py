@@ -44,7 +44,8 @@ def gold_answers(set_name):
 def candidates(results, binary):
     stdin = "".join(json.dumps({"qid": r["qid"], "question": r["question"], "passages": r["passages"]}) + "\n"
                     for r in results)
-    out = subprocess.run([binary], input=stdin, capture_output=True, text=True, check=True).stdout
+    model = os.environ.get("SENTENCE_MODEL") or str(ROOT / "build" / "model" / "use-lite-v2.bin")
+    out = subprocess.run([binary, model], input=stdin, capture_output=True, text=True, check=True).stdout
     lines = [json.loads(x) for x in out.splitlines() if x.strip()]
     names = lines[0]["features"]
     cands = [x for x in lines[1:] if "f" in x]

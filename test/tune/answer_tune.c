@@ -4,7 +4,7 @@
  *   {"qid", "source", "text", "z", "f": [features in span_feature order]}
  * then, per question, the chosen one: {"qid", "chosen": {"source", "text", "z", "margin", "confidence"}}.
  * test/tune/answer_fit.py labels the candidates with the gold answers and fits the span and confidence models.
- * usage: answer-tune < questions.jsonl > candidates.jsonl */
+ * usage: answer-tune SENTENCE_MODEL < questions.jsonl > candidates.jsonl */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,12 +39,11 @@ int main(int argc, char **argv)
 	struct fs_error e = { 0 };
 	char *line = NULL;
 	size_t cap = 0;
-	(void)argv;
-	if (argc > 1) {
-		fprintf(stderr, "usage: answer-tune < questions.jsonl > candidates.jsonl\n");
+	if (argc != 2) {
+		fprintf(stderr, "usage: answer-tune SENTENCE_MODEL < questions.jsonl > candidates.jsonl\n");
 		return 2;
 	}
-	if (span_finder_new(&sf, &e) < 0) {
+	if (span_finder_new(&sf, argv[1], &e) < 0) {
 		fprintf(stderr, "answer-tune: %s\n", e.msg);
 		return 1;
 	}

@@ -10,11 +10,13 @@ extern const struct test_case answer_openai_cases[];
 extern const struct test_case chat_cases[];
 extern const struct test_case analytics_cases[];
 extern const struct test_case usage_cases[];
+extern const struct test_case use_lite_cases[];
 
 static const struct test_case *const suites[] = { buf_cases, util_cases, config_cases, ratelimit_cases,
 						  route_cases, page_cases, err_cases, extract_cases, chunk_cases,
 						  embed_cases, multipart_cases, http_cases, search_cases,
-						  answer_openai_cases, chat_cases, analytics_cases, usage_cases };
+						  answer_openai_cases, chat_cases, analytics_cases, usage_cases,
+						  use_lite_cases };
 
 int main(int argc, char **argv)
 {

@@ -1,5 +1,6 @@
 /* The built-in answerer (verbatim sentences, Q/A answers, headings and numbered steps, fallback, tokens,
  * streaming) and the chat's follow-up detection. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +9,22 @@
 #include "chat.h"
 #include "check.h"
 #include "embed.h"
+#include "use_lite.h"
+
+/* The defaults, with the sentence model the build made (FAQSURE_SENTENCE_MODEL, as test/run.sh sets it). */
+static const struct config *test_config(void)
+{
+	static struct config cfg;
+	static int ready;
+	if (!ready) {
+		config_init(&cfg);
+		const char *model = getenv("FAQSURE_SENTENCE_MODEL");
+		free(cfg.answerer_sentence_model);
+		cfg.answerer_sentence_model = xstrdup(model ? model : "build/model/" USE_MODEL_FILE);
+		ready = 1;
+	}
+	return &cfg;
+}
 
 static struct search_result source(const char *text, const char *question)
 {
@@ -45,7 +62,7 @@ static int answer_th(const char *question, const char *text, const char *qa, int
 	struct search_result src = source(text, qa);
 	struct answer_input in = { .agent = &agent, .question = question, .sources = &src, .nsources = 1,
 				   .use_rag = use_rag, .threshold = th };
-	CHECK_INT(answerer_open("builtin", NULL, &a, &e), 0);
+	CHECK_INT(answerer_open("builtin", test_config(), &a, &e), 0);
 	answer_output_init(o);
 	int rc = answerer_answer(a, &in, deltas ? collect : NULL, deltas, o, &e);
 	*out = xstrdup(buf_str(&o->text));
@@ -217,6 +234,49 @@ static void chat_builtin_streams_the_same_text(void)
 	answer_output_release(&o);
 }
 
+/* The sentence vectors a chunk keeps (span_passage_vectors, as the worker stores them) give the answer and the
+ * confidence that computing them at question time gives; vectors of other sentences (the text changed) are not
+ * used. */
+static void chat_builtin_stored_sentence_vectors_agree(void)
+{
+	struct span_finder *sf;
+	struct fs_error e;
+	const char *text = "Leave\nYou are entitled to 12 weeks of paid time off for the birth or adoption of a child. "
+			   "You can request leave without pay of less than four weeks at any time.\n\n"
+			   "Jury duty is court leave and does not count against your other leave balances.";
+	const char *q = "How many weeks of paid parental leave do I get?";
+	CHECK_INT(span_finder_new(&sf, test_config()->answerer_sentence_model, &e), 0);
+	struct search_result src = source(text, NULL);
+	struct span_result fresh, kept, other;
+	span_find(sf, q, &src, 1, NULL, NULL, &fresh);
+	struct buf b;
+	buf_init(&b, BUF_NO_LIMIT);
+	span_passage_vectors(sf, text, src.metadata, &b);
+	CHECK(b.len > 6);
+	src.sentences = (unsigned char *)b.ptr;
+	src.sentences_len = b.len;
+	span_find(sf, q, &src, 1, NULL, NULL, &kept);
+	CHECK(fresh.found && kept.found);
+	CHECK_INT(kept.best.start, fresh.best.start);
+	CHECK_INT(kept.best.end, fresh.best.end);
+	CHECK(fabs(kept.confidence - fresh.confidence) < 0.01);
+	CHECK(fabs(kept.best.f[SF_SEM_BEST] - fresh.best.f[SF_SEM_BEST]) < 0.01);
+	/* the same vectors under a text whose sentences are elsewhere: ignored, computed again */
+	struct search_result moved = source("Intro line that is new.\n\nYou are entitled to 12 weeks of paid time off. "
+					    "Jury duty is court leave.", NULL);
+	moved.sentences = src.sentences;
+	moved.sentences_len = src.sentences_len;
+	span_find(sf, q, &moved, 1, NULL, NULL, &other);
+	moved.sentences = NULL;
+	struct span_result other_fresh;
+	span_find(sf, q, &moved, 1, NULL, NULL, &other_fresh);
+	CHECK(fabs(other.confidence - other_fresh.confidence) < 1e-9);
+	buf_release(&b);
+	json_decref(src.metadata);
+	json_decref(moved.metadata);
+	span_finder_free(sf);
+}
+
 static void chat_followup_detection(void)
 {
 	CHECK_INT(chat_is_followup("How long does that take?"), 1);
@@ -239,6 +299,7 @@ const struct test_case chat_cases[] = {
 	{ "chat_builtin_never_answers_with_a_fragment", chat_builtin_never_answers_with_a_fragment },
 	{ "chat_sentences_are_split_around_abbreviations", chat_sentences_are_split_around_abbreviations },
 	{ "chat_builtin_streams_the_same_text", chat_builtin_streams_the_same_text },
+	{ "chat_builtin_stored_sentence_vectors_agree", chat_builtin_stored_sentence_vectors_agree },
 	{ "chat_followup_detection", chat_followup_detection },
 	{ NULL, NULL },
 };
