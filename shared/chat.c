@@ -211,6 +211,7 @@ int chat_prepare(struct chat_engine *ce, struct db *db, long long account_id, co
 		.top_k = c->top_k,
 		.threshold = 0, /* the threshold is applied here, so a fallback still knows how close it came */
 		.hybrid = p->hybrid >= 0 ? p->hybrid : c->agent.use_hybrid,
+		.sentences = 1,
 	};
 	long long search_tokens = 0;
 	if ((rc = search_run(&ce->searcher, db, account_id, &sp, &c->found, &c->nfound, &search_tokens, e)) < 0)

@@ -70,19 +70,20 @@ static int cmp_score(const void *a, const void *b)
 	return strcmp(x->chunk_id, y->chunk_id);
 }
 
-/* Reads the kept results' passages (text, metadata, file name). A result whose chunk is gone (deleted after the
- * store answered) is dropped. */
-static int load_passages(struct db *db, long long account_id, struct search_result *res, size_t *n,
+#define PASSAGES_SQL(sentences)                                                                                \
+	"SELECT c.id, c.document_id, c.text, c.metadata, d.filename, " sentences                               \
+	" FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.account_id = ? AND c.id IN ("
+
+/* Reads the kept results' passages (text, metadata, file name; their sentence vectors when asked). A result whose
+ * chunk is gone (deleted after the store answered) is dropped. */
+static int load_passages(struct db *db, long long account_id, int sentences, struct search_result *res, size_t *n,
 			 struct fs_error *e)
 {
 	struct db_param *p = xcalloc(*n + 1, sizeof(*p));
 	p[0] = (struct db_param){ .type = 'i', .i = account_id };
 	for (size_t i = 0; i < *n; i++)
 		p[i + 1] = (struct db_param){ .type = 's', .ptr = res[i].chunk_id };
-	char *sql = in_list_sql("SELECT c.id, c.document_id, c.text, c.metadata, d.filename, c.sentences"
-				" FROM chunks c JOIN documents d ON d.id = c.document_id"
-				" WHERE c.account_id = ? AND c.id IN (",
-				*n, ")");
+	char *sql = in_list_sql(sentences ? PASSAGES_SQL("c.sentences") : PASSAGES_SQL("NULL"), *n, ")");
 	struct db_res r;
 	int rc = db_exec_params(db, &r, e, sql, p, *n + 1);
 	free(sql);
@@ -171,7 +172,7 @@ int search_run(struct searcher *s, struct db *db, long long account_id, const st
 	for (size_t i = 0; i < nhits && i < limit; i++)
 		if (res[i].score >= p->threshold)
 			res[nres++] = res[i];
-	if (nres && (rc = load_passages(db, account_id, res, &nres, e)) < 0) {
+	if (nres && (rc = load_passages(db, account_id, p->sentences, res, &nres, e)) < 0) {
 		nres = 0;
 		goto out;
 	}

@@ -42,6 +42,7 @@ struct search_params {
 	int hybrid;
 	const char *const *document_ids; /* optional filter */
 	size_t ndocument_ids;
+	int sentences; /* also load each result's sentence vectors (the built-in answerer reads them) */
 };
 
 struct search_result {
