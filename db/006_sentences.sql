@@ -5,4 +5,4 @@
 ALTER TABLE chunks
   ADD COLUMN IF NOT EXISTS sentences MEDIUMBLOB NULL COMMENT 'SV01: per sentence its byte range and an int8 vector',
   ADD COLUMN IF NOT EXISTS sentences_done TINYINT UNSIGNED NOT NULL DEFAULT 0,
-  ADD KEY IF NOT EXISTS chunks_sentences_todo (sentences_done);
+  ADD KEY IF NOT EXISTS chunks_sentences_todo (sentences_done, account_id);

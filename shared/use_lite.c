@@ -518,7 +518,8 @@ static void feed_forward(const struct use_model *m, int layer, float *h, size_t 
 static void embed_rows(const struct use_model *m, const int *ids, const size_t *seg, size_t nseg, float *out)
 {
 	size_t n = seg[nseg];
-	size_t rows = n ? n : 1;
+	/* the layers run on a multiple of four rows (dense()'s block), the rows past n zero and never read */
+	size_t rows = n ? (n + 3) & ~(size_t)3 : 4;
 	float *x = xcalloc(rows * EMB_DIMS, sizeof(float));
 	float *y = xcalloc(rows * EMB_DIMS, sizeof(float));
 	float *h = xcalloc(rows * USE_DIMS, sizeof(float));
@@ -543,24 +544,24 @@ static void embed_rows(const struct use_model *m, const int *ids, const size_t *
 			}
 		}
 	/* layer 0: attention at 256, its output and the residual both projected to 512 */
-	dense(x, n, EMB_DIMS, m->t[T_L0_RESIDUAL], m->t[T_L0_RESIDUAL_BIAS], USE_DIMS, h);
-	layer_norm(x, n, EMB_DIMS, m->t[T_L0_LN_SCALE], m->t[T_L0_LN_BIAS], y);
-	dense(y, n, EMB_DIMS, m->t[T_L0_QKV], m->t[T_L0_QKV_BIAS], 3 * EMB_DIMS, qkv);
+	dense(x, rows, EMB_DIMS, m->t[T_L0_RESIDUAL], m->t[T_L0_RESIDUAL_BIAS], USE_DIMS, h);
+	layer_norm(x, rows, EMB_DIMS, m->t[T_L0_LN_SCALE], m->t[T_L0_LN_BIAS], y);
+	dense(y, rows, EMB_DIMS, m->t[T_L0_QKV], m->t[T_L0_QKV_BIAS], 3 * EMB_DIMS, qkv);
 	for (size_t t = 0; t < nseg; t++)
 		attention(qkv + seg[t] * 3 * EMB_DIMS, seg[t + 1] - seg[t], EMB_DIMS, att + seg[t] * EMB_DIMS, logits);
-	dense(att, n, EMB_DIMS, m->t[T_L0_OUT], m->t[T_L0_OUT_BIAS], USE_DIMS, tmp);
-	for (size_t i = 0; i < n * USE_DIMS; i++)
+	dense(att, rows, EMB_DIMS, m->t[T_L0_OUT], m->t[T_L0_OUT_BIAS], USE_DIMS, tmp);
+	for (size_t i = 0; i < rows * USE_DIMS; i++)
 		h[i] += tmp[i];
-	feed_forward(m, 0, h, n, tmp, wide);
+	feed_forward(m, 0, h, rows, tmp, wide);
 	/* layer 1 at 512 */
-	layer_norm(h, n, USE_DIMS, m->t[T_L1_LN_SCALE], m->t[T_L1_LN_BIAS], tmp);
-	dense(tmp, n, USE_DIMS, m->t[T_L1_QKV], m->t[T_L1_QKV_BIAS], 3 * USE_DIMS, qkv);
+	layer_norm(h, rows, USE_DIMS, m->t[T_L1_LN_SCALE], m->t[T_L1_LN_BIAS], tmp);
+	dense(tmp, rows, USE_DIMS, m->t[T_L1_QKV], m->t[T_L1_QKV_BIAS], 3 * USE_DIMS, qkv);
 	for (size_t t = 0; t < nseg; t++)
 		attention(qkv + seg[t] * 3 * USE_DIMS, seg[t + 1] - seg[t], USE_DIMS, att + seg[t] * USE_DIMS, logits);
-	dense(att, n, USE_DIMS, m->t[T_L1_OUT], m->t[T_L1_OUT_BIAS], USE_DIMS, tmp);
-	for (size_t i = 0; i < n * USE_DIMS; i++)
+	dense(att, rows, USE_DIMS, m->t[T_L1_OUT], m->t[T_L1_OUT_BIAS], USE_DIMS, tmp);
+	for (size_t i = 0; i < rows * USE_DIMS; i++)
 		h[i] += tmp[i];
-	feed_forward(m, 1, h, n, tmp, wide);
+	feed_forward(m, 1, h, rows, tmp, wide);
 	/* the mean of each text's pieces (a text without any keeps the zero vector), the tanh layer, unit length */
 	for (size_t t = 0; t < nseg; t++) {
 		size_t k = seg[t + 1] - seg[t];

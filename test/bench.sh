@@ -45,7 +45,12 @@ export STANDIN_URL="http://127.0.0.1:$standin_port"
 export FAQSURE_EXTRA_CONFIG="${FAQSURE_EXTRA_CONFIG:+$FAQSURE_EXTRA_CONFIG
 }[answerer]
 url = $STANDIN_URL/v1
-model = standin"
+model = standin
+
+[worker]
+# the timed worker --once runs do the queue only; the chat corpus gets its sentence vectors from
+# faqsurectl sentences (test/bench_search.py), timed on its own
+sentence_seconds = 0"
 bash vendor-config/stack.sh start >/dev/null
 export FAQSURE_CONFIG="$dir/faqsure.conf"
 "$BUILDDIR/bin/faqsurectl" account create bench --unlimited >/dev/null
