@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,9 +101,12 @@ int span_finder_new(struct span_finder **out, const char *model_path, struct fs_
 		return rc;
 	}
 	if ((rc = use_model_open(model_path, &sf->model, e)) < 0) {
+		/* the server's own file: never the client's 404 or 400 */
+		char why[sizeof(e->msg)];
+		snprintf(why, sizeof(why), "%s", e ? e->msg : "");
 		terms_free(sf->terms);
 		free(sf);
-		return rc;
+		return fs_fail(e, FS_EINTERNAL, "%s ([answerer] sentence_model)", why);
 	}
 	*out = sf;
 	return 0;

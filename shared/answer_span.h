@@ -72,7 +72,7 @@ struct span_result {
 struct span_finder;
 
 /* model_path: the sentence model file (use_lite.h; [answerer] sentence_model). Its absence is an error, never a
- * silent loss of the meaning features: FS_ENOTFOUND with the path in the message. */
+ * silent loss of the meaning features: FS_EINTERNAL with the path in the message. */
 int span_finder_new(struct span_finder **out, const char *model_path, struct fs_error *e);
 void span_finder_free(struct span_finder *sf);
 

@@ -277,6 +277,23 @@ static void chat_builtin_stored_sentence_vectors_agree(void)
 	span_finder_free(sf);
 }
 
+/* A missing sentence model is the server's fault, said with its path: never a client error, never a silent
+ * answer without the meaning features. */
+static void chat_builtin_without_its_model_is_a_server_error(void)
+{
+	struct config cfg;
+	struct answerer *a = NULL;
+	struct fs_error e;
+	config_init(&cfg);
+	free(cfg.answerer_sentence_model);
+	cfg.answerer_sentence_model = xstrdup("/nonexistent/use-lite.bin");
+	CHECK_INT(answerer_open("builtin", &cfg, &a, &e), FS_EINTERNAL);
+	CHECK_CONTAINS(e.msg, "/nonexistent/use-lite.bin");
+	CHECK_CONTAINS(e.msg, "sentence_model");
+	CHECK(a == NULL);
+	config_release(&cfg);
+}
+
 static void chat_followup_detection(void)
 {
 	CHECK_INT(chat_is_followup("How long does that take?"), 1);
@@ -300,6 +317,7 @@ const struct test_case chat_cases[] = {
 	{ "chat_sentences_are_split_around_abbreviations", chat_sentences_are_split_around_abbreviations },
 	{ "chat_builtin_streams_the_same_text", chat_builtin_streams_the_same_text },
 	{ "chat_builtin_stored_sentence_vectors_agree", chat_builtin_stored_sentence_vectors_agree },
+	{ "chat_builtin_without_its_model_is_a_server_error", chat_builtin_without_its_model_is_a_server_error },
 	{ "chat_followup_detection", chat_followup_detection },
 	{ NULL, NULL },
 };
