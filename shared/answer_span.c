@@ -539,8 +539,12 @@ struct passage {
 /* ---- sentence vectors ---- */
 
 /* As kept with a chunk (chunks.sentences): SV_MAGIC, uint16 count, then per sentence uint32 start, uint32 end
- * (its bytes in the chunk's text), float32 scale and USE_DIMS int8 (component = scale · value); little-endian. */
-#define SV_MAGIC "SV01"
+ * (its bytes in the chunk's text), float32 scale and USE_DIMS int8 (component = scale · value); little-endian.
+ * The magic carries SPAN_VECTORS_VERSION: vectors of another version are computed again, not read. */
+#define SV_STR2(v) #v
+#define SV_STR(v) SV_STR2(v)
+#define SV_MAGIC "SV" SV_STR(SPAN_VECTORS_VERSION) "\n" /* its first 4 bytes are compared */
+_Static_assert(SPAN_VECTORS_VERSION > 0 && SPAN_VECTORS_VERSION < 100, "SV_MAGIC holds a version of two digits");
 #define SV_HEAD 6
 #define SV_ENTRY (12 + USE_DIMS)
 #define SV_MAX 2000 /* sentences kept per chunk */
@@ -649,6 +653,8 @@ static void passage_vectors(struct span_finder *sf, const struct question *q, co
 			const unsigned char *e = b + SV_HEAD + i * SV_ENTRY;
 			float scale;
 			memcpy(&scale, e + 8, sizeof(scale));
+			if (!isfinite(scale))
+				scale = 0; /* a damaged row: a zero vector, which agrees with nothing */
 			double norm = 0;
 			for (size_t j = 0; j < USE_DIMS; j++) {
 				v[j] = scale * (float)(int8_t)e[12 + j];

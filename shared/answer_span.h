@@ -76,6 +76,11 @@ struct span_finder;
 int span_finder_new(struct span_finder **out, const char *model_path, struct fs_error *e);
 void span_finder_free(struct span_finder *sf);
 
+/* The version of the stored sentence vectors (chunks.sentences_version holds the version a chunk's vectors are of):
+ * raise it whenever the sentence model (USE_MAGIC), span_sentences or span_text change, and the worker computes
+ * every chunk's vectors again. */
+#define SPAN_VECTORS_VERSION 1
+
 /* Appends to out the sentence vectors of a passage (text and metadata as its chunk keeps them), for the chunk's
  * `sentences` column: the sentences exactly as the finder reads them, so that a chat reads the vectors instead of
  * computing them. A passage stored without them (or with others) still works, at the price of computing them at

@@ -462,13 +462,13 @@ int ingest_fill_sentences(struct ingest_worker *w, long long account_id, int max
 		return rc;
 	if (account_id > 0)
 		rc = db_exec(w->db, &r, e,
-			     "SELECT id, text, metadata FROM chunks WHERE sentences_done = 0 AND account_id = ?"
+			     "SELECT id, text, metadata FROM chunks WHERE sentences_version < ? AND account_id = ?"
 			     " LIMIT ? FOR UPDATE SKIP LOCKED",
-			     "ii", account_id, (long long)max);
+			     "iii", (long long)SPAN_VECTORS_VERSION, account_id, (long long)max);
 	else
 		rc = db_exec(w->db, &r, e,
-			     "SELECT id, text, metadata FROM chunks WHERE sentences_done = 0 LIMIT ? FOR UPDATE SKIP LOCKED",
-			     "i", (long long)max);
+			     "SELECT id, text, metadata FROM chunks WHERE sentences_version < ? LIMIT ? FOR UPDATE SKIP LOCKED",
+			     "ii", (long long)SPAN_VECTORS_VERSION, (long long)max);
 	if (rc < 0) {
 		db_rollback(w->db);
 		return rc;
@@ -480,8 +480,8 @@ int ingest_fill_sentences(struct ingest_worker *w, long long account_id, int max
 		buf_reset(&b);
 		span_passage_vectors(w->spans, db_cell(&r, i, 1), meta, &b);
 		json_decref(meta);
-		rc = db_exec(w->db, NULL, e, "UPDATE chunks SET sentences = ?, sentences_done = 1 WHERE id = ?", "bs",
-			     b.ptr, b.len, db_cell(&r, i, 0));
+		rc = db_exec(w->db, NULL, e, "UPDATE chunks SET sentences = ?, sentences_version = ? WHERE id = ?", "bis",
+			     b.ptr, b.len, (long long)SPAN_VECTORS_VERSION, db_cell(&r, i, 0));
 	}
 	if (rc == 0 && (rc = db_commit(w->db, e)) == 0)
 		*filled = (int)r.nrows;

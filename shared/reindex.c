@@ -51,10 +51,10 @@ static int reindex_document(struct ingest_worker *w, long long account_id, const
 			span_passage_vectors(w->spans, db_cell(&r, i, 2), meta, &sentences);
 			json_decref(meta);
 			rc = db_exec(w->db, NULL, e,
-				     "UPDATE chunks SET embedding = ?, sparse = ?, sentences = ?, sentences_done = 1, embed_model = ?, dims = ?"
-				     " WHERE id = ?",
-				     "bbbsis", blob, dims * 4, spb.ptr ? spb.ptr : "", spb.len, sentences.ptr, sentences.len,
-				     w->embedder->model, (long long)dims, db_cell(&r, i, 0));
+				     "UPDATE chunks SET embedding = ?, sparse = ?, sentences = ?, sentences_version = ?, embed_model = ?,"
+				     " dims = ? WHERE id = ?",
+				     "bbbisis", blob, dims * 4, spb.ptr ? spb.ptr : "", spb.len, sentences.ptr, sentences.len,
+				     (long long)SPAN_VECTORS_VERSION, w->embedder->model, (long long)dims, db_cell(&r, i, 0));
 		}
 		if (rc == 0)
 			rc = vstore_changed(w->cfg, w->db, account_id, doc_id, "upsert", e);

@@ -22,6 +22,7 @@
 #include "banned.h"
 
 #define EMB_DIMS 256
+#define VOCAB_ROWS 8002 /* rows of the piece embeddings: no piece id may reach this */
 #define FFN_DIMS 1536
 #define HEADS 4
 #define RESERVED_PIECES 6 /* <unk> and control pieces: never matched in text */
@@ -70,7 +71,7 @@ static const struct {
 	size_t n;
 	size_t cols; /* a layer's kernel (rows = inputs, cols = outputs), stored in panels for dense(); else 0 */
 } tensors[T_COUNT] = {
-	[T_EMBEDDINGS] = { "module/Embeddings_en", 8002 * EMB_DIMS },
+	[T_EMBEDDINGS] = { "module/Embeddings_en", VOCAB_ROWS * EMB_DIMS },
 	[T_TIMESCALES] = { S "Layer_0/AddTimingSignal/TimingSignal/ExpandDims_1", EMB_DIMS / 2 },
 	[T_L0_LN_SCALE] = { E "Layer_0/TransformerLayer/layer_prepostprocess/layer_norm/layer_norm_scale/", EMB_DIMS },
 	[T_L0_LN_BIAS] = { E "Layer_0/TransformerLayer/layer_prepostprocess/layer_norm/layer_norm_bias/", EMB_DIMS },
@@ -177,12 +178,17 @@ int use_model_open(const char *path, struct use_model **out, struct fs_error *e)
 	size_t floats = 0;
 	for (int i = 0; i < T_COUNT; i++)
 		floats += tensors[i].n;
-	size_t need = sizeof(*h) + (floats + (h->pieces)) * sizeof(float);
-	if (memcmp(h->magic, USE_MAGIC, 8) != 0 || h->pieces < RESERVED_PIECES || h->pieces > 100000 || len <= need ||
-	    ((const char *)map)[len - 1] != '\0') {
+	if (memcmp(h->magic, USE_MAGIC, 8) != 0 || h->zero != 0 || h->pieces < RESERVED_PIECES ||
+	    h->pieces > VOCAB_ROWS) {
 		munmap(map, len);
 		return fs_fail(e, FS_EINVAL, "%s is not a sentence model file of this version (rebuild it with make)",
 			       path);
+	}
+	size_t need = sizeof(*h) + (floats + (h->pieces)) * sizeof(float);
+	if (len <= need || ((const char *)map)[len - 1] != '\0') {
+		munmap(map, len);
+		return fs_fail(e, FS_EINVAL, "%s is cut short (%zu bytes; more than %zu expected): rebuild it with make",
+			       path, len, need);
 	}
 	struct use_model *m = xcalloc(1, sizeof(*m));
 	m->map = map;
@@ -264,9 +270,16 @@ static void nfkc(struct buf *b, const char *text, size_t len)
 		buf_add(b, text, len);
 		return;
 	}
-	int32_t cap = n16 * 4 + 16;
+	/* NFKC may lengthen a character many times over (U+FDFA becomes 18 units): ICU says how much room */
+	int32_t cap = n16 + 16;
 	UChar *v = xmalloc((size_t)cap * sizeof(UChar));
 	int32_t nv = unorm2_normalize(norm, u, n16, v, cap, &st);
+	if (st == U_BUFFER_OVERFLOW_ERROR) {
+		st = U_ZERO_ERROR;
+		cap = nv + 1;
+		v = xrealloc(v, (size_t)cap * sizeof(UChar));
+		nv = unorm2_normalize(norm, u, n16, v, cap, &st);
+	}
 	if (U_FAILURE(st)) {
 		free(u);
 		free(v);
@@ -274,9 +287,9 @@ static void nfkc(struct buf *b, const char *text, size_t len)
 		return;
 	}
 	int32_t n8 = 0;
-	char *o = xmalloc((size_t)nv * 4 + 1);
+	char *o = xmalloc((size_t)nv * 3 + 1); /* a UTF-16 unit is at most 3 bytes of UTF-8 */
 	st = U_ZERO_ERROR;
-	u_strToUTF8WithSub(o, nv * 4 + 1, &n8, v, nv, 0xFFFD, NULL, &st);
+	u_strToUTF8WithSub(o, nv * 3 + 1, &n8, v, nv, 0xFFFD, NULL, &st);
 	if (U_SUCCESS(st))
 		buf_add(b, o, (size_t)n8);
 	else
@@ -639,8 +652,12 @@ static size_t shape_count(json_t *shape)
 {
 	size_t n = 1, i;
 	json_t *v;
-	json_array_foreach(shape, i, v)
-		n *= (size_t)json_integer_value(v);
+	json_array_foreach(shape, i, v) {
+		json_int_t d = json_integer_value(v);
+		if (d < 0 || d > (1 << 28) || (d && n > SIZE_MAX / (size_t)d))
+			return SIZE_MAX; /* never a tensor of this model */
+		n *= (size_t)d;
+	}
 	return n;
 }
 
@@ -681,7 +698,7 @@ int use_model_convert(const char *dist_dir, const char *out, struct fs_error *e)
 			rc = fs_fail(e, FS_EINVAL, "model.json: weight %zu is not a plain tensor", i);
 			goto done;
 		}
-		if (off + n * 4 > weights.len) {
+		if (n > weights.len / 4 || off + n * 4 > weights.len) {
 			rc = fs_fail(e, FS_EINVAL, "model.json: the shards end before %s", name);
 			goto done;
 		}
@@ -706,7 +723,7 @@ int use_model_convert(const char *dist_dir, const char *out, struct fs_error *e)
 	buf_reset(&path);
 	buf_addf(&path, "%s/vocab.json", dist_dir);
 	vocab = json_load_file(buf_str(&path), 0, &je);
-	if (!json_is_array(vocab) || json_array_size(vocab) < RESERVED_PIECES) {
+	if (!json_is_array(vocab) || json_array_size(vocab) < RESERVED_PIECES || json_array_size(vocab) > VOCAB_ROWS) {
 		rc = fs_fail(e, FS_EINVAL, "%s: not a vocabulary", buf_str(&path));
 		goto done;
 	}
@@ -739,8 +756,11 @@ int use_model_convert(const char *dist_dir, const char *out, struct fs_error *e)
 		const char *p = json_string_value(json_array_get(v, 0));
 		fwrite(p ? p : "", 1, strlen(p ? p : "") + 1, f);
 	}
-	if (fclose(f) != 0 || rename(buf_str(&path), out) != 0)
+	int bad = ferror(f);
+	if (fclose(f) != 0 || bad || rename(buf_str(&path), out) != 0) {
 		rc = fs_fail(e, FS_EINTERNAL, "cannot write %s: %s", out, strerror(errno));
+		unlink(buf_str(&path));
+	}
 	f = NULL;
 done:
 	if (f)

@@ -518,12 +518,12 @@ def test_chat_sentence_vectors_filled_later_give_the_same_answer():
                 s.wait_document(key, doc_id, "ready")
             acct = sql_quote(str(s.account_id(account)))
             n = s.count_rows("chunks", f"account_id = {acct}")
-            eq(s.count_rows("chunks", f"account_id = {acct} AND sentences_done = 0"), n, "chunks without vectors")
+            eq(s.count_rows("chunks", f"account_id = {acct} AND sentences_version = 0"), n, "chunks without vectors")
             questions = ["How many days do I have to return an item?", "How much does express shipping cost?"]
             before = [chat(s, key, message=q) for q in questions]
             out = s.ctl("sentences", "--account", account).stdout
             check(f"{n} chunks" in out, f"faqsurectl sentences says {out!r}, expected {n} chunks")
-            eq(s.count_rows("chunks", f"account_id = {acct} AND sentences_done = 0"), 0, "chunks without vectors")
+            eq(s.count_rows("chunks", f"account_id = {acct} AND sentences_version = 0"), 0, "chunks without vectors")
             eq(s.count_rows("chunks", f"account_id = {acct} AND sentences IS NULL"), 0, "chunks with NULL vectors")
             after = [chat(s, key, message=q) for q in questions]
             for q, b, a in zip(questions, before, after):

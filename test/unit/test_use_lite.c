@@ -138,7 +138,51 @@ static void use_lite_refuses_missing_and_foreign_files(void)
 	CHECK_INT(use_model_open(path, &m, &e), FS_EINVAL);
 	CHECK_CONTAINS(e.msg, "not a sentence model file");
 	CHECK(m == NULL);
+	/* the real file's header with more pieces than the model has embeddings, then the real file cut short */
+	const char *real = getenv("FAQSURE_SENTENCE_MODEL");
+	FILE *in = fopen(real ? real : "build/model/" USE_MODEL_FILE, "rb");
+	CHECK(in != NULL);
+	if (in) {
+		static char head[16];
+		CHECK_INT(fread(head, 1, sizeof(head), in), sizeof(head));
+		fclose(in);
+		unsigned int pieces = 100000;
+		memcpy(head + 8, &pieces, 4);
+		FILE *out = fopen(path, "wb");
+		fwrite(head, 1, sizeof(head), out);
+		fwrite(junk, 1, sizeof(junk), out);
+		fclose(out);
+		CHECK_INT(use_model_open(path, &m, &e), FS_EINVAL);
+		CHECK_CONTAINS(e.msg, "not a sentence model file");
+		pieces = 8000;
+		memcpy(head + 8, &pieces, 4);
+		out = fopen(path, "wb");
+		fwrite(head, 1, sizeof(head), out);
+		fwrite(junk, 1, sizeof(junk), out);
+		fclose(out);
+		CHECK_INT(use_model_open(path, &m, &e), FS_EINVAL);
+		CHECK_CONTAINS(e.msg, "cut short");
+		CHECK(m == NULL);
+	}
 	unlink(path);
+}
+
+/* NFKC may make a character much longer (U+FDFA is 18 characters): a text of several is normalised all the
+ * same, as the reference does, not read as unknown pieces. */
+static void use_lite_normalises_long_expansions(void)
+{
+	struct use_model *m = model();
+	CHECK(m != NULL);
+	if (!m)
+		return;
+	const char *one = "\xef\xb7\xba", *four = "\xef\xb7\xba \xef\xb7\xba \xef\xb7\xba \xef\xb7\xba";
+	int a[USE_MAX_PIECES], b[USE_MAX_PIECES];
+	size_t na = use_tokenize(m, one, strlen(one), a, USE_MAX_PIECES);
+	size_t nb = use_tokenize(m, four, strlen(four), b, USE_MAX_PIECES);
+	CHECK(na > 5);
+	CHECK(nb >= 4 * na);
+	for (size_t i = 0; i < na && i < nb; i++)
+		CHECK_INT(b[i], a[i]);
 }
 
 const struct test_case use_lite_cases[] = {
@@ -146,5 +190,6 @@ const struct test_case use_lite_cases[] = {
 	{ "use_lite_many_at_once_equals_one_at_a_time", use_lite_many_at_once_equals_one_at_a_time },
 	{ "use_lite_knows_what_sentences_mean", use_lite_knows_what_sentences_mean },
 	{ "use_lite_refuses_missing_and_foreign_files", use_lite_refuses_missing_and_foreign_files },
+	{ "use_lite_normalises_long_expansions", use_lite_normalises_long_expansions },
 	{ NULL, NULL },
 };
