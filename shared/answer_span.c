@@ -577,22 +577,24 @@ static void sentence_vectors(struct span_finder *sf, const char *text, size_t (*
 	free(lens);
 }
 
-/* The sentences as passage_read reads them: [start, end) pairs into *out; returns how many. */
-static size_t passage_sentences(const char *text, const json_t *metadata, size_t (**out)[2])
+/* The sentences of a passage, the one reading that both the stored vectors and the candidates use: of a Q/A
+ * passage its answer (*qa: where that starts, else 0), of any other its whole text; [start, end) pairs of text into
+ * *out (malloc'd); returns how many. */
+static size_t passage_sentences(const char *text, const json_t *metadata, size_t *qa, size_t (**out)[2])
 {
-	size_t qa = qa_answer_at(text, metadata);
-	size_t n = span_sentences(text + qa, strlen(text) - qa, out);
+	*qa = qa_answer_at(text, metadata);
+	size_t n = span_sentences(text + *qa, strlen(text) - *qa, out);
 	for (size_t i = 0; i < n; i++) {
-		(*out)[i][0] += qa;
-		(*out)[i][1] += qa;
+		(*out)[i][0] += *qa;
+		(*out)[i][1] += *qa;
 	}
 	return n;
 }
 
 void span_passage_vectors(struct span_finder *sf, const char *text, const json_t *metadata, struct buf *out)
 {
-	size_t(*pos)[2];
-	size_t n = passage_sentences(text, metadata, &pos);
+	size_t(*pos)[2], qa;
+	size_t n = passage_sentences(text, metadata, &qa, &pos);
 	if (n > SV_MAX)
 		n = SV_MAX;
 	uint16_t count = (uint16_t)n;
@@ -618,10 +620,10 @@ void span_passage_vectors(struct span_finder *sf, const char *text, const json_t
 	free(pos);
 }
 
-/* The passage's sentence vectors: those kept with its chunk when they are of these very sentences, else
- * computed now (a chunk stored before sentence vectors were kept). */
+/* The passage's sentence vectors: those kept with its chunk when they are of these very sentences (pos, as
+ * passage_sentences read them), else computed now (a chunk stored before sentence vectors were kept). */
 static void passage_vectors(struct span_finder *sf, const struct question *q, const struct search_result *r,
-			    struct passage *pa)
+			    size_t (*pos)[2], struct passage *pa)
 {
 	const unsigned char *b = r->sentences;
 	size_t ns = pa->ns;
@@ -635,17 +637,10 @@ static void passage_vectors(struct span_finder *sf, const struct question *q, co
 	for (size_t i = 0; kept && i < ns; i++) {
 		uint32_t se[2];
 		memcpy(se, b + SV_HEAD + i * SV_ENTRY, sizeof(se));
-		kept = se[0] == pa->ss[i].start && se[1] == pa->ss[i].end;
+		kept = se[0] == pos[i][0] && se[1] == pos[i][1];
 	}
-	if (!kept) {
-		size_t(*pos)[2] = xcalloc(ns ? ns : 1, sizeof(*pos));
-		for (size_t i = 0; i < ns; i++) {
-			pos[i][0] = pa->ss[i].start;
-			pos[i][1] = pa->ss[i].end;
-		}
+	if (!kept)
 		sentence_vectors(sf, r->text, pos, ns, pa->vecs);
-		free(pos);
-	}
 	float mean[USE_DIMS] = { 0 };
 	for (size_t i = 0; i < ns; i++) {
 		float *v = pa->vecs + i * USE_DIMS;
@@ -679,13 +674,12 @@ static void passage_read(struct span_finder *sf, const struct question *q, const
 	size_t len = strlen(text);
 	size_t(*pos)[2];
 	memset(pa, 0, sizeof(*pa));
-	pa->qa = qa_answer_at(r->text, r->metadata);
-	pa->ns = span_sentences(text + pa->qa, len - pa->qa, &pos);
+	pa->ns = passage_sentences(text, r->metadata, &pa->qa, &pos);
 	pa->ss = xcalloc(pa->ns ? pa->ns : 1, sizeof(*pa->ss));
 	for (size_t i = 0; i < pa->ns; i++) {
 		struct sent *st = &pa->ss[i];
-		st->start = pa->qa + pos[i][0];
-		st->end = pa->qa + pos[i][1];
+		st->start = pos[i][0];
+		st->end = pos[i][1];
 		st->mask = text_mask(sf->terms, q, text + st->start, st->end - st->start, &st->words, &st->novel);
 		st->heading = st->end - st->start < 120 && !strchr(".!?:;,)\"'", text[st->end - 1]) &&
 			      (st->end >= len || text[st->end] == '\n');
@@ -693,8 +687,8 @@ static void passage_read(struct span_finder *sf, const struct question *q, const
 		st->step = is_step(text, st->start, st->end);
 		pa->text_mask |= st->mask;
 	}
+	passage_vectors(sf, q, r, pos, pa);
 	free(pos);
-	passage_vectors(sf, q, r, pa);
 	pa->faq_mask = pa->qa ? text_mask(sf->terms, q, text, pa->qa, NULL, NULL) : 0;
 	pa->text_mask |= pa->faq_mask;
 	const char *section = json_string_value(json_object_get(r->metadata, "section"));

@@ -452,6 +452,14 @@ int ingest_run_one(struct ingest_worker *w, int *worked, struct fs_error *e)
 	return rc;
 }
 
+void ingest_chunk_sentences(struct ingest_worker *w, const char *text, const char *metadata, struct buf *out)
+{
+	json_t *meta = json_loads(metadata ? metadata : "{}", 0, NULL);
+	buf_reset(out);
+	span_passage_vectors(w->spans, text, meta, out);
+	json_decref(meta);
+}
+
 int ingest_fill_sentences(struct ingest_worker *w, long long account_id, int max, int *filled, struct fs_error *e)
 {
 	struct db_res r;
@@ -476,10 +484,7 @@ int ingest_fill_sentences(struct ingest_worker *w, long long account_id, int max
 	struct buf b;
 	buf_init(&b, BUF_NO_LIMIT);
 	for (size_t i = 0; i < r.nrows && rc == 0; i++) {
-		json_t *meta = json_loads(db_cell(&r, i, 2), 0, NULL);
-		buf_reset(&b);
-		span_passage_vectors(w->spans, db_cell(&r, i, 1), meta, &b);
-		json_decref(meta);
+		ingest_chunk_sentences(w, db_cell(&r, i, 1), db_cell(&r, i, 2), &b);
 		rc = db_exec(w->db, NULL, e, "UPDATE chunks SET sentences = ?, sentences_version = ? WHERE id = ?", "bis",
 			     b.ptr, b.len, (long long)SPAN_VECTORS_VERSION, db_cell(&r, i, 0));
 	}

@@ -41,6 +41,10 @@ int ingest_run_one(struct ingest_worker *w, int *worked, struct fs_error *e);
  * what ingestion did. filename and section may be NULL. */
 char *ingest_embed_text(const char *filename, const char *section, const char *text);
 
+/* Into out (emptied first): the sentence vectors of a stored chunk, its text and its metadata column as stored
+ * (span_passage_vectors), as the worker, `faqsurectl sentences` and reindex all store them. */
+void ingest_chunk_sentences(struct ingest_worker *w, const char *text, const char *metadata, struct buf *out);
+
 /* Computes the sentence vectors the built-in answerer reads (answer_span.h, span_passage_vectors) of up to max
  * chunks that have none yet (of one account, or of all for account_id 0); *filled says how many. The worker does it when its queue is empty:
  * a document is ready as soon as its chunks are stored, and a chat on a chunk without them computes them itself

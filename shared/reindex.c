@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "ingest.h"
 #include "buf.h"
 #include "banned.h"
@@ -46,10 +44,7 @@ static int reindex_document(struct ingest_worker *w, long long account_id, const
 			terms_doc_vector(w->terms, texts[i], &sp);
 			buf_reset(&spb);
 			sparse_to_blob(&sp, &spb);
-			json_t *meta = json_loads(db_cell(&r, i, 4), 0, NULL);
-			buf_reset(&sentences);
-			span_passage_vectors(w->spans, db_cell(&r, i, 2), meta, &sentences);
-			json_decref(meta);
+			ingest_chunk_sentences(w, db_cell(&r, i, 2), db_cell(&r, i, 4), &sentences);
 			rc = db_exec(w->db, NULL, e,
 				     "UPDATE chunks SET embedding = ?, sparse = ?, sentences = ?, sentences_version = ?, embed_model = ?,"
 				     " dims = ? WHERE id = ?",
