@@ -175,6 +175,12 @@ static int pick_agent(struct db *db, struct chat *c, const char *wanted, const c
 	return agent_default(db, c->account_id, &c->agent, e);
 }
 
+/* The answerer that answers c: its agent's, else the configured one. */
+static const char *answerer_name(const struct chat_engine *ce, const struct chat *c)
+{
+	return c->agent.answerer ? c->agent.answerer : ce->cfg->answerer_backend;
+}
+
 int chat_prepare(struct chat_engine *ce, struct db *db, long long account_id, const struct chat_params *p,
 		 double started_ms, struct chat *c, struct fs_error *e)
 {
@@ -211,7 +217,9 @@ int chat_prepare(struct chat_engine *ce, struct db *db, long long account_id, co
 		.top_k = c->top_k,
 		.threshold = 0, /* the threshold is applied here, so a fallback still knows how close it came */
 		.hybrid = p->hybrid >= 0 ? p->hybrid : c->agent.use_hybrid,
-		.sentences = 1,
+		/* the built-in answerer reads the passages' sentence vectors; an agent that falls back to it from an
+		 * unreachable upstream computes them itself */
+		.sentences = !strcmp(answerer_name(ce, c), "builtin"),
 	};
 	long long search_tokens = 0;
 	if ((rc = search_run(&ce->searcher, db, account_id, &sp, &c->found, &c->nfound, &search_tokens, e)) < 0)
@@ -473,7 +481,7 @@ static void fall_back(struct chat *c)
 int chat_answer(struct chat_engine *ce, struct db *db, struct chat *c, answer_delta_fn delta, void *arg,
 		struct fs_error *e)
 {
-	const char *name = c->agent.answerer ? c->agent.answerer : ce->cfg->answerer_backend;
+	const char *name = answerer_name(ce, c);
 	struct answer_output out;
 	size_t sent = 0;
 	int rc = 0;
