@@ -447,10 +447,11 @@ static const char usage_worker[] =
 	"Processes uploaded documents: extracts their text, cuts it into chunks, embeds them and stores them, so\n"
 	"they can be searched. Any number of workers on any number of machines may run against one database; a job\n"
 	"whose worker died is taken up again when its lease ([worker] lease_seconds) runs out.\n"
-	"  --once   process what is queued now, then spend up to [worker] sentence_seconds on sentence vectors,\n"
+	"  --once   process what is queued now, then spend up to [worker] sentence_seconds on that idle work,\n"
 	"           then exit (for cron on hosts where no daemon may run)\n"
-	"When the queue is empty it computes the sentence vectors the built-in answerer reads for stored chunks that\n"
-	"have none yet (until then a chat computes them itself, taking longer).\n"
+	"When the queue is empty it embeds again the chunks stored with an older embedder's vectors (after an upgrade\n"
+	"changed the built-in model; search does not see them until then), then computes the sentence vectors the\n"
+	"built-in answerer reads for stored chunks that have none yet (until then a chat computes them itself).\n"
 	"Without --once it runs until SIGTERM or SIGINT, finishing the document in hand first.\n";
 
 static volatile sig_atomic_t worker_stopping;
@@ -501,9 +502,17 @@ static int cmd_worker(struct ctl *c, const struct args *a)
 			fprintf(stderr, "faqsurectl worker: vector outbox: %s\n", se.msg);
 		/* ... and compute the sentence vectors of stored chunks, a few at a time so that a new upload waits
 		 * little; --once for at most [worker] sentence_seconds */
-		int filled = 0;
+		int filled = 0, refreshed = 0;
 		if (once && util_now_ms() - started >= 1000.0 * (double)c->cfg.worker_sentence_seconds)
 			break;
+		/* chunks embedded by an older model first: search does not see them until they are done */
+		if (ingest_refresh_vectors(&w, 16, &refreshed, &se) < 0) {
+			fprintf(stderr, "faqsurectl worker: vectors of an older embedder: %s\n", se.msg);
+		} else if (refreshed > 0) {
+			fprintf(stderr, "faqsurectl worker: embedded %d document(s) again with %s\n", refreshed,
+				w.embedder->model);
+			continue;
+		}
 		if (ingest_fill_sentences(&w, 0, 16, &filled, &se) < 0)
 			fprintf(stderr, "faqsurectl worker: sentence vectors: %s\n", se.msg);
 		else if (filled > 0)

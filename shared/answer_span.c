@@ -41,30 +41,30 @@ const char *const span_feature_names[SPAN_NFEATURES] = {
 
 /* The span model: log-odds that a candidate is a right answer, w . f (test/tune/answer_fit.py writes these). */
 static const double span_weights[SPAN_NFEATURES] = {
-	[SF_BIAS] = -8.3218,
-	[SF_SCORE] = 0.9454,
-	[SF_TOP] = 0.1839,
-	[SF_GAP] = 2.3921,
-	[SF_QCOV] = 0.7760,
-	[SF_QCOV_PASSAGE] = 0.5705,
-	[SF_QCOV_BEST] = 0.5996,
-	[SF_TYPE_MATCH] = 0.4783,
-	[SF_TYPE_MISS] = -0.2825,
-	[SF_NOVELTY] = 0.9045,
-	[SF_LENGTH] = 1.9142,
-	[SF_SENTENCES] = 0.1697,
-	[SF_QUESTIONS] = -0.9864,
+	[SF_BIAS] = -7.8549,
+	[SF_SCORE] = 1.6893,
+	[SF_TOP] = 0.5335,
+	[SF_GAP] = 3.1306,
+	[SF_QCOV] = 1.2658,
+	[SF_QCOV_PASSAGE] = 0.6116,
+	[SF_QCOV_BEST] = 0.7287,
+	[SF_TYPE_MATCH] = 0.5326,
+	[SF_TYPE_MISS] = -0.1466,
+	[SF_NOVELTY] = 0.2699,
+	[SF_LENGTH] = 2.0406,
+	[SF_SENTENCES] = 0.0511,
+	[SF_QUESTIONS] = -1.3613,
 	[SF_QA] = 0.0000,
-	[SF_LEAD] = 0.2885,
-	[SF_FOCUS] = -0.1901,
-	[SF_RARE] = 0.4661,
-	[SF_SEM_SPAN] = 1.8988,
-	[SF_SEM_BEST] = 1.3725,
-	[SF_SEM_PASSAGE] = 1.8193,
+	[SF_LEAD] = 0.1462,
+	[SF_FOCUS] = -0.0258,
+	[SF_RARE] = -0.0517,
+	[SF_SEM_SPAN] = 1.3956,
+	[SF_SEM_BEST] = 1.2318,
+	[SF_SEM_PASSAGE] = 0.8200,
 };
 
 /* The confidence model: sigmoid(c0 + c1 z + c2 min(margin, SPAN_NO_RIVAL)) of the best candidate. */
-static const double calib[3] = { -0.2905, 1.0594, 0.1399 };
+static const double calib[3] = { -0.5109, 1.0405, 0.1646 };
 
 enum qtype { QT_NONE, QT_NUMBER, QT_DATE, QT_NAME };
 

@@ -35,8 +35,8 @@ int embedder_open(const struct config *cfg, struct embedder **out, struct fs_err
 	return rc;
 }
 
-int embedder_embed(struct embedder *em, const char *const *texts, size_t n, float *out, long long *tokens,
-		   struct fs_error *e)
+static int embed_call(struct embedder *em, const char *const *texts, const char *const *leads, size_t n,
+		      float *out, long long *tokens, struct fs_error *e)
 {
 	long long ignored;
 	if (!tokens)
@@ -47,7 +47,19 @@ int embedder_embed(struct embedder *em, const char *const *texts, size_t n, floa
 	for (size_t i = 0; i < n; i++)
 		if (!texts[i])
 			return fs_fail(e, FS_EINVAL, "text %zu to embed is missing", i);
-	return em->ops->embed(em, texts, n, out, tokens, e);
+	return em->ops->embed(em, texts, leads, n, out, tokens, e);
+}
+
+int embedder_embed(struct embedder *em, const char *const *texts, size_t n, float *out, long long *tokens,
+		   struct fs_error *e)
+{
+	return embed_call(em, texts, NULL, n, out, tokens, e);
+}
+
+int embedder_embed_passages(struct embedder *em, const char *const *texts, const char *const *leads, size_t n,
+			    float *out, long long *tokens, struct fs_error *e)
+{
+	return embed_call(em, texts, leads, n, out, tokens, e);
 }
 
 void embedder_close(struct embedder *em)

@@ -1,10 +1,18 @@
-/* The built-in embedder ("builtin", model "builtin-v2"): signed feature hashing of stemmed words, the character
- * 3/4-grams of each stem and stem bigrams into 1024 dense dimensions. No model files, deterministic, any UTF-8
- * text. Changing anything that moves a vector (features, weights, hash, stopwords) needs a new model name and a
- * reindex.
- * Why 1024: hashing collisions are the noise of this model. On the dev eval sets (test/tune/rank_tune.c) going
- * from 384 to 1024 dimensions raised dense nDCG@10 from 0.637 to 0.673 (stackfaq) and from 0.255 to 0.299
- * (nfcorpus); 2048 gained only 0.01 more for twice the memory and scan time. */
+/* The built-in embedder ("builtin", model "builtin-v3"): one vector that carries two signals, so that every
+ * vector store ranks by both with one cosine.
+ *   - Words (the first 1024 dimensions): signed feature hashing of stemmed words, the character 3/4-grams of
+ *     each stem and stem bigrams. Why 1024: hashing collisions are the noise of this part. On the dev eval sets
+ *     (test/tune/rank_tune.c) going from 384 to 1024 dimensions raised dense nDCG@10 from 0.637 to 0.673
+ *     (stackfaq) and from 0.255 to 0.299 (nfcorpus); 2048 gained only 0.01 more for twice the memory.
+ *   - Meaning (the last 512): the sentence vector of the Universal Sentence Encoder Lite (use_lite.h; the file
+ *     [answerer] sentence_model names), which knows that "coronavirus" and "COVID-19" are one thing. A passage
+ *     with a lead (embed.h: an FAQ entry's question, else its first line) gets the mean of its lead's vector
+ *     and its whole text's: a question asked in other words lies close to the FAQ entry that asks it, and the
+ *     model, which reads only the first 128 pieces of a text, never loses the entry's question.
+ * Each part is unit length and weighs by the square root of its share (LEX_SHARE), so the cosine of two vectors
+ * is LEX_SHARE × the words' cosine + (1 − LEX_SHARE) × the meaning's. A text without any word gets the zero
+ * vector. Changing anything that moves a vector (features, weights, hash, stopwords, the shares, the sentence
+ * model) needs a new model name and a reindex. */
 #include "embed.h"
 
 #include <math.h>
@@ -15,11 +23,16 @@
 
 #include "buf.h"
 #include "terms.h"
+#include "use_lite.h"
 
 #include "banned.h"
 
-#define BUILTIN_DIMS 1024
-#define BUILTIN_MODEL "builtin-v2"
+#define LEX_DIMS 1024
+#define BUILTIN_DIMS (LEX_DIMS + USE_DIMS)
+#define BUILTIN_MODEL "builtin-v3"
+/* The words' share of the cosine. On the dev sets (rank-tune, hybrid nDCG@10 covidfaq / stackfaq / nfcorpus):
+ * 0.3 → 0.590 / 0.753 / 0.316, 0.5 → 0.637 / 0.779 / 0.327 (with leads), 0.7 → 0.608 / 0.777 / 0.334. */
+#define LEX_SHARE 0.5
 
 /* Weight of each feature class before the sublinear term frequency (1 + ln tf). Words carry the meaning;
  * a word has many n-grams, so each weighs less; bigrams reward phrases kept together. Tuned on the eval sets
@@ -43,6 +56,7 @@ struct feat {
 struct builtin {
 	struct embedder base;
 	struct terms *terms;
+	struct use_model *use;
 	int have_prev;
 	struct feat *tab; /* open addressing, cap a power of two, at most half full */
 	size_t cap, used;
@@ -178,13 +192,13 @@ static float class_weight(uint32_t cls)
 	return cls == FEAT_WORD ? WEIGHT_WORD : cls == FEAT_NGRAM ? WEIGHT_NGRAM : WEIGHT_BIGRAM;
 }
 
-/* Projects the table into v (zeroed here) and clears the table for the next text. Each feature lands in one
- * dimension with a sign taken from its hash, so collisions cancel out on average instead of inflating every
- * inner product. */
-static void project(struct builtin *b, float *v)
+/* Projects the table into v[LEX_DIMS] (zeroed here) and clears the table for the next text. Each feature lands
+ * in one dimension with a sign taken from its hash, so collisions cancel out on average instead of inflating
+ * every inner product. Returns 0 when the text had no feature (v stays zero). */
+static int project(struct builtin *b, float *v)
 {
 	double norm = 0;
-	memset(v, 0, BUILTIN_DIMS * sizeof(*v));
+	memset(v, 0, LEX_DIMS * sizeof(*v));
 	for (size_t i = 0; i < b->cap && b->used; i++) {
 		struct feat *f = &b->tab[i];
 		if (!f->key)
@@ -195,25 +209,71 @@ static void project(struct builtin *b, float *v)
 		memset(f, 0, sizeof(*f));
 		b->used--;
 	}
-	for (size_t d = 0; d < BUILTIN_DIMS; d++)
+	for (size_t d = 0; d < LEX_DIMS; d++)
 		norm += (double)v[d] * v[d];
 	if (norm > 0) {
-		float inv = (float)(1.0 / sqrt(norm));
-		for (size_t d = 0; d < BUILTIN_DIMS; d++)
+		float inv = (float)(sqrt(LEX_SHARE) / sqrt(norm));
+		for (size_t d = 0; d < LEX_DIMS; d++)
 			v[d] *= inv;
 	}
+	return norm > 0;
 }
 
-static int builtin_embed(struct embedder *em, const char *const *texts, size_t n, float *out, long long *tokens,
-			 struct fs_error *e)
+/* The texts' meaning parts: batches of texts and leads through the sentence model together. */
+#define SEM_BATCH 64
+
+static void meaning(struct builtin *b, const char *const *texts, const char *const *leads, size_t n,
+		    const int *has_words, float *out)
+{
+	const char *in[2 * SEM_BATCH];
+	size_t lens[2 * SEM_BATCH], at[2 * SEM_BATCH];
+	float *vecs = xmalloc(2 * SEM_BATCH * USE_DIMS * sizeof(float));
+	for (size_t start = 0; start < n; start += SEM_BATCH) {
+		size_t end = start + SEM_BATCH < n ? start + SEM_BATCH : n, k = 0;
+		for (size_t i = start; i < end; i++) {
+			if (!has_words[i])
+				continue;
+			in[k] = texts[i];
+			lens[k] = strlen(texts[i]);
+			at[k++] = i;
+			if (leads && leads[i] && *leads[i]) {
+				in[k] = leads[i];
+				lens[k] = strlen(leads[i]);
+				at[k++] = i;
+			}
+		}
+		use_embed_many(b->use, in, lens, k, vecs);
+		for (size_t j = 0; j < k;) {
+			float *v = out + at[j] * BUILTIN_DIMS + LEX_DIMS;
+			size_t parts = j + 1 < k && at[j + 1] == at[j] ? 2 : 1;
+			double norm = 0;
+			for (size_t d = 0; d < USE_DIMS; d++) {
+				v[d] = vecs[j * USE_DIMS + d] + (parts == 2 ? vecs[(j + 1) * USE_DIMS + d] : 0.0f);
+				norm += (double)v[d] * v[d];
+			}
+			float inv = norm > 0 ? (float)(sqrt(1.0 - LEX_SHARE) / sqrt(norm)) : 0.0f;
+			for (size_t d = 0; d < USE_DIMS; d++)
+				v[d] *= inv;
+			j += parts;
+		}
+	}
+	free(vecs);
+}
+
+static int builtin_embed(struct embedder *em, const char *const *texts, const char *const *leads, size_t n,
+			 float *out, long long *tokens, struct fs_error *e)
 {
 	struct builtin *b = (struct builtin *)em;
+	int *has_words = xcalloc(n, sizeof(*has_words));
 	(void)e;
 	for (size_t i = 0; i < n; i++) {
 		text_features(b, texts[i]);
-		project(b, out + i * BUILTIN_DIMS);
+		has_words[i] = project(b, out + i * BUILTIN_DIMS);
+		memset(out + i * BUILTIN_DIMS + LEX_DIMS, 0, USE_DIMS * sizeof(float));
 		*tokens += embed_count_tokens(texts[i]);
 	}
+	meaning(b, texts, leads, n, has_words, out);
+	free(has_words);
 	return 0;
 }
 
@@ -223,6 +283,7 @@ static void builtin_close(struct embedder *em)
 	if (!b)
 		return;
 	terms_free(b->terms);
+	use_model_close(b->use);
 	free(b->tab);
 	free(b->bounds);
 	buf_release(&b->word);
@@ -235,7 +296,6 @@ static int builtin_open(const struct config *cfg, struct embedder **out, struct 
 {
 	struct builtin *b;
 	int rc = 0;
-	(void)cfg;
 
 	*out = NULL;
 	b = xcalloc(1, sizeof(*b));
@@ -247,6 +307,13 @@ static int builtin_open(const struct config *cfg, struct embedder **out, struct 
 	buf_init(&b->prev, BUF_NO_LIMIT);
 	if ((rc = terms_new(&b->terms, e)) < 0)
 		goto out;
+	if ((rc = use_model_open(cfg && cfg->answerer_sentence_model ? cfg->answerer_sentence_model : "", &b->use, e)) < 0) {
+		/* a missing or broken model file is the installation's fault, never a client's */
+		char why[sizeof(e->msg)];
+		snprintf(why, sizeof(why), "%s", e->msg);
+		rc = fs_fail(e, FS_EINTERNAL, "%s ([answerer] sentence_model, which the built-in embedder reads)", why);
+		goto out;
+	}
 	*out = &b->base;
 out:
 	if (rc < 0)

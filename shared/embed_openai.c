@@ -207,10 +207,12 @@ out:
 	return rc;
 }
 
-static int openai_embed(struct embedder *em, const char *const *texts, size_t n, float *out, long long *tokens,
-			struct fs_error *e)
+/* leads are not sent: the server's model reads each passage whole. */
+static int openai_embed(struct embedder *em, const char *const *texts, const char *const *leads, size_t n,
+			float *out, long long *tokens, struct fs_error *e)
 {
 	struct openai *o = (struct openai *)em;
+	(void)leads;
 	size_t *pos = xmalloc(o->batch * sizeof(size_t));
 	int rc = 0;
 

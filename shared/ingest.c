@@ -197,13 +197,30 @@ char *ingest_embed_text(const char *filename, const char *section, const char *t
 	return buf_take(&t, NULL);
 }
 
-/* Embeds the chunks (section heading and text together) in batches. */
+char *ingest_embed_lead(const char *question, const char *text)
+{
+	if (question && *question)
+		return xstrdup(question);
+	if (!text)
+		return NULL;
+	size_t len = strcspn(text, "\n");
+	const char *rest = text + len;
+	while (*rest == '\n' || *rest == '\r' || *rest == ' ' || *rest == '\t')
+		rest++;
+	while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\r' || text[len - 1] == '\t'))
+		len--;
+	if (!*rest || len == 0 || len > INGEST_LEAD_MAX)
+		return NULL;
+	return xstrndup(text, len);
+}
+
+/* Embeds the chunks (section heading and text together, with their leads) in batches. */
 static int embed_chunks(struct ingest_worker *w, const char *filename, const struct chunk *chunks, size_t n,
 			struct chunk_row *rows, long long *tokens, struct fs_error *e)
 {
 	size_t dims = w->embedder->dims;
 	float *vec = xmalloc(EMBED_BATCH * dims * sizeof(float));
-	char **texts = xcalloc(EMBED_BATCH, sizeof(char *));
+	char **texts = xcalloc(EMBED_BATCH, sizeof(char *)), **leads = xcalloc(EMBED_BATCH, sizeof(char *));
 	struct sparse sp;
 	int rc = 0;
 	sparse_init(&sp);
@@ -214,22 +231,28 @@ static int embed_chunks(struct ingest_worker *w, const char *filename, const str
 			const struct chunk *c = &chunks[at + i];
 			free(texts[i]);
 			texts[i] = ingest_embed_text(filename, c->section, c->text);
+			free(leads[i]);
+			leads[i] = ingest_embed_lead(c->question, c->text);
 			rows[at + i].tokens = embed_count_tokens(c->text);
 			terms_doc_vector(w->terms, texts[i], &sp);
 			buf_init(&rows[at + i].sparse, BUF_NO_LIMIT);
 			sparse_to_blob(&sp, &rows[at + i].sparse);
 		}
 		long long used = 0;
-		rc = embedder_embed(w->embedder, (const char *const *)texts, k, vec, &used, e);
+		rc = embedder_embed_passages(w->embedder, (const char *const *)texts, (const char *const *)leads, k, vec,
+					     &used, e);
 		*tokens += used;
 		for (size_t i = 0; rc == 0 && i < k; i++) {
 			rows[at + i].vector = xmalloc(dims * 4);
 			vstore_encode_vector(vec + i * dims, dims, rows[at + i].vector);
 		}
 	}
-	for (size_t i = 0; i < EMBED_BATCH; i++)
+	for (size_t i = 0; i < EMBED_BATCH; i++) {
 		free(texts[i]);
+		free(leads[i]);
+	}
 	free(texts);
+	free(leads);
 	free(vec);
 	sparse_release(&sp);
 	return rc;

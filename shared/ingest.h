@@ -40,6 +40,11 @@ int ingest_run_one(struct ingest_worker *w, int *worked, struct fs_error *e);
  * policy?" of a text that only says "returns"). Indexing and reindexing both use it, so a reindex embeds exactly
  * what ingestion did. filename and section may be NULL. */
 char *ingest_embed_text(const char *filename, const char *section, const char *text);
+/* A chunk's lead for the embedder (embed.h): its question when it is an FAQ entry (question non-NULL and not
+ * empty), else the first line of its text when more lines follow and it is at most INGEST_LEAD_MAX bytes (a
+ * title, a heading, a question), else NULL. malloc'd. */
+#define INGEST_LEAD_MAX 300
+char *ingest_embed_lead(const char *question, const char *text);
 
 /* Into out (emptied first): the sentence vectors of a stored chunk, its text and its metadata column as stored
  * (span_passage_vectors), as the worker, `faqsurectl sentences` and reindex all store them. */
@@ -50,6 +55,14 @@ void ingest_chunk_sentences(struct ingest_worker *w, const char *text, const cha
  * a document is ready as soon as its chunks are stored, and a chat on a chunk without them computes them itself
  * (same answer, more time) until then. */
 int ingest_fill_sentences(struct ingest_worker *w, long long account_id, int max, int *filled, struct fs_error *e);
+
+/* With the built-in embedder, embeds again the chunks stored with an older built-in model's vectors (after an
+ * upgrade changed it): up to max_docs documents of one account, then every process's cache of that account
+ * starts over; *refreshed says how many documents. Until then search does not see those chunks. Nothing for
+ * another embedder's vectors (a configuration change: `faqsurectl reindex`) or an external store (Qdrant's
+ * collection has one vector size: `faqsurectl reindex` makes it again). The worker does it when its queue is
+ * empty, before sentence vectors. */
+int ingest_refresh_vectors(struct ingest_worker *w, int max_docs, int *refreshed, struct fs_error *e);
 
 /* Re-embeds the ready documents of one account (account_id > 0) or of all (0) with the configured embedder and
  * rebuilds the vector store from MariaDB; progress lines go to progress (may be NULL). */

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "ingest.h"
 #include "buf.h"
 #include "banned.h"
@@ -23,7 +25,7 @@ static int reindex_document(struct ingest_worker *w, long long account_id, const
 	if (rc < 0)
 		return rc;
 	size_t n = r.nrows;
-	char **texts = xcalloc(n ? n : 1, sizeof(*texts));
+	char **texts = xcalloc(n ? n : 1, sizeof(*texts)), **leads = xcalloc(n ? n : 1, sizeof(*leads));
 	float *vecs = xmalloc((n ? n : 1) * dims * sizeof(float));
 	unsigned char *blob = xmalloc(dims * 4);
 	struct sparse sp;
@@ -31,12 +33,17 @@ static int reindex_document(struct ingest_worker *w, long long account_id, const
 	sparse_init(&sp);
 	buf_init(&spb, BUF_NO_LIMIT);
 	buf_init(&sentences, BUF_NO_LIMIT);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		texts[i] = ingest_embed_text(db_cell(&r, i, 3), db_cell(&r, i, 1), db_cell(&r, i, 2));
+		json_t *m = json_loads(db_cell(&r, i, 4) ? db_cell(&r, i, 4) : "{}", 0, NULL);
+		leads[i] = ingest_embed_lead(json_string_value(json_object_get(m, "question")), db_cell(&r, i, 2));
+		json_decref(m);
+	}
 	for (size_t at = 0; at < n && rc == 0; at += REINDEX_BATCH) {
 		size_t k = n - at < REINDEX_BATCH ? n - at : REINDEX_BATCH;
 		long long used = 0;
-		rc = embedder_embed(w->embedder, (const char *const *)texts + at, k, vecs + at * dims, &used, e);
+		rc = embedder_embed_passages(w->embedder, (const char *const *)texts + at, (const char *const *)leads + at,
+					     k, vecs + at * dims, &used, e);
 	}
 	if (rc == 0 && (rc = db_begin(w->db, e)) == 0) {
 		for (size_t i = 0; i < n && rc == 0; i++) {
@@ -60,15 +67,68 @@ static int reindex_document(struct ingest_worker *w, long long account_id, const
 	}
 	if (rc == 0)
 		*nchunks += n;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		free(texts[i]);
+		free(leads[i]);
+	}
 	free(texts);
+	free(leads);
 	free(vecs);
 	free(blob);
 	sparse_release(&sp);
 	buf_release(&spb);
 	buf_release(&sentences);
 	db_res_release(&r);
+	return rc;
+}
+
+/* Every process's cache of the account starts over (its vectors changed in place). */
+static int restart_caches(struct ingest_worker *w, long long account_id, struct fs_error *e)
+{
+	return db_exec(w->db, NULL, e,
+		       "INSERT INTO vector_generations (account_id, generation, epoch) VALUES (?, 1, 1)"
+		       " ON DUPLICATE KEY UPDATE generation = generation + 1, epoch = epoch + 1",
+		       "i", account_id);
+}
+
+int ingest_refresh_vectors(struct ingest_worker *w, int max_docs, int *refreshed, struct fs_error *e)
+{
+	struct db_res r;
+	size_t nchunks = 0;
+	int rc;
+	*refreshed = 0;
+	/* only an upgrade of the built-in model: vectors of another embedder are the configuration's business
+	 * (faqsurectl reindex), and an external store's collection has one vector size, made with it */
+	if (w->vs->ops->external || strcmp(w->embedder->ops->name, "builtin") != 0)
+		return 0;
+	rc = db_exec(w->db, &r, e,
+		     "SELECT account_id FROM chunks WHERE embed_model LIKE 'builtin-%' AND embed_model <> ? LIMIT 1", "s",
+		     w->embedder->model);
+	if (rc < 0)
+		return rc;
+	long long account_id = r.nrows ? db_cell_ll(&r, 0, 0, 0) : 0;
+	db_res_release(&r);
+	if (!account_id)
+		return 0;
+	rc = db_exec(w->db, &r, e,
+		     "SELECT DISTINCT document_id FROM chunks WHERE account_id = ? AND embed_model LIKE 'builtin-%'"
+		     " AND embed_model <> ? LIMIT ?",
+		     "isi", account_id, w->embedder->model, (long long)max_docs);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < r.nrows && rc == 0; i++)
+		if ((rc = reindex_document(w, account_id, db_cell(&r, i, 0), &nchunks, e)) == 0)
+			(*refreshed)++;
+	db_res_release(&r);
+	/* once for the batch: a reload of the account's vectors is what each refresh costs the searchers */
+	if (*refreshed > 0) {
+		struct fs_error ge = { 0 };
+		int grc = restart_caches(w, account_id, &ge);
+		if (rc == 0 && grc < 0) {
+			*e = ge;
+			rc = grc;
+		}
+	}
 	return rc;
 }
 
@@ -99,10 +159,7 @@ int ingest_reindex(struct ingest_worker *w, long long account_id, FILE *progress
 	}
 	/* in-place vector changes: every process's cache of these accounts starts over */
 	if (rc == 0)
-		rc = account_id ? db_exec(w->db, NULL, e,
-					  "INSERT INTO vector_generations (account_id, generation, epoch) VALUES (?, 1, 1)"
-					  " ON DUPLICATE KEY UPDATE generation = generation + 1, epoch = epoch + 1",
-					  "i", account_id)
+		rc = account_id ? restart_caches(w, account_id, e)
 				: db_exec(w->db, NULL, e,
 					  "UPDATE vector_generations SET generation = generation + 1, epoch = epoch + 1", "");
 	db_res_release(&r);

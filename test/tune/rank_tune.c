@@ -1,13 +1,16 @@
 /* Offline retrieval tuning: runs an eval set (../shared/eval/<set>) through the same extraction, chunking,
  * embedding and ranking code as the service, in one process, and prints nDCG@10 / MRR@10 / R@5 / R@10 for the
  * dense, keyword and hybrid rankings, plus how cosines of relevant and irrelevant top-10 results are spread
- * (for calibrating similarity_score). `make eval` measures the real thing through the API; this is the fast loop.
- * usage: rank-tune SET_DIR [max_queries]
+ * (for calibrating similarity_score). `make eval` measures the real thing through the API; this is the fast
+ * loop.
+ * usage: rank-tune SET_DIR [max_queries]   (run from the repository: the sentence model is build/model's, or
+ * SENTENCE_MODEL)
  * Knobs for experiments (environment): T_PRF / T_ALPHA feedback passages and weight (default: the config's),
  * T_RESCORE=1 orders dense and hybrid lists by similarity_score (search's dense order: then "dense" equals
  * make eval's figure), T_CT chunk target size, T_WS / T_K weighted RRF of the "wfused" line, T_HM ranking whose cosines are
  * histogrammed (0 dense, 2 hybrid), T_DUMP=1 prints "D rel cosine coverage nterms rank" per top-10 result (the
- * input of the score calibration). */
+ * input of the score calibration), T_SCORE="cosine_weight coverage_weight midpoint slope" tries other
+ * similarity_score constants. */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,6 +24,7 @@
 #include "ingest.h"
 #include "terms.h"
 #include "search.h"
+#include "use_lite.h"
 #include "vindex.h"
 #include "vscan.h"
 
@@ -134,6 +138,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	config_init(&cfg);
+	if (getenv("T_SCORE")) /* "cosine_weight coverage_weight midpoint slope" of similarity_score */
+		sscanf(getenv("T_SCORE"), "%lf %lf %lf %lf", &cfg.search_score_cosine_weight,
+		       &cfg.search_score_coverage_weight, &cfg.search_score_midpoint, &cfg.search_score_slope);
+	free(cfg.answerer_sentence_model); /* the build's model unless SENTENCE_MODEL names another */
+	cfg.answerer_sentence_model = xstrdup(getenv("SENTENCE_MODEL") ? getenv("SENTENCE_MODEL")
+								  : "build/model/" USE_MODEL_FILE);
 	if (embedder_open(&cfg, &em, &e) < 0 || terms_new(&tm, &e) < 0) {
 		fprintf(stderr, "%s\n", e.msg);
 		return 1;
@@ -180,7 +190,9 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < n; i++) {
 			long long tok = 0;
 			char *tp = ingest_embed_text(fname, chunks[i].section, chunks[i].text);
-			embedder_embed(em, (const char *const *)&tp, 1, vec, &tok, &e);
+			char *lead = ingest_embed_lead(chunks[i].question, chunks[i].text);
+			embedder_embed_passages(em, (const char *const *)&tp, (const char *const *)&lead, 1, vec, &tok, &e);
+			free(lead);
 			terms_doc_vector(tm, tp, &sp);
 			char cid[37];
 			snprintf(cid, sizeof(cid), "%036zu", nchunks);

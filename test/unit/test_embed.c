@@ -1,5 +1,6 @@
 /* embed: the registry, the built-in tokenizer, and the built-in embedder's promises (deterministic, unit
- * length, zero for featureless text) and its quality floor (related texts beat unrelated ones). */
+ * length, zero for featureless text) and its quality floor (related texts beat unrelated ones, words that mean
+ * the same meet, an FAQ entry's question counts). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,14 +8,20 @@
 #include "check.h"
 #include "config.h"
 #include "embed.h"
+#include "buf.h"
+#include "use_lite.h"
 
-#define DIMS 1024
+#define DIMS 1536 /* 1024 for words, 512 for meaning */
 
+/* The build's sentence model (run from the repository), or FAQSURE_TEST_USE_MODEL. */
 static struct embedder *open_builtin(struct config *cfg)
 {
 	struct embedder *em = NULL;
 	struct fs_error e;
+	const char *model = getenv("FAQSURE_TEST_USE_MODEL");
 	config_init(cfg);
+	free(cfg->answerer_sentence_model);
+	cfg->answerer_sentence_model = xstrdup(model ? model : "build/model/" USE_MODEL_FILE);
 	CHECK_INT(embedder_open(cfg, &em, &e), 0);
 	return em;
 }
@@ -58,7 +65,7 @@ static void embed_builtin_identity(void)
 	if (em) {
 		CHECK_STR(em->ops->name, "builtin");
 		CHECK_INT(em->dims, DIMS);
-		CHECK_STR(em->model, "builtin-v2");
+		CHECK_STR(em->model, "builtin-v3");
 	}
 	embedder_close(em);
 	embedder_close(NULL);
@@ -158,6 +165,11 @@ static const struct {
 	  "Reimbursement of travel expenses requires receipts", 0.1f },
 	{ "возмещение расходов", "Сотрудники получают возмещение разумных расходов.", "Суточные зависят от города.",
 	  0.2f }, /* non-English words hash consistently */
+	/* no word in common: only the meaning part can tell */
+	{ "where did coronavirus originate from", "COVID-19 was first seen in bats in a market in Wuhan",
+	  "Our office closes at five on Fridays", 0.05f },
+	{ "carry over annual leave", "Can I roll over vacation days into next year?", "Printer toner is in room 12",
+	  0.05f },
 };
 
 static void embed_builtin_related_beats_unrelated(void)
@@ -174,6 +186,48 @@ static void embed_builtin_related_beats_unrelated(void)
 		}
 	}
 	embedder_close(em);
+	config_release(&cfg);
+}
+
+/* A passage's lead (an FAQ entry's question) brings it closer to the same question in other words. */
+static void embed_builtin_lead_brings_the_question_closer(void)
+{
+	struct config cfg;
+	struct embedder *em = open_builtin(&cfg);
+	const char *texts[2] = { "What are the symptoms of the virus?\nMost people have a fever, a dry cough and "
+				 "tiredness; some lose taste or smell. Call your doctor before you go there.",
+				 "which signs show that someone has caught the virus" };
+	const char *leads[2] = { "What are the symptoms of the virus?", NULL };
+	float with[2 * DIMS], without[2 * DIMS];
+	struct fs_error e;
+	if (em) {
+		CHECK_INT(embedder_embed_passages(em, texts, leads, 2, with, NULL, &e), 0);
+		CHECK_INT(embedder_embed(em, texts, 2, without, NULL, &e), 0);
+		CHECK(memcmp(with + DIMS, without + DIMS, DIMS * sizeof(float)) == 0); /* no lead: the same */
+		float a = dot(with, with + DIMS), b = dot(without, without + DIMS);
+		if (!(a > b + 0.015f)) {
+			printf("    with its lead %.3f, without %.3f\n", (double)a, (double)b);
+			check_failed = 1;
+		}
+		float len = sqrtf(dot(with, with));
+		CHECK(fabsf(len - 1.0f) < 1e-5f);
+	}
+	embedder_close(em);
+	config_release(&cfg);
+}
+
+static void embed_builtin_without_its_model_is_a_server_error(void)
+{
+	struct config cfg;
+	struct embedder *em = NULL;
+	struct fs_error e;
+	config_init(&cfg);
+	free(cfg.answerer_sentence_model);
+	cfg.answerer_sentence_model = xstrdup("/nonexistent/use-lite.bin");
+	CHECK_INT(embedder_open(&cfg, &em, &e), FS_EINTERNAL);
+	CHECK_CONTAINS(e.msg, "/nonexistent/use-lite.bin");
+	CHECK_CONTAINS(e.msg, "[answerer] sentence_model");
+	CHECK(em == NULL);
 	config_release(&cfg);
 }
 
@@ -225,6 +279,8 @@ const struct test_case embed_cases[] = {
 	{ "embed_builtin_unit_length", embed_builtin_unit_length },
 	{ "embed_builtin_featureless_is_zero", embed_builtin_featureless_is_zero },
 	{ "embed_builtin_related_beats_unrelated", embed_builtin_related_beats_unrelated },
+	{ "embed_builtin_lead_brings_the_question_closer", embed_builtin_lead_brings_the_question_closer },
+	{ "embed_builtin_without_its_model_is_a_server_error", embed_builtin_without_its_model_is_a_server_error },
 	{ "embed_count_tokens_cases", embed_count_tokens_cases },
 	{ "embed_tokens_summed_and_arguments", embed_tokens_summed_and_arguments },
 	{ NULL, NULL },
