@@ -242,7 +242,10 @@ static void meaning(struct builtin *b, const char *const *texts, const char *con
 				at[k++] = i;
 			}
 		}
-		use_embed_many(b->use, in, lens, k, vecs);
+		if (k == 1) /* a query: use_embed remembers it for the answerer */
+			use_embed(b->use, in[0], lens[0], vecs);
+		else
+			use_embed_many(b->use, in, lens, k, vecs);
 		for (size_t j = 0; j < k;) {
 			float *v = out + at[j] * BUILTIN_DIMS + LEX_DIMS;
 			size_t parts = j + 1 < k && at[j + 1] == at[j] ? 2 : 1;

@@ -128,6 +128,7 @@ struct slot {
 struct use_model {
 	void *map;
 	size_t map_len;
+	uint64_t file_id[3]; /* device, inode and change time of the file: models with equal ids are the same */
 	const float *t[T_COUNT];
 	uint32_t npieces;
 	const float *score;
@@ -193,6 +194,9 @@ int use_model_open(const char *path, struct use_model **out, struct fs_error *e)
 	struct use_model *m = xcalloc(1, sizeof(*m));
 	m->map = map;
 	m->map_len = len;
+	m->file_id[0] = (uint64_t)st.st_dev;
+	m->file_id[1] = (uint64_t)st.st_ino;
+	m->file_id[2] = (uint64_t)st.st_ctim.tv_sec * 1000000000u + (uint64_t)st.st_ctim.tv_nsec;
 	const float *f = (const float *)(h + 1);
 	for (int i = 0; i < T_COUNT; i++) {
 		m->t[i] = f;
@@ -627,9 +631,31 @@ void use_embed_many(const struct use_model *m, const char *const *texts, const s
 	free(seg);
 }
 
+/* The last single text embedded on this thread, by any model opened from the same file: a chat embeds its
+ * question for search (embed_builtin.c) and again for the answerer (answer_span.c), and the second is free. */
+static _Thread_local struct {
+	uint64_t file_id[3];
+	char *text;
+	size_t len;
+	float vec[USE_DIMS];
+} last;
+
 void use_embed(const struct use_model *m, const char *text, size_t len, float *out)
 {
+	if (last.text && last.len == len && !memcmp(last.file_id, m->file_id, sizeof(last.file_id)) &&
+	    !memcmp(last.text, text, len)) {
+		memcpy(out, last.vec, sizeof(last.vec));
+		return;
+	}
 	use_embed_many(m, &text, &len, 1, out);
+	if (len <= 4096) { /* a question, not a document */
+		free(last.text);
+		last.text = xmalloc(len + 1);
+		memcpy(last.text, text, len);
+		last.len = len;
+		memcpy(last.file_id, m->file_id, sizeof(last.file_id));
+		memcpy(last.vec, out, sizeof(last.vec));
+	}
 }
 
 /* ---- conversion from the npm package ---- */

@@ -33,7 +33,8 @@ void use_model_close(struct use_model *m);
 size_t use_tokenize(const struct use_model *m, const char *text, size_t len, int *ids, size_t max);
 
 /* The unit-length vector of text into out[USE_DIMS]. Never fails for any byte string (invalid UTF-8 is read as
- * U+FFFD; an empty text gets the model's vector for no pieces). */
+ * U+FFFD; an empty text gets the model's vector for no pieces). Each thread remembers its last text (up to 4 KiB)
+ * and vector, for any model opened from the same file, so the same question twice costs once. */
 void use_embed(const struct use_model *m, const char *text, size_t len, float *out);
 /* The vectors of count texts into out[count · USE_DIMS], the same as use_embed of each but faster: the texts go
  * through the layers together. */

@@ -101,6 +101,16 @@ static void use_lite_many_at_once_equals_one_at_a_time(void)
 		CHECK(d < 1e-5);
 		CHECK(fabs(cosine(one, one) - 1) < 1e-4); /* unit length, even for an empty text */
 	}
+	/* the remembered last text: asked again, and after another, each gets its own vector */
+	for (int round = 0; round < 2; round++)
+		for (int i = 0; i < 6; i++) {
+			use_embed(m, texts[i], lens[i], one);
+			CHECK(memcmp(one, many + i * USE_DIMS, sizeof(one)) == 0 || cosine(one, many + i * USE_DIMS) > 0.99999);
+			use_embed(m, texts[i], lens[i], one);
+			CHECK(cosine(one, many + i * USE_DIMS) > 0.99999);
+		}
+	use_embed(m, texts[0], lens[0] - 1, one); /* a prefix of the remembered text is another text */
+	CHECK(cosine(one, many) < 0.99999);
 }
 
 static void use_lite_knows_what_sentences_mean(void)
