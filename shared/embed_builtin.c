@@ -227,7 +227,8 @@ static void meaning(struct builtin *b, const char *const *texts, const char *con
 {
 	const char *in[2 * SEM_BATCH];
 	size_t lens[2 * SEM_BATCH], at[2 * SEM_BATCH];
-	float *vecs = xmalloc(2 * SEM_BATCH * USE_DIMS * sizeof(float));
+	/* sized for what is asked: a search's one query must not pay for a batch's room */
+	float *vecs = xmalloc(2 * (n < SEM_BATCH ? n : SEM_BATCH) * USE_DIMS * sizeof(float));
 	for (size_t start = 0; start < n; start += SEM_BATCH) {
 		size_t end = start + SEM_BATCH < n ? start + SEM_BATCH : n, k = 0;
 		for (size_t i = start; i < end; i++) {

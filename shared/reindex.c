@@ -122,12 +122,9 @@ int ingest_refresh_vectors(struct ingest_worker *w, int max_docs, int *refreshed
 	db_res_release(&r);
 	/* once for the batch: a reload of the account's vectors is what each refresh costs the searchers */
 	if (*refreshed > 0) {
-		struct fs_error ge = { 0 };
-		int grc = restart_caches(w, account_id, &ge);
-		if (rc == 0 && grc < 0) {
-			*e = ge;
-			rc = grc;
-		}
+		struct fs_error ignored; /* the first failure is the one to report */
+		int grc = restart_caches(w, account_id, rc == 0 ? e : &ignored);
+		rc = rc == 0 ? grc : rc;
 	}
 	return rc;
 }
