@@ -1,5 +1,5 @@
 -- Agreement in meaning for the built-in answerer: each chunk keeps the vectors of its sentences
--- (shared/answer_span.h, span_passage_vectors). The worker computes them when its queue is empty
+-- (shared/answer/answer_span.h, span_passage_vectors). The worker computes them when its queue is empty
 -- (ingest_fill_sentences), so that a document is ready as soon as its chunks are stored; until then a chat computes
 -- the vectors of the passages it reads itself (the same answer, more time). Reindex rewrites them too.
 ALTER TABLE chunks

@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "analytics.h"
-#include "app.h"
-#include "banned.h"
+#include "chat/analytics.h"
+#include "web/app.h"
+#include "core/banned.h"
 
 /* The tokenizer that groups paraphrased questions, made by the first request and kept. */
 static struct terms *terms;

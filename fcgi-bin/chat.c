@@ -5,10 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app.h"
-#include "chat.h"
-#include "util.h"
-#include "banned.h"
+#include "chat/chat.h"
+#include "core/jfield.h"
+#include "core/util.h"
+#include "web/app.h"
+#include "core/banned.h"
 
 #define COMMENT_MAX_CHARS 2000
 
@@ -25,7 +26,7 @@ static int blank(const char *s)
 
 static int read_id(json_t *body, const char *name, const char **out, struct fs_error *e)
 {
-	int rc = jfield_string(body, name, 1, 64, out, e);
+	int rc = jfield_text(body, name, 1, 64, out, e);
 	if (rc < 0 && json_is_string(json_object_get(body, name)))
 		rc = fs_fail(e, FS_EINVAL, "%s must be an id (a UUID)", name);
 	if (rc > 0 && !util_is_uuid(*out))
@@ -42,17 +43,12 @@ static int read_params(struct request *req, json_t *body, struct chat_params *p,
 	p->threshold = -1;
 	p->hybrid = -1;
 	*stream = 0;
-	if ((rc = jfield_string(body, "message", 1, (size_t)max_chars * 4, &p->message, e)) < 0) {
-		if (json_is_string(json_object_get(body, "message")))
-			rc = fs_fail(e, FS_EINVAL, "message must be a string of 1 to %lld characters", max_chars);
+	if ((rc = jfield_text(body, "message", 1, (size_t)max_chars, &p->message, e)) < 0)
 		return rc;
-	}
 	if (rc == 0)
 		return fs_fail(e, FS_EINVAL, "message is required: a string of 1 to %lld characters", max_chars);
 	if (blank(p->message))
 		return fs_fail(e, FS_EINVAL, "message must not be blank");
-	if (util_utf8_chars(p->message, strlen(p->message)) > (size_t)max_chars)
-		return fs_fail(e, FS_EINVAL, "message is too long: at most %lld characters", max_chars);
 	if ((rc = read_id(body, "conversation_id", &p->conversation_id, e)) < 0 ||
 	    (rc = read_id(body, "agent_id", &p->agent_id, e)) < 0 ||
 	    (rc = jfield_bool(body, "use_rag", &p->use_rag, e)) < 0 ||
@@ -180,15 +176,11 @@ static int feedback(struct request *req, struct fs_error *e)
 	int rc;
 	if ((rc = req_json_body(req, &body, e)) < 0)
 		return rc;
-	if ((rc = jfield_string(body, "rating", 1, 8, &rating, e)) < 0 ||
-	    (rc = jfield_string(body, "comment", 0, COMMENT_MAX_CHARS * 4, &comment, e)) < 0)
+	if ((rc = jfield_text(body, "rating", 1, 8, &rating, e)) < 0 ||
+	    (rc = jfield_text(body, "comment", 0, COMMENT_MAX_CHARS, &comment, e)) < 0)
 		goto out;
 	if (!rating || (strcmp(rating, "up") && strcmp(rating, "down"))) {
 		rc = fs_fail(e, FS_EINVAL, "rating is required: \"up\" or \"down\"");
-		goto out;
-	}
-	if (comment && util_utf8_chars(comment, strlen(comment)) > COMMENT_MAX_CHARS) {
-		rc = fs_fail(e, FS_EINVAL, "comment is too long: at most %d characters", COMMENT_MAX_CHARS);
 		goto out;
 	}
 	if ((rc = chat_feedback(req->db, req->key.account_id, req->params[0], rating, comment, &out, e)) == 0)

@@ -4,13 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app.h"
-#include "extract.h"
-#include "multipart.h"
-#include "page.h"
-#include "util.h"
-#include "vstore.h"
-#include "banned.h"
+#include "core/page.h"
+#include "core/util.h"
+#include "extract/extract.h"
+#include "vstore/vstore.h"
+#include "web/app.h"
+#include "web/multipart.h"
+#include "core/banned.h"
 
 #define METADATA_MAX_BYTES 65536
 

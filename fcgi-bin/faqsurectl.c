@@ -6,16 +6,16 @@
 
 #include <signal.h>
 
-#include "account.h"
-#include "agent.h"
-#include "analytics.h"
-#include "ingest.h"
-#include "apikey.h"
-#include "config.h"
-#include "db.h"
-#include "migrate.h"
-#include "util.h"
-#include "banned.h"
+#include "account/account.h"
+#include "account/apikey.h"
+#include "chat/agent.h"
+#include "chat/analytics.h"
+#include "core/config.h"
+#include "core/db.h"
+#include "core/migrate.h"
+#include "core/util.h"
+#include "documents/ingest.h"
+#include "core/banned.h"
 
 struct ctl {
 	struct config cfg;

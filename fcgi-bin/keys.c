@@ -5,11 +5,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent.h"
-#include "apikey.h"
-#include "app.h"
-#include "util.h"
-#include "banned.h"
+#include "account/apikey.h"
+#include "chat/agent.h"
+#include "core/jfield.h"
+#include "core/util.h"
+#include "web/app.h"
+#include "core/banned.h"
 
 static int create_key(struct request *req, struct fs_error *e)
 {
@@ -24,7 +25,7 @@ static int create_key(struct request *req, struct fs_error *e)
 	int rc = req_json_body(req, &body, e);
 	if (rc < 0)
 		return rc;
-	if ((rc = jfield_string(body, "name", 1, APIKEY_NAME_MAX, &name, e)) < 0)
+	if ((rc = jfield_text(body, "name", 1, APIKEY_NAME_MAX, &name, e)) < 0)
 		goto out;
 	if (rc == 0) {
 		rc = fs_fail(e, FS_EINVAL, "name is required: a string of 1 to %d characters", APIKEY_NAME_MAX);
@@ -32,8 +33,8 @@ static int create_key(struct request *req, struct fs_error *e)
 	}
 	if ((rc = jfield_int(body, "rate_limit_per_minute", 1, APIKEY_MAX_PER_MINUTE, &spec.per_minute, e)) < 0 ||
 	    (rc = jfield_int(body, "rate_limit_per_hour", 1, APIKEY_MAX_PER_HOUR, &spec.per_hour, e)) < 0 ||
-	    (rc = jfield_string(body, "expires_at", 1, 64, &expires, e)) < 0 ||
-	    (rc = jfield_string(body, "scope", 1, 16, &scope, e)) < 0)
+	    (rc = jfield_text(body, "expires_at", 1, 64, &expires, e)) < 0 ||
+	    (rc = jfield_text(body, "scope", 1, 16, &scope, e)) < 0)
 		goto out;
 	if (strcmp(scope, "default") && strcmp(scope, "admin")) {
 		rc = fs_fail(e, FS_EINVAL, "scope must be \"default\" or \"admin\"");

@@ -3,10 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app.h"
-#include "search.h"
-#include "util.h"
-#include "banned.h"
+#include "core/jfield.h"
+#include "core/util.h"
+#include "search/search.h"
+#include "web/app.h"
+#include "core/banned.h"
 
 #define QUERY_MAX_CHARS 4000
 #define MAX_DOCUMENT_IDS 100
@@ -20,12 +21,10 @@ static int read_params(json_t *body, struct search_params *p, const char ***doc_
 	long long top_k = 5;
 	int rc;
 	memset(p, 0, sizeof(*p));
-	if ((rc = jfield_string(body, "query", 1, QUERY_MAX_CHARS * 4, &p->query, e)) < 0)
+	if ((rc = jfield_text(body, "query", 1, QUERY_MAX_CHARS, &p->query, e)) < 0)
 		return rc;
 	if (rc == 0)
 		return fs_fail(e, FS_EINVAL, "query is required: a non-empty string");
-	if (util_utf8_chars(p->query, strlen(p->query)) > QUERY_MAX_CHARS)
-		return fs_fail(e, FS_EINVAL, "query is too long: at most %d characters", QUERY_MAX_CHARS);
 	if ((rc = jfield_int(body, "top_k", 1, SEARCH_MAX_TOP_K, &top_k, e)) < 0 ||
 	    (rc = jfield_number(body, "similarity_threshold", 0, 1, &p->threshold, e)) < 0 ||
 	    (rc = jfield_bool(body, "use_hybrid", &p->hybrid, e)) < 0)

@@ -1,11 +1,11 @@
 /* use-convert — a build step: turns the Universal Sentence Encoder Lite npm package's TF.js files into the one
- * file shared/use_lite.c maps (see GNUmakefile, "the sentence model"). */
+ * file shared/embed/use_lite.c maps (see GNUmakefile, "the sentence model"). */
 #include <stdio.h>
 #include <string.h>
 
-#include "use_lite.h"
+#include "embed/use_lite.h"
 
-#include "banned.h"
+#include "core/banned.h"
 
 int main(int argc, char **argv)
 {

@@ -15,13 +15,13 @@
 
 #include <jansson.h>
 
-#include "analytics.h"
-#include "config.h"
-#include "db.h"
-#include "terms.h"
-#include "usage.h"
-#include "util.h"
-#include "banned.h"
+#include "account/usage.h"
+#include "chat/analytics.h"
+#include "core/config.h"
+#include "core/db.h"
+#include "core/util.h"
+#include "text/terms.h"
+#include "core/banned.h"
 
 #define MAX_KEYS 8
 #define NDOCS 40

@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "chunk.h"
-#include "extract.h"
-#include "banned.h"
+#include "core/buf.h"
+#include "documents/chunk.h"
+#include "extract/extract.h"
+#include "core/banned.h"
 
 static int dump(const char *path, int sections)
 {

@@ -4,10 +4,11 @@
 #include <errno.h>
 #include <time.h>
 
-#include "account.h"
-#include "app.h"
-#include "util.h"
-#include "banned.h"
+#include "account/account.h"
+#include "core/jfield.h"
+#include "core/util.h"
+#include "web/app.h"
+#include "core/banned.h"
 
 static int spend(struct request *req, struct fs_error *e)
 {

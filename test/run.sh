@@ -24,6 +24,10 @@ count() { # adds the counts of a runner's closing line in $log
 	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + ${s:-0}))
 }
 
+echo "== layers (test/layers.sh)"
+BUILDDIR="$BUILDDIR" bash test/layers.sh 2>&1 | tee "$log" | grep -v '^[0-9]* passed'
+count layers
+
 echo "== unit tests"
 "$BUILDDIR/test/unit-tests" $filter 2>&1 | tee "$log" | grep -v '^[0-9]* passed'
 count unit

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "use_lite.h"
+#include "core/buf.h"
+#include "embed/use_lite.h"
 
-#include "banned.h"
+#include "core/banned.h"
 
 #define LINES 64
 

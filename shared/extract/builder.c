@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "banned.h"
+#include "core/banned.h"
 
 void extract_limits_default(struct extract_limits *lim)
 {

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "banned.h"
+#include "core/banned.h"
 
 #define CSV_MAX_FIELDS 256
 

@@ -9,8 +9,8 @@
 #include <magic.h>
 #include <zip.h>
 
-#include "buf.h"
-#include "banned.h"
+#include "core/buf.h"
+#include "core/banned.h"
 
 const struct extract_type extract_types[EXTRACT_CSV + 1] = {
 	[EXTRACT_PDF] = { .name = "pdf", .mime = "application/pdf" },

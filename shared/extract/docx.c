@@ -11,7 +11,7 @@
 #include <libxml/xmlreader.h>
 #include <zip.h>
 
-#include "banned.h"
+#include "core/banned.h"
 
 /* The first error libxml2 reports while reading one part, kept instead of printed. */
 struct xml_err {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "banned.h"
+#include "core/banned.h"
 
 /* Indexed by kind; EXTRACT_NONE has no reader. decode_text readers get UTF-8 text (text_decode), the others the
  * file's bytes. What a kind is called and its MIME type are in extract_types (detect.c), which programs that only

@@ -9,7 +9,7 @@
 #include <libxml/HTMLparser.h>
 #include <libxml/parser.h>
 
-#include "banned.h"
+#include "core/banned.h"
 
 struct html {
 	struct builder *b;

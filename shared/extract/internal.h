@@ -1,6 +1,6 @@
 /* What the readers in shared/extract/ share and nobody else sees: the reader table's shape, the section builder
  * every reader feeds, the text helpers, and the zip opener that sniffing and the DOCX reader both use. Not part
- * of the extract contract (that is shared/extract.h). */
+ * of the extract contract (that is shared/extract/extract.h). */
 #ifndef FAQSURE_EXTRACT_INTERNAL_H
 #define FAQSURE_EXTRACT_INTERNAL_H
 
@@ -10,8 +10,8 @@
 #include <libxml/xmlerror.h>
 #include <zip.h>
 
-#include "buf.h"
-#include "extract.h"
+#include "core/buf.h"
+#include "extract/extract.h"
 
 #define KIB ((size_t)1024)
 #define MIB (KIB * 1024)

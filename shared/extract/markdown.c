@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "banned.h"
+#include "core/banned.h"
 
 /* Metadata is copied to every chunk of the document: only this much front matter is read. */
 #define FRONT_MATTER_MAX (64 * KIB)

@@ -9,7 +9,7 @@
 
 #include <poppler.h>
 
-#include "banned.h"
+#include "core/banned.h"
 
 /* One line of a PDF page's text layer, with the geometry and font that decide paragraphs and headings. */
 struct pdf_line {

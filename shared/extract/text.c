@@ -4,7 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "banned.h"
+#include "core/banned.h"
 
 /* A Markdown link to a web address, "[text](https://...)" (the text may wrap), at s[i]: its parts, or 0. */
 static int web_link_at(const char *s, size_t n, size_t i, size_t *text_end, size_t *url, size_t *url_end)

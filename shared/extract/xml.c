@@ -5,7 +5,7 @@
 
 #include <libxml/parser.h>
 
-#include "banned.h"
+#include "core/banned.h"
 
 static void xml_silent(void *ctx, const char *msg, ...)
 {

@@ -1,7 +1,7 @@
 /* An in-memory zip archive, for sniffing (is it a DOCX?) and for the DOCX reader. */
 #include "internal.h"
 
-#include "banned.h"
+#include "core/banned.h"
 
 zip_t *extract_zip_from_memory(const void *data, size_t len, int *zerr)
 {

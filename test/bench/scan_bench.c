@@ -13,9 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vscan.h"
+#include "vstore/vscan.h"
 
-#include "banned.h"
+#include "core/banned.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "scan-bench reads little-endian float32 as is"

@@ -4,11 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app.h"
-#include "buf.h"
-#include "config.h"
-#include "page.h"
-#include "util.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/page.h"
+#include "core/util.h"
+#include "web/app.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

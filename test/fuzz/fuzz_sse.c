@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "answer.h"
-#include "buf.h"
-#include "http.h"
-#include "util.h"
+#include "answer/answer.h"
+#include "core/buf.h"
+#include "core/http.h"
+#include "core/util.h"
 
 #define STOP_CODE 5
 #define SECRET "sk-fuzz-0123456789abcdef"

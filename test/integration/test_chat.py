@@ -399,6 +399,9 @@ def test_chat_invalid_requests_name_the_field():
     # 4000 characters of a multi-byte script are allowed: the limit counts characters
     body = chat(s, k["key"], message="é" * 4000)
     check(body["fallback_triggered"], "nonsense falls back")
+    for message in ("é" * 4001, "🙂" * 4001):
+        body = expect_error(s.post(CHAT, {"message": message}, key=k["key"]), 400, "invalid_request", "message")
+        eq(body["message"], "message is too long: 4001 characters, at most 4000", f"the message for {message[0]!r}")
     expect_error(s.post(CHAT, SEED_CHAT), 401, "invalid_api_key")
     expect_error(s.get(CHAT, key=k["key"]), 405, "method_not_allowed")
 

@@ -407,6 +407,11 @@ def test_search_query_length_counts_characters():
     for query in ("a" * 4000, "é" * 4000, "🙂" * 4000):
         body = search(s, key, what=f"a query of 4000 {query[0]!r}", query=query)
         eq(body["results"], [], "results in an empty account")
+    # one character over, in any script: the message gives the count and the limit in characters
+    for query in ("a" * 4001, "é" * 4001, "🙂" * 4001, "🙂" * 5000):
+        body = expect_error(s.post(SEARCH, {"query": query}, key=key), 400, "invalid_request", "query")
+        eq(body["message"], f"query is too long: {len(query)} characters, at most 4000",
+           f"the message for {len(query)} {query[0]!r}")
 
 
 def test_search_wrong_method_and_missing_key():

@@ -14,7 +14,7 @@ SEARCH = "/api/v1/search"
 
 
 def latency_bucket(ms):
-    """usage_latency_bucket (shared/usage.c)."""
+    """usage_latency_bucket (shared/account/usage.c)."""
     if ms < 1000:
         return ms
     if ms < 10000:

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-# Fits the built-in answerer's two models (shared/answer_span.c) on dev data and prints them as C:
+# Fits the built-in answerer's two models (shared/answer/answer_span.c) on dev data and prints them as C:
 #   1. the span model: log-odds that a candidate span is a right answer, logistic regression over the features
 #      of every candidate (answer-tune), labelled right when it holds at least half of a gold answer's words
 #      (the scoring of ../shared/eval/README.md); each question's candidates weigh 1 in all;

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "answer_span.h"
-#include "search.h"
-#include "util.h"
+#include "answer/answer_span.h"
+#include "core/util.h"
+#include "search/search.h"
 
 struct ctx {
 	const char *qid;

@@ -17,16 +17,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "chunk.h"
-#include "embed.h"
-#include "extract.h"
-#include "ingest.h"
-#include "terms.h"
-#include "search.h"
-#include "use_lite.h"
-#include "vindex.h"
-#include "vscan.h"
+#include "core/buf.h"
+#include "documents/chunk.h"
+#include "documents/ingest.h"
+#include "embed/embed.h"
+#include "embed/use_lite.h"
+#include "extract/extract.h"
+#include "search/search.h"
+#include "text/terms.h"
+#include "vstore/vindex.h"
+#include "vstore/vscan.h"
 
 struct qrel {
 	char q[64], d[64];

@@ -1,7 +1,7 @@
 /* The dashboard's window of days and the paraphrase signature of questions. */
 #include <string.h>
 
-#include "analytics.h"
+#include "chat/analytics.h"
 #include "check.h"
 
 /* 2026-11-26 12:00:00 UTC */

@@ -16,13 +16,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "answer.h"
-#include "buf.h"
+#include "answer/answer.h"
 #include "check.h"
-#include "config.h"
-#include "embed.h"
-#include "http.h"
-#include "util.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/http.h"
+#include "core/util.h"
+#include "embed/embed.h"
 
 #define STANDIN "test/standins/openai_standin.py"
 #define PYTHON "/usr/bin/python3"
@@ -228,7 +228,7 @@ static void run_close(struct run *r)
 	config_release(&r->cfg);
 }
 
-static void agent_init(struct agent *ag)
+static void style_init(struct answer_style *ag)
 {
 	memset(ag, 0, sizeof(*ag));
 	ag->system_prompt = "You are the Acme support bot.";
@@ -240,7 +240,7 @@ static void agent_init(struct agent *ag)
 static struct answer_turn history[] = { { "user", "Do you ship abroad?" }, { "assistant", "Yes, to the EU." } };
 static struct search_result sources[2];
 
-static void input_init(struct answer_input *in, const struct agent *ag, const char *question)
+static void input_init(struct answer_input *in, const struct answer_style *ag, const char *question)
 {
 	memset(sources, 0, sizeof(sources));
 	sources[0].text = "Returns are accepted within 30 days.";
@@ -248,7 +248,7 @@ static void input_init(struct answer_input *in, const struct agent *ag, const ch
 	sources[1].text = "Refunds go to the original card.";
 	sources[1].filename = "refunds.txt";
 	memset(in, 0, sizeof(*in));
-	in->agent = ag;
+	in->style = *ag;
 	in->question = question;
 	in->history = history;
 	in->nhistory = 2;
@@ -285,7 +285,7 @@ static void answer_openai_open_needs_url(void)
 
 static void answer_openai_request_shape(void)
 {
-	struct agent ag;
+	struct answer_style ag;
 	struct answer_input in;
 	struct run r;
 	json_t *reqs, *req, *body, *msgs, *usage;
@@ -293,7 +293,7 @@ static void answer_openai_request_shape(void)
 
 	if (standin_ready() < 0 || run_open(&r, "[answerer]\napi_key = sk-test-key\n") < 0)
 		return;
-	agent_init(&ag);
+	style_init(&ag);
 	ag.model = "agent-model";
 	input_init(&in, &ag, "How long do I have to return an item?");
 	run_answer(&r, &in, 0);
@@ -340,14 +340,14 @@ static void answer_openai_request_shape(void)
 
 static void answer_openai_without_rag(void)
 {
-	struct agent ag;
+	struct answer_style ag;
 	struct answer_input in;
 	struct run r;
 	json_t *reqs, *msgs, *body;
 
 	if (standin_ready() < 0 || run_open(&r, NULL) < 0)
 		return;
-	agent_init(&ag);
+	style_init(&ag);
 	input_init(&in, &ag, "Hello there");
 	in.use_rag = 0;
 	in.sources = NULL;
@@ -379,14 +379,14 @@ static void answer_openai_without_rag(void)
 
 static void answer_openai_needs_a_model(void)
 {
-	struct agent ag;
+	struct answer_style ag;
 	struct answer_input in;
 	struct run r;
 	json_t *reqs;
 
 	if (standin_ready() < 0 || run_open(&r, "[answerer]\nmodel =\n") < 0)
 		return;
-	agent_init(&ag);
+	style_init(&ag);
 	input_init(&in, &ag, "Anyone there?");
 	run_answer(&r, &in, 1);
 	CHECK_INT(r.rc, FS_EUNAVAIL);
@@ -400,14 +400,14 @@ static void answer_openai_needs_a_model(void)
 
 static void answer_openai_streams(void)
 {
-	struct agent ag;
+	struct answer_style ag;
 	struct answer_input in;
 	struct run r;
 	json_t *reqs, *body, *usage;
 
 	if (standin_ready() < 0 || run_open(&r, NULL) < 0)
 		return;
-	agent_init(&ag);
+	style_init(&ag);
 	input_init(&in, &ag, "Where is my parcel today?");
 	run_answer(&r, &in, 1);
 	CHECK_INT(r.rc, 0);
@@ -431,7 +431,7 @@ static void answer_openai_streams(void)
 /* Without usage the built-in tokenizer prices every message sent and the answer. */
 static void answer_openai_counts_tokens_without_usage(void)
 {
-	struct agent ag;
+	struct answer_style ag;
 	struct answer_input in;
 	struct run r;
 
@@ -443,7 +443,7 @@ static void answer_openai_counts_tokens_without_usage(void)
 		long long want = 0;
 		size_t i;
 
-		agent_init(&ag);
+		style_init(&ag);
 		input_init(&in, &ag, "What about refunds?");
 		run_answer(&r, &in, stream);
 		CHECK_INT(r.rc, 0);
@@ -479,14 +479,14 @@ static void answer_openai_no_answer(void)
 		{ "[\"No\", \"t yet.\"]", 0 },
 		{ "[\"Yes\", \" NO_ANSWER\"]", 0 },
 	};
-	struct agent ag;
+	struct answer_style ag;
 	struct answer_input in;
 	struct run r;
 	char ctl[256];
 
 	if (standin_ready() < 0 || run_open(&r, NULL) < 0)
 		return;
-	agent_init(&ag);
+	style_init(&ag);
 	input_init(&in, &ag, "Do you ship to Mars?");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		json_t *p = json_loads(cases[i].pieces, 0, NULL);
@@ -532,14 +532,14 @@ static void answer_openai_stream_quirks(void)
 		"[\"split\", \"no_blank\", \"crlf\", \"comments\"]",
 		"[\"no_blank\", \"no_done\", \"null_choices\"]", /* the usage chunk ends the stream unterminated */
 	};
-	struct agent ag;
+	struct answer_style ag;
 	struct answer_input in;
 	struct run r;
 	char ctl[256];
 
 	if (standin_ready() < 0 || run_open(&r, NULL) < 0)
 		return;
-	agent_init(&ag);
+	style_init(&ag);
 	input_init(&in, &ag, "Can I pay by invoice, please?");
 	for (size_t i = 0; i < sizeof(quirks) / sizeof(quirks[0]); i++) {
 		snprintf(ctl, sizeof(ctl), "{\"stream_quirks\": %s}", quirks[i]);
@@ -558,14 +558,14 @@ static void answer_openai_stream_quirks(void)
 
 static void answer_openai_retries(void)
 {
-	struct agent ag;
+	struct answer_style ag;
 	struct answer_input in;
 	struct run r;
 	json_t *reqs;
 
 	if (standin_ready() < 0 || run_open(&r, NULL) < 0)
 		return;
-	agent_init(&ag);
+	style_init(&ag);
 	input_init(&in, &ag, "Still there?");
 	for (int stream = 0; stream <= 1; stream++) {
 		standin_ready();
@@ -590,14 +590,14 @@ static void answer_openai_retries(void)
 
 static void answer_openai_429_retry_after(void)
 {
-	struct agent ag;
+	struct answer_style ag;
 	struct answer_input in;
 	struct run r;
 	json_t *reqs;
 
 	if (standin_ready() < 0 || run_open(&r, NULL) < 0)
 		return;
-	agent_init(&ag);
+	style_init(&ag);
 	input_init(&in, &ag, "Rate me");
 	control("{\"fail\": [{\"status\": 429, \"times\": 1, \"retry_after\": 1}]}");
 	run_answer(&r, &in, 1);
@@ -613,7 +613,7 @@ static void answer_openai_429_retry_after(void)
 
 static void answer_openai_persistent_5xx(void)
 {
-	struct agent ag;
+	struct answer_style ag;
 	struct answer_input in;
 	struct run r;
 	char host[64];
@@ -622,7 +622,7 @@ static void answer_openai_persistent_5xx(void)
 	if (standin_ready() < 0 || run_open(&r, NULL) < 0)
 		return;
 	host_of(host, sizeof(host));
-	agent_init(&ag);
+	style_init(&ag);
 	input_init(&in, &ag, "Hello?");
 	control("{\"fail\": [{\"status\": 503, \"times\": true, \"message\": \"overloaded, try later\"}]}");
 	for (int stream = 0; stream <= 1; stream++) {
@@ -643,7 +643,7 @@ static void answer_openai_persistent_5xx(void)
 /* A 4xx is the upstream refusing this request: no retry, its message quoted. */
 static void answer_openai_4xx(void)
 {
-	struct agent ag;
+	struct answer_style ag;
 	struct answer_input in;
 	struct run r;
 	char host[64];
@@ -652,7 +652,7 @@ static void answer_openai_4xx(void)
 	if (standin_ready() < 0 || run_open(&r, NULL) < 0)
 		return;
 	host_of(host, sizeof(host));
-	agent_init(&ag);
+	style_init(&ag);
 	input_init(&in, &ag, "Hello?");
 	control("{\"fail\": [{\"status\": 404, \"times\": 2, \"message\": \"The model `cfg-model` does not exist\"}]}");
 	for (int stream = 0; stream <= 1; stream++) {
@@ -672,7 +672,7 @@ static void answer_openai_4xx(void)
 /* A stalled upstream costs at most (max_retries + 1) timeouts plus the backoff, before or during the stream. */
 static void answer_openai_timeouts_bound_the_answer(void)
 {
-	struct agent ag;
+	struct answer_style ag;
 	struct answer_input in;
 	struct run r;
 	char host[64];
@@ -680,7 +680,7 @@ static void answer_openai_timeouts_bound_the_answer(void)
 	if (standin_ready() < 0 || run_open(&r, "[answerer]\ntimeout_ms = 400\nmax_retries = 1\n") < 0)
 		return;
 	host_of(host, sizeof(host));
-	agent_init(&ag);
+	style_init(&ag);
 	input_init(&in, &ag, "Anybody home?");
 	control("{\"delay_ms\": 1000}");
 	for (int stream = 0; stream <= 1; stream++) {
@@ -712,7 +712,7 @@ static void answer_openai_unreachable(void)
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t alen = sizeof(a);
 	int fd = socket(AF_INET, SOCK_STREAM, 0), port = 9;
-	struct agent ag;
+	struct answer_style ag;
 	struct answer_input in;
 	struct run r;
 	char conf[160], host[64];
@@ -729,7 +729,7 @@ static void answer_openai_unreachable(void)
 	if (run_open(&r, conf) < 0)
 		return;
 	snprintf(host, sizeof(host), "127.0.0.1:%d", port);
-	agent_init(&ag);
+	style_init(&ag);
 	input_init(&in, &ag, "Hello?");
 	run_answer(&r, &in, 1);
 	CHECK_INT(r.rc, FS_EUNAVAIL);
@@ -742,7 +742,7 @@ static void answer_openai_unreachable(void)
 
 static void answer_openai_malformed(void)
 {
-	struct agent ag;
+	struct answer_style ag;
 	struct answer_input in;
 	struct run r;
 	char host[64];
@@ -750,7 +750,7 @@ static void answer_openai_malformed(void)
 	if (standin_ready() < 0 || run_open(&r, NULL) < 0)
 		return;
 	host_of(host, sizeof(host));
-	agent_init(&ag);
+	style_init(&ag);
 	input_init(&in, &ag, "Hello?");
 	for (int stream = 0; stream <= 1; stream++) {
 		control("{\"malformed\": 1}");
@@ -764,7 +764,7 @@ static void answer_openai_malformed(void)
 
 static void answer_openai_cut_stream(void)
 {
-	struct agent ag;
+	struct answer_style ag;
 	struct answer_input in;
 	struct run r;
 	char host[64];
@@ -773,7 +773,7 @@ static void answer_openai_cut_stream(void)
 	if (standin_ready() < 0 || run_open(&r, NULL) < 0)
 		return;
 	host_of(host, sizeof(host));
-	agent_init(&ag);
+	style_init(&ag);
 	input_init(&in, &ag, "Tell me everything about shipping");
 	control("{\"cut_stream_after\": 3}");
 	run_answer(&r, &in, 1);
@@ -795,13 +795,13 @@ static void answer_openai_never_shows_the_key(void)
 		"{\"fail\": [{\"status\": 400, \"times\": true, \"message\": \"key sk-wrong-0123 is not valid\"}]}",
 		"{\"fail\": [{\"status\": 429, \"times\": true, \"retry_after\": 0, \"message\": \"" API_KEY "\"}]}",
 	};
-	struct agent ag;
+	struct answer_style ag;
 	struct answer_input in;
 	struct run r;
 
 	if (standin_ready() < 0 || run_open(&r, "[answerer]\napi_key = " API_KEY "\nmax_retries = 0\n") < 0)
 		return;
-	agent_init(&ag);
+	style_init(&ag);
 	input_init(&in, &ag, "Hello?");
 	control("{\"require_key\": \"sk-right\"}");
 	for (int stream = 0; stream <= 1; stream++) {
@@ -826,13 +826,13 @@ static void answer_openai_never_shows_the_key(void)
 /* A delta callback that says stop ends the answer with its code. */
 static void answer_openai_reader_stops(void)
 {
-	struct agent ag;
+	struct answer_style ag;
 	struct answer_input in;
 	struct run r;
 
 	if (standin_ready() < 0 || run_open(&r, NULL) < 0)
 		return;
-	agent_init(&ag);
+	style_init(&ag);
 	input_init(&in, &ag, "one two three four");
 	r.stop_at = 2;
 	run_answer(&r, &in, 1);
@@ -853,7 +853,7 @@ static void answer_openai_context_cap(void)
 {
 	struct search_result many[10];
 	char *texts[10];
-	struct agent ag;
+	struct answer_style ag;
 	struct answer_input in;
 	struct run r;
 	json_t *reqs;
@@ -861,7 +861,7 @@ static void answer_openai_context_cap(void)
 
 	if (standin_ready() < 0 || run_open(&r, NULL) < 0)
 		return;
-	agent_init(&ag);
+	style_init(&ag);
 	input_init(&in, &ag, "Which passage?");
 	memset(many, 0, sizeof(many));
 	for (int i = 0; i < 10; i++) {

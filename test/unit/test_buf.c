@@ -1,8 +1,8 @@
 /* struct buf: growth, the hard cap, take, formatted adds. */
 #include <stdlib.h>
 
-#include "buf.h"
 #include "check.h"
+#include "core/buf.h"
 
 static void buf_grows_and_terminates(void)
 {

@@ -4,12 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "answer.h"
-#include "answer_span.h"
-#include "chat.h"
+#include "answer/answer.h"
+#include "answer/answer_span.h"
+#include "chat/chat.h"
 #include "check.h"
-#include "embed.h"
-#include "use_lite.h"
+#include "embed/embed.h"
+#include "embed/use_lite.h"
 
 /* The defaults, with the sentence model the build made (FAQSURE_SENTENCE_MODEL, as test/run.sh sets it). */
 static const struct config *test_config(void)
@@ -57,10 +57,8 @@ static int answer_th(const char *question, const char *text, const char *qa, int
 {
 	struct answerer *a;
 	struct fs_error e;
-	struct agent agent;
-	memset(&agent, 0, sizeof(agent));
 	struct search_result src = source(text, qa);
-	struct answer_input in = { .agent = &agent, .question = question, .sources = &src, .nsources = 1,
+	struct answer_input in = { .question = question, .sources = &src, .nsources = 1,
 				   .use_rag = use_rag, .threshold = th };
 	CHECK_INT(answerer_open("builtin", test_config(), &a, &e), 0);
 	answer_output_init(o);

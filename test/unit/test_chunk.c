@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
 #include "check.h"
-#include "chunk.h"
+#include "core/buf.h"
+#include "documents/chunk.h"
 
 #define CHUNK_DIR "test/data/chunk"
 

@@ -5,9 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
 #include "check.h"
-#include "config.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "embed/use_lite.h"
 
 #define CONFIG_DIR "test/data/config"
 
@@ -20,6 +21,10 @@ static void defaults_are_sensible(void)
 	CHECK_INT(c.keys_default_per_minute, 60);
 	CHECK_INT(c.keys_default_per_hour, 1000);
 	CHECK_INT(c.http_max_body_bytes, 1048576);
+	/* core names the sentence model's file without the embedders' header: the two names must agree */
+	const char *model = c.answerer_sentence_model;
+	size_t n = strlen(model), k = strlen("/" USE_MODEL_FILE);
+	CHECK(n > k && !strcmp(model + n - k, "/" USE_MODEL_FILE));
 	config_release(&c);
 }
 

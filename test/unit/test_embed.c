@@ -6,10 +6,10 @@
 #include <string.h>
 
 #include "check.h"
-#include "config.h"
-#include "embed.h"
-#include "buf.h"
-#include "use_lite.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "embed/embed.h"
+#include "embed/use_lite.h"
 
 #define DIMS 1536 /* 1024 for words, 512 for meaning */
 

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
 #include "check.h"
-#include "extract.h"
+#include "core/buf.h"
+#include "extract/extract.h"
 
 #define FIXTURES "test/data/extract/"
 #define SHARED_DOCS "../shared/docs/"

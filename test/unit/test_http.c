@@ -15,12 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
 #include "check.h"
-#include "config.h"
-#include "embed.h"
-#include "http.h"
-#include "util.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/http.h"
+#include "core/util.h"
+#include "embed/embed.h"
 
 struct reply {
 	int status;

@@ -1,11 +1,11 @@
 /* Rate-limit window arithmetic, route matching, cursors, error mapping. */
 #include <stdlib.h>
 
-#include "app.h"
+#include "account/ratelimit.h"
 #include "check.h"
-#include "err.h"
-#include "page.h"
-#include "ratelimit.h"
+#include "core/err.h"
+#include "core/page.h"
+#include "web/app.h"
 
 static void ratelimit_admits_up_to_the_limit(void)
 {

@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
 #include "check.h"
-#include "multipart.h"
+#include "core/buf.h"
+#include "web/multipart.h"
 
 struct captured {
 	struct buf log; /* "<name|filename|type>data</>" for each part */

@@ -6,13 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
 #include "check.h"
-#include "config.h"
-#include "search.h"
-#include "terms.h"
-#include "vindex.h"
-#include "vscan.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "search/search.h"
+#include "text/terms.h"
+#include "vstore/vindex.h"
+#include "vstore/vscan.h"
 
 #define CHECK_NEAR(a, b, tol)                                                                                  \
 	do {                                                                                                   \

@@ -1,8 +1,8 @@
 /* Usage events: the latency buckets and the daily rollups a batch of queued events adds up to. */
 #include <string.h>
 
+#include "account/usage.h"
 #include "check.h"
-#include "usage.h"
 
 /* 2026-03-01 23:59:59.999999 UTC and the microsecond after it */
 #define LAST_US_OF_MARCH_1 1772409599999999LL

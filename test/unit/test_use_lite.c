@@ -8,9 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "buf.h"
 #include "check.h"
-#include "use_lite.h"
+#include "core/buf.h"
+#include "embed/use_lite.h"
 
 #define REF_DIR "test/data/use_lite"
 

@@ -1,8 +1,11 @@
-/* util: UUIDs, hex, SHA-256, time parsing and formatting, strict integers. */
+/* util: UUIDs, hex, SHA-256, time parsing and formatting, strict integers; the JSON field readers. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
-#include "util.h"
+#include "core/buf.h"
+#include "core/jfield.h"
+#include "core/util.h"
 
 static void uuid_is_v4_and_unique(void)
 {
@@ -71,7 +74,42 @@ static void parse_ll_is_strict(void)
 	CHECK_INT(util_parse_ll("99999999999999999999", 1, 100, &v), -1);
 }
 
+/* jfield_text counts characters, not bytes, and its message names the limit it applied. */
+static void jfield_text_counts_characters(void)
+{
+	struct fs_error e;
+	const char *out = NULL;
+	char *four_bytes = xmalloc(4001 * 4 + 1), *two_bytes = xmalloc(4000 * 2 + 1);
+	for (int i = 0; i < 4001; i++)
+		memcpy(four_bytes + 4 * i, "\xf0\x9f\x99\x82", 4); /* U+1F642 */
+	four_bytes[4001 * 4] = '\0';
+	for (int i = 0; i < 4000; i++)
+		memcpy(two_bytes + 2 * i, "\xc3\xa9", 2); /* é */
+	two_bytes[4000 * 2] = '\0';
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:n, s:s#}", "long", four_bytes, "fits", two_bytes, "empty",
+			      "", "ascii", "abc", "number", 7, "null", "nul", "a\0b", (size_t)3);
+	CHECK_INT(jfield_text(o, "fits", 1, 4000, &out, &e), 1);
+	CHECK(out && strlen(out) == 8000);
+	CHECK_INT(jfield_text(o, "long", 1, 4000, &out, &e), FS_EINVAL);
+	CHECK_STR(e.msg, "long is too long: 4001 characters, at most 4000");
+	CHECK_INT(jfield_text(o, "long", 1, 4001, &out, &e), 1);
+	CHECK_INT(jfield_text(o, "empty", 1, 10, &out, &e), FS_EINVAL);
+	CHECK_STR(e.msg, "empty is too short: 0 characters, at least 1");
+	CHECK_INT(jfield_text(o, "empty", 0, 10, &out, &e), 1);
+	CHECK_INT(jfield_text(o, "ascii", 1, 2, &out, &e), FS_EINVAL);
+	CHECK_INT(jfield_text(o, "number", 1, 10, &out, &e), FS_EINVAL);
+	CHECK_STR(e.msg, "number must be a string of 1 to 10 characters");
+	CHECK_INT(jfield_text(o, "nul", 1, 10, &out, &e), FS_EINVAL);
+	CHECK_CONTAINS(e.msg, "NUL");
+	CHECK_INT(jfield_text(o, "null", 1, 10, &out, &e), 0);
+	CHECK_INT(jfield_text(o, "absent", 1, 10, &out, &e), 0);
+	json_decref(o);
+	free(four_bytes);
+	free(two_bytes);
+}
+
 const struct test_case util_cases[] = {
+	{ "jfield_text_counts_characters", jfield_text_counts_characters },
 	{ "uuid_is_v4_and_unique", uuid_is_v4_and_unique },
 	{ "sha256_known_answer", sha256_known_answer },
 	{ "parse_time_forms", parse_time_forms },

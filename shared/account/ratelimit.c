@@ -1,0 +1,102 @@
+/* Rate limiting with counter rows: one INSERT … ON DUPLICATE KEY UPDATE … RETURNING per request, in autocommit,
+ * so the hot rows of a busy key are locked only for one statement (not across a client round trip). */
+#include "account/ratelimit.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "core/util.h"
+
+#include "core/banned.h"
+
+#define RATELIMIT_TRIES 8
+
+/* Before try i (from 0): nothing, then a random pause of up to 2^i ms, so colliding requests spread out. */
+static void backoff(int i)
+{
+	unsigned r;
+	if (i == 0)
+		return;
+	util_random(&r, sizeof(r));
+	struct timespec ts = { 0, (long)(r % (1000000u << (i > 6 ? 6 : i))) };
+	nanosleep(&ts, NULL);
+}
+
+void ratelimit_decide(long long n_minute, long long n_hour, long long per_minute, long long per_hour, time_t now,
+		      struct ratelimit_result *res)
+{
+	long long to_minute_end = 60 - (long long)(now % 60), to_hour_end = 3600 - (long long)(now % 3600);
+	memset(res, 0, sizeof(*res));
+	if (n_minute > per_minute) {
+		res->reset_secs = to_minute_end;
+		return;
+	}
+	if (n_hour > per_hour) {
+		res->hit_hour = 1;
+		res->reset_secs = to_hour_end;
+		return;
+	}
+	res->allowed = 1;
+	long long left_minute = per_minute - n_minute, left_hour = per_hour - n_hour;
+	if (left_hour < left_minute) {
+		res->remaining = left_hour;
+		res->reset_secs = to_hour_end;
+	} else {
+		res->remaining = left_minute;
+		res->reset_secs = to_minute_end;
+	}
+}
+
+int ratelimit_take(struct db *db, const char *key_id, const unsigned char key_hash[32], long long per_minute,
+		   long long per_hour, time_t now, struct ratelimit_result *res, struct fs_error *e)
+{
+	struct db_res r;
+	long long n_minute = 0, n_hour = 0, minute = (long long)(now - now % 60), hour = (long long)(now - now % 3600);
+	int rc = FS_ERETRY;
+	/* Rows are always locked hour first, then minute (primary-key order, as the UPDATE below scans them), so
+	 * two requests of one key cannot lock them in opposite orders. */
+	for (int i = 0; i < RATELIMIT_TRIES && rc == FS_ERETRY; i++) {
+		backoff(i);
+		rc = db_exec(db, &r, e,
+			     "INSERT INTO rate_counters (key_id, window_kind, window_start, n)"
+			     " SELECT k.id, IF(s.seq = 1, 'h', 'm'), IF(s.seq = 1, ?, ?), 1"
+			     " FROM api_keys k JOIN seq_1_to_2 s"
+			     " WHERE k.key_hash = ? AND k.revoked_at IS NULL"
+			     " AND (k.expires_at IS NULL OR k.expires_at > UTC_TIMESTAMP())"
+			     " ON DUPLICATE KEY UPDATE n = n + 1 RETURNING window_kind, n",
+			     "iib", hour, minute, key_hash, (size_t)32);
+	}
+	if (rc < 0)
+		return rc;
+	if (r.nrows == 0) { /* the key is no longer usable */
+		db_res_release(&r);
+		return FS_EAUTH;
+	}
+	for (size_t i = 0; i < r.nrows; i++) {
+		if (db_cell(&r, i, 0)[0] == 'm')
+			n_minute = db_cell_ll(&r, i, 1, 0);
+		else
+			n_hour = db_cell_ll(&r, i, 1, 0);
+	}
+	db_res_release(&r);
+	ratelimit_decide(n_minute, n_hour, per_minute, per_hour, now, res);
+	if (res->allowed)
+		return 0;
+	/* Refused: give the increments back so the refusal uses no quota. Until then a concurrent request may
+	 * see a count one too high and be refused too; none is ever admitted beyond the limit. */
+	rc = FS_ERETRY;
+	for (int i = 0; i < RATELIMIT_TRIES && rc == FS_ERETRY; i++) {
+		backoff(i);
+		rc = db_exec(db, NULL, e,
+			     "UPDATE rate_counters SET n = n - 1 WHERE key_id = ? AND n > 0 AND"
+			     " ((window_kind = 'm' AND window_start = ?) OR (window_kind = 'h' AND window_start = ?))",
+			     "sii", key_id, minute, hour);
+	}
+	return rc;
+}
+
+int ratelimit_prune(struct db *db, time_t now, struct fs_error *e)
+{
+	return db_exec(db, NULL, e, "DELETE FROM rate_counters WHERE window_start < ? LIMIT 10000", "i",
+		       (long long)(now - 7200));
+}

@@ -1,0 +1,32 @@
+/* Per-key rate limits as MariaDB counter rows: one row per key and calendar minute, one per key and calendar
+ * hour (UTC). Both are incremented by one atomic statement that returns the new counts; a request is admitted
+ * only when both counts are within their limits, so no window ever admits more than its limit, across any
+ * number of processes and machines. A refused request gives its increments back, so it uses no quota. */
+#ifndef FAQSURE_RATELIMIT_H
+#define FAQSURE_RATELIMIT_H
+
+#include <time.h>
+
+#include "core/db.h"
+
+struct ratelimit_result {
+	int allowed;
+	int hit_hour;          /* when refused: 1 if the hourly limit was the one hit, 0 if the minute's */
+	long long remaining;   /* requests still admitted now (min of both windows) */
+	long long reset_secs;  /* seconds until the window that decides `remaining` (or the refusal) ends */
+};
+
+/* Counts one request at time now for the key with id key_id and SHA-256 key_hash. 0 with res filled in, or a
+ * negative code (FS_EUNAVAIL). The same statement makes sure the key is still usable (not revoked, not expired)
+ * and counts nothing, answering FS_EAUTH, when it is not: a process that remembers a key's limits needs no
+ * other query to admit a request. */
+int ratelimit_take(struct db *db, const char *key_id, const unsigned char key_hash[32], long long per_minute,
+		   long long per_hour, time_t now, struct ratelimit_result *res, struct fs_error *e);
+/* Deletes counter rows of windows that ended more than an hour before now. */
+int ratelimit_prune(struct db *db, time_t now, struct fs_error *e);
+
+/* The window arithmetic, exposed for unit tests. */
+void ratelimit_decide(long long n_minute, long long n_hour, long long per_minute, long long per_hour, time_t now,
+		      struct ratelimit_result *res);
+
+#endif

@@ -1,0 +1,496 @@
+/* MariaDB Connector/C wrapper: lazy connect, per-connection statement cache, reconnect on lost connections. */
+#include "core/db.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mysql.h>
+#include <errmsg.h>
+#include <mysqld_error.h>
+
+#include "core/buf.h"
+#include "core/banned.h"
+
+#define DB_MAX_PARAMS 512
+#define DB_MAX_STMTS 128
+
+struct cached_stmt {
+	char *sql; /* a copy of the statement text */
+	MYSQL_STMT *stmt;
+};
+
+struct db {
+	const struct config *cfg;
+	MYSQL *conn;
+	int in_txn;
+	size_t nstmts;
+	struct cached_stmt stmts[DB_MAX_STMTS];
+};
+
+struct db *db_new(const struct config *cfg)
+{
+	struct db *db = xcalloc(1, sizeof(*db));
+	db->cfg = cfg;
+	return db;
+}
+
+static void db_disconnect(struct db *db)
+{
+	for (size_t i = 0; i < db->nstmts; i++) {
+		mysql_stmt_close(db->stmts[i].stmt);
+		free(db->stmts[i].sql);
+	}
+	db->nstmts = 0;
+	if (db->conn)
+		mysql_close(db->conn);
+	db->conn = NULL;
+	db->in_txn = 0;
+}
+
+void db_free(struct db *db)
+{
+	if (!db)
+		return;
+	db_disconnect(db);
+	free(db);
+	mysql_library_end();
+}
+
+static int is_connection_error(unsigned int err)
+{
+	return err == CR_SERVER_GONE_ERROR || err == CR_SERVER_LOST || err == CR_CONNECTION_ERROR ||
+	       err == CR_CONN_HOST_ERROR || err == CR_SERVER_LOST_EXTENDED || err == ER_CONNECTION_KILLED ||
+	       err == ER_SERVER_SHUTDOWN || err == 4031 /* ER_CLIENT_INTERACTION_TIMEOUT */ ||
+	       err == CR_COMMANDS_OUT_OF_SYNC;
+}
+
+static int db_connect(struct db *db, struct fs_error *e)
+{
+	if (db->conn)
+		return 0;
+	const struct config *c = db->cfg;
+	MYSQL *m = mysql_init(NULL);
+	if (!m)
+		return fs_fail(e, FS_EINTERNAL, "out of memory");
+	unsigned int ct = (unsigned int)c->db_connect_timeout, rt = (unsigned int)c->db_read_timeout,
+		     wt = (unsigned int)c->db_write_timeout;
+	my_bool off = 0;
+	mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &ct);
+	mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &rt);
+	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &wt);
+	mysql_options(m, MYSQL_OPT_RECONNECT, &off);
+	unsigned long max_packet = 1UL << 30; /* uploads are stored whole; the server's own limit still applies */
+	mysql_options(m, MYSQL_OPT_MAX_ALLOWED_PACKET, &max_packet);
+	mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	mysql_options(m, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
+	mysql_options(m, MYSQL_INIT_COMMAND, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
+	const char *host = c->db_host[0] ? c->db_host : (c->db_socket[0] ? "localhost" : "127.0.0.1");
+	const char *sock = c->db_socket[0] ? c->db_socket : NULL;
+	if (!mysql_real_connect(m, host, c->db_user, c->db_password, c->db_name, (unsigned int)c->db_port, sock,
+				CLIENT_FOUND_ROWS)) {
+		fprintf(stderr, "faqsure: database connect failed: %s\n", mysql_error(m));
+		int rc = fs_fail(e, FS_EUNAVAIL, "database unavailable");
+		mysql_close(m);
+		return rc;
+	}
+	db->conn = m;
+	return 0;
+}
+
+int db_ping(struct db *db, struct fs_error *e)
+{
+	int rc = db_connect(db, e);
+	if (rc < 0)
+		return rc;
+	if (mysql_ping(db->conn) != 0) {
+		db_disconnect(db);
+		rc = db_connect(db, e);
+		if (rc < 0)
+			return rc;
+		if (mysql_ping(db->conn) != 0) {
+			db_disconnect(db);
+			return fs_fail(e, FS_EUNAVAIL, "database unavailable");
+		}
+	}
+	return 0;
+}
+
+/* Maps a Connector/C error to our codes; drops the connection when it is gone. */
+static int db_error(struct db *db, unsigned int err, const char *what, const char *sql, struct fs_error *e)
+{
+	if (is_connection_error(err)) {
+		fprintf(stderr, "faqsure: database connection lost (%u: %s)\n", err, what);
+		db_disconnect(db);
+		return fs_fail(e, FS_EUNAVAIL, "database unavailable");
+	}
+	if (err == ER_LOCK_DEADLOCK || err == ER_LOCK_WAIT_TIMEOUT) {
+		/* InnoDB has rolled the transaction back already (a lock wait timeout only the statement: finish
+		 * the job). The caller may run it again. */
+		if (db->in_txn)
+			db_rollback(db);
+		return fs_fail(e, FS_ERETRY, "database busy (%u)", err);
+	}
+	if (err == ER_DUP_ENTRY)
+		return fs_fail(e, FS_ECONFLICT, "duplicate entry");
+	fprintf(stderr, "faqsure: database error %u: %s in: %.200s\n", err, what, sql);
+	return fs_fail(e, FS_EINTERNAL, "database error %u", err);
+}
+
+static MYSQL_STMT *db_stmt(struct db *db, const char *sql, struct fs_error *e, int *rc)
+{
+	for (size_t i = 0; i < db->nstmts; i++)
+		if (!strcmp(db->stmts[i].sql, sql))
+			return db->stmts[i].stmt;
+	MYSQL_STMT *st = mysql_stmt_init(db->conn);
+	if (!st) {
+		*rc = fs_fail(e, FS_EINTERNAL, "out of memory");
+		return NULL;
+	}
+	if (mysql_stmt_prepare(st, sql, strlen(sql)) != 0) {
+		unsigned int err = mysql_stmt_errno(st);
+		char what[256];
+		snprintf(what, sizeof(what), "%s", mysql_stmt_error(st));
+		mysql_stmt_close(st);
+		*rc = db_error(db, err, what, sql, e);
+		return NULL;
+	}
+	if (db->nstmts == DB_MAX_STMTS) { /* more distinct statements than expected: forget the oldest */
+		mysql_stmt_close(db->stmts[0].stmt);
+		free(db->stmts[0].sql);
+		memmove(db->stmts, db->stmts + 1, (DB_MAX_STMTS - 1) * sizeof(db->stmts[0]));
+		db->nstmts--;
+	}
+	db->stmts[db->nstmts].sql = xstrdup(sql);
+	db->stmts[db->nstmts].stmt = st;
+	db->nstmts++;
+	return st;
+}
+
+struct param_list {
+	size_t n;
+	MYSQL_BIND *bind;
+	long long *ints;
+	unsigned long *lens;
+};
+
+static void param_list_release(struct param_list *p)
+{
+	free(p->bind);
+	free(p->ints);
+	free(p->lens);
+}
+
+static int bind_params(struct param_list *p, const struct db_param *params, size_t n, struct fs_error *e)
+{
+	memset(p, 0, sizeof(*p));
+	if (n > DB_MAX_PARAMS)
+		return fs_fail(e, FS_EINTERNAL, "too many statement parameters");
+	p->bind = xcalloc(n, sizeof(MYSQL_BIND));
+	p->ints = xcalloc(n, sizeof(long long));
+	p->lens = xcalloc(n, sizeof(unsigned long));
+	for (size_t k = 0; k < n; k++) {
+		MYSQL_BIND *b = &p->bind[k];
+		const struct db_param *q = &params[k];
+		if (q->type == 's' && !q->ptr) {
+			b->buffer_type = MYSQL_TYPE_NULL;
+		} else if (q->type == 's' || q->type == 'b') {
+			b->buffer_type = q->type == 's' ? MYSQL_TYPE_STRING : MYSQL_TYPE_BLOB;
+			b->buffer = (void *)q->ptr;
+			p->lens[k] = (unsigned long)(q->type == 's' ? strlen(q->ptr) : q->len);
+			b->length = &p->lens[k];
+		} else if (q->type == 'i') {
+			p->ints[k] = q->i;
+			b->buffer_type = MYSQL_TYPE_LONGLONG;
+			b->buffer = &p->ints[k];
+		} else {
+			return fs_fail(e, FS_EINTERNAL, "bad parameter type '%c'", q->type);
+		}
+	}
+	p->n = n;
+	return 0;
+}
+
+static int fetch_rows(struct db *db, MYSQL_STMT *st, struct db_res *res, const char *sql, struct fs_error *e)
+{
+	MYSQL_RES *meta = mysql_stmt_result_metadata(st);
+	if (!meta)
+		return 0;
+	size_t ncols = mysql_num_fields(meta);
+	mysql_free_result(meta);
+	MYSQL_BIND *binds = xcalloc(ncols, sizeof(MYSQL_BIND));
+	unsigned long *lens = xcalloc(ncols, sizeof(unsigned long));
+	my_bool *nulls = xcalloc(ncols, sizeof(my_bool));
+	int rc = 0;
+	for (size_t i = 0; i < ncols; i++) {
+		binds[i].buffer_type = MYSQL_TYPE_STRING;
+		binds[i].length = &lens[i];
+		binds[i].is_null = &nulls[i];
+	}
+	if (mysql_stmt_bind_result(st, binds) != 0) {
+		rc = db_error(db, mysql_stmt_errno(st), mysql_stmt_error(st), sql, e);
+		goto out;
+	}
+	/* Buffer the whole result first: an error the server raises after the first rows (a deadlock while
+	 * INSERT … RETURNING produces them) then surfaces here with its real code. */
+	if (mysql_stmt_store_result(st) != 0) {
+		rc = db_error(db, mysql_stmt_errno(st) ? mysql_stmt_errno(st) : mysql_errno(db->conn),
+			      mysql_stmt_errno(st) ? mysql_stmt_error(st) : mysql_error(db->conn), sql, e);
+		goto out;
+	}
+	size_t cap = 0;
+	res->ncols = ncols;
+	for (;;) {
+		int f = mysql_stmt_fetch(st);
+		if (f == MYSQL_NO_DATA)
+			break;
+		if (f == 1) {
+			rc = db_error(db, mysql_stmt_errno(st), mysql_stmt_error(st), sql, e);
+			goto out;
+		}
+		if (res->nrows == cap) {
+			cap = cap ? cap * 2 : 8;
+			res->cells = xrealloc(res->cells, cap * ncols * sizeof(char *));
+			res->lens = xrealloc(res->lens, cap * ncols * sizeof(size_t));
+		}
+		for (size_t i = 0; i < ncols; i++) {
+			size_t at = res->nrows * ncols + i;
+			res->cells[at] = NULL;
+			res->lens[at] = 0;
+			if (nulls[i])
+				continue;
+			char *cell = xmalloc(lens[i] + 1);
+			MYSQL_BIND one = { 0 };
+			unsigned long got = 0;
+			one.buffer_type = MYSQL_TYPE_STRING;
+			one.buffer = cell;
+			one.buffer_length = lens[i] + 1;
+			one.length = &got;
+			if (lens[i] > 0 && mysql_stmt_fetch_column(st, &one, (unsigned int)i, 0) != 0) {
+				free(cell);
+				res->nrows++;
+				rc = db_error(db, mysql_stmt_errno(st), mysql_stmt_error(st), sql, e);
+				goto out;
+			}
+			cell[lens[i]] = '\0';
+			res->cells[at] = cell;
+			res->lens[at] = lens[i];
+		}
+		res->nrows++;
+	}
+out:
+	if (db->conn)
+		mysql_stmt_free_result(st);
+	free(binds);
+	free(lens);
+	free(nulls);
+	return rc;
+}
+
+/* Closes a cached statement (after it failed: its handle may be left in a state no one should reuse). */
+static void db_forget_stmt(struct db *db, MYSQL_STMT *st)
+{
+	for (size_t i = 0; i < db->nstmts; i++) {
+		if (db->stmts[i].stmt != st)
+			continue;
+		mysql_stmt_close(st);
+		free(db->stmts[i].sql);
+		db->stmts[i] = db->stmts[--db->nstmts];
+		return;
+	}
+}
+
+static int exec_once(struct db *db, struct db_res *res, struct fs_error *e, const char *sql, struct param_list *p)
+{
+	int rc = db_connect(db, e);
+	if (rc < 0)
+		return rc;
+	MYSQL_STMT *st = db_stmt(db, sql, e, &rc);
+	if (!st)
+		return rc;
+	if (mysql_stmt_param_count(st) != p->n)
+		return fs_fail(e, FS_EINTERNAL, "statement wants %lu parameters, got %zu", mysql_stmt_param_count(st),
+			       p->n);
+	if (p->n && mysql_stmt_bind_param(st, p->bind) != 0)
+		rc = db_error(db, mysql_stmt_errno(st), mysql_stmt_error(st), sql, e);
+	else if (mysql_stmt_execute(st) != 0)
+		rc = db_error(db, mysql_stmt_errno(st), mysql_stmt_error(st), sql, e);
+	else if (res)
+		rc = fetch_rows(db, st, res, sql, e);
+	else
+		mysql_stmt_free_result(st);
+	if (rc == 0 && res)
+		res->affected = mysql_stmt_affected_rows(st);
+	if (rc < 0 && db->conn) /* still connected: only this statement is suspect */
+		db_forget_stmt(db, st);
+	return rc;
+}
+
+int db_exec_params(struct db *db, struct db_res *res, struct fs_error *e, const char *sql,
+		   const struct db_param *params, size_t nparams)
+{
+	struct param_list p;
+	int rc = bind_params(&p, params, nparams, e);
+	if (rc < 0)
+		goto out;
+	if (res)
+		memset(res, 0, sizeof(*res));
+	int was_in_txn = db->in_txn, had_conn = db->conn != NULL;
+	rc = exec_once(db, res, e, sql, &p);
+	if (rc == FS_EUNAVAIL && had_conn && !was_in_txn && !strncmp(sql, "SELECT", 6)) {
+		if (res)
+			db_res_release(res);
+		rc = exec_once(db, res, e, sql, &p);
+	}
+	if (rc < 0 && res)
+		db_res_release(res);
+out:
+	param_list_release(&p);
+	return rc;
+}
+
+int db_upsert_rows(struct db *db, const char *head, const char *tuple, const char *tail,
+		   const struct db_param *params, size_t ncols, size_t nrows, size_t per_statement, struct fs_error *e)
+{
+	int rc = 0;
+	/* never more parameters than one statement may bind, whatever the caller asked */
+	if (ncols && per_statement * ncols > DB_MAX_PARAMS)
+		per_statement = DB_MAX_PARAMS / ncols;
+	if (per_statement == 0)
+		per_statement = 1;
+	for (size_t at = 0; at < nrows && rc == 0; at += per_statement) {
+		size_t k = nrows - at < per_statement ? nrows - at : per_statement;
+		struct buf sql;
+		buf_init(&sql, BUF_NO_LIMIT);
+		buf_adds(&sql, head);
+		for (size_t i = 0; i < k; i++) {
+			buf_adds(&sql, i ? ", " : "");
+			buf_adds(&sql, tuple);
+		}
+		if (tail)
+			buf_adds(&sql, tail);
+		rc = db_exec_params(db, NULL, e, buf_str(&sql), params + at * ncols, k * ncols);
+		buf_release(&sql);
+	}
+	return rc;
+}
+
+int db_insert_rows(struct db *db, const char *head, const char *tuple, const struct db_param *params, size_t ncols,
+		   size_t nrows, size_t per_statement, struct fs_error *e)
+{
+	return db_upsert_rows(db, head, tuple, NULL, params, ncols, nrows, per_statement, e);
+}
+
+int db_exec(struct db *db, struct db_res *res, struct fs_error *e, const char *sql, const char *types, ...)
+{
+	struct db_param params[64];
+	size_t n = 0;
+	va_list ap;
+	va_start(ap, types);
+	for (const char *t = types ? types : ""; *t; t++, n++) {
+		if (n == sizeof(params) / sizeof(params[0])) {
+			va_end(ap);
+			return fs_fail(e, FS_EINTERNAL, "too many statement parameters");
+		}
+		params[n] = (struct db_param){ .type = *t };
+		if (*t == 's') {
+			params[n].ptr = va_arg(ap, const char *);
+		} else if (*t == 'b') {
+			params[n].ptr = va_arg(ap, const void *);
+			params[n].len = va_arg(ap, size_t);
+		} else if (*t == 'i') {
+			params[n].i = va_arg(ap, long long);
+		} else {
+			va_end(ap);
+			return fs_fail(e, FS_EINTERNAL, "bad parameter type '%c'", *t);
+		}
+	}
+	va_end(ap);
+	return db_exec_params(db, res, e, sql, params, n);
+}
+
+const char *db_cell(const struct db_res *r, size_t row, size_t col)
+{
+	if (row >= r->nrows || col >= r->ncols)
+		return NULL;
+	return r->cells[row * r->ncols + col];
+}
+
+long long db_cell_ll(const struct db_res *r, size_t row, size_t col, long long if_null)
+{
+	const char *s = db_cell(r, row, col);
+	return s ? strtoll(s, NULL, 10) : if_null;
+}
+
+void db_res_release(struct db_res *r)
+{
+	for (size_t i = 0; i < r->nrows * r->ncols; i++)
+		free(r->cells[i]);
+	free(r->cells);
+	free(r->lens);
+	memset(r, 0, sizeof(*r));
+}
+
+static int simple_query(struct db *db, const char *sql, struct fs_error *e)
+{
+	int rc = db_connect(db, e);
+	if (rc < 0)
+		return rc;
+	if (mysql_query(db->conn, sql) != 0)
+		return db_error(db, mysql_errno(db->conn), mysql_error(db->conn), sql, e);
+	return 0;
+}
+
+int db_begin(struct db *db, struct fs_error *e)
+{
+	int rc = simple_query(db, "START TRANSACTION", e);
+	if (rc == FS_EUNAVAIL) /* an idle connection that died: nothing was sent yet, so try a fresh one */
+		rc = simple_query(db, "START TRANSACTION", e);
+	if (rc == 0)
+		db->in_txn = 1;
+	return rc;
+}
+
+int db_commit(struct db *db, struct fs_error *e)
+{
+	int rc = simple_query(db, "COMMIT", e);
+	db->in_txn = 0;
+	return rc;
+}
+
+void db_rollback(struct db *db)
+{
+	if (db->conn && mysql_query(db->conn, "ROLLBACK") != 0)
+		db_disconnect(db);
+	db->in_txn = 0;
+}
+
+int db_exec_script(struct db *db, const char *sql, struct fs_error *e)
+{
+	int rc = db_connect(db, e);
+	if (rc < 0)
+		return rc;
+	mysql_set_server_option(db->conn, MYSQL_OPTION_MULTI_STATEMENTS_ON);
+	int failed = mysql_real_query(db->conn, sql, strlen(sql)) != 0;
+	while (!failed) {
+		MYSQL_RES *r = mysql_store_result(db->conn);
+		if (r)
+			mysql_free_result(r);
+		int next = mysql_next_result(db->conn);
+		if (next == -1)
+			break;
+		failed = next > 0;
+	}
+	if (failed) {
+		unsigned int err = mysql_errno(db->conn);
+		char what[400];
+		snprintf(what, sizeof(what), "%s", mysql_error(db->conn));
+		rc = db_error(db, err, what, "migration", e);
+		if (rc != FS_EUNAVAIL)
+			fs_fail(e, rc, "%s", what);
+	}
+	if (db->conn)
+		mysql_set_server_option(db->conn, MYSQL_OPTION_MULTI_STATEMENTS_OFF);
+	return rc;
+}

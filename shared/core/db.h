@@ -1,0 +1,62 @@
+/* MariaDB access: one connection per process, prepared statements only (cached per connection), explicit
+ * reconnect after the server went away, results copied out as strings. */
+#ifndef FAQSURE_DB_H
+#define FAQSURE_DB_H
+
+#include <stddef.h>
+
+#include "core/config.h"
+#include "core/err.h"
+
+struct db;
+
+/* Rows of a result, every cell copied as a NUL-terminated string (NULL for SQL NULL). */
+struct db_res {
+	size_t nrows, ncols;
+	char **cells;     /* nrows * ncols */
+	size_t *lens;     /* nrows * ncols */
+	unsigned long long affected;
+};
+
+/* The connection is opened lazily by the first statement. cfg must outlive db. */
+struct db *db_new(const struct config *cfg);
+void db_free(struct db *db);
+
+/* Runs one statement. Each character of types binds the next variadic argument to the next '?':
+ *   's' const char * (NULL binds SQL NULL)   'b' const void *, size_t (bytes)   'i' long long
+ * res may be NULL when no rows are wanted; otherwise it must be released with db_res_release.
+ * A lost connection gives FS_EUNAVAIL (a SELECT outside a transaction is retried once on a new connection);
+ * a duplicate key gives FS_ECONFLICT; anything else FS_EINTERNAL. */
+int db_exec(struct db *db, struct db_res *res, struct fs_error *e, const char *sql, const char *types, ...);
+/* One bound parameter, for statements whose parameter count is only known at run time. */
+struct db_param {
+	char type;        /* 's', 'b' or 'i' as for db_exec */
+	const void *ptr;  /* 's': the string (NULL binds SQL NULL); 'b': the bytes */
+	size_t len;       /* 'b' only */
+	long long i;      /* 'i' only */
+};
+
+int db_exec_params(struct db *db, struct db_res *res, struct fs_error *e, const char *sql,
+		   const struct db_param *params, size_t nparams);
+/* Multi-row INSERT: head is "INSERT INTO t (a, b) VALUES ", tuple the placeholders of one row ("(?, ?)");
+ * params holds nrows * ncols parameters, row after row. Sent per_statement rows at a time. */
+int db_insert_rows(struct db *db, const char *head, const char *tuple, const struct db_param *params, size_t ncols,
+		   size_t nrows, size_t per_statement, struct fs_error *e);
+/* As db_insert_rows, with tail (e.g. " ON DUPLICATE KEY UPDATE n = n + VALUES(n)") after each statement's rows. */
+int db_upsert_rows(struct db *db, const char *head, const char *tuple, const char *tail,
+		   const struct db_param *params, size_t ncols, size_t nrows, size_t per_statement, struct fs_error *e);
+const char *db_cell(const struct db_res *r, size_t row, size_t col);
+long long db_cell_ll(const struct db_res *r, size_t row, size_t col, long long if_null);
+void db_res_release(struct db_res *r);
+
+int db_begin(struct db *db, struct fs_error *e);
+int db_commit(struct db *db, struct fs_error *e);
+/* Never fails from the caller's point of view: a rollback that cannot reach the server drops the connection. */
+void db_rollback(struct db *db);
+
+/* Opens the connection if it is not open. 0, or FS_EUNAVAIL. */
+int db_ping(struct db *db, struct fs_error *e);
+/* Runs trusted SQL text that may hold several statements (migrations only: never with client data). */
+int db_exec_script(struct db *db, const char *sql, struct fs_error *e);
+
+#endif

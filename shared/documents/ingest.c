@@ -1,0 +1,521 @@
+/* Ingestion jobs: claim, extract, chunk, embed, store. */
+#include "documents/ingest.h"
+
+#include <ctype.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "account/account.h"
+#include "account/usage.h"
+#include "core/buf.h"
+#include "core/util.h"
+#include "documents/chunk.h"
+#include "extract/extract.h"
+#include "text/terms.h"
+#include "core/banned.h"
+
+#define EMBED_BATCH 64
+#define CHUNK_COLUMNS 13
+#define CHUNK_ROWS_PER_INSERT 32
+
+struct job {
+	long long id;
+	long long account_id;
+	long long attempts;
+	char document_id[37];
+};
+
+int ingest_worker_init(struct ingest_worker *w, const struct config *cfg, struct fs_error *e)
+{
+	char host[64] = "localhost";
+	memset(w, 0, sizeof(*w));
+	gethostname(host, sizeof(host) - 1);
+	snprintf(w->id, sizeof(w->id), "%s:%ld", host, (long)getpid());
+	w->cfg = cfg;
+	int rc = embedder_open(cfg, &w->embedder, e);
+	if (rc < 0)
+		return rc;
+	w->db = db_new(cfg);
+	if ((rc = terms_new(&w->terms, e)) < 0 || (rc = vstore_open(cfg, w->db, w->embedder->dims, &w->vs, e)) < 0 ||
+	    (rc = span_finder_new(&w->spans, cfg->answerer_sentence_model, e)) < 0) {
+		ingest_worker_release(w);
+		return rc;
+	}
+	return 0;
+}
+
+void ingest_worker_release(struct ingest_worker *w)
+{
+	if (w->embedder)
+		embedder_close(w->embedder);
+	vstore_close(w->vs);
+	terms_free(w->terms);
+	span_finder_free(w->spans);
+	db_free(w->db);
+	memset(w, 0, sizeof(*w));
+}
+
+/* Claims the oldest queued job: 1 with job filled in, 0 when the queue is empty. */
+static int claim(struct ingest_worker *w, struct job *job, struct fs_error *e)
+{
+	struct db_res r;
+	int rc = db_exec(w->db, NULL, e,
+			 "UPDATE ingest_jobs SET state = 'queued', worker = NULL"
+			 " WHERE state = 'running' AND lease_until < UTC_TIMESTAMP(6)",
+			 "");
+	if (rc < 0 || (rc = db_begin(w->db, e)) < 0)
+		return rc;
+	rc = db_exec(w->db, &r, e,
+		     "SELECT id, account_id, attempts, document_id FROM ingest_jobs WHERE state = 'queued'"
+		     " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
+		     "");
+	if (rc < 0) {
+		db_rollback(w->db);
+		return rc;
+	}
+	if (r.nrows == 0) {
+		db_res_release(&r);
+		db_rollback(w->db);
+		return 0;
+	}
+	job->id = db_cell_ll(&r, 0, 0, 0);
+	job->account_id = db_cell_ll(&r, 0, 1, 0);
+	job->attempts = db_cell_ll(&r, 0, 2, 0) + 1;
+	snprintf(job->document_id, sizeof(job->document_id), "%s", db_cell(&r, 0, 3));
+	db_res_release(&r);
+	rc = db_exec(w->db, NULL, e,
+		     "UPDATE ingest_jobs SET state = 'running', attempts = attempts + 1, worker = ?,"
+		     " lease_until = UTC_TIMESTAMP(6) + INTERVAL ? SECOND WHERE id = ?",
+		     "sii", w->id, w->cfg->worker_lease_seconds, job->id);
+	if (rc < 0) {
+		db_rollback(w->db);
+		return rc;
+	}
+	rc = db_commit(w->db, e);
+	return rc < 0 ? rc : 1;
+}
+
+/* In a transaction: locks the job and checks this worker still holds it (its lease may have run out and
+ * another worker taken it over, or the document been deleted). 1 if so, 0 if not (transaction rolled back). */
+static int still_ours(struct ingest_worker *w, const struct job *job, struct fs_error *e)
+{
+	struct db_res r;
+	int rc = db_begin(w->db, e);
+	if (rc < 0)
+		return rc;
+	rc = db_exec(w->db, &r, e, "SELECT state, worker FROM ingest_jobs WHERE id = ? FOR UPDATE", "i", job->id);
+	if (rc < 0) {
+		db_rollback(w->db);
+		return rc;
+	}
+	int ours = r.nrows == 1 && !strcmp(db_cell(&r, 0, 0), "running") && db_cell(&r, 0, 1) &&
+		   !strcmp(db_cell(&r, 0, 1), w->id);
+	db_res_release(&r);
+	if (!ours)
+		db_rollback(w->db);
+	return ours;
+}
+
+static int fail_job(struct ingest_worker *w, const struct job *job, const char *reason, struct fs_error *e)
+{
+	int rc = still_ours(w, job, e);
+	if (rc <= 0)
+		return rc;
+	if ((rc = db_exec(w->db, NULL, e, "UPDATE documents SET status = 'failed', error = ?, chunk_count = 0 WHERE id = ?",
+			  "ss", reason, job->document_id)) < 0 ||
+	    (rc = db_exec(w->db, NULL, e, "UPDATE ingest_jobs SET state = 'failed', lease_until = NULL WHERE id = ?", "i",
+			  job->id)) < 0) {
+		db_rollback(w->db);
+		return rc;
+	}
+	return db_commit(w->db, e);
+}
+
+/* What one chunk row needs beyond the chunk itself. */
+struct chunk_row {
+	char id[37];
+	char *metadata;
+	unsigned char *vector; /* dims * 4 bytes */
+	struct buf sparse;     /* the keyword vector's stored form (terms.h) */
+	long long tokens;
+};
+
+static char *chunk_metadata(json_t *doc_meta, const struct chunk *c)
+{
+	json_t *m = json_deep_copy(doc_meta);
+	if (!json_is_object(m)) {
+		json_decref(m);
+		m = json_object();
+	}
+	json_object_set_new(m, "section", json_string(c->section ? c->section : ""));
+	if (c->page > 0)
+		json_object_set_new(m, "page", json_integer(c->page));
+	if (c->question)
+		json_object_set_new(m, "question", json_string(c->question));
+	char *s = json_dumps(m, JSON_COMPACT);
+	json_decref(m);
+	return s;
+}
+
+/* The title words of a file name into t, then a line break when there were any. */
+static void add_title(struct buf *t, const char *filename)
+{
+	const char *base = filename ? strrchr(filename, '/') : NULL;
+	base = base ? base + 1 : filename;
+	if (!base)
+		return;
+	const char *dot = strrchr(base, '.'), *end = dot && dot != base ? dot : base + strlen(base);
+	size_t before = t->len;
+	for (const char *p = base; p < end;) {
+		while (p < end && !isalnum((unsigned char)*p) && !((unsigned char)*p & 0x80))
+			p++;
+		const char *w = p;
+		int digits = 0;
+		while (p < end && (isalnum((unsigned char)*p) || ((unsigned char)*p & 0x80)))
+			digits |= isdigit((unsigned char)*p++);
+		if (p > w && !digits)
+			buf_addf(t, "%s%.*s", t->len > before ? " " : "", (int)(p - w), w);
+	}
+	if (t->len > before)
+		buf_adds(t, "\n");
+}
+
+char *ingest_embed_text(const char *filename, const char *section, const char *text)
+{
+	struct buf t;
+	buf_init(&t, BUF_NO_LIMIT);
+	add_title(&t, filename);
+	if (section && *section)
+		buf_addf(&t, "%s\n", section);
+	buf_adds(&t, text);
+	return buf_take(&t, NULL);
+}
+
+char *ingest_embed_lead(const char *question, const char *text)
+{
+	if (question && *question)
+		return xstrdup(question);
+	if (!text)
+		return NULL;
+	size_t len = strcspn(text, "\n");
+	const char *rest = text + len;
+	while (*rest == '\n' || *rest == '\r' || *rest == ' ' || *rest == '\t')
+		rest++;
+	while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\r' || text[len - 1] == '\t'))
+		len--;
+	if (!*rest || len == 0 || len > INGEST_LEAD_MAX)
+		return NULL;
+	return xstrndup(text, len);
+}
+
+/* Embeds the chunks (section heading and text together, with their leads) in batches. */
+static int embed_chunks(struct ingest_worker *w, const char *filename, const struct chunk *chunks, size_t n,
+			struct chunk_row *rows, long long *tokens, struct fs_error *e)
+{
+	size_t dims = w->embedder->dims;
+	float *vec = xmalloc(EMBED_BATCH * dims * sizeof(float));
+	char **texts = xcalloc(EMBED_BATCH, sizeof(char *)), **leads = xcalloc(EMBED_BATCH, sizeof(char *));
+	struct sparse sp;
+	int rc = 0;
+	sparse_init(&sp);
+	*tokens = 0;
+	for (size_t at = 0; at < n && rc == 0; at += EMBED_BATCH) {
+		size_t k = n - at < EMBED_BATCH ? n - at : EMBED_BATCH;
+		for (size_t i = 0; i < k; i++) {
+			const struct chunk *c = &chunks[at + i];
+			free(texts[i]);
+			texts[i] = ingest_embed_text(filename, c->section, c->text);
+			free(leads[i]);
+			leads[i] = ingest_embed_lead(c->question, c->text);
+			rows[at + i].tokens = embed_count_tokens(c->text);
+			terms_doc_vector(w->terms, texts[i], &sp);
+			buf_init(&rows[at + i].sparse, BUF_NO_LIMIT);
+			sparse_to_blob(&sp, &rows[at + i].sparse);
+		}
+		long long used = 0;
+		rc = embedder_embed_passages(w->embedder, (const char *const *)texts, (const char *const *)leads, k, vec,
+					     &used, e);
+		*tokens += used;
+		for (size_t i = 0; rc == 0 && i < k; i++) {
+			rows[at + i].vector = xmalloc(dims * 4);
+			vstore_encode_vector(vec + i * dims, dims, rows[at + i].vector);
+		}
+	}
+	for (size_t i = 0; i < EMBED_BATCH; i++) {
+		free(texts[i]);
+		free(leads[i]);
+	}
+	free(texts);
+	free(leads);
+	free(vec);
+	sparse_release(&sp);
+	return rc;
+}
+
+static int insert_chunks(struct ingest_worker *w, const struct job *job, const struct chunk *chunks,
+			 const struct chunk_row *rows, size_t n, struct fs_error *e)
+{
+	size_t dims = w->embedder->dims;
+	struct db_param *p = xcalloc(n * CHUNK_COLUMNS, sizeof(*p));
+	for (size_t i = 0; i < n; i++) {
+		const struct chunk *c = &chunks[i];
+		const struct chunk_row *row = &rows[i];
+		struct db_param *q = p + i * CHUNK_COLUMNS;
+		q[0] = (struct db_param){ .type = 's', .ptr = row->id };
+		q[1] = (struct db_param){ .type = 'i', .i = job->account_id };
+		q[2] = (struct db_param){ .type = 's', .ptr = job->document_id };
+		q[3] = (struct db_param){ .type = 'i', .i = (long long)i };
+		q[4] = (struct db_param){ .type = 's', .ptr = c->text };
+		q[5] = (struct db_param){ .type = 's', .ptr = c->section ? c->section : "" };
+		q[6] = (struct db_param){ .type = 'i', .i = c->page };
+		q[7] = (struct db_param){ .type = 's', .ptr = row->metadata };
+		q[8] = (struct db_param){ .type = 'i', .i = row->tokens };
+		q[9] = (struct db_param){ .type = 's', .ptr = w->embedder->model };
+		q[10] = (struct db_param){ .type = 'i', .i = (long long)dims };
+		q[11] = (struct db_param){ .type = 'b', .ptr = row->vector, .len = dims * 4 };
+		q[12] = (struct db_param){ .type = 'b', .ptr = row->sparse.ptr ? row->sparse.ptr : "", .len = row->sparse.len };
+	}
+	int rc = db_insert_rows(w->db,
+				"INSERT INTO chunks (id, account_id, document_id, seq, text, section, page, metadata, tokens,"
+				" embed_model, dims, embedding, sparse) VALUES ",
+				"(?, ?, ?, ?, ?, ?, NULLIF(?, 0), ?, ?, ?, ?, ?, ?)", p, CHUNK_COLUMNS, n, CHUNK_ROWS_PER_INSERT,
+				e);
+	free(p);
+	return rc;
+}
+
+/* The document's bytes, name, metadata and creation time. */
+struct source {
+	struct db_res r; /* keeps the cells below alive */
+	const char *filename, *metadata, *created, *data;
+	size_t len;
+};
+
+static int load_source(struct ingest_worker *w, const struct job *job, struct source *src, struct fs_error *e)
+{
+	int rc = db_exec(w->db, &src->r, e,
+			 "SELECT d.filename, d.metadata, d.created_at, b.data FROM documents d"
+			 " JOIN document_blobs b ON b.document_id = d.id WHERE d.id = ?",
+			 "s", job->document_id);
+	if (rc < 0)
+		return rc;
+	if (src->r.nrows == 0) {
+		db_res_release(&src->r);
+		return fs_fail(e, FS_ENOTFOUND, "document %s is gone", job->document_id);
+	}
+	src->filename = db_cell(&src->r, 0, 0);
+	src->metadata = db_cell(&src->r, 0, 1);
+	src->created = db_cell(&src->r, 0, 2);
+	src->data = db_cell(&src->r, 0, 3);
+	src->len = src->r.lens[3];
+	return 0;
+}
+
+/* Stores the chunks and marks the document ready, in one transaction; then older documents of the same name
+ * (the versions this one replaces) go. */
+static int finish_job(struct ingest_worker *w, const struct job *job, const struct source *src,
+		      const struct chunk *chunks, const struct chunk_row *rows, size_t n, long long tokens,
+		      struct fs_error *e)
+{
+	int rc = still_ours(w, job, e);
+	if (rc <= 0)
+		return rc;
+	struct db_res old = { 0 };
+	if ((rc = db_exec(w->db, NULL, e, "DELETE FROM chunks WHERE document_id = ?", "s", job->document_id)) < 0 ||
+	    (rc = insert_chunks(w, job, chunks, rows, n, e)) < 0 ||
+	    (rc = db_exec(w->db, NULL, e,
+			  "UPDATE documents SET status = 'ready', error = NULL, chunk_count = ?, tokens = ? WHERE id = ?",
+			  "iis", (long long)n, tokens, job->document_id)) < 0 ||
+	    (rc = db_exec(w->db, NULL, e, "UPDATE ingest_jobs SET state = 'done', lease_until = NULL WHERE id = ?", "i",
+			  job->id)) < 0 ||
+	    (rc = vstore_changed(w->cfg, w->db, job->account_id, job->document_id, "upsert", e)) < 0 ||
+	    (rc = db_exec(w->db, &old, e,
+			  "SELECT id FROM documents WHERE account_id = ? AND filename = ? AND id <> ? AND created_at <= ?"
+			  " FOR UPDATE",
+			  "isss", job->account_id, src->filename, job->document_id, src->created)) < 0)
+		goto fail;
+	for (size_t i = 0; i < old.nrows; i++) {
+		if ((rc = db_exec(w->db, NULL, e, "DELETE FROM documents WHERE id = ?", "s", db_cell(&old, i, 0))) < 0 ||
+		    (rc = vstore_changed(w->cfg, w->db, job->account_id, db_cell(&old, i, 0), "delete", e)) < 0)
+			goto fail;
+	}
+	if ((rc = account_debit(w->db, job->account_id, tokens, NULL, e)) < 0)
+		goto fail;
+	db_res_release(&old);
+	if ((rc = db_commit(w->db, e)) < 0)
+		return rc;
+	/* The chunks are safe in MariaDB; an external store that is away gets them later from the outbox. */
+	struct fs_error se = { 0 };
+	if (vstore_sync(w->vs, w->db, 64, &se) < 0)
+		fprintf(stderr, "faqsure worker: vector outbox: %s\n", se.msg);
+	return 0;
+fail:
+	db_res_release(&old);
+	db_rollback(w->db);
+	return rc;
+
+}
+
+/* Extracts, chunks and embeds one claimed job. A problem with the document fails the job (0 is returned);
+ * a problem of ours (database gone) is returned and the job's lease lets another worker retry it later. */
+static int process(struct ingest_worker *w, const struct job *job, struct fs_error *e)
+{
+	struct source src;
+	struct extract_doc doc = { 0 };
+	struct extract_limits lim;
+	struct chunk_opts opts;
+	struct chunk *chunks = NULL;
+	struct chunk_row *rows = NULL;
+	size_t n = 0;
+	long long tokens = 0;
+	char mime[128];
+	struct fs_error why;
+	json_t *doc_meta = NULL;
+	fs_error_clear(&why);
+
+	if (job->attempts > INGEST_MAX_ATTEMPTS) {
+		/* the last attempt's problem, when a worker could say it (an embedder that stayed away) */
+		struct db_res last;
+		char reason[1200];
+		int lrc = db_exec(w->db, &last, e, "SELECT error FROM documents WHERE id = ?", "s", job->document_id);
+		if (lrc < 0)
+			return lrc;
+		if (last.nrows && db_cell(&last, 0, 0))
+			snprintf(reason, sizeof(reason), "processing failed 3 times; the last attempt: %s",
+				 db_cell(&last, 0, 0));
+		else
+			snprintf(reason, sizeof(reason), "processing was interrupted 3 times (the worker stopped each time);"
+				 " the file may be too large or malformed");
+		db_res_release(&last);
+		return fail_job(w, job, reason, e);
+	}
+	int rc = load_source(w, job, &src, e);
+	if (rc == FS_ENOTFOUND)
+		return 0; /* deleted meanwhile: its job went with it */
+	if (rc < 0)
+		return rc;
+	enum extract_kind kind = extract_detect(src.data, src.len, src.filename, mime, sizeof(mime));
+	extract_limits_default(&lim);
+	lim.max_pages = (size_t)w->cfg->extract_max_pages;
+	lim.max_text_bytes = (size_t)w->cfg->extract_max_text_bytes;
+	lim.max_unzipped_bytes = (size_t)w->cfg->extract_max_unzipped_bytes;
+	lim.max_zip_entries = (size_t)w->cfg->extract_max_zip_entries;
+	lim.max_xml_depth = (size_t)w->cfg->extract_max_xml_depth;
+	chunk_opts_default(&opts); /* fields the configuration does not set keep their defaults */
+	opts.target_chars = (size_t)w->cfg->chunk_target_chars;
+	opts.max_chars = (size_t)w->cfg->chunk_max_chars;
+	opts.overlap_chars = (size_t)w->cfg->chunk_overlap_chars;
+	if (kind == EXTRACT_NONE) {
+		rc = fail_job(w, job, "unsupported file type", e);
+		goto out;
+	}
+	if (extract_document(kind, src.data, src.len, &lim, &doc, &why) < 0 ||
+	    chunk_document(&doc, &opts, &chunks, &n, &why) < 0) {
+		rc = fail_job(w, job, why.msg, e);
+		goto out;
+	}
+	if (n == 0) {
+		rc = fail_job(w, job, "the file holds no text", e);
+		goto out;
+	}
+	doc_meta = json_loads(src.metadata ? src.metadata : "{}", 0, NULL);
+	if (doc.metadata && json_is_object(doc_meta)) /* what the file says, unless the uploader said otherwise */
+		json_object_update_missing(doc_meta, doc.metadata);
+	rows = xcalloc(n, sizeof(*rows));
+	for (size_t i = 0; i < n; i++) {
+		util_uuid(rows[i].id);
+		rows[i].metadata = chunk_metadata(doc_meta, &chunks[i]);
+	}
+	if ((rc = embed_chunks(w, src.filename, chunks, n, rows, &tokens, e)) < 0)
+		goto out;
+	rc = FS_ERETRY;
+	for (int i = 0; i < 5 && rc == FS_ERETRY; i++) /* see ingest_run_one */
+		rc = finish_job(w, job, &src, chunks, rows, n, tokens, e);
+out:
+	for (size_t i = 0; rows && i < n; i++) {
+		free(rows[i].metadata);
+		free(rows[i].vector);
+		buf_release(&rows[i].sparse);
+	}
+	free(rows);
+	chunk_list_free(chunks, n);
+	extract_doc_release(&doc);
+	json_decref(doc_meta);
+	db_res_release(&src.r);
+	return rc;
+}
+
+int ingest_run_one(struct ingest_worker *w, int *worked, struct fs_error *e)
+{
+	struct job job;
+	int rc = FS_ERETRY;
+	*worked = 0;
+	/* Workers claiming and finishing at once can deadlock in InnoDB; the loser's transaction was rolled back
+	 * whole, so trying again is safe. */
+	for (int i = 0; i < 5 && rc == FS_ERETRY; i++)
+		rc = claim(w, &job, e);
+	if (rc <= 0)
+		return rc;
+	*worked = 1;
+	double started = util_now_ms();
+	rc = process(w, &job, e);
+	if (rc < 0) { /* kept on the document (still processing) so a person, and the final failure, can say why */
+		struct fs_error ignored;
+		db_exec(w->db, NULL, &ignored, "UPDATE documents SET error = LEFT(?, 1000) WHERE id = ? AND status = 'processing'",
+			"ss", e->msg, job.document_id);
+	}
+	fprintf(stderr, "faqsure worker: document %s: %s after %.0f ms\n", job.document_id,
+		rc < 0 ? e->msg : "processed", util_now_ms() - started);
+	return rc;
+}
+
+void ingest_chunk_sentences(struct ingest_worker *w, const char *text, const char *metadata, struct buf *out)
+{
+	json_t *meta = json_loads(metadata ? metadata : "{}", 0, NULL);
+	buf_reset(out);
+	span_passage_vectors(w->spans, text, meta, out);
+	json_decref(meta);
+}
+
+int ingest_fill_sentences(struct ingest_worker *w, long long account_id, int max, int *filled, struct fs_error *e)
+{
+	struct db_res r;
+	*filled = 0;
+	/* rows another worker is filling are skipped, not waited for or done twice */
+	int rc = db_begin(w->db, e);
+	if (rc < 0)
+		return rc;
+	if (account_id > 0)
+		rc = db_exec(w->db, &r, e,
+			     "SELECT id, text, metadata FROM chunks WHERE sentences_version < ? AND account_id = ?"
+			     " LIMIT ? FOR UPDATE SKIP LOCKED",
+			     "iii", (long long)SPAN_VECTORS_VERSION, account_id, (long long)max);
+	else
+		rc = db_exec(w->db, &r, e,
+			     "SELECT id, text, metadata FROM chunks WHERE sentences_version < ? LIMIT ? FOR UPDATE SKIP LOCKED",
+			     "ii", (long long)SPAN_VECTORS_VERSION, (long long)max);
+	if (rc < 0) {
+		db_rollback(w->db);
+		return rc;
+	}
+	struct buf b;
+	buf_init(&b, BUF_NO_LIMIT);
+	for (size_t i = 0; i < r.nrows && rc == 0; i++) {
+		ingest_chunk_sentences(w, db_cell(&r, i, 1), db_cell(&r, i, 2), &b);
+		rc = db_exec(w->db, NULL, e, "UPDATE chunks SET sentences = ?, sentences_version = ? WHERE id = ?", "bis",
+			     b.ptr, b.len, (long long)SPAN_VECTORS_VERSION, db_cell(&r, i, 0));
+	}
+	if (rc == 0 && (rc = db_commit(w->db, e)) == 0)
+		*filled = (int)r.nrows;
+	else if (rc < 0)
+		db_rollback(w->db);
+	buf_release(&b);
+	db_res_release(&r);
+	return rc;
+}

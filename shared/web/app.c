@@ -1,0 +1,656 @@
+/* The shared request path: accept loop, routing, auth → rate limit → scope → balance → handler → JSON reply →
+ * usage event. One request at a time per process (mod_fcgid sends one at a time anyway). */
+#include "web/app.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "account/account.h"
+#include "account/ratelimit.h"
+#include "account/usage.h"
+#include "core/page.h"
+#include "core/util.h"
+#include "core/banned.h"
+
+static volatile sig_atomic_t stopping;
+
+static void on_terminate(int sig)
+{
+	(void)sig;
+	stopping = 1;
+	FCGX_ShutdownPending();
+}
+
+/* ---- I/O: a FastCGI request, or plain CGI on stdin/stdout/environ ---- */
+
+static FCGX_Request *fcgx(const struct request *req)
+{
+	return req->io;
+}
+
+const char *req_param(const struct request *req, const char *name)
+{
+	if (fcgx(req))
+		return FCGX_GetParam(name, fcgx(req)->envp);
+	return getenv(name);
+}
+
+static int io_write(struct request *req, const char *data, size_t len)
+{
+	if (fcgx(req))
+		return FCGX_PutStr(data, (int)len, fcgx(req)->out) == (int)len ? 0 : -1;
+	return fwrite(data, 1, len, stdout) == len ? 0 : -1;
+}
+
+static long io_read(struct request *req, char *data, size_t len)
+{
+	if (fcgx(req))
+		return FCGX_GetStr(data, (int)len, fcgx(req)->in);
+	return (long)fread(data, 1, len, stdin);
+}
+
+long req_read(struct request *req, char *data, size_t len)
+{
+	return io_read(req, data, len);
+}
+
+/* ---- responses ---- */
+
+void req_header(struct request *req, const char *name, const char *value)
+{
+	if (strpbrk(name, "\r\n") || strpbrk(value, "\r\n"))
+		return;
+	buf_addf(&req->headers, "%s: %s\r\n", name, value);
+}
+
+int req_reply(struct request *req, int status, json_t *body)
+{
+	struct buf head;
+	char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15));
+	json_decref(body);
+	if (!text) {
+		fprintf(stderr, "faqsure: out of memory serialising a reply\n");
+		abort();
+	}
+	size_t len = strlen(text);
+	buf_init(&head, BUF_NO_LIMIT);
+	buf_addf(&head,
+		 "Status: %d %s\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: %zu\r\n"
+		 "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nX-Request-Id: %s\r\n%s\r\n",
+		 status, fs_http_reason(status), len + 1, req->request_id, buf_str(&req->headers));
+	int rc = io_write(req, head.ptr, head.len);
+	if (strcmp(req->method, "HEAD") != 0) { /* HEAD: the same headers, no body */
+		if (rc == 0)
+			rc = io_write(req, text, len);
+		if (rc == 0)
+			rc = io_write(req, "\n", 1);
+	}
+	buf_release(&head);
+	free(text);
+	req->replied = 1;
+	req->status = status;
+	if (rc < 0) /* the client went away: nothing to answer, and not our error */
+		fprintf(stderr, "faqsure: request %s: client went away before the reply\n", req->request_id);
+	return 0;
+}
+
+static int io_flush(struct request *req)
+{
+	if (fcgx(req))
+		return FCGX_FFlush(fcgx(req)->out) == 0 ? 0 : -1;
+	return fflush(stdout) == 0 ? 0 : -1;
+}
+
+int req_sse_begin(struct request *req)
+{
+	struct buf head;
+	buf_init(&head, BUF_NO_LIMIT);
+	/* X-Accel-Buffering: no asks proxies in front (nginx) not to hold the events back. */
+	buf_addf(&head,
+		 "Status: 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\nCache-Control: no-store\r\n"
+		 "X-Accel-Buffering: no\r\nX-Content-Type-Options: nosniff\r\nX-Request-Id: %s\r\n%s\r\n",
+		 req->request_id, buf_str(&req->headers));
+	int rc = io_write(req, head.ptr, head.len);
+	if (rc == 0)
+		rc = io_flush(req);
+	buf_release(&head);
+	req->replied = 1;
+	req->status = 200;
+	req->streaming = 1;
+	return rc;
+}
+
+int req_sse_event(struct request *req, const char *event, json_t *data)
+{
+	char *text = json_dumps(data, JSON_COMPACT | JSON_REAL_PRECISION(15));
+	json_decref(data);
+	if (!text) {
+		fprintf(stderr, "faqsure: out of memory serialising an event\n");
+		abort();
+	}
+	struct buf ev;
+	buf_init(&ev, BUF_NO_LIMIT);
+	buf_addf(&ev, "event: %s\ndata: %s\n\n", event, text);
+	free(text);
+	int rc = req->client_gone ? -1 : io_write(req, ev.ptr, ev.len);
+	if (rc == 0)
+		rc = io_flush(req);
+	buf_release(&ev);
+	if (rc < 0)
+		req->client_gone = 1;
+	return rc;
+}
+
+int req_sse_error(struct request *req, const struct fs_error *e)
+{
+	int status = fs_http_status(e->code);
+	const char *msg = e->msg[0] ? e->msg : fs_http_reason(status);
+	req->error_code = fs_error_name(e->code);
+	if (status == 500) {
+		fprintf(stderr, "faqsure: request %s %s %s failed: %s\n", req->request_id, req->method, req->path,
+			e->msg);
+		msg = "internal error; quote the X-Request-Id when reporting it";
+	}
+	return req_sse_event(req, "error", json_pack("{s:s, s:s, s:i}", "error", req->error_code, "message", msg,
+						     "status", status));
+}
+
+static void reply_error(struct request *req, const struct fs_error *e)
+{
+	int status = fs_http_status(e->code);
+	req->error_code = fs_error_name(e->code);
+	if (status >= 500 && e->code != FS_EUNAVAIL && e->code != FS_ERETRY)
+		fprintf(stderr, "faqsure: request %s %s %s failed: %s\n", req->request_id, req->method, req->path,
+			e->msg);
+	const char *msg = e->msg[0] ? e->msg : fs_http_reason(status);
+	if (status == 500)
+		msg = "internal error; quote the X-Request-Id when reporting it";
+	req_reply(req, status, json_pack("{s:s, s:s}", "error", req->error_code, "message", msg));
+}
+
+int req_reply_page(struct request *req, const char *name, json_t *items, char *next_cursor)
+{
+	size_t n = json_array_size(items);
+	json_t *body = json_pack("{s:o, s:I, s:b, s:o}", name, items, "count", (json_int_t)n, "has_more",
+				 next_cursor != NULL, "next_cursor",
+				 next_cursor ? json_string(next_cursor) : json_null());
+	free(next_cursor);
+	return req_reply(req, 200, body);
+}
+
+/* ---- request parsing ---- */
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static char *percent_decode(const char *s, size_t n)
+{
+	char *out = xmalloc(n + 1), *o = out;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '+') {
+			*o++ = ' ';
+		} else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0 &&
+			   (s[i + 1] != '0' || s[i + 2] != '0')) { /* %00 stays as it is: no NUL inside a C string */
+			*o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+			i += 2;
+		} else {
+			*o++ = s[i];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+char *req_query_param(const struct request *req, const char *name)
+{
+	size_t nlen = strlen(name);
+	const char *p = req->query;
+	while (p && *p) {
+		const char *amp = strchr(p, '&'), *end = amp ? amp : p + strlen(p);
+		const char *eq = memchr(p, '=', (size_t)(end - p));
+		const char *kend = eq ? eq : end;
+		if ((size_t)(kend - p) == nlen && !memcmp(p, name, nlen))
+			return eq ? percent_decode(eq + 1, (size_t)(end - eq - 1)) : xstrdup("");
+		p = amp ? amp + 1 : NULL;
+	}
+	return NULL;
+}
+
+int req_page_params(const struct request *req, long long *limit, char **cursor, struct fs_error *e)
+{
+	char *l = req_query_param(req, "limit");
+	*limit = PAGE_DEFAULT_LIMIT;
+	*cursor = NULL;
+	if (l && util_parse_ll(l, 1, PAGE_MAX_LIMIT, limit) < 0) {
+		free(l);
+		return fs_fail(e, FS_EINVAL, "limit must be an integer from 1 to %d", PAGE_MAX_LIMIT);
+	}
+	free(l);
+	*cursor = req_query_param(req, "cursor");
+	if (*cursor && !**cursor) {
+		free(*cursor);
+		*cursor = NULL;
+	}
+	return 0;
+}
+
+/* Jansson refuses integers beyond 64 bits outright; reads the body again with such numbers as reals to name
+ * the top-level field that holds one. A malloc'd name, or NULL. */
+static const char *too_big_field(const char *text, size_t len)
+{
+	const char *key, *found = NULL;
+	json_t *v = json_loadb(text, len, JSON_DECODE_INT_AS_REAL, NULL), *val;
+	json_object_foreach(v, key, val) {
+		if (!found && json_is_real(val) && fabs(json_real_value(val)) >= 9.2e18)
+			found = xstrdup(key);
+	}
+	json_decref(v);
+	return found;
+}
+
+int req_json_body(struct request *req, json_t **out, struct fs_error *e)
+{
+	long long max = req->cfg->http_max_body_bytes;
+	struct buf body;
+	char chunk[8192];
+	long n;
+	int rc = 0;
+	*out = NULL;
+	if (req->content_length > max)
+		return fs_fail(e, FS_ETOOLARGE, "request body is larger than %lld bytes", max);
+	buf_init(&body, (size_t)max);
+	while ((n = io_read(req, chunk, sizeof(chunk))) > 0) {
+		if (buf_add(&body, chunk, (size_t)n) < 0) {
+			rc = fs_fail(e, FS_ETOOLARGE, "request body is larger than %lld bytes", max);
+			goto out;
+		}
+		if (req->content_length >= 0 && (long long)body.len >= req->content_length)
+			break;
+	}
+	if (body.len == 0) {
+		rc = fs_fail(e, FS_EINVAL, "request body is empty; send a JSON object");
+		goto out;
+	}
+	json_error_t jerr;
+	json_t *v = json_loadb(body.ptr, body.len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!v) {
+		const char *field = json_error_code(&jerr) == json_error_numeric_overflow
+			? too_big_field(body.ptr, body.len) : NULL;
+		if (field)
+			rc = fs_fail(e, FS_EINVAL, "%s is too large a number", field);
+		else
+			rc = fs_fail(e, FS_EINVAL, "request body is not valid JSON: %s (line %d, column %d)", jerr.text,
+				     jerr.line, jerr.column);
+		free((char *)field);
+		goto out;
+	}
+	if (!json_is_object(v)) {
+		json_decref(v);
+		rc = fs_fail(e, FS_EINVAL, "request body must be a JSON object");
+		goto out;
+	}
+	*out = v;
+out:
+	buf_release(&body);
+	return rc;
+}
+
+/* ---- routing ---- */
+
+int app_match_path(const char *pattern, const char *path, char **params, size_t *nparams)
+{
+	const char *p = pattern, *s = path;
+	size_t n = 0;
+	while (*p && *s) {
+		if (*p == '{') {
+			const char *pe = strchr(p, '}'), *se = strchr(s, '/');
+			size_t len = se ? (size_t)(se - s) : strlen(s);
+			if (!pe || len == 0)
+				goto nomatch;
+			if (params) {
+				if (n == APP_MAX_PARAMS)
+					goto nomatch;
+				params[n] = xstrndup(s, len);
+			}
+			n++;
+			p = pe + 1;
+			s += len;
+		} else if (*p++ != *s++) {
+			goto nomatch;
+		}
+	}
+	if (*p || *s)
+		goto nomatch;
+	if (nparams)
+		*nparams = n;
+	return 1;
+nomatch:
+	if (params)
+		for (size_t i = 0; i < n && i < APP_MAX_PARAMS; i++) {
+			free(params[i]);
+			params[i] = NULL;
+		}
+	return 0;
+}
+
+static int route_request(struct request *req, const struct route *routes, size_t nroutes, struct fs_error *e)
+{
+	struct buf allow;
+	/* HEAD is served by the GET route (req_reply leaves the body out). */
+	const char *method = strcmp(req->method, "HEAD") ? req->method : "GET";
+	buf_init(&allow, BUF_NO_LIMIT);
+	for (size_t i = 0; i < nroutes; i++) {
+		if (!app_match_path(routes[i].pattern, req->path, NULL, NULL))
+			continue;
+		if (!strcmp(routes[i].method, method)) {
+			app_match_path(routes[i].pattern, req->path, req->params, &req->nparams);
+			req->route = &routes[i];
+			buf_release(&allow);
+			return 0;
+		}
+		buf_addf(&allow, "%s%s", allow.len ? ", " : "", routes[i].method);
+		if (!strcmp(routes[i].method, "GET"))
+			buf_adds(&allow, ", HEAD");
+	}
+	int rc;
+	if (allow.len) {
+		req_header(req, "Allow", buf_str(&allow));
+		rc = fs_fail(e, FS_EMETHOD, "%s is not allowed on %s (allowed: %s)", method, req->path, buf_str(&allow));
+	} else {
+		rc = fs_fail(e, FS_ENOTFOUND, "no route %s %s", method, req->path);
+	}
+	buf_release(&allow);
+	return rc;
+}
+
+/* ---- the request path ---- */
+
+static void ratelimit_headers(struct request *req, const struct ratelimit_result *rl)
+{
+	char v[32];
+	snprintf(v, sizeof(v), "%lld", req->key.per_minute);
+	req_header(req, "X-RateLimit-Limit", v);
+	snprintf(v, sizeof(v), "%lld", rl->remaining);
+	req_header(req, "X-RateLimit-Remaining", v);
+	snprintf(v, sizeof(v), "%lld", rl->reset_secs);
+	req_header(req, "X-RateLimit-Reset", v);
+}
+
+static int reply_rate_limited(struct request *req, const struct ratelimit_result *rl)
+{
+	char msg[96], v[32];
+	long long limit = rl->hit_hour ? req->key.per_hour : req->key.per_minute;
+	snprintf(msg, sizeof(msg), "%lld requests per %s limit exceeded", limit, rl->hit_hour ? "hour" : "minute");
+	snprintf(v, sizeof(v), "%lld", rl->reset_secs);
+	req_header(req, "Retry-After", v);
+	req->error_code = "rate_limit_exceeded";
+	return req_reply(req, 429, json_pack("{s:s, s:s, s:I, s:I}", "error", "rate_limit_exceeded", "message", msg,
+					     "limit_per_minute", (json_int_t)req->key.per_minute, "limit_per_hour",
+					     (json_int_t)req->key.per_hour));
+}
+
+/* Authentication, rate limit, scope and balance for a route that needs a key. A key this process has seen
+ * costs one statement: the rate-limit upsert, which also checks that the key is still usable. */
+static int admit(struct request *req, struct fs_error *e)
+{
+	struct ratelimit_result rl;
+	unsigned char hash[32];
+	time_t now = time(NULL);
+	int rc = apikey_hash(req_param(req, "HTTP_X_API_KEY"), hash, e);
+	if (rc < 0)
+		return rc;
+	struct apikey_cache_entry *known = apikey_cache_find(req->keys, hash);
+	if (!known) {
+		if ((rc = apikey_authenticate(req->db, hash, &req->key, e)) < 0)
+			return rc;
+		known = apikey_cache_put(req->keys, hash, &req->key);
+	}
+	req->key = known->auth;
+	rc = ratelimit_take(req->db, req->key.id, hash, req->key.per_minute, req->key.per_hour, now, &rl, e);
+	if (rc == FS_EAUTH) { /* revoked or expired since it was remembered: forget it; the full check says why */
+		apikey_cache_drop(req->keys, hash);
+		rc = apikey_authenticate(req->db, hash, &req->key, e);
+		return rc < 0 ? rc : fs_fail(e, FS_EAUTH, "API key is not valid");
+	}
+	if (rc < 0)
+		return rc;
+	req->authenticated = 1;
+	if (util_now_ms() - known->marked_ms >= 60000.0 || known->marked_ms == 0) {
+		if ((rc = apikey_mark_used(req->db, req->key.id, e)) < 0)
+			return rc;
+		known->marked_ms = util_now_ms();
+	}
+	ratelimit_headers(req, &rl);
+	if (!rl.allowed) {
+		reply_rate_limited(req, &rl);
+		return 0;
+	}
+	if ((req->route->flags & ROUTE_ADMIN) && !req->key.admin)
+		return fs_fail(e, FS_EFORBIDDEN, "this route needs an API key with the admin scope");
+	if (req->route->flags & ROUTE_SPENDS) {
+		long long balance;
+		if ((rc = account_balance(req->db, req->key.account_id, &balance, e)) < 0)
+			return rc;
+		if (balance != ACCOUNT_UNLIMITED && balance <= 0)
+			return fs_fail(e, FS_EBALANCE, "token balance depleted (%lld); top up the account to continue",
+				       balance);
+	}
+	return 0;
+}
+
+static char *env_copy(const struct request *req, const char *name, const char *def)
+{
+	const char *v = req_param(req, name);
+	return xstrdup(v ? v : def);
+}
+
+/* The path with empty, "." and ".." segments resolved (RFC 3986 5.2.4), as web servers do before mapping a
+ * URL: "/api/v1/documents/../health" is "/api/v1/health", "/api//v1/keys/" is "/api/v1/keys". */
+static char *normalise_path(const char *raw)
+{
+	char *out = xmalloc(strlen(raw) + 2);
+	size_t len = 0;
+	const char *p = raw;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		const char *end = strchr(p, '/');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			while (len > 0 && out[len - 1] != '/')
+				len--;
+			if (len > 0)
+				len--;
+		} else if (n > 0 && !(n == 1 && p[0] == '.')) {
+			out[len++] = '/';
+			memcpy(out + len, p, n);
+			len += n;
+		}
+		p += n;
+	}
+	if (len == 0)
+		out[len++] = '/';
+	out[len] = '\0';
+	return out;
+}
+
+/* Fills method, path (from REQUEST_URI, else SCRIPT_NAME + PATH_INFO) and query. */
+static void parse_target(struct request *req)
+{
+	req->method = env_copy(req, "REQUEST_METHOD", "GET");
+	const char *uri = req_param(req, "REQUEST_URI");
+	struct buf path;
+	buf_init(&path, BUF_NO_LIMIT);
+	if (uri && *uri) {
+		const char *q = strchr(uri, '?');
+		buf_add(&path, uri, q ? (size_t)(q - uri) : strlen(uri));
+		req->query = xstrdup(q ? q + 1 : "");
+	} else {
+		buf_adds(&path, req_param(req, "SCRIPT_NAME") ? req_param(req, "SCRIPT_NAME") : "");
+		buf_adds(&path, req_param(req, "PATH_INFO") ? req_param(req, "PATH_INFO") : "");
+		req->query = env_copy(req, "QUERY_STRING", "");
+	}
+	req->path = normalise_path(buf_str(&path));
+	buf_release(&path);
+	const char *cl = req_param(req, "CONTENT_LENGTH");
+	if (!cl || !*cl || util_parse_ll(cl, 0, (long long)1 << 62, &req->content_length) < 0)
+		req->content_length = -1;
+}
+
+static void request_release(struct request *req)
+{
+	free(req->method);
+	free(req->path);
+	free(req->query);
+	for (size_t i = 0; i < APP_MAX_PARAMS; i++)
+		free(req->params[i]);
+	buf_release(&req->headers);
+}
+
+/* What a program keeps for its whole life. */
+struct app {
+	const char *program;
+	struct config cfg;
+	struct db *db;
+	struct usage_queue *usage;
+	struct apikey_cache keys;
+	const struct route *routes;
+	size_t nroutes;
+};
+
+static void flush_usage(struct app *app)
+{
+	struct fs_error e;
+	if (usage_queue_len(app->usage) && usage_queue_flush(app->usage, app->db, &e) < 0)
+		fprintf(stderr, "faqsure %s: %zu usage events not written yet: %s\n", app->program,
+			usage_queue_len(app->usage), e.msg);
+}
+
+static void serve(struct app *app, FCGX_Request *fr)
+{
+	struct request req = { .db = app->db, .cfg = &app->cfg, .io = fr, .keys = &app->keys };
+	struct fs_error e;
+	unsigned char id[16];
+	fs_error_clear(&e);
+	buf_init(&req.headers, 64 * 1024);
+	req.started_ms = util_now_ms();
+	util_random(id, sizeof(id));
+	util_hex(id, sizeof(id), req.request_id);
+	parse_target(&req);
+
+	int rc = route_request(&req, app->routes, app->nroutes, &e);
+	if (rc == 0 && !(req.route->flags & ROUTE_PUBLIC))
+		rc = admit(&req, &e);
+	if (rc == 0 && !req.replied)
+		rc = req.route->handler(&req, &e);
+	if (rc < 0 && req.streaming)
+		req_sse_error(&req, &e);
+	else if (rc < 0 && !req.replied)
+		reply_error(&req, &e);
+	else if (!req.replied)
+		reply_error(&req, &(struct fs_error){ FS_EINTERNAL, "handler gave no answer" });
+
+	/* The client has its answer; the bookkeeping below does not delay it. */
+	if (fr)
+		FCGX_Finish_r(fr);
+	else
+		fflush(stdout);
+	req.io = NULL;
+
+	if (!req.route || !(req.route->flags & ROUTE_NO_USAGE)) {
+		struct usage_event ev = {
+			.account_id = req.authenticated ? req.key.account_id : 0,
+			.key_id = req.authenticated ? req.key.id : NULL,
+			.request_id = req.request_id,
+			.method = req.method,
+			.route = req.route ? req.route->pattern : "(none)",
+			.status = req.status,
+			.error = req.error_code,
+			.tokens_prompt = req.tokens_prompt,
+			.tokens_completion = req.tokens_completion,
+			.processing_ms = (long long)(util_now_ms() - req.started_ms + 0.5),
+		};
+		usage_queue_add(app->usage, &ev);
+	}
+	unsigned r; /* the request id's random bytes also pick the requests that prune: no second getrandom */
+	memcpy(&r, id, sizeof(r));
+	if (req.authenticated && r % (unsigned)app->cfg.ratelimit_prune_every == 0 &&
+	    ratelimit_prune(app->db, time(NULL), &e) < 0)
+		fprintf(stderr, "faqsure %s: pruning rate-limit rows failed: %s\n", app->program, e.msg);
+	request_release(&req);
+}
+
+/* Waits up to ms for the web server to hand over a request on the FastCGI listening socket (fd 0).
+ * 1 when one is there (or a signal came), 0 on timeout. */
+static int request_waiting(int ms)
+{
+	struct pollfd pfd = { .fd = 0, .events = POLLIN };
+	return poll(&pfd, 1, ms) != 0;
+}
+
+static void serve_fastcgi(struct app *app)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_terminate;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL); /* no SA_RESTART: a blocked accept() or poll() must return */
+	sigaction(SIGINT, &sa, NULL);
+	if (FCGX_Init() != 0) {
+		fprintf(stderr, "faqsure %s: FastCGI initialisation failed\n", app->program);
+		return;
+	}
+	FCGX_Request fr;
+	FCGX_InitRequest(&fr, 0, 0);
+	while (!stopping) {
+		/* Usage events go out when the process falls idle, so nothing waits long for the next request. */
+		if (usage_queue_len(app->usage) && !request_waiting(USAGE_IDLE_FLUSH_MS)) {
+			flush_usage(app);
+			continue;
+		}
+		if (stopping || FCGX_Accept_r(&fr) < 0)
+			break;
+		serve(app, &fr);
+		if (usage_queue_due(app->usage))
+			flush_usage(app);
+	}
+	FCGX_Free(&fr, 1);
+}
+
+int app_main(const char *program, const struct route *routes, size_t nroutes)
+{
+	struct app app = { .program = program, .routes = routes, .nroutes = nroutes };
+	struct fs_error e;
+	fs_error_clear(&e);
+	if (config_load_env(&app.cfg, &e) < 0) {
+		fprintf(stderr, "faqsure %s: %s\n", program, e.msg);
+		config_release(&app.cfg);
+		return 1;
+	}
+	app.db = db_new(&app.cfg);
+	app.usage = usage_queue_new();
+	signal(SIGPIPE, SIG_IGN);
+	if (FCGX_IsCGI())
+		serve(&app, NULL);
+	else
+		serve_fastcgi(&app);
+	flush_usage(&app);
+	usage_queue_free(app.usage);
+	db_free(app.db);
+	config_release(&app.cfg);
+	return 0;
+}

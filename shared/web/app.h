@@ -1,0 +1,97 @@
+/* The request path every FastCGI program shares: the accept loop (FastCGI, or one request as plain CGI), the
+ * route table, authentication, rate limiting, the balance check, JSON responses and errors, the usage event. */
+#ifndef FAQSURE_APP_H
+#define FAQSURE_APP_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "account/apikey.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/db.h"
+#include "core/err.h"
+
+struct request;
+
+/* A handler answers with req_reply / req_reply_status and returns 0, or returns a negative code with e filled
+ * in and the app answers the JSON error. */
+typedef int (*route_fn)(struct request *req, struct fs_error *e);
+
+enum route_flags {
+	ROUTE_PUBLIC = 1 << 0, /* no API key needed; not rate limited */
+	ROUTE_ADMIN = 1 << 1,  /* needs a key with scope admin */
+	ROUTE_SPENDS = 1 << 2, /* spends tokens: 402 before any work when the balance is exhausted */
+	ROUTE_NO_USAGE = 1 << 3, /* no usage event (health checks) */
+};
+
+struct route {
+	const char *method;
+	const char *pattern; /* "/api/v1/keys/{id}": {name} matches one path segment */
+	route_fn handler;
+	unsigned flags;
+};
+
+#define APP_MAX_PARAMS 4
+
+struct request {
+	struct db *db;
+	const struct config *cfg;
+	char *method;
+	char *path;
+	char *query;
+	const struct route *route;
+	char *params[APP_MAX_PARAMS]; /* the {…} segments of the path, in order */
+	size_t nparams;
+	char request_id[33];
+	int authenticated;
+	struct apikey_auth key;
+	long long tokens_prompt, tokens_completion;
+	/* private to app.c */
+	void *io;
+	struct apikey_cache *keys;
+	struct buf headers;
+	long long content_length;
+	int replied, status;
+	int streaming, client_gone;
+	const char *error_code;
+	double started_ms;
+};
+
+/* Runs a program: loads the configuration (exits 1 with file:line on an error), then serves requests with
+ * routes until SIGTERM (FastCGI), or serves the one request of a CGI invocation. */
+int app_main(const char *program, const struct route *routes, size_t nroutes);
+
+/* Answers status with body (a JSON value; the reference is stolen). */
+int req_reply(struct request *req, int status, json_t *body);
+/* Server-sent events (text/event-stream): req_sse_begin sends the status line and headers at once (no
+ * Content-Length); each req_sse_event then sends "event: <name>\ndata: <compact JSON>\n\n" and flushes it to the
+ * web server at once (under mod_fcgid that needs FcgidOutputBufferSize 0). Events carry JSON only, so a data
+ * line never holds a newline. The JSON reference is stolen. -1 once the client went away. req_sse_error sends
+ * an "error" event {"error", "message"} for a failure after the stream opened and records it for the usage
+ * event. */
+int req_sse_begin(struct request *req);
+int req_sse_event(struct request *req, const char *event, json_t *data);
+int req_sse_error(struct request *req, const struct fs_error *e);
+/* Adds a response header (name and value must not hold CR or LF). */
+void req_header(struct request *req, const char *name, const char *value);
+/* A CGI/FastCGI parameter of the request (e.g. "CONTENT_TYPE"), or NULL. */
+const char *req_param(const struct request *req, const char *name);
+/* Reads up to len bytes of the raw body; 0 at its end. For routes that stream their body (uploads). */
+long req_read(struct request *req, char *data, size_t len);
+/* The request body parsed as a JSON object, capped at http.max_body_bytes; FS_EINVAL / FS_ETOOLARGE. */
+int req_json_body(struct request *req, json_t **out, struct fs_error *e);
+/* The value of a query-string parameter, percent-decoded into a malloc'd string the caller frees; NULL if
+ * absent. */
+char *req_query_param(const struct request *req, const char *name);
+/* limit and cursor from the query string, validated (limit 1–100, default 20). *cursor is malloc'd or NULL. */
+int req_page_params(const struct request *req, long long *limit, char **cursor, struct fs_error *e);
+/* A paginated list answer: {"<name>": items, "count": n, "has_more": b, "next_cursor": s|null}. Steals items,
+ * frees next_cursor. */
+int req_reply_page(struct request *req, const char *name, json_t *items, char *next_cursor);
+
+/* Splits a path against a route pattern; 1 on a match with the {…} segments in params. Exposed for tests. */
+int app_match_path(const char *pattern, const char *path, char **params, size_t *nparams);
+
+#endif
