@@ -7,9 +7,6 @@
 #include "web/app.h"
 #include "core/banned.h"
 
-/* The tokenizer that groups paraphrased questions, made by the first request and kept. */
-static struct terms *terms;
-
 static int dashboard(struct request *req, struct fs_error *e)
 {
 	struct analytics_window w;
@@ -18,10 +15,8 @@ static int dashboard(struct request *req, struct fs_error *e)
 	int rc = analytics_window_parse(from, to, time(NULL), &w, e);
 	free(from);
 	free(to);
-	if (rc == 0 && !terms)
-		rc = terms_new(&terms, e);
 	if (rc == 0)
-		rc = analytics_dashboard(req->db, terms, req->key.account_id, &w, &out, e);
+		rc = analytics_dashboard(req->db, req->state, req->key.account_id, &w, &out, e);
 	return rc < 0 ? rc : req_reply(req, 200, out);
 }
 
@@ -29,9 +24,22 @@ static const struct route routes[] = {
 	{ "GET", "/api/v1/analytics/dashboard", dashboard, 0 },
 };
 
+/* The state: the tokenizer that groups paraphrased questions (struct terms). */
+static int init(const struct config *cfg, struct db *db, void **state, struct fs_error *e)
+{
+	(void)cfg;
+	(void)db;
+	return terms_new((struct terms **)state, e);
+}
+
+static void release(void *state)
+{
+	terms_free(state);
+}
+
 int main(void)
 {
-	int rc = app_main("analytics", routes, sizeof(routes) / sizeof(routes[0]));
-	terms_free(terms);
-	return rc;
+	static const struct app_program program = { "analytics", routes, sizeof(routes) / sizeof(routes[0]), init,
+						    release };
+	return app_run(&program);
 }

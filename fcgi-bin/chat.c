@@ -14,7 +14,6 @@
 #define COMMENT_MAX_CHARS 2000
 
 /* Opened by the first request and kept for the life of the process. */
-static struct chat_engine engine;
 
 static int blank(const char *s)
 {
@@ -126,12 +125,11 @@ static int chat(struct request *req, struct fs_error *e)
 
 	if ((rc = req_json_body(req, &body, e)) < 0 || (rc = read_params(req, body, &p, &stream, e)) < 0)
 		goto out;
-	if (!engine.cfg)
-		chat_engine_init(&engine, req->cfg);
-	if ((rc = chat_prepare(&engine, req->db, req->key.account_id, &p, started, &c, e)) < 0)
+	struct chat_engine *engine = req->state;
+	if ((rc = chat_prepare(engine, req->db, req->key.account_id, &p, started, &c, e)) < 0)
 		goto out;
 	prepared = 1;
-	if ((rc = chat_answer(&engine, req->db, &c, stream ? on_delta : NULL, &s, e)) < 0)
+	if ((rc = chat_answer(engine, req->db, &c, stream ? on_delta : NULL, &s, e)) < 0)
 		goto out;
 	req->tokens_prompt = c.tokens_prompt;
 	req->tokens_completion = c.tokens_completion;
@@ -197,10 +195,26 @@ static const struct route routes[] = {
 	{ "POST", "/api/v1/chat/messages/{id}/feedback", feedback, 0 },
 };
 
+/* The state: the chat engine (its searcher and answerers, each opened on first use). */
+static int init(const struct config *cfg, struct db *db, void **state, struct fs_error *e)
+{
+	(void)db;
+	(void)e;
+	struct chat_engine *ce = xcalloc(1, sizeof(*ce));
+	chat_engine_init(ce, cfg);
+	*state = ce;
+	return 0;
+}
+
+static void release(void *state)
+{
+	chat_engine_release(state);
+	free(state);
+}
+
 int main(void)
 {
-	int rc = app_main("chat", routes, sizeof(routes) / sizeof(routes[0]));
-	if (engine.cfg)
-		chat_engine_release(&engine);
-	return rc;
+	static const struct app_program program = { "chat", routes, sizeof(routes) / sizeof(routes[0]), init,
+						    release };
+	return app_run(&program);
 }

@@ -7,69 +7,28 @@
 #include "core/page.h"
 #include "core/util.h"
 #include "extract/extract.h"
-#include "vstore/vstore.h"
+#include "ingest/ingest.h"
+#include "kb/document.h"
 #include "web/app.h"
 #include "web/multipart.h"
 #include "core/banned.h"
 
 #define METADATA_MAX_BYTES 65536
 
-#define ISO(col) "DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%sZ')"
-#define DOC_COLUMNS                                                                                           \
-	"id, filename, status, content_type, size_bytes, chunk_count, error, metadata, " ISO("created_at") ", "  \
-	ISO("updated_at") ", UNIX_TIMESTAMP(created_at), tokens"
-
-static json_t *doc_object(const struct db_res *r, size_t i)
-{
-	const char *meta = db_cell(r, i, 7), *err = db_cell(r, i, 6), *ctype = db_cell(r, i, 3);
-	json_t *m = meta ? json_loads(meta, 0, NULL) : NULL;
-	return json_pack("{s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:o, s:o, s:s, s:s}", "id", db_cell(r, i, 0),
-			 "filename", db_cell(r, i, 1), "status", db_cell(r, i, 2), "content_type",
-			 ctype ? json_string(ctype) : json_null(), "size_bytes", (json_int_t)db_cell_ll(r, i, 4, 0),
-			 "chunk_count", (json_int_t)db_cell_ll(r, i, 5, 0), "tokens", (json_int_t)db_cell_ll(r, i, 11, 0),
-			 "error", err ? json_string(err) : json_null(), "metadata", m ? m : json_object(), "created_at",
-			 db_cell(r, i, 8), "updated_at", db_cell(r, i, 9));
-}
-
-/* One document of the key's account by id: FS_ENOTFOUND otherwise (another account's id included). */
-static int find_document(struct request *req, const char *id, json_t **doc, struct fs_error *e)
-{
-	struct db_res r;
-	if (!util_is_uuid(id))
-		return fs_fail(e, FS_ENOTFOUND, "no document '%s'", id);
-	int rc = db_exec(req->db, &r, e, "SELECT " DOC_COLUMNS " FROM documents WHERE id = ? AND account_id = ?", "si",
-			 id, req->key.account_id);
-	if (rc < 0)
-		return rc;
-	if (r.nrows == 0)
-		rc = fs_fail(e, FS_ENOTFOUND, "no document '%s'", id);
-	else
-		*doc = doc_object(&r, 0);
-	db_res_release(&r);
-	return rc;
-}
-
 static int get_document(struct request *req, struct fs_error *e)
 {
 	json_t *doc;
-	int rc = find_document(req, req->params[0], &doc, e);
+	int rc = document_get(req->db, req->key.account_id, req->params[0], &doc, e);
 	return rc < 0 ? rc : req_reply(req, 200, doc);
 }
 
+/* Its bytes, job and chunks (with their vectors) go with it. */
 static int delete_document(struct request *req, struct fs_error *e)
 {
-	json_t *doc;
-	int rc = find_document(req, req->params[0], &doc, e);
+	int rc = db_begin(req->db, e);
 	if (rc < 0)
 		return rc;
-	json_decref(doc);
-	/* Its bytes, job and chunks (with their vectors) go with it: foreign keys cascade. Searches in every
-	 * process see the change at once (vector generation); an external store is told through the outbox. */
-	if ((rc = db_begin(req->db, e)) < 0)
-		return rc;
-	if ((rc = db_exec(req->db, NULL, e, "DELETE FROM documents WHERE id = ? AND account_id = ?", "si",
-			  req->params[0], req->key.account_id)) < 0 ||
-	    (rc = vstore_changed(req->cfg, req->db, req->key.account_id, req->params[0], "delete", e)) < 0 ||
+	if ((rc = document_delete(req->db, req->cfg, req->key.account_id, req->params[0], e)) < 0 ||
 	    (rc = db_commit(req->db, e)) < 0) {
 		db_rollback(req->db);
 		return rc;
@@ -156,54 +115,21 @@ static int read_upload(struct request *req, struct upload *u, struct fs_error *e
 	return rc;
 }
 
-/* The id of the newest non-failed document of the account with these exact bytes, if any. */
-static int find_duplicate(struct request *req, const unsigned char sha[32], json_t **doc, struct fs_error *e)
-{
-	struct db_res r;
-	*doc = NULL;
-	int rc = db_exec(req->db, &r, e,
-			 "SELECT id, filename, status FROM documents WHERE account_id = ? AND sha256 = ?"
-			 " AND status <> 'failed' ORDER BY created_at DESC LIMIT 1",
-			 "ib", req->key.account_id, sha, (size_t)32);
-	if (rc < 0)
-		return rc;
-	if (r.nrows)
-		*doc = json_pack("{s:s, s:s, s:s, s:b}", "id", db_cell(&r, 0, 0), "filename", db_cell(&r, 0, 1),
-				 "status", db_cell(&r, 0, 2), "duplicate", 1);
-	db_res_release(&r);
-	return 0;
-}
-
 /* Stores the document, its bytes and its job in one transaction. */
 static int store_upload(struct request *req, const struct upload *u, const char *mime, const char *metadata,
 			const unsigned char sha[32], char id[37], struct fs_error *e)
 {
-	struct db_res r;
-	char replaces[37] = "";
-	int rc = db_exec(req->db, &r, e,
-			 "SELECT id FROM documents WHERE account_id = ? AND filename = ? ORDER BY created_at DESC LIMIT 1",
-			 "is", req->key.account_id, u->filename);
+	const struct document_new d = { .filename = u->filename, .content_type = mime, .metadata = metadata,
+					.data = u->file.ptr, .len = u->file.len, .sha256 = sha };
+	int rc = db_begin(req->db, e);
 	if (rc < 0)
 		return rc;
-	if (r.nrows)
-		snprintf(replaces, sizeof(replaces), "%s", db_cell(&r, 0, 0));
-	db_res_release(&r);
-	util_uuid(id);
-	if ((rc = db_begin(req->db, e)) < 0)
-		return rc;
-	if ((rc = db_exec(req->db, NULL, e,
-			  "INSERT INTO documents (id, account_id, filename, status, content_type, size_bytes, metadata,"
-			  " sha256, replaces_id) VALUES (?, ?, ?, 'processing', ?, ?, ?, ?, ?)",
-			  "sissisbs", id, req->key.account_id, u->filename, mime, (long long)u->file.len, metadata, sha,
-			  (size_t)32, replaces[0] ? replaces : NULL)) < 0 ||
-	    (rc = db_exec(req->db, NULL, e, "INSERT INTO document_blobs (document_id, data) VALUES (?, ?)", "sb", id,
-			  u->file.ptr, u->file.len)) < 0 ||
-	    (rc = db_exec(req->db, NULL, e, "INSERT INTO ingest_jobs (document_id, account_id) VALUES (?, ?)", "si", id,
-			  req->key.account_id)) < 0) {
+	if ((rc = document_insert(req->db, req->key.account_id, &d, id, e)) < 0 ||
+	    (rc = ingest_enqueue(req->db, req->key.account_id, id, e)) < 0 || (rc = db_commit(req->db, e)) < 0) {
 		db_rollback(req->db);
 		return rc;
 	}
-	return db_commit(req->db, e);
+	return 0;
 }
 
 static int upload_document(struct request *req, struct fs_error *e)
@@ -232,7 +158,7 @@ static int upload_document(struct request *req, struct fs_error *e)
 		goto out;
 	}
 	util_sha256(u.file.ptr, u.file.len, sha);
-	if ((rc = find_duplicate(req, sha, &dup, e)) < 0)
+	if ((rc = document_same_bytes(req->db, req->key.account_id, sha, &dup, e)) < 0)
 		goto out;
 	if (dup) { /* the same bytes are already in the knowledge base: not indexed twice */
 		rc = req_reply(req, 200, dup);
@@ -256,9 +182,9 @@ out:
 static int list_documents(struct request *req, struct fs_error *e)
 {
 	long long limit;
-	char *cursor = NULL, *status = req_query_param(req, "status");
-	struct page_pos pos = { "", "" };
-	struct db_res r;
+	char *cursor = NULL, *status = req_query_param(req, "status"), *next = NULL;
+	struct page_pos pos;
+	json_t *docs;
 	int rc = req_page_params(req, &limit, &cursor, e);
 	if (rc < 0)
 		goto out;
@@ -268,22 +194,8 @@ static int list_documents(struct request *req, struct fs_error *e)
 	}
 	if (cursor && (rc = page_cursor_parse(cursor, &pos, e)) < 0)
 		goto out;
-	/* One statement for every combination: NULL parameters switch their condition off. */
-	rc = db_exec(req->db, &r, e,
-		     "SELECT " DOC_COLUMNS " FROM documents WHERE account_id = ? AND (? IS NULL OR status = ?)"
-		     " AND (? IS NULL OR created_at < FROM_UNIXTIME(?) OR (created_at = FROM_UNIXTIME(?) AND id < ?))"
-		     " ORDER BY created_at DESC, id DESC LIMIT ?",
-		     "issssssi", req->key.account_id, status, status, cursor ? pos.when : NULL, pos.when, pos.when,
-		     pos.id, limit + 1);
-	if (rc < 0)
-		goto out;
-	json_t *docs = json_array();
-	size_t shown = r.nrows > (size_t)limit ? (size_t)limit : r.nrows;
-	for (size_t i = 0; i < shown; i++)
-		json_array_append_new(docs, doc_object(&r, i));
-	char *next = r.nrows > shown ? page_cursor_make(db_cell(&r, shown - 1, 10), db_cell(&r, shown - 1, 0)) : NULL;
-	db_res_release(&r);
-	rc = req_reply_page(req, "documents", docs, next);
+	if ((rc = document_list(req->db, req->key.account_id, status, limit, cursor ? &pos : NULL, &docs, &next, e)) == 0)
+		rc = req_reply_page(req, "documents", docs, next);
 out:
 	free(cursor);
 	free(status);
@@ -299,5 +211,7 @@ static const struct route routes[] = {
 
 int main(void)
 {
-	return app_main("documents", routes, sizeof(routes) / sizeof(routes[0]));
+	static const struct app_program program = { "documents", routes, sizeof(routes) / sizeof(routes[0]), NULL,
+						    NULL };
+	return app_run(&program);
 }

@@ -14,7 +14,7 @@
 #include "core/db.h"
 #include "core/migrate.h"
 #include "core/util.h"
-#include "documents/ingest.h"
+#include "ingest/ingest.h"
 #include "core/banned.h"
 
 struct ctl {

@@ -182,5 +182,7 @@ static const struct route routes[] = {
 
 int main(void)
 {
-	return app_main("keys", routes, sizeof(routes) / sizeof(routes[0]));
+	static const struct app_program program = { "keys", routes, sizeof(routes) / sizeof(routes[0]), NULL,
+						    NULL };
+	return app_run(&program);
 }

@@ -13,8 +13,6 @@
 #define MAX_DOCUMENT_IDS 100
 
 /* Opened by the first request and kept for the life of the process. */
-static struct searcher searcher;
-static int searcher_ready;
 
 static int read_params(json_t *body, struct search_params *p, const char ***doc_ids, struct fs_error *e)
 {
@@ -74,12 +72,7 @@ static int search(struct request *req, struct fs_error *e)
 
 	if ((rc = req_json_body(req, &body, e)) < 0 || (rc = read_params(body, &p, &doc_ids, e)) < 0)
 		goto out;
-	if (!searcher_ready) {
-		if ((rc = searcher_open(&searcher, req->cfg, req->db, e)) < 0)
-			goto out;
-		searcher_ready = 1;
-	}
-	if (p.top_k > 0 && (rc = search_run(&searcher, req->db, req->key.account_id, &p, &found, &n, &tokens, e)) < 0)
+	if (p.top_k > 0 && (rc = search_run(req->state, req->db, req->key.account_id, &p, &found, &n, &tokens, e)) < 0)
 		goto out;
 	req->tokens_prompt = tokens;
 	results = json_array();
@@ -99,10 +92,27 @@ static const struct route routes[] = {
 	{ "POST", "/api/v1/search", search, 0 },
 };
 
+/* The state: the searcher (its embedder, vector store and caches), kept for the life of the process. */
+static int init(const struct config *cfg, struct db *db, void **state, struct fs_error *e)
+{
+	struct searcher *s = xcalloc(1, sizeof(*s));
+	int rc = searcher_init(s, cfg, db, e);
+	if (rc < 0)
+		free(s);
+	else
+		*state = s;
+	return rc;
+}
+
+static void release(void *state)
+{
+	searcher_release(state);
+	free(state);
+}
+
 int main(void)
 {
-	int rc = app_main("search", routes, sizeof(routes) / sizeof(routes[0]));
-	if (searcher_ready)
-		searcher_close(&searcher);
-	return rc;
+	static const struct app_program program = { "search", routes, sizeof(routes) / sizeof(routes[0]), init,
+						    release };
+	return app_run(&program);
 }

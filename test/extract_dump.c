@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "core/buf.h"
-#include "documents/chunk.h"
 #include "extract/extract.h"
+#include "ingest/chunk.h"
 #include "core/banned.h"
 
 static int dump(const char *path, int sections)

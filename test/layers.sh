@@ -10,14 +10,15 @@ cd "$(dirname "$0")/.."
 declare -A MAY=(
 	[core]=""
 	[text]="core"
-	[extract]="core text"
+	[extract]="core"
 	[embed]="core text"
 	[vstore]="core text"
-	[search]="core text embed vstore"
+	[kb]="core vstore"
+	[search]="core text embed vstore kb"
 	[answer]="core text embed search"
 	[account]="core"
-	[documents]="core text extract embed vstore answer account"
-	[chat]="core text embed search answer account"
+	[ingest]="core text extract embed vstore kb answer account"
+	[chat]="core text kb search answer account"
 	[web]="core account"
 )
 MAX_LINES=900
@@ -36,7 +37,7 @@ result() { # name, problems (empty = ok)
 	fi
 }
 
-for dir in core text extract embed vstore search answer account documents chat web; do
+for dir in core text extract embed vstore kb search answer account ingest chat web; do
 	bad=""
 	for f in shared/$dir/*.[ch]; do
 		while IFS= read -r target; do
@@ -59,7 +60,7 @@ if [ -d "$BUILDDIR/shared" ]; then
 		d=$(basename "$(dirname "$o")")
 		while read -r sym; do OWNER[$sym]=$d; done < <(nm --defined-only -g "$o" | awk '{print $3}')
 	done
-	for dir in core text extract embed vstore search answer account documents chat web; do
+	for dir in core text extract embed vstore kb search answer account ingest chat web; do
 		bad=""
 		for o in "$BUILDDIR"/shared/$dir/*.o; do
 			[ -e "$o" ] || continue

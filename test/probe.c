@@ -70,5 +70,7 @@ static const struct route routes[] = {
 
 int main(void)
 {
-	return app_main("probe", routes, sizeof(routes) / sizeof(routes[0]));
+	static const struct app_program program = { "probe", routes, sizeof(routes) / sizeof(routes[0]), NULL,
+						    NULL };
+	return app_run(&program);
 }

@@ -52,7 +52,7 @@ int main(int argc, char **argv)
 	}
 	struct use_model *m;
 	struct fs_error e = { 0 };
-	if (use_model_open(argv[1], &m, &e) < 0) {
+	if (use_model_new(argv[1], &m, &e) < 0) {
 		fprintf(stderr, "use-embed: %s\n", e.msg);
 		return 1;
 	}
@@ -75,6 +75,6 @@ int main(int argc, char **argv)
 	}
 	flush(m, batch, n);
 	free(line);
-	use_model_close(m);
+	use_model_free(m);
 	return 0;
 }

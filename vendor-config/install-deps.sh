@@ -1,10 +1,12 @@
 #!/bin/sh
 # Installs the Debian packages FAQSure needs to build, run its local stack, test and benchmark — only those
-# missing, so it is quick when everything is there. Needs root (or sudo) the first time.
+# missing, so it is quick when everything is there. Needs root (or sudo) the first time. Arguments name further
+# packages a make target needs besides these (make fuzz: clang).
 set -eu
 PACKAGES="build-essential pkg-config libfcgi-dev libfcgi-bin libmariadb-dev mariadb-server mariadb-client
 libjansson-dev libcurl4-openssl-dev libmagic-dev libssl-dev libpoppler-glib-dev libxml2-dev libzip-dev
-libstemmer-dev apache2 libapache2-mod-fcgid lighttpd curl wrk python3 python3-jsonschema python3-xapian python3-faiss"
+libstemmer-dev apache2 libapache2-mod-fcgid lighttpd curl wrk python3 python3-jsonschema python3-xapian python3-faiss
+python3-pytest $*"
 
 missing=""
 for p in $PACKAGES; do

@@ -1,4 +1,4 @@
-/* Accounts: create, find, list, top up, debit. */
+/* Accounts: create, find, list, top up, lock, debit. */
 #include "account/account.h"
 
 #include <string.h>
@@ -49,6 +49,18 @@ int account_balance(struct db *db, long long account_id, long long *balance, str
 		rc = fs_fail(e, FS_EAUTH, "the key's account no longer exists");
 	else
 		*balance = db_cell_ll(&r, 0, 0, ACCOUNT_UNLIMITED);
+	db_res_release(&r);
+	return rc;
+}
+
+int account_lock(struct db *db, long long account_id, struct fs_error *e)
+{
+	struct db_res r;
+	int rc = db_exec(db, &r, e, "SELECT id FROM accounts WHERE id = ? FOR UPDATE", "i", account_id);
+	if (rc < 0)
+		return rc;
+	if (r.nrows == 0)
+		rc = fs_fail(e, FS_ENOTFOUND, "no account %lld", account_id);
 	db_res_release(&r);
 	return rc;
 }

@@ -9,17 +9,41 @@
 
 #include "core/banned.h"
 
-#define RATELIMIT_TRIES 8
+/* One take: the key's two counter rows, each one higher (or new), with their counts. */
+struct take {
+	struct db_res *r;
+	long long hour, minute;
+	const unsigned char *key_hash;
+};
 
-/* Before try i (from 0): nothing, then a random pause of up to 2^i ms, so colliding requests spread out. */
-static void backoff(int i)
+static int take_once(struct db *db, void *arg, struct fs_error *e)
 {
-	unsigned r;
-	if (i == 0)
-		return;
-	util_random(&r, sizeof(r));
-	struct timespec ts = { 0, (long)(r % (1000000u << (i > 6 ? 6 : i))) };
-	nanosleep(&ts, NULL);
+	struct take *t = arg;
+	/* Rows are always locked hour first, then minute (primary-key order, as the UPDATE below scans them), so
+	 * two requests of one key cannot lock them in opposite orders. */
+	return db_exec(db, t->r, e,
+		       "INSERT INTO rate_counters (key_id, window_kind, window_start, n)"
+		       " SELECT k.id, IF(s.seq = 1, 'h', 'm'), IF(s.seq = 1, ?, ?), 1"
+		       " FROM api_keys k JOIN seq_1_to_2 s"
+		       " WHERE k.key_hash = ? AND k.revoked_at IS NULL"
+		       " AND (k.expires_at IS NULL OR k.expires_at > UTC_TIMESTAMP())"
+		       " ON DUPLICATE KEY UPDATE n = n + 1 RETURNING window_kind, n",
+		       "iib", t->hour, t->minute, t->key_hash, (size_t)32);
+}
+
+/* Gives one take back. */
+struct give_back {
+	const char *key_id;
+	long long hour, minute;
+};
+
+static int give_back_once(struct db *db, void *arg, struct fs_error *e)
+{
+	struct give_back *g = arg;
+	return db_exec(db, NULL, e,
+		       "UPDATE rate_counters SET n = n - 1 WHERE key_id = ? AND n > 0 AND"
+		       " ((window_kind = 'm' AND window_start = ?) OR (window_kind = 'h' AND window_start = ?))",
+		       "sii", g->key_id, g->minute, g->hour);
 }
 
 void ratelimit_decide(long long n_minute, long long n_hour, long long per_minute, long long per_hour, time_t now,
@@ -52,20 +76,8 @@ int ratelimit_take(struct db *db, const char *key_id, const unsigned char key_ha
 {
 	struct db_res r;
 	long long n_minute = 0, n_hour = 0, minute = (long long)(now - now % 60), hour = (long long)(now - now % 3600);
-	int rc = FS_ERETRY;
-	/* Rows are always locked hour first, then minute (primary-key order, as the UPDATE below scans them), so
-	 * two requests of one key cannot lock them in opposite orders. */
-	for (int i = 0; i < RATELIMIT_TRIES && rc == FS_ERETRY; i++) {
-		backoff(i);
-		rc = db_exec(db, &r, e,
-			     "INSERT INTO rate_counters (key_id, window_kind, window_start, n)"
-			     " SELECT k.id, IF(s.seq = 1, 'h', 'm'), IF(s.seq = 1, ?, ?), 1"
-			     " FROM api_keys k JOIN seq_1_to_2 s"
-			     " WHERE k.key_hash = ? AND k.revoked_at IS NULL"
-			     " AND (k.expires_at IS NULL OR k.expires_at > UTC_TIMESTAMP())"
-			     " ON DUPLICATE KEY UPDATE n = n + 1 RETURNING window_kind, n",
-			     "iib", hour, minute, key_hash, (size_t)32);
-	}
+	struct take t = { &r, hour, minute, key_hash };
+	int rc = db_retry(db, 0, take_once, &t, e);
 	if (rc < 0)
 		return rc;
 	if (r.nrows == 0) { /* the key is no longer usable */
@@ -84,15 +96,8 @@ int ratelimit_take(struct db *db, const char *key_id, const unsigned char key_ha
 		return 0;
 	/* Refused: give the increments back so the refusal uses no quota. Until then a concurrent request may
 	 * see a count one too high and be refused too; none is ever admitted beyond the limit. */
-	rc = FS_ERETRY;
-	for (int i = 0; i < RATELIMIT_TRIES && rc == FS_ERETRY; i++) {
-		backoff(i);
-		rc = db_exec(db, NULL, e,
-			     "UPDATE rate_counters SET n = n - 1 WHERE key_id = ? AND n > 0 AND"
-			     " ((window_kind = 'm' AND window_start = ?) OR (window_kind = 'h' AND window_start = ?))",
-			     "sii", key_id, minute, hour);
-	}
-	return rc;
+	struct give_back g = { key_id, hour, minute };
+	return db_retry(db, 0, give_back_once, &g, e);
 }
 
 int ratelimit_prune(struct db *db, time_t now, struct fs_error *e)

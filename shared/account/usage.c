@@ -17,7 +17,6 @@
 /* Rows per rollup statement: powers of two whose parameters stay under the database layer's limit. */
 #define DAILY_PER_STATEMENT 32
 #define LATENCY_PER_STATEMENT 64
-#define USAGE_TXN_TRIES 3
 
 struct usage_row {
 	long long account_id;
@@ -346,21 +345,27 @@ out:
 	return rc;
 }
 
+struct batch {
+	struct usage_queue *q;
+	size_t first, n;
+};
+
+static int write_batch_once(struct db *db, void *arg, struct fs_error *e)
+{
+	struct batch *b = arg;
+	return write_batch(b->q, b->first, b->n, db, e);
+}
+
 int usage_queue_flush(struct usage_queue *q, struct db *db, struct fs_error *e)
 {
 	size_t done = 0;
 	int rc = 0;
 	while (done < q->len) {
-		size_t n = q->len - done < USAGE_TXN_EVENTS ? q->len - done : USAGE_TXN_EVENTS;
-		/* a deadlock between processes flushing at once rolled our transaction back: it may simply run again */
-		for (int tries = 1;; tries++) {
-			rc = write_batch(q, done, n, db, e);
-			if (rc != FS_ERETRY || tries == USAGE_TXN_TRIES)
-				break;
-		}
-		if (rc < 0)
+		struct batch b = { q, done, q->len - done < USAGE_TXN_EVENTS ? q->len - done : USAGE_TXN_EVENTS };
+		/* processes flushing at once may deadlock (db_retry) */
+		if ((rc = db_retry(db, 0, write_batch_once, &b, e)) < 0)
 			break;
-		done += n;
+		done += b.n;
 	}
 	memmove(q->rows, q->rows + done, (q->len - done) * sizeof(*q->rows));
 	q->len -= done;

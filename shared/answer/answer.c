@@ -3,36 +3,42 @@
 
 #include <string.h>
 
+#include "core/registry.h"
 #include "core/banned.h"
 
-static const struct answer_ops *const backends[] = {
+static const void *const backends[ANSWER_BACKENDS] = {
 	&answer_builtin_ops,
 	&answer_openai_ops,
 };
 
-#define NBACKENDS (sizeof(backends) / sizeof(backends[0]))
-
 const struct answer_ops *answer_find(const char *name)
 {
-	for (size_t i = 0; name && i < NBACKENDS; i++)
-		if (strcmp(name, backends[i]->name) == 0)
-			return backends[i];
-	return NULL;
+	return registry_find(backends, ANSWER_BACKENDS, name);
 }
 
-int answerer_open(const char *name, const struct config *cfg, struct answerer **out, struct fs_error *e)
+int answer_index(const char *name)
+{
+	return registry_index(backends, ANSWER_BACKENDS, name);
+}
+
+int answer_unknown(const char *what, const char *name, struct fs_error *e)
+{
+	return registry_unknown(backends, ANSWER_BACKENDS, what, name, e);
+}
+
+int answerer_new(const struct config *cfg, const char *name, struct answerer **out, struct fs_error *e)
 {
 	const struct answer_ops *ops = answer_find(name);
 	*out = NULL;
 	if (!ops)
-		return fs_fail(e, FS_EINVAL, "unknown answerer '%s' (known: builtin, openai)", name ? name : "");
-	return ops->open(out, cfg, e);
+		return answer_unknown("answerer", name, e);
+	return ops->new(cfg, out, e);
 }
 
-void answerer_close(struct answerer *a)
+void answerer_free(struct answerer *a)
 {
 	if (a)
-		a->ops->close(a);
+		a->ops->free(a);
 }
 
 int answerer_answer(struct answerer *a, const struct answer_input *in, answer_delta_fn delta, void *arg,

@@ -19,6 +19,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "search/search.h"
+#include "text/tokens.h"
 
 struct answer_turn {
 	const char *role;    /* "user" | "assistant" */
@@ -55,7 +56,7 @@ struct answer_output {
 	double confidence;
 	size_t source;
 	long long tokens_prompt, tokens_completion;
-	int tokens_from_upstream; /* 1 when the counts are the upstream's usage, 0 when counted by embed_count_tokens */
+	int tokens_from_upstream; /* 1 when the counts are the upstream's usage, 0 when counted by tokens_count */
 };
 
 /* Receives the answer's text as it is produced (streaming); non-zero stops the answer with that code. The
@@ -67,8 +68,9 @@ struct answerer;
 struct answer_ops {
 	const char *name;
 	int judges_passages; /* see the top of this file */
-	int (*open)(struct answerer **out, const struct config *cfg, struct fs_error *e);
-	void (*close)(struct answerer *a);
+	int reads_sentences; /* reads the passages' stored sentence vectors (search_params.sentences) */
+	int (*new)(const struct config *cfg, struct answerer **out, struct fs_error *e);
+	void (*free)(struct answerer *a);
 	/* delta may be NULL (no streaming). An upstream that cannot be reached (after the retries) or answers
 	 * nonsense is FS_EUNAVAIL, with nothing passed to delta when possible. */
 	int (*answer)(struct answerer *a, const struct answer_input *in, answer_delta_fn delta, void *arg,
@@ -83,11 +85,18 @@ struct answerer {
 extern const struct answer_ops answer_builtin_ops;
 extern const struct answer_ops answer_openai_ops;
 
+/* How many answerers there are: answer_index gives each a place in [0, ANSWER_BACKENDS). */
+#define ANSWER_BACKENDS 2
+
 /* The ops named name, or NULL. */
 const struct answer_ops *answer_find(const char *name);
+/* The place of the answerer named name, or -1. */
+int answer_index(const char *name);
+/* FS_EINVAL "unknown <what> 'name' (known: builtin, openai)". */
+int answer_unknown(const char *what, const char *name, struct fs_error *e);
 /* Opens the backend named name with cfg (which must outlive it); an unknown name is FS_EINVAL. */
-int answerer_open(const char *name, const struct config *cfg, struct answerer **out, struct fs_error *e);
-void answerer_close(struct answerer *a);
+int answerer_new(const struct config *cfg, const char *name, struct answerer **out, struct fs_error *e);
+void answerer_free(struct answerer *a);
 int answerer_answer(struct answerer *a, const struct answer_input *in, answer_delta_fn delta, void *arg,
 		    struct answer_output *out, struct fs_error *e);
 

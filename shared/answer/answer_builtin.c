@@ -12,7 +12,7 @@
 
 #include "answer/answer_span.h"
 #include "core/util.h"
-#include "embed/embed.h"
+#include "text/tokens.h"
 
 #include "core/banned.h"
 
@@ -23,7 +23,7 @@ struct builtin_answerer {
 	struct span_finder *spans;
 };
 
-static int builtin_open(struct answerer **out, const struct config *cfg, struct fs_error *e)
+static int builtin_new(const struct config *cfg, struct answerer **out, struct fs_error *e)
 {
 	struct builtin_answerer *b = xcalloc(1, sizeof(*b));
 	b->base.ops = &answer_builtin_ops;
@@ -36,7 +36,7 @@ static int builtin_open(struct answerer **out, const struct config *cfg, struct 
 	return 0;
 }
 
-static void builtin_close(struct answerer *a)
+static void builtin_free(struct answerer *a)
 {
 	struct builtin_answerer *b = (struct builtin_answerer *)a;
 	span_finder_free(b->spans);
@@ -71,7 +71,7 @@ static int builtin_answer(struct answerer *a, const struct answer_input *in, ans
 	struct span_result sr;
 	(void)e;
 	out->tokens_from_upstream = 0;
-	out->tokens_prompt = embed_count_tokens(in->question);
+	out->tokens_prompt = tokens_count(in->question);
 	out->confidence = 0;
 	if (!in->use_rag || in->nsources == 0) {
 		out->cannot_answer = 1;
@@ -84,20 +84,21 @@ static int builtin_answer(struct answerer *a, const struct answer_input *in, ans
 	}
 	out->confidence = round(sr.confidence * 10000) / 10000; /* as the chat stores it */
 	out->source = sr.best.source;
-	out->tokens_prompt += embed_count_tokens(in->sources[sr.best.source].text);
+	out->tokens_prompt += tokens_count(in->sources[sr.best.source].text);
 	if (out->confidence < in->threshold) { /* the figure the client sees decides */
 		out->cannot_answer = 1;
 		return 0;
 	}
 	span_text(&out->text, in->sources[sr.best.source].text, sr.best.start, sr.best.end);
-	out->tokens_completion = embed_count_tokens(buf_str(&out->text));
+	out->tokens_completion = tokens_count(buf_str(&out->text));
 	return delta ? stream_text(out->text.ptr, out->text.len, delta, arg) : 0;
 }
 
 const struct answer_ops answer_builtin_ops = {
 	.name = "builtin",
 	.judges_passages = 1,
-	.open = builtin_open,
-	.close = builtin_close,
+	.reads_sentences = 1,
+	.new = builtin_new,
+	.free = builtin_free,
 	.answer = builtin_answer,
 };

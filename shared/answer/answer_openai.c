@@ -12,7 +12,7 @@
 #include "core/buf.h"
 #include "core/http.h"
 #include "core/util.h"
-#include "embed/embed.h"
+#include "text/tokens.h"
 
 #include "core/banned.h"
 
@@ -98,7 +98,7 @@ static void add_message(json_t *msgs, const char *role, const char *content, siz
 	json_object_set_new(m, "role", json_string(role));
 	json_object_set_new(m, "content", util_json_text(content, len));
 	json_array_append_new(msgs, m);
-	*tokens += embed_count_tokens(content);
+	*tokens += tokens_count(content);
 }
 
 /* The request body (malloc'd, *len bytes); *tokens gets the messages' size by the built-in tokenizer, the
@@ -159,7 +159,7 @@ static void set_tokens(struct answer_output *out, const struct upstream_usage *u
 		out->tokens_from_upstream = 1;
 	} else {
 		out->tokens_prompt = prompt_counted;
-		out->tokens_completion = embed_count_tokens(buf_str(&out->text));
+		out->tokens_completion = tokens_count(buf_str(&out->text));
 		out->tokens_from_upstream = 0;
 	}
 }
@@ -519,14 +519,14 @@ static int openai_answer(struct answerer *a, const struct answer_input *in, answ
 	return rc;
 }
 
-static void openai_close(struct answerer *a)
+static void openai_free(struct answerer *a)
 {
 	struct openai_answerer *o = (struct openai_answerer *)a;
 	http_upstream_release(&o->up);
 	free(o);
 }
 
-static int openai_open(struct answerer **out, const struct config *cfg, struct fs_error *e)
+static int openai_new(const struct config *cfg, struct answerer **out, struct fs_error *e)
 {
 	const char *url = cfg->answerer_url ? cfg->answerer_url : "";
 	struct openai_answerer *o;
@@ -554,7 +554,7 @@ static int openai_open(struct answerer **out, const struct config *cfg, struct f
 
 const struct answer_ops answer_openai_ops = {
 	.name = "openai",
-	.open = openai_open,
-	.close = openai_close,
+	.new = openai_new,
+	.free = openai_free,
 	.answer = openai_answer,
 };

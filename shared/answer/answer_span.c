@@ -100,7 +100,7 @@ int span_finder_new(struct span_finder **out, const char *model_path, struct fs_
 		free(sf);
 		return rc;
 	}
-	if ((rc = use_model_open(model_path, &sf->model, e)) < 0) {
+	if ((rc = use_model_new(model_path, &sf->model, e)) < 0) {
 		/* the server's own file: never the client's 404 or 400 */
 		char why[sizeof(e->msg)];
 		snprintf(why, sizeof(why), "%s", e ? e->msg : "");
@@ -117,7 +117,7 @@ void span_finder_free(struct span_finder *sf)
 	if (!sf)
 		return;
 	terms_free(sf->terms);
-	use_model_close(sf->model);
+	use_model_free(sf->model);
 	free(sf);
 }
 

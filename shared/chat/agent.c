@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "account/account.h"
+#include "answer/answer.h"
 #include "core/buf.h"
 #include "core/jfield.h"
 #include "core/page.h"
@@ -28,7 +30,7 @@
 /* What a body may set, with the API's names and limits; is_default is handled on its own (it moves the mark).
  * A null value sets a field to its default (for answerer and model that is NULL: the server's [answerer]
  * settings), except where no_null says it must have a value. */
-enum field_kind { F_TEXT, F_CHOICE, F_INT, F_NUMBER, F_BOOL };
+enum field_kind { F_TEXT, F_CHOICE, F_ANSWERER, F_INT, F_NUMBER, F_BOOL };
 
 struct field {
 	const char *name;
@@ -39,7 +41,6 @@ struct field {
 	int no_null;
 };
 
-static const char *const answerers[] = { "builtin", "openai", NULL };
 static const char *const upstream_fallbacks[] = { "error", "builtin", NULL };
 
 static const struct field fields[] = {
@@ -49,7 +50,7 @@ static const struct field fields[] = {
 	{ "top_k", F_INT, offsetof(struct agent, top_k), 1, 50, NULL, 0 },
 	{ "similarity_threshold", F_NUMBER, offsetof(struct agent, threshold), 0, 1, NULL, 0 },
 	{ "use_hybrid", F_BOOL, offsetof(struct agent, use_hybrid), 0, 0, NULL, 0 },
-	{ "answerer", F_CHOICE, offsetof(struct agent, answerer), 0, 0, answerers, 0 },
+	{ "answerer", F_ANSWERER, offsetof(struct agent, answerer), 0, 0, NULL, 0 },
 	{ "model", F_TEXT, offsetof(struct agent, model), 1, AGENT_MODEL_MAX, NULL, 0 },
 	{ "temperature", F_NUMBER, offsetof(struct agent, temperature), 0, 2, NULL, 0 },
 	{ "max_tokens", F_INT, offsetof(struct agent, max_tokens), 1, 32768, NULL, 0 },
@@ -277,7 +278,7 @@ static int apply(struct agent *a, json_t *body, int *make_default, struct fs_err
 					     f->min, f->max);
 				goto out;
 			}
-			if (f->kind == F_TEXT || f->kind == F_CHOICE)
+			if (f->kind == F_TEXT || f->kind == F_CHOICE || f->kind == F_ANSWERER)
 				set_str(slot, *(char **)def);
 			else if (f->kind == F_NUMBER)
 				*(double *)slot = *(double *)def;
@@ -294,6 +295,14 @@ static int apply(struct agent *a, json_t *body, int *make_default, struct fs_err
 			if ((rc = read_choice(body, f, &s, e)) > 0)
 				set_str(slot, s);
 			break;
+		case F_ANSWERER: { /* the name of an answerer (answer.h's registry) */
+			const struct answer_ops *ops = json_is_string(v) ? answer_find(json_string_value(v)) : NULL;
+			if (ops)
+				set_str(slot, ops->name);
+			else
+				rc = answer_unknown(f->name, json_is_string(v) ? json_string_value(v) : "", e);
+			break;
+		}
 		case F_INT:
 			if ((rc = jfield_int(body, f->name, f->min, f->max, &n, e)) > 0)
 				*(int *)slot = (int)n;
@@ -313,20 +322,6 @@ static int apply(struct agent *a, json_t *body, int *make_default, struct fs_err
 	rc = 0;
 out:
 	agent_release(&d);
-	return rc;
-}
-
-/* Takes the account's row lock for the rest of the caller's transaction: every write that reads or moves the
- * default mark holds it, so two of them never interleave. */
-static int lock_account(struct db *db, long long account_id, struct fs_error *e)
-{
-	struct db_res r;
-	int rc = db_exec(db, &r, e, "SELECT id FROM accounts WHERE id = ? FOR UPDATE", "i", account_id);
-	if (rc < 0)
-		return rc;
-	if (r.nrows == 0)
-		rc = fs_fail(e, FS_ENOTFOUND, "no account %lld", account_id);
-	db_res_release(&r);
 	return rc;
 }
 
@@ -370,7 +365,7 @@ int agent_create(struct db *db, long long account_id, json_t *body, json_t **out
 	} else {
 		if ((rc = db_begin(db, e)) < 0)
 			goto out;
-		if ((rc = lock_account(db, account_id, e)) < 0 || (rc = clear_default(db, account_id, e)) < 0 ||
+		if ((rc = account_lock(db, account_id, e)) < 0 || (rc = clear_default(db, account_id, e)) < 0 ||
 		    (rc = insert(db, &a, 1, e)) < 0 || (rc = db_commit(db, e)) < 0) {
 			db_rollback(db);
 			goto out;
@@ -392,7 +387,7 @@ int agent_update(struct db *db, long long account_id, const char *id, json_t *bo
 		return fs_fail(e, FS_ENOTFOUND, "no agent '%s'", id);
 	if ((rc = db_begin(db, e)) < 0)
 		return rc;
-	if ((rc = lock_account(db, account_id, e)) < 0 || (rc = load(db, account_id, id, 1, &a, e)) < 0 ||
+	if ((rc = account_lock(db, account_id, e)) < 0 || (rc = load(db, account_id, id, 1, &a, e)) < 0 ||
 	    (rc = apply(&a, body, &make_default, e)) < 0)
 		goto fail;
 	if (make_default == 0 && a.is_default) {
@@ -435,7 +430,7 @@ int agent_delete(struct db *db, long long account_id, const char *id, struct fs_
 		return fs_fail(e, FS_ENOTFOUND, "no agent '%s'", id);
 	if ((rc = db_begin(db, e)) < 0)
 		return rc;
-	if ((rc = lock_account(db, account_id, e)) < 0 || (rc = load(db, account_id, id, 1, &a, e)) < 0)
+	if ((rc = account_lock(db, account_id, e)) < 0 || (rc = load(db, account_id, id, 1, &a, e)) < 0)
 		goto fail;
 	if (a.is_default) {
 		rc = fs_fail(e, FS_ECONFLICT,

@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "account/account.h"
 #include "core/buf.h"
 #include "core/util.h"
+#include "kb/document.h"
 
 #include "core/banned.h"
 
@@ -258,24 +260,15 @@ static int totals(struct db *db, long long account, const struct span *sp, json_
 	json_object_set_new(out, "tokens", json_pack("{s:I, s:I, s:I}", "prompt", (json_int_t)tp, "completion",
 						     (json_int_t)tc, "total", (json_int_t)(tp + tc)));
 
-	if ((rc = db_exec(db, &r, e, "SELECT balance FROM accounts WHERE id = ?", "i", account)) < 0)
+	long long balance;
+	if ((rc = account_balance(db, account, &balance, e)) < 0)
 		return rc;
-	json_object_set_new(out, "token_balance",
-			    r.nrows && db_cell(&r, 0, 0) ? json_integer(cell_ll(&r, 0, 0)) : json_null());
-	db_res_release(&r);
+	json_object_set_new(out, "token_balance", balance == ACCOUNT_UNLIMITED ? json_null() : json_integer(balance));
 
-	if ((rc = db_exec(db, &r, e, "SELECT status, COUNT(*) FROM documents WHERE account_id = ? GROUP BY status", "i",
-			  account)) < 0)
+	json_t *docs;
+	if ((rc = document_counts(db, account, &docs, e)) < 0)
 		return rc;
-	json_t *docs = json_pack("{s:i, s:i, s:i}", "processing", 0, "ready", 0, "failed", 0);
-	long long total = 0;
-	for (size_t i = 0; i < r.nrows; i++) {
-		json_object_set_new(docs, db_cell(&r, i, 0), json_integer(cell_ll(&r, i, 1)));
-		total += cell_ll(&r, i, 1);
-	}
-	json_object_set_new(docs, "total", json_integer(total));
 	json_object_set_new(out, "documents", docs);
-	db_res_release(&r);
 
 	if ((rc = db_exec(db, &r, e, "SELECT COUNT(*) FROM chunks WHERE account_id = ?", "i", account)) < 0)
 		return rc;
@@ -694,51 +687,62 @@ static int questions(struct db *db, struct terms *t, long long account, const st
 
 /* ---- documents and feedback ---- */
 
-static int cmp_cited(const void *a, const void *b)
+static int cmp_id(const void *a, const void *b)
 {
 	const char *const *x = a, *const *y = b;
 	return strcmp(*x, *y);
 }
 
+/* A document's id and file name, for lookups by id. */
+struct named {
+	const char *id; /* first: a struct named sorts and is found as its id */
+	const char *filename;
+};
+
 /* The most cited documents, and the ready documents no answer of the window cited. Both come from two scans:
- * the window's citations grouped by document (an index range), and the account's ready documents. */
+ * the window's citations grouped by document (an index range), and the account's documents (kb/document.h). */
 static int documents(struct db *db, long long account, const struct span *sp, json_t **out, struct fs_error *e)
 {
 	struct db_res c, d;
 	int rc = db_exec(db, &c, e,
-			 "SELECT s.document_id, d.filename, COUNT(*) AS n FROM message_sources s"
-			 " LEFT JOIN documents d ON d.id = s.document_id AND d.account_id = s.account_id"
-			 " WHERE s.account_id = ? AND s.created_at >= ? AND s.created_at < ?"
-			 " GROUP BY s.document_id, d.filename ORDER BY n DESC, s.document_id",
+			 "SELECT document_id, COUNT(*) AS n FROM message_sources"
+			 " WHERE account_id = ? AND created_at >= ? AND created_at < ?"
+			 " GROUP BY document_id ORDER BY n DESC, document_id",
 			 "iss", account, sp->start, sp->end);
 	if (rc < 0)
 		return rc;
-	if ((rc = db_exec(db, &d, e,
-			  "SELECT id, filename FROM documents WHERE account_id = ? AND status = 'ready'"
-			  " ORDER BY created_at, id",
-			  "i", account)) < 0) {
+	if ((rc = document_names(db, account, &d, e)) < 0) {
 		db_res_release(&c);
 		return rc;
 	}
+	struct named *names = xcalloc(d.nrows ? d.nrows : 1, sizeof(*names));
+	for (size_t i = 0; i < d.nrows; i++)
+		names[i] = (struct named){ db_cell(&d, i, DOCUMENT_NAME_ID), db_cell(&d, i, DOCUMENT_NAME_FILENAME) };
+	qsort(names, d.nrows, sizeof(*names), cmp_id);
 	json_t *cited = json_array(), *uncited = json_array();
-	for (size_t i = 0; i < c.nrows && i < ANALYTICS_TOP; i++)
-		json_array_append_new(cited, json_pack("{s:s, s:o, s:I}", "document_id", db_cell(&c, i, 0), "filename",
-						       str_or_null(db_cell(&c, i, 1)), "citations",
-						       (json_int_t)cell_ll(&c, i, 2)));
+	for (size_t i = 0; i < c.nrows && i < ANALYTICS_TOP; i++) {
+		const char *id = db_cell(&c, i, 0);
+		const struct named *hit = bsearch(&id, names, d.nrows, sizeof(*names), cmp_id);
+		const char *filename = hit ? hit->filename : NULL; /* NULL: deleted since */
+		json_array_append_new(cited, json_pack("{s:s, s:o, s:I}", "document_id", id, "filename",
+						       str_or_null(filename), "citations", (json_int_t)cell_ll(&c, i, 1)));
+	}
 	const char **ids = xcalloc(c.nrows ? c.nrows : 1, sizeof(*ids));
 	for (size_t i = 0; i < c.nrows; i++)
 		ids[i] = db_cell(&c, i, 0);
-	qsort(ids, c.nrows, sizeof(*ids), cmp_cited);
+	qsort(ids, c.nrows, sizeof(*ids), cmp_id);
 	long long never = 0;
 	for (size_t i = 0; i < d.nrows; i++) {
-		const char *id = db_cell(&d, i, 0);
-		if (bsearch(&id, ids, c.nrows, sizeof(*ids), cmp_cited))
+		const char *id = db_cell(&d, i, DOCUMENT_NAME_ID);
+		if (strcmp(db_cell(&d, i, DOCUMENT_NAME_STATUS), "ready") ||
+		    bsearch(&id, ids, c.nrows, sizeof(*ids), cmp_id))
 			continue;
 		if (never++ < NEVER_CITED_SHOWN)
 			json_array_append_new(uncited, json_pack("{s:s, s:s}", "document_id", id, "filename",
-								 db_cell(&d, i, 1)));
+								 db_cell(&d, i, DOCUMENT_NAME_FILENAME)));
 	}
 	free(ids);
+	free(names);
 	db_res_release(&c);
 	db_res_release(&d);
 	*out = json_pack("{s:o, s:o, s:I}", "most_cited", cited, "never_cited", uncited, "never_cited_count",

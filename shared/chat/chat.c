@@ -12,8 +12,8 @@
 #include "chat/analytics.h"
 #include "core/page.h"
 #include "core/util.h"
-#include "embed/embed.h"
 #include "text/terms.h"
+#include "text/tokens.h"
 
 #include "core/banned.h"
 
@@ -29,9 +29,9 @@ void chat_engine_init(struct chat_engine *ce, const struct config *cfg)
 void chat_engine_release(struct chat_engine *ce)
 {
 	if (ce->searcher_ready)
-		searcher_close(&ce->searcher);
-	answerer_close(ce->builtin);
-	answerer_close(ce->openai);
+		searcher_release(&ce->searcher);
+	for (size_t i = 0; i < ANSWER_BACKENDS; i++)
+		answerer_free(ce->answerers[i]);
 	terms_free(ce->terms);
 	memset(ce, 0, sizeof(*ce));
 }
@@ -181,6 +181,14 @@ static const char *answerer_name(const struct chat_engine *ce, const struct chat
 	return c->agent.answerer ? c->agent.answerer : ce->cfg->answerer_backend;
 }
 
+/* Whether retrieval brings the passages' sentence vectors: when the agent's answerer reads them. An agent that
+ * falls back to such an answerer from an unreachable upstream does without: that answerer computes them. */
+static int reads_sentences(const char *name)
+{
+	const struct answer_ops *ops = answer_find(name);
+	return ops && ops->reads_sentences;
+}
+
 int chat_prepare(struct chat_engine *ce, struct db *db, long long account_id, const struct chat_params *p,
 		 double started_ms, struct chat *c, struct fs_error *e)
 {
@@ -208,7 +216,7 @@ int chat_prepare(struct chat_engine *ce, struct db *db, long long account_id, co
 	if (!c->use_rag)
 		return 0;
 	if (!ce->searcher_ready) {
-		if ((rc = searcher_open(&ce->searcher, ce->cfg, db, e)) < 0)
+		if ((rc = searcher_init(&ce->searcher, ce->cfg, db, e)) < 0)
 			goto fail;
 		ce->searcher_ready = 1;
 	}
@@ -219,7 +227,7 @@ int chat_prepare(struct chat_engine *ce, struct db *db, long long account_id, co
 		.hybrid = p->hybrid >= 0 ? p->hybrid : c->agent.use_hybrid,
 		/* the built-in answerer reads the passages' sentence vectors; an agent that falls back to it from an
 		 * unreachable upstream computes them itself */
-		.sentences = !strcmp(answerer_name(ce, c), "builtin"),
+		.sentences = reads_sentences(answerer_name(ce, c)),
 	};
 	long long search_tokens = 0;
 	if ((rc = search_run(&ce->searcher, db, account_id, &sp, &c->found, &c->nfound, &search_tokens, e)) < 0)
@@ -249,11 +257,15 @@ static int count_delta(void *arg, const char *text, size_t len)
 
 static int open_answerer(struct chat_engine *ce, const char *name, struct answerer **out, struct fs_error *e)
 {
-	struct answerer **slot = !strcmp(name, "openai") ? &ce->openai : !strcmp(name, "builtin") ? &ce->builtin : NULL;
-	if (!slot)
-		return fs_fail(e, FS_EUNAVAIL, "unknown answerer '%s' (known: builtin, openai)", name);
+	int i = answer_index(name);
+	if (i < 0) {
+		answer_unknown("answerer", name, e);
+		e->code = FS_EUNAVAIL; /* the server's configuration, not the client's */
+		return FS_EUNAVAIL;
+	}
+	struct answerer **slot = &ce->answerers[i];
 	if (!*slot) {
-		int rc = answerer_open(name, ce->cfg, slot, e);
+		int rc = answerer_new(ce->cfg, name, slot, e);
 		if (rc < 0) /* a misconfigured upstream is the server's problem, not the client's */
 			return rc == FS_EINVAL ? FS_EUNAVAIL : rc;
 	}
@@ -386,12 +398,9 @@ static int store_turn(struct db *db, struct chat *c, long long signature, struct
 	 * (foreign key) and the debit an exclusive one, so two chats that both took the shared lock would deadlock;
 	 * the account's chats are stored one at a time instead. An unlimited account has nothing to debit and no
 	 * lock: its chats are stored side by side. */
-	if ((rc = db_exec(db, &r, e, "SELECT balance IS NULL FROM accounts WHERE id = ?", "i", c->account_id)) < 0)
-		goto fail;
-	int unlimited = r.nrows && db_cell_ll(&r, 0, 0, 0);
-	db_res_release(&r);
-	if (!unlimited &&
-	    (rc = db_exec(db, NULL, e, "SELECT id FROM accounts WHERE id = ? FOR UPDATE", "i", c->account_id)) < 0)
+	long long balance;
+	if ((rc = account_balance(db, c->account_id, &balance, e)) < 0 ||
+	    (balance != ACCOUNT_UNLIMITED && (rc = account_lock(db, c->account_id, e)) < 0))
 		goto fail;
 	long long seq = 0;
 	if (c->new_conversation) {
@@ -456,7 +465,7 @@ static int store_turn(struct db *db, struct chat *c, long long signature, struct
 		if (rc < 0)
 			goto fail;
 	}
-	if ((!unlimited &&
+	if ((balance != ACCOUNT_UNLIMITED &&
 	     (rc = account_debit(db, c->account_id, c->tokens_prompt + c->tokens_completion, NULL, e)) < 0) ||
 	    (rc = db_commit(db, e)) < 0)
 		goto fail;
@@ -474,8 +483,19 @@ static void fall_back(struct chat *c)
 	c->answer = xstrdup(c->agent.fallback_message);
 	c->fallback = 1;
 	c->answerer = NULL;
-	c->tokens_prompt = embed_count_tokens(c->message);
-	c->tokens_completion = embed_count_tokens(c->answer);
+	c->tokens_prompt = tokens_count(c->message);
+	c->tokens_completion = tokens_count(c->answer);
+}
+
+struct turn {
+	struct chat *c;
+	long long signature;
+};
+
+static int store_turn_once(struct db *db, void *arg, struct fs_error *e)
+{
+	struct turn *t = arg;
+	return store_turn(db, t->c, t->signature, e);
 }
 
 int chat_answer(struct chat_engine *ce, struct db *db, struct chat *c, answer_delta_fn delta, void *arg,
@@ -490,12 +510,14 @@ int chat_answer(struct chat_engine *ce, struct db *db, struct chat *c, answer_de
 	answer_output_init(&out);
 	int judged = 0;
 	rc = run_answerer(ce, c, name, delta, arg, &out, &sent, &judged, e);
-	if (rc == FS_EUNAVAIL && sent == 0 && !strcmp(c->agent.upstream_fallback, "builtin") &&
-	    strcmp(name, "builtin") != 0) {
-		fprintf(stderr, "faqsure chat: answerer %s unavailable, answering with builtin: %s\n", name, e->msg);
+	/* upstream_fallback names the answerer to try next ("error" names none) */
+	const struct answer_ops *fallback = answer_find(c->agent.upstream_fallback);
+	if (rc == FS_EUNAVAIL && sent == 0 && fallback && fallback != answer_find(name)) {
+		fprintf(stderr, "faqsure chat: answerer %s unavailable, answering with %s: %s\n", name, fallback->name,
+			e->msg);
 		answer_output_release(&out);
 		answer_output_init(&out);
-		name = "builtin";
+		name = fallback->name;
 		rc = run_answerer(ce, c, name, delta, arg, &out, &sent, &judged, e);
 	}
 	if (rc < 0)
@@ -524,9 +546,8 @@ int chat_answer(struct chat_engine *ce, struct db *db, struct chat *c, answer_de
 	if (!ce->terms && (rc = terms_new(&ce->terms, e)) < 0)
 		goto out;
 	long long signature = (long long)analytics_signature(ce->terms, c->message);
-	for (int attempt = 0; attempt < 3; attempt++)
-		if ((rc = store_turn(db, c, signature, e)) != FS_ERETRY)
-			break;
+	struct turn t = { c, signature };
+	rc = db_retry(db, 0, store_turn_once, &t, e);
 out:
 	answer_output_release(&out);
 	return rc;

@@ -42,7 +42,7 @@ struct chat_engine {
 	const struct config *cfg;
 	struct searcher searcher;
 	int searcher_ready;
-	struct answerer *builtin, *openai;
+	struct answerer *answerers[ANSWER_BACKENDS]; /* by answer_index, each opened on first use */
 	struct terms *terms; /* for the questions' paraphrase signatures (analytics.h) */
 };
 

@@ -5,12 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <mysql.h>
 #include <errmsg.h>
 #include <mysqld_error.h>
 
 #include "core/buf.h"
+#include "core/util.h"
 #include "core/banned.h"
 
 #define DB_MAX_PARAMS 512
@@ -492,5 +494,32 @@ int db_exec_script(struct db *db, const char *sql, struct fs_error *e)
 	}
 	if (db->conn)
 		mysql_set_server_option(db->conn, MYSQL_OPTION_MULTI_STATEMENTS_OFF);
+	return rc;
+}
+
+/* Before try i (from 0): nothing, then a random pause of up to 2^i ms. */
+static void retry_pause(int i)
+{
+	unsigned r;
+	if (i == 0)
+		return;
+	util_random(&r, sizeof(r));
+	struct timespec ts = { 0, (long)(r % (1000000u << (i > 6 ? 6 : i))) };
+	nanosleep(&ts, NULL);
+}
+
+int db_retry(struct db *db, unsigned flags, db_work_fn work, void *arg, struct fs_error *e)
+{
+	int rc = FS_ERETRY, reconnects = (flags & DB_RETRY_RECONNECT) ? 1 : 0;
+	for (int i = 0; i < DB_RETRY_TRIES; i++) {
+		retry_pause(i);
+		rc = work(db, arg, e);
+		if (rc == FS_EUNAVAIL && reconnects > 0) {
+			reconnects--;
+			continue;
+		}
+		if (rc != FS_ERETRY)
+			break;
+	}
 	return rc;
 }

@@ -1,38 +1,27 @@
-/* The embedder registry (configuration name → ops), the thin wrappers that dispatch to a backend, and the
- * built-in tokenizer that prices texts. */
+/* The embedder registry (configuration name → ops) and the thin wrappers that dispatch to a backend. */
 #include "embed/embed.h"
 
 #include <string.h>
 
-#include "core/buf.h"
-
+#include "core/registry.h"
 #include "core/banned.h"
 
 /* Every backend, by the name [embedder] backend selects. */
-static const struct embed_ops *const backends[] = {
+static const void *const backends[] = {
 	&embed_builtin_ops,
 	&embed_openai_ops,
 };
 
 #define NBACKENDS (sizeof(backends) / sizeof(backends[0]))
 
-int embedder_open(const struct config *cfg, struct embedder **out, struct fs_error *e)
+int embedder_new(const struct config *cfg, struct embedder **out, struct fs_error *e)
 {
 	const char *name = cfg && cfg->embedder_backend ? cfg->embedder_backend : "builtin";
-	struct buf known;
-	int rc;
-
+	const struct embed_ops *ops = registry_find(backends, NBACKENDS, name);
 	*out = NULL;
-	for (size_t i = 0; i < NBACKENDS; i++)
-		if (strcmp(name, backends[i]->name) == 0)
-			return backends[i]->open(cfg, out, e);
-
-	buf_init(&known, BUF_NO_LIMIT);
-	for (size_t i = 0; i < NBACKENDS; i++)
-		buf_addf(&known, "%s%s", i ? ", " : "", backends[i]->name);
-	rc = fs_fail(e, FS_EINVAL, "unknown embedder backend '%s' (known: %s)", name, buf_str(&known));
-	buf_release(&known);
-	return rc;
+	if (!ops)
+		return registry_unknown(backends, NBACKENDS, "embedder backend", name, e);
+	return ops->new(cfg, out, e);
 }
 
 static int embed_call(struct embedder *em, const char *const *texts, const char *const *leads, size_t n,
@@ -62,33 +51,8 @@ int embedder_embed_passages(struct embedder *em, const char *const *texts, const
 	return embed_call(em, texts, leads, n, out, tokens, e);
 }
 
-void embedder_close(struct embedder *em)
+void embedder_free(struct embedder *em)
 {
 	if (em)
-		em->ops->close(em);
-}
-
-static int is_word_byte(unsigned char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
-}
-
-long long embed_count_tokens(const char *text)
-{
-	const unsigned char *p = (const unsigned char *)text;
-	long long n = 0;
-	if (!p)
-		return 0;
-	while (*p) {
-		if (is_word_byte(*p)) {
-			while (is_word_byte(*p))
-				p++;
-			n++;
-		} else {
-			if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r' && *p != '\f' && *p != '\v')
-				n++;
-			p++;
-		}
-	}
-	return n;
+		em->ops->free(em);
 }

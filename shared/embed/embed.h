@@ -12,14 +12,17 @@ struct embedder;
 
 struct embed_ops {
 	const char *name;
+	/* Non-zero when the vectors are computed in this process, at no cost and without any server: the worker
+	 * may then compute stored vectors again when the model changed (ingest_refresh_vectors). */
+	int local;
 	/* Creates the backend from the configuration. */
-	int (*open)(const struct config *cfg, struct embedder **out, struct fs_error *e);
+	int (*new)(const struct config *cfg, struct embedder **out, struct fs_error *e);
 	/* Vectors for n texts into out (n * dims floats, each vector L2-normalised); *tokens gets what the
 	 * texts cost (the upstream's usage, or the built-in tokenizer's count). leads is NULL (queries) or, for
 	 * passages, each text's lead (see embedder_embed_passages; an entry may be NULL); a backend may ignore it. */
 	int (*embed)(struct embedder *em, const char *const *texts, const char *const *leads, size_t n, float *out,
 		     long long *tokens, struct fs_error *e);
-	void (*close)(struct embedder *em);
+	void (*free)(struct embedder *em);
 };
 
 /* Every backend's struct starts with this. */
@@ -31,7 +34,7 @@ struct embedder {
 
 /* Opens the backend named by cfg->embedder_backend; an unknown name is FS_EINVAL "unknown embedder backend 'x'
  * (known: builtin, ...)". Long-lived: open once per process, close at exit. */
-int embedder_open(const struct config *cfg, struct embedder **out, struct fs_error *e);
+int embedder_new(const struct config *cfg, struct embedder **out, struct fs_error *e);
 /* texts must all be non-NULL (else FS_EINVAL); out holds n * em->dims floats; tokens may be NULL. A text without
  * any feature the backend can use (empty, only spaces) gets an all-zero vector: the one exception to unit
  * length, which scores 0 against everything. */
@@ -43,12 +46,7 @@ int embedder_embed(struct embedder *em, const char *const *texts, size_t n, floa
 int embedder_embed_passages(struct embedder *em, const char *const *texts, const char *const *leads, size_t n,
 			    float *out, long long *tokens, struct fs_error *e);
 /* NULL is fine. */
-void embedder_close(struct embedder *em);
-
-/* Tokens of a text by the built-in tokenizer, for balances and limits: each word (a run of ASCII letters and
- * digits and of non-ASCII bytes, so a word in any script counts once) is one token, and so is every other
- * character that is not whitespace (punctuation, symbols). NULL counts 0. */
-long long embed_count_tokens(const char *text);
+void embedder_free(struct embedder *em);
 
 /* The built-in embedder ([answerer] sentence_model names the sentence model it reads too; see embed_builtin.c). */
 extern const struct embed_ops embed_builtin_ops;

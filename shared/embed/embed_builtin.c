@@ -24,6 +24,7 @@
 #include "core/buf.h"
 #include "embed/use_lite.h"
 #include "text/terms.h"
+#include "text/tokens.h"
 
 #include "core/banned.h"
 
@@ -274,20 +275,20 @@ static int builtin_embed(struct embedder *em, const char *const *texts, const ch
 		text_features(b, texts[i]);
 		has_words[i] = project(b, out + i * BUILTIN_DIMS);
 		memset(out + i * BUILTIN_DIMS + LEX_DIMS, 0, USE_DIMS * sizeof(float));
-		*tokens += embed_count_tokens(texts[i]);
+		*tokens += tokens_count(texts[i]);
 	}
 	meaning(b, texts, leads, n, has_words, out);
 	free(has_words);
 	return 0;
 }
 
-static void builtin_close(struct embedder *em)
+static void builtin_free(struct embedder *em)
 {
 	struct builtin *b = (struct builtin *)em;
 	if (!b)
 		return;
 	terms_free(b->terms);
-	use_model_close(b->use);
+	use_model_free(b->use);
 	free(b->tab);
 	free(b->bounds);
 	buf_release(&b->word);
@@ -296,7 +297,7 @@ static void builtin_close(struct embedder *em)
 	free(b);
 }
 
-static int builtin_open(const struct config *cfg, struct embedder **out, struct fs_error *e)
+static int builtin_new(const struct config *cfg, struct embedder **out, struct fs_error *e)
 {
 	struct builtin *b;
 	int rc = 0;
@@ -311,7 +312,7 @@ static int builtin_open(const struct config *cfg, struct embedder **out, struct 
 	buf_init(&b->prev, BUF_NO_LIMIT);
 	if ((rc = terms_new(&b->terms, e)) < 0)
 		goto out;
-	if ((rc = use_model_open(cfg && cfg->answerer_sentence_model ? cfg->answerer_sentence_model : "", &b->use, e)) < 0) {
+	if ((rc = use_model_new(cfg && cfg->answerer_sentence_model ? cfg->answerer_sentence_model : "", &b->use, e)) < 0) {
 		/* a missing or broken model file is the installation's fault, never a client's */
 		char why[sizeof(e->msg)];
 		snprintf(why, sizeof(why), "%s", e->msg);
@@ -321,13 +322,14 @@ static int builtin_open(const struct config *cfg, struct embedder **out, struct 
 	*out = &b->base;
 out:
 	if (rc < 0)
-		builtin_close(&b->base);
+		builtin_free(&b->base);
 	return rc;
 }
 
 const struct embed_ops embed_builtin_ops = {
 	.name = "builtin",
-	.open = builtin_open,
+	.local = 1,
+	.new = builtin_new,
 	.embed = builtin_embed,
-	.close = builtin_close,
+	.free = builtin_free,
 };

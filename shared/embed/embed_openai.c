@@ -13,6 +13,7 @@
 #include "core/buf.h"
 #include "core/http.h"
 #include "core/util.h"
+#include "text/tokens.h"
 
 #include "core/banned.h"
 
@@ -196,7 +197,7 @@ static int embed_batch(struct openai *o, const char *const *texts, const size_t 
 	if (usage < 0) { /* no usage in the answer: price the texts ourselves */
 		usage = 0;
 		for (size_t i = 0; i < k; i++)
-			usage += embed_count_tokens(texts[pos[i]]);
+			usage += tokens_count(texts[pos[i]]);
 	}
 	*tokens += usage;
 out:
@@ -230,7 +231,7 @@ static int openai_embed(struct embedder *em, const char *const *texts, const cha
 	return rc;
 }
 
-static void openai_close(struct embedder *em)
+static void openai_free(struct embedder *em)
 {
 	struct openai *o = (struct openai *)em;
 	http_upstream_release(&o->up);
@@ -238,7 +239,7 @@ static void openai_close(struct embedder *em)
 	free(o);
 }
 
-static int openai_open(const struct config *cfg, struct embedder **out, struct fs_error *e)
+static int openai_new(const struct config *cfg, struct embedder **out, struct fs_error *e)
 {
 	const char *url = cfg->embedder_url ? cfg->embedder_url : "";
 	const char *model = cfg->embedder_model ? cfg->embedder_model : "";
@@ -277,7 +278,7 @@ static int openai_open(const struct config *cfg, struct embedder **out, struct f
 		if (rc < 0) {
 			rc = fs_fail(e, rc, "%s (while learning the vector size: [embedder] dimensions is 0)",
 				     pe.msg);
-			openai_close(&o->base);
+			openai_free(&o->base);
 			return rc;
 		}
 	}
@@ -287,7 +288,7 @@ static int openai_open(const struct config *cfg, struct embedder **out, struct f
 
 const struct embed_ops embed_openai_ops = {
 	.name = "openai",
-	.open = openai_open,
+	.new = openai_new,
 	.embed = openai_embed,
-	.close = openai_close,
+	.free = openai_free,
 };

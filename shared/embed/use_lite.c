@@ -158,7 +158,7 @@ static const struct slot *piece_find(const struct use_model *m, const char *s, s
 	}
 }
 
-int use_model_open(const char *path, struct use_model **out, struct fs_error *e)
+int use_model_new(const char *path, struct use_model **out, struct fs_error *e)
 {
 	*out = NULL;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -214,7 +214,7 @@ int use_model_open(const char *path, struct use_model **out, struct fs_error *e)
 	for (uint32_t id = 0; id < h->pieces; id++) {
 		size_t n = strnlen(s, (size_t)(end - s));
 		if (s + n >= end || n > UINT16_MAX) {
-			use_model_close(m);
+			use_model_free(m);
 			return fs_fail(e, FS_EINVAL, "%s: the piece table is cut short", path);
 		}
 		if (id >= RESERVED_PIECES && n) {
@@ -236,7 +236,7 @@ int use_model_open(const char *path, struct use_model **out, struct fs_error *e)
 	return FS_OK;
 }
 
-void use_model_close(struct use_model *m)
+void use_model_free(struct use_model *m)
 {
 	if (!m)
 		return;

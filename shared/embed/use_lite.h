@@ -25,8 +25,8 @@
 struct use_model;
 
 /* Maps the converted file at path. FS_ENOTFOUND when it is missing, FS_EINVAL when it is not one. */
-int use_model_open(const char *path, struct use_model **out, struct fs_error *e);
-void use_model_close(struct use_model *m);
+int use_model_new(const char *path, struct use_model **out, struct fs_error *e);
+void use_model_free(struct use_model *m);
 
 /* The piece ids of text (UTF-8) as the model reads it, at most max of them (the model reads the first 128);
  * returns how many the whole text has, which may be more than max. */

@@ -7,26 +7,27 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "kb/document.h"
 #include "core/banned.h"
 
-int searcher_open(struct searcher *s, const struct config *cfg, struct db *db, struct fs_error *e)
+int searcher_init(struct searcher *s, const struct config *cfg, struct db *db, struct fs_error *e)
 {
 	int rc;
 	memset(s, 0, sizeof(*s));
 	s->cfg = cfg;
-	if ((rc = embedder_open(cfg, &s->em, e)) < 0 || (rc = terms_new(&s->terms, e)) < 0 ||
-	    (rc = vstore_open(cfg, db, s->em->dims, &s->vs, e)) < 0) {
-		searcher_close(s);
+	if ((rc = embedder_new(cfg, &s->em, e)) < 0 || (rc = terms_new(&s->terms, e)) < 0 ||
+	    (rc = vstore_new(cfg, db, s->em->dims, &s->vs, e)) < 0) {
+		searcher_release(s);
 		return rc;
 	}
 	return 0;
 }
 
-void searcher_close(struct searcher *s)
+void searcher_release(struct searcher *s)
 {
-	vstore_close(s->vs);
+	vstore_free(s->vs);
 	terms_free(s->terms);
-	embedder_close(s->em);
+	embedder_free(s->em);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -48,17 +49,6 @@ void search_results_free(struct search_result *r, size_t n)
 }
 
 /* "?, ?, ?" for n placeholders, after head. */
-static char *in_list_sql(const char *head, size_t n, const char *tail)
-{
-	struct buf b;
-	buf_init(&b, BUF_NO_LIMIT);
-	buf_adds(&b, head);
-	for (size_t i = 0; i < n; i++)
-		buf_adds(&b, i ? ", ?" : "?");
-	buf_adds(&b, tail);
-	return buf_take(&b, NULL);
-}
-
 /* Best similarity_score first; equal ones by cosine, then chunk id. */
 static int cmp_score(const void *a, const void *b)
 {
@@ -70,46 +60,39 @@ static int cmp_score(const void *a, const void *b)
 	return strcmp(x->chunk_id, y->chunk_id);
 }
 
-#define PASSAGES_SQL(sentences)                                                                                \
-	"SELECT c.id, c.document_id, c.text, c.metadata, d.filename, " sentences                               \
-	" FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.account_id = ? AND c.id IN ("
-
 /* Reads the kept results' passages (text, metadata, file name; their sentence vectors when asked). A result whose
  * chunk is gone (deleted after the store answered) is dropped. */
 static int load_passages(struct db *db, long long account_id, int sentences, struct search_result *res, size_t *n,
 			 struct fs_error *e)
 {
-	struct db_param *p = xcalloc(*n + 1, sizeof(*p));
-	p[0] = (struct db_param){ .type = 'i', .i = account_id };
+	const char **ids = xcalloc(*n + 1, sizeof(*ids));
 	for (size_t i = 0; i < *n; i++)
-		p[i + 1] = (struct db_param){ .type = 's', .ptr = res[i].chunk_id };
-	char *sql = in_list_sql(sentences ? PASSAGES_SQL("c.sentences") : PASSAGES_SQL("NULL"), *n, ")");
+		ids[i] = res[i].chunk_id;
 	struct db_res r;
-	int rc = db_exec_params(db, &r, e, sql, p, *n + 1);
-	free(sql);
-	free(p);
+	int rc = document_passages(db, account_id, ids, *n, sentences, &r, e);
+	free(ids);
 	if (rc < 0)
 		return rc;
 	size_t kept = 0;
 	for (size_t h = 0; h < *n; h++) {
 		for (size_t i = 0; i < r.nrows; i++) {
-			if (strcmp(db_cell(&r, i, 0), res[h].chunk_id))
+			if (strcmp(db_cell(&r, i, PASSAGE_ID), res[h].chunk_id))
 				continue;
 			struct search_result *o = &res[kept++];
 			if (o != &res[h])
 				*o = res[h];
-			snprintf(o->document_id, sizeof(o->document_id), "%s", db_cell(&r, i, 1));
-			o->text = xstrdup(db_cell(&r, i, 2));
-			o->metadata = json_loads(db_cell(&r, i, 3), 0, NULL);
+			snprintf(o->document_id, sizeof(o->document_id), "%s", db_cell(&r, i, PASSAGE_DOCUMENT));
+			o->text = xstrdup(db_cell(&r, i, PASSAGE_TEXT));
+			o->metadata = json_loads(db_cell(&r, i, PASSAGE_METADATA), 0, NULL);
 			if (!json_is_object(o->metadata)) {
 				json_decref(o->metadata);
 				o->metadata = json_object();
 			}
-			o->filename = xstrdup(db_cell(&r, i, 4));
-			if (db_cell(&r, i, 5)) {
-				o->sentences_len = r.lens[i * r.ncols + 5];
+			o->filename = xstrdup(db_cell(&r, i, PASSAGE_FILENAME));
+			if (db_cell(&r, i, PASSAGE_SENTENCES)) {
+				o->sentences_len = r.lens[i * r.ncols + PASSAGE_SENTENCES];
 				o->sentences = xmalloc(o->sentences_len + 1);
-				memcpy(o->sentences, db_cell(&r, i, 5), o->sentences_len);
+				memcpy(o->sentences, db_cell(&r, i, PASSAGE_SENTENCES), o->sentences_len);
 			}
 			break;
 		}
@@ -157,7 +140,7 @@ int search_run(struct searcher *s, struct db *db, long long account_id, const st
 	/* dense: the nearest passages, ordered by similarity_score; hybrid: the fused order as it is */
 	if (!p->hybrid)
 		vq.limit = limit > SEARCH_PREFETCH ? limit : SEARCH_PREFETCH;
-	if ((rc = s->vs->ops->search(s->vs, &vq, hits, &nhits, e)) < 0 || nhits == 0)
+	if ((rc = vstore_search(s->vs, &vq, hits, &nhits, e)) < 0 || nhits == 0)
 		goto out;
 	res = xcalloc(nhits, sizeof(*res));
 	for (size_t i = 0; i < nhits; i++) {

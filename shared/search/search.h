@@ -57,8 +57,8 @@ struct search_result {
 };
 
 /* Opens the embedder and the vector store of cfg (db: the process's connection). */
-int searcher_open(struct searcher *s, const struct config *cfg, struct db *db, struct fs_error *e);
-void searcher_close(struct searcher *s);
+int searcher_init(struct searcher *s, const struct config *cfg, struct db *db, struct fs_error *e);
+void searcher_release(struct searcher *s);
 
 /* Runs p for the account: *out (malloc'd, *n entries, best first) must be freed with search_results_free.
  * *tokens gets what embedding the query cost. The embedder or store being unreachable is FS_EUNAVAIL. */

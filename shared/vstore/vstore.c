@@ -7,10 +7,11 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/registry.h"
 #include "text/terms.h"
 #include "core/banned.h"
 
-static const struct vstore_ops *const backends[] = {
+static const void *const backends[] = {
 	&vstore_embedded_ops,
 	&vstore_qdrant_ops,
 };
@@ -21,37 +22,61 @@ static const struct vstore_ops *const backends[] = {
 #define OUTBOX_BATCH 32
 #define OUTBOX_MAX_BACKOFF_S 300
 
+static const char *backend_name(const struct config *cfg)
+{
+	return cfg->vector_backend ? cfg->vector_backend : "embedded";
+}
+
 static const struct vstore_ops *backend(const struct config *cfg)
 {
-	const char *name = cfg->vector_backend ? cfg->vector_backend : "embedded";
-	for (size_t i = 0; i < NBACKENDS; i++)
-		if (!strcmp(name, backends[i]->name))
-			return backends[i];
-	return NULL;
+	return registry_find(backends, NBACKENDS, backend_name(cfg));
 }
 
-int vstore_open(const struct config *cfg, struct db *db, size_t dims, struct vstore **out, struct fs_error *e)
+int vstore_new(const struct config *cfg, struct db *db, size_t dims, struct vstore **out, struct fs_error *e)
 {
-	const char *name = cfg->vector_backend ? cfg->vector_backend : "embedded";
 	const struct vstore_ops *ops = backend(cfg);
-	struct buf known;
-	int rc;
-
 	*out = NULL;
-	if (ops)
-		return ops->open(cfg, db, dims, out, e);
-	buf_init(&known, BUF_NO_LIMIT);
-	for (size_t i = 0; i < NBACKENDS; i++)
-		buf_addf(&known, "%s%s", i ? ", " : "", backends[i]->name);
-	rc = fs_fail(e, FS_EINVAL, "unknown vector backend '%s' (known: %s)", name, buf_str(&known));
-	buf_release(&known);
-	return rc;
+	if (!ops)
+		return registry_unknown(backends, NBACKENDS, "vector backend", backend_name(cfg), e);
+	return ops->new(cfg, db, dims, out, e);
 }
 
-void vstore_close(struct vstore *vs)
+void vstore_free(struct vstore *vs)
 {
 	if (vs)
-		vs->ops->close(vs);
+		vs->ops->free(vs);
+}
+
+int vstore_external(const struct vstore *vs)
+{
+	return vs->ops->external;
+}
+
+int vstore_upsert(struct vstore *vs, long long account_id, const struct vstore_point *pts, size_t n,
+		  struct fs_error *e)
+{
+	return vs->ops->upsert(vs, account_id, pts, n, e);
+}
+
+int vstore_delete_document(struct vstore *vs, long long account_id, const char *document_id, struct fs_error *e)
+{
+	return vs->ops->delete_document(vs, account_id, document_id, e);
+}
+
+int vstore_delete_account(struct vstore *vs, long long account_id, struct fs_error *e)
+{
+	return vs->ops->delete_account(vs, account_id, e);
+}
+
+int vstore_recreate(struct vstore *vs, struct fs_error *e)
+{
+	return vs->ops->recreate(vs, e);
+}
+
+int vstore_search(struct vstore *vs, const struct vstore_query *q, struct vstore_hit *hits, size_t *nhits,
+		  struct fs_error *e)
+{
+	return vs->ops->search(vs, q, hits, nhits, e);
 }
 
 int vstore_changed(const struct config *cfg, struct db *db, long long account_id, const char *document_id,
@@ -114,7 +139,7 @@ static int apply_upsert(struct vstore *vs, struct db *db, long long account_id, 
 						sp[k].n };
 		k++;
 	}
-	rc = k ? vs->ops->upsert(vs, account_id, pts, k, e) : 0;
+	rc = k ? vstore_upsert(vs, account_id, pts, k, e) : 0;
 	for (size_t i = 0; i < n; i++)
 		sparse_release(&sp[i]);
 	free(sp);
@@ -127,7 +152,7 @@ static int apply_upsert(struct vstore *vs, struct db *db, long long account_id, 
 int vstore_sync(struct vstore *vs, struct db *db, int max, struct fs_error *e)
 {
 	int applied = 0;
-	if (!vs->ops->external)
+	if (!vstore_external(vs))
 		return 0;
 	while (applied < max) {
 		struct db_res r;
@@ -147,7 +172,7 @@ int vstore_sync(struct vstore *vs, struct db *db, int max, struct fs_error *e)
 			const char *doc = db_cell(&r, i, 2), *op = db_cell(&r, i, 3);
 			struct fs_error se = { 0 };
 			rc = !strcmp(op, "upsert") ? apply_upsert(vs, db, account, doc, &se)
-						   : vs->ops->delete_document(vs, account, doc, &se);
+						   : vstore_delete_document(vs, account, doc, &se);
 			if (rc == 0) {
 				if ((rc = db_exec(db, NULL, e, "DELETE FROM vector_outbox WHERE id = ?", "i", id)) < 0) {
 					db_res_release(&r);

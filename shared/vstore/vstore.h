@@ -66,7 +66,7 @@ struct vstore_ops {
 	int external;
 	/* dims: the embedder's vector size. db is the process's connection (the embedded store reads chunks
 	 * through it). Connects lazily: opening never fails because a server is down. */
-	int (*open)(const struct config *cfg, struct db *db, size_t dims, struct vstore **out, struct fs_error *e);
+	int (*new)(const struct config *cfg, struct db *db, size_t dims, struct vstore **out, struct fs_error *e);
 	/* Adds or replaces points (all of one account). */
 	int (*upsert)(struct vstore *vs, long long account_id, const struct vstore_point *pts, size_t n,
 		      struct fs_error *e);
@@ -79,7 +79,7 @@ struct vstore_ops {
 	 * cannot be reached is FS_EUNAVAIL. */
 	int (*search)(struct vstore *vs, const struct vstore_query *q, struct vstore_hit *hits, size_t *nhits,
 		      struct fs_error *e);
-	void (*close)(struct vstore *vs);
+	void (*free)(struct vstore *vs);
 };
 
 /* Every backend's struct starts with this. */
@@ -90,8 +90,17 @@ struct vstore {
 };
 
 /* Opens the backend named by cfg->vector_backend; an unknown name is FS_EINVAL naming the known ones. */
-int vstore_open(const struct config *cfg, struct db *db, size_t dims, struct vstore **out, struct fs_error *e);
-void vstore_close(struct vstore *vs);
+int vstore_new(const struct config *cfg, struct db *db, size_t dims, struct vstore **out, struct fs_error *e);
+void vstore_free(struct vstore *vs);
+/* The operations of the table above, dispatched to the backend. */
+int vstore_external(const struct vstore *vs);
+int vstore_upsert(struct vstore *vs, long long account_id, const struct vstore_point *pts, size_t n,
+		  struct fs_error *e);
+int vstore_delete_document(struct vstore *vs, long long account_id, const char *document_id, struct fs_error *e);
+int vstore_delete_account(struct vstore *vs, long long account_id, struct fs_error *e);
+int vstore_recreate(struct vstore *vs, struct fs_error *e);
+int vstore_search(struct vstore *vs, const struct vstore_query *q, struct vstore_hit *hits, size_t *nhits,
+		  struct fs_error *e);
 
 /* Inside the caller's transaction that changed a document's chunks: bumps the account's vector generation and,
  * for an external store, queues the change in the outbox. op is "upsert" or "delete". */

@@ -35,7 +35,7 @@ struct embedded {
 	unsigned long long clock;
 };
 
-static int embedded_open(const struct config *cfg, struct db *db, size_t dims, struct vstore **out,
+static int embedded_new(const struct config *cfg, struct db *db, size_t dims, struct vstore **out,
 			 struct fs_error *e)
 {
 	(void)e;
@@ -48,7 +48,7 @@ static int embedded_open(const struct config *cfg, struct db *db, size_t dims, s
 	return 0;
 }
 
-static void embedded_close(struct vstore *vs)
+static void embedded_free(struct vstore *vs)
 {
 	struct embedded *s = (struct embedded *)vs;
 	for (size_t i = 0; i < s->naccounts; i++)
@@ -225,11 +225,11 @@ static int embedded_search(struct vstore *vs, const struct vstore_query *q, stru
 const struct vstore_ops vstore_embedded_ops = {
 	.name = "embedded",
 	.external = 0,
-	.open = embedded_open,
+	.new = embedded_new,
 	.upsert = embedded_upsert,
 	.delete_document = embedded_delete_document,
 	.delete_account = embedded_delete_account,
 	.recreate = embedded_recreate,
 	.search = embedded_search,
-	.close = embedded_close,
+	.free = embedded_free,
 };

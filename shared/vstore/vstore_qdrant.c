@@ -292,7 +292,7 @@ static int call_json(struct qdrant *q, const char *method, const char *suffix, c
 
 /* --- the operations ------------------------------------------------------------------------------------- */
 
-static int qdrant_open(const struct config *cfg, struct db *db, size_t dims, struct vstore **out,
+static int qdrant_new(const struct config *cfg, struct db *db, size_t dims, struct vstore **out,
 		       struct fs_error *e)
 {
 	struct qdrant *q;
@@ -340,7 +340,7 @@ static int qdrant_open(const struct config *cfg, struct db *db, size_t dims, str
 	return 0;
 }
 
-static void qdrant_close(struct vstore *vs)
+static void qdrant_free(struct vstore *vs)
 {
 	struct qdrant *q = (struct qdrant *)vs;
 	if (!q)
@@ -725,11 +725,11 @@ out:
 const struct vstore_ops vstore_qdrant_ops = {
 	.name = "qdrant",
 	.external = 1,
-	.open = qdrant_open,
+	.new = qdrant_new,
 	.upsert = qdrant_upsert,
 	.delete_document = qdrant_delete_document,
 	.delete_account = qdrant_delete_account,
 	.recreate = qdrant_recreate,
 	.search = qdrant_search,
-	.close = qdrant_close,
+	.free = qdrant_free,
 };

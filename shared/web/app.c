@@ -524,6 +524,9 @@ static void request_release(struct request *req)
 /* What a program keeps for its whole life. */
 struct app {
 	const char *program;
+	const struct app_program *hooks;
+	void *state;
+	int ready; /* the init hook succeeded (or there is none) */
 	struct config cfg;
 	struct db *db;
 	struct usage_queue *usage;
@@ -538,6 +541,20 @@ static void flush_usage(struct app *app)
 	if (usage_queue_len(app->usage) && usage_queue_flush(app->usage, app->db, &e) < 0)
 		fprintf(stderr, "faqsure %s: %zu usage events not written yet: %s\n", app->program,
 			usage_queue_len(app->usage), e.msg);
+}
+
+/* Runs the program's init hook unless it already succeeded. */
+static int make_state(struct app *app, struct fs_error *e)
+{
+	if (app->ready)
+		return 0;
+	int rc = app->hooks->init ? app->hooks->init(&app->cfg, app->db, &app->state, e) : 0;
+	if (rc < 0) {
+		fprintf(stderr, "faqsure %s: starting: %s\n", app->program, e->msg);
+		return rc;
+	}
+	app->ready = 1;
+	return 0;
 }
 
 static void serve(struct app *app, FCGX_Request *fr)
@@ -555,8 +572,10 @@ static void serve(struct app *app, FCGX_Request *fr)
 	int rc = route_request(&req, app->routes, app->nroutes, &e);
 	if (rc == 0 && !(req.route->flags & ROUTE_PUBLIC))
 		rc = admit(&req, &e);
-	if (rc == 0 && !req.replied)
+	if (rc == 0 && !req.replied && (rc = make_state(app, &e)) == 0) {
+		req.state = app->state;
 		rc = req.route->handler(&req, &e);
+	}
 	if (rc < 0 && req.streaming)
 		req_sse_error(&req, &e);
 	else if (rc < 0 && !req.replied)
@@ -631,9 +650,10 @@ static void serve_fastcgi(struct app *app)
 	FCGX_Free(&fr, 1);
 }
 
-int app_main(const char *program, const struct route *routes, size_t nroutes)
+int app_run(const struct app_program *p)
 {
-	struct app app = { .program = program, .routes = routes, .nroutes = nroutes };
+	const char *program = p->name;
+	struct app app = { .program = program, .hooks = p, .routes = p->routes, .nroutes = p->nroutes };
 	struct fs_error e;
 	fs_error_clear(&e);
 	if (config_load_env(&app.cfg, &e) < 0) {
@@ -644,11 +664,15 @@ int app_main(const char *program, const struct route *routes, size_t nroutes)
 	app.db = db_new(&app.cfg);
 	app.usage = usage_queue_new();
 	signal(SIGPIPE, SIG_IGN);
-	if (FCGX_IsCGI())
-		serve(&app, NULL);
-	else
+	if (FCGX_IsCGI()) {
+		serve(&app, NULL); /* the one request makes the state if it needs it */
+	} else {
+		make_state(&app, &e); /* a failure is logged; each request tries again */
 		serve_fastcgi(&app);
+	}
 	flush_usage(&app);
+	if (app.ready && p->release)
+		p->release(app.state);
 	usage_queue_free(app.usage);
 	db_free(app.db);
 	config_release(&app.cfg);

@@ -57,11 +57,24 @@ struct request {
 	int streaming, client_gone;
 	const char *error_code;
 	double started_ms;
+	void *state; /* the program's, made by its init hook (struct app_program); NULL without one */
 };
 
-/* Runs a program: loads the configuration (exits 1 with file:line on an error), then serves requests with
+/* A program: its routes, and the state its handlers share (req->state), if it has any. init makes that state
+ * once per process, after the configuration is loaded and before the first request is read; release frees it at
+ * exit. An init that fails (a database or model not there yet) is logged and tried again before each request
+ * that passed admission, which answers its error until it succeeds. Both hooks may be NULL. */
+struct app_program {
+	const char *name;
+	const struct route *routes;
+	size_t nroutes;
+	int (*init)(const struct config *cfg, struct db *db, void **state, struct fs_error *e);
+	void (*release)(void *state);
+};
+
+/* Runs a program: loads the configuration (exits 1 with file:line on an error), then serves requests with its
  * routes until SIGTERM (FastCGI), or serves the one request of a CGI invocation. */
-int app_main(const char *program, const struct route *routes, size_t nroutes);
+int app_run(const struct app_program *p);
 
 /* Answers status with body (a JSON value; the reference is stolen). */
 int req_reply(struct request *req, int status, json_t *body);

@@ -1,5 +1,5 @@
 /* scan-bench: times vscan_topk (the embedded vector store's exact scan) over a file of vectors, one query at a
- * time on one thread, for the search benchmark's comparison with FAISS (test/bench_search.py).
+ * time on one thread, for the search benchmark's comparison with FAISS (test/bench/search.py).
  *
  * usage: scan-bench [-q] [-k K] [-r REPEAT] [-o IDS_FILE] DIMS ROWS_FILE QUERIES_FILE
  * The files hold float32 vectors of DIMS each, little-endian, back to back. Prints one line:

@@ -90,6 +90,23 @@ def test_positive_balance_may_go_negative_then_402():
     eq(spend(s, key, 1).status, 200, "spend with balance 1")
 
 
+def test_a_balance_of_minus_one_is_exhausted_not_unlimited():
+    """-1 is a balance like any other: it must not read as the 'unlimited' mark."""
+    need_probe()
+    s = stack()
+    account = s.new_account(balance=2)
+    key = s.new_key(account)
+    r = spend(s, key, 3)
+    eq(r.status, 200, f"spend 3 of 2 ({r.describe()})")
+    eq(r.json, {"spent": 3, "balance": -1}, "probe answer")
+    expect_error(spend(s, key, 1), 402, "insufficient_balance")
+    s.ctl("account", "topup", account, 1)  # to 0
+    s.ctl("account", "topup", account, -1)  # back to -1 by the admin command
+    out = s.ctl("account", "topup", account, 0)
+    check("-1" in out.stdout and "unlimited" not in out.stdout, f"topup at -1: {out.stdout!r}")
+    expect_error(spend(s, key, 1), 402, "insufficient_balance")
+
+
 def test_zero_balance_account_402():
     need_probe()
     s = stack()

@@ -18,11 +18,11 @@
 #include <string.h>
 
 #include "core/buf.h"
-#include "documents/chunk.h"
-#include "documents/ingest.h"
 #include "embed/embed.h"
 #include "embed/use_lite.h"
 #include "extract/extract.h"
+#include "ingest/chunk.h"
+#include "ingest/ingest.h"
 #include "search/search.h"
 #include "text/terms.h"
 #include "vstore/vindex.h"
@@ -144,7 +144,7 @@ int main(int argc, char **argv)
 	free(cfg.answerer_sentence_model); /* the build's model unless SENTENCE_MODEL names another */
 	cfg.answerer_sentence_model = xstrdup(getenv("SENTENCE_MODEL") ? getenv("SENTENCE_MODEL")
 								  : "build/model/" USE_MODEL_FILE);
-	if (embedder_open(&cfg, &em, &e) < 0 || terms_new(&tm, &e) < 0) {
+	if (embedder_new(&cfg, &em, &e) < 0 || terms_new(&tm, &e) < 0) {
 		fprintf(stderr, "%s\n", e.msg);
 		return 1;
 	}

@@ -23,6 +23,7 @@
 #include "core/http.h"
 #include "core/util.h"
 #include "embed/embed.h"
+#include "text/tokens.h"
 
 #define STANDIN "test/standins/openai_standin.py"
 #define PYTHON "/usr/bin/python3"
@@ -204,7 +205,7 @@ static int run_open(struct run *r, const char *settings)
 	CHECK_INT(config_parse(&r->cfg, "test.conf", base, &r->e), 0);
 	if (settings)
 		CHECK_INT(config_parse(&r->cfg, "test.conf", settings, &r->e), 0);
-	CHECK_INT(answerer_open("openai", &r->cfg, &r->a, &r->e), 0);
+	CHECK_INT(answerer_new(&r->cfg, "openai", &r->a, &r->e), 0);
 	return r->a ? 0 : -1;
 }
 
@@ -222,7 +223,7 @@ static void run_answer(struct run *r, const struct answer_input *in, int stream)
 
 static void run_close(struct run *r)
 {
-	answerer_close(r->a);
+	answerer_free(r->a);
 	answer_output_release(&r->out);
 	buf_release(&r->deltas);
 	config_release(&r->cfg);
@@ -270,16 +271,16 @@ static void answer_openai_open_needs_url(void)
 	struct fs_error e;
 
 	config_init(&cfg);
-	CHECK_INT(answerer_open("openai", &cfg, &a, &e), FS_EINVAL);
+	CHECK_INT(answerer_new(&cfg, "openai", &a, &e), FS_EINVAL);
 	CHECK_CONTAINS(e.msg, "[answerer] url");
 	CHECK(a == NULL);
 	CHECK_INT(config_parse(&cfg, "test.conf", "[answerer]\nurl = ftp://example.com/v1\n", &e), 0);
-	CHECK_INT(answerer_open("openai", &cfg, &a, &e), FS_EINVAL);
+	CHECK_INT(answerer_new(&cfg, "openai", &a, &e), FS_EINVAL);
 	CHECK_CONTAINS(e.msg, "[answerer] url");
 	CHECK_INT(config_parse(&cfg, "test.conf", "[answerer]\nurl = http://127.0.0.1:9/v1\n", &e), 0);
-	CHECK_INT(answerer_open("openai", &cfg, &a, &e), 0);
+	CHECK_INT(answerer_new(&cfg, "openai", &a, &e), 0);
 	CHECK(a != NULL && a->ops == &answer_openai_ops);
-	answerer_close(a);
+	answerer_free(a);
 	config_release(&cfg);
 }
 
@@ -451,10 +452,10 @@ static void answer_openai_counts_tokens_without_usage(void)
 		msgs = json_object_get(json_object_get(json_array_get(reqs, stream), "body"), "messages");
 		CHECK_INT(json_array_size(msgs), 4);
 		json_array_foreach(msgs, i, m)
-			want += embed_count_tokens(str_at(m, "content"));
+			want += tokens_count(str_at(m, "content"));
 		CHECK_INT(r.out.tokens_from_upstream, 0);
 		CHECK_INT(r.out.tokens_prompt, want);
-		CHECK_INT(r.out.tokens_completion, embed_count_tokens("Echo: What about refunds?"));
+		CHECK_INT(r.out.tokens_completion, tokens_count("Echo: What about refunds?"));
 		json_decref(reqs);
 	}
 	run_close(&r);

@@ -10,6 +10,7 @@
 #include "check.h"
 #include "embed/embed.h"
 #include "embed/use_lite.h"
+#include "text/tokens.h"
 
 /* The defaults, with the sentence model the build made (FAQSURE_SENTENCE_MODEL, as test/run.sh sets it). */
 static const struct config *test_config(void)
@@ -60,11 +61,11 @@ static int answer_th(const char *question, const char *text, const char *qa, int
 	struct search_result src = source(text, qa);
 	struct answer_input in = { .question = question, .sources = &src, .nsources = 1,
 				   .use_rag = use_rag, .threshold = th };
-	CHECK_INT(answerer_open("builtin", test_config(), &a, &e), 0);
+	CHECK_INT(answerer_new(test_config(), "builtin", &a, &e), 0);
 	answer_output_init(o);
 	int rc = answerer_answer(a, &in, deltas ? collect : NULL, deltas, o, &e);
 	*out = xstrdup(buf_str(&o->text));
-	answerer_close(a);
+	answerer_free(a);
 	json_decref(src.metadata);
 	return rc;
 }
@@ -94,9 +95,9 @@ static void chat_builtin_picks_the_sentence_that_answers(void)
 	CHECK(o.confidence > 0 && o.confidence < 1);
 	CHECK_INT(o.cannot_answer, 0);
 	CHECK_INT(o.tokens_from_upstream, 0);
-	CHECK_INT(o.tokens_completion, embed_count_tokens(text));
-	CHECK_INT(o.tokens_prompt, embed_count_tokens("When do refunds reach my payment method?") +
-					   embed_count_tokens(RETURNS));
+	CHECK_INT(o.tokens_completion, tokens_count(text));
+	CHECK_INT(o.tokens_prompt, tokens_count("When do refunds reach my payment method?") +
+					   tokens_count(RETURNS));
 	free(text);
 	answer_output_release(&o);
 }
@@ -285,7 +286,7 @@ static void chat_builtin_without_its_model_is_a_server_error(void)
 	config_init(&cfg);
 	free(cfg.answerer_sentence_model);
 	cfg.answerer_sentence_model = xstrdup("/nonexistent/use-lite.bin");
-	CHECK_INT(answerer_open("builtin", &cfg, &a, &e), FS_EINTERNAL);
+	CHECK_INT(answerer_new(&cfg, "builtin", &a, &e), FS_EINTERNAL);
 	CHECK_CONTAINS(e.msg, "/nonexistent/use-lite.bin");
 	CHECK_CONTAINS(e.msg, "sentence_model");
 	CHECK(a == NULL);

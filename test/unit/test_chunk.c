@@ -7,7 +7,7 @@
 
 #include "check.h"
 #include "core/buf.h"
-#include "documents/chunk.h"
+#include "ingest/chunk.h"
 
 #define CHUNK_DIR "test/data/chunk"
 

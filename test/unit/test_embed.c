@@ -10,6 +10,7 @@
 #include "core/config.h"
 #include "embed/embed.h"
 #include "embed/use_lite.h"
+#include "text/tokens.h"
 
 #define DIMS 1536 /* 1024 for words, 512 for meaning */
 
@@ -22,7 +23,7 @@ static struct embedder *open_builtin(struct config *cfg)
 	config_init(cfg);
 	free(cfg->answerer_sentence_model);
 	cfg->answerer_sentence_model = xstrdup(model ? model : "build/model/" USE_MODEL_FILE);
-	CHECK_INT(embedder_open(cfg, &em, &e), 0);
+	CHECK_INT(embedder_new(cfg, &em, &e), 0);
 	return em;
 }
 
@@ -52,7 +53,7 @@ static void embed_registry_unknown_backend(void)
 	struct fs_error e;
 	config_init(&cfg);
 	CHECK_INT(config_parse(&cfg, "test.conf", "[embedder]\nbackend = word2vec\n", &e), 0);
-	CHECK_INT(embedder_open(&cfg, &em, &e), FS_EINVAL);
+	CHECK_INT(embedder_new(&cfg, &em, &e), FS_EINVAL);
 	CHECK_STR(e.msg, "unknown embedder backend 'word2vec' (known: builtin, openai)");
 	CHECK(em == NULL);
 	config_release(&cfg);
@@ -67,8 +68,8 @@ static void embed_builtin_identity(void)
 		CHECK_INT(em->dims, DIMS);
 		CHECK_STR(em->model, "builtin-v3");
 	}
-	embedder_close(em);
-	embedder_close(NULL);
+	embedder_free(em);
+	embedder_free(NULL);
 	config_release(&cfg);
 }
 
@@ -89,8 +90,8 @@ static void embed_builtin_deterministic(void)
 	CHECK_INT(embedder_embed(a, texts + 1, 1, w, NULL, &e), 0);
 	CHECK(memcmp(v + DIMS, w, sizeof(w)) == 0); /* alone and in a batch */
 out:
-	embedder_close(a);
-	embedder_close(b);
+	embedder_free(a);
+	embedder_free(b);
 	config_release(&cfg);
 	config_release(&cfg2);
 }
@@ -123,7 +124,7 @@ static void embed_builtin_unit_length(void)
 		}
 	}
 	free(v);
-	embedder_close(em);
+	embedder_free(em);
 	config_release(&cfg);
 }
 
@@ -146,7 +147,7 @@ static void embed_builtin_featureless_is_zero(void)
 			}
 		CHECK_INT(tokens, 7); /* the punctuation of the third text */
 	}
-	embedder_close(em);
+	embedder_free(em);
 	config_release(&cfg);
 }
 
@@ -185,7 +186,7 @@ static void embed_builtin_related_beats_unrelated(void)
 			check_failed = 1;
 		}
 	}
-	embedder_close(em);
+	embedder_free(em);
 	config_release(&cfg);
 }
 
@@ -212,7 +213,7 @@ static void embed_builtin_lead_brings_the_question_closer(void)
 		float len = sqrtf(dot(with, with));
 		CHECK(fabsf(len - 1.0f) < 1e-5f);
 	}
-	embedder_close(em);
+	embedder_free(em);
 	config_release(&cfg);
 }
 
@@ -224,7 +225,7 @@ static void embed_builtin_without_its_model_is_a_server_error(void)
 	config_init(&cfg);
 	free(cfg.answerer_sentence_model);
 	cfg.answerer_sentence_model = xstrdup("/nonexistent/use-lite.bin");
-	CHECK_INT(embedder_open(&cfg, &em, &e), FS_EINTERNAL);
+	CHECK_INT(embedder_new(&cfg, &em, &e), FS_EINTERNAL);
 	CHECK_CONTAINS(e.msg, "/nonexistent/use-lite.bin");
 	CHECK_CONTAINS(e.msg, "[answerer] sentence_model");
 	CHECK(em == NULL);
@@ -245,11 +246,11 @@ static const struct {
 	{ "Сотрудники получают", 2 },
 };
 
-static void embed_count_tokens_cases(void)
+static void tokens_count_cases(void)
 {
 	for (size_t i = 0; i < sizeof(token_cases) / sizeof(token_cases[0]); i++)
-		CHECK_INT(embed_count_tokens(token_cases[i].text), token_cases[i].tokens);
-	CHECK_INT(embed_count_tokens(NULL), 0);
+		CHECK_INT(tokens_count(token_cases[i].text), token_cases[i].tokens);
+	CHECK_INT(tokens_count(NULL), 0);
 }
 
 static void embed_tokens_summed_and_arguments(void)
@@ -268,7 +269,7 @@ static void embed_tokens_summed_and_arguments(void)
 		CHECK_INT(embedder_embed(em, texts, 3, v, &tokens, &e), FS_EINVAL);
 		CHECK_CONTAINS(e.msg, "text 2");
 	}
-	embedder_close(em);
+	embedder_free(em);
 	config_release(&cfg);
 }
 
@@ -281,7 +282,7 @@ const struct test_case embed_cases[] = {
 	{ "embed_builtin_related_beats_unrelated", embed_builtin_related_beats_unrelated },
 	{ "embed_builtin_lead_brings_the_question_closer", embed_builtin_lead_brings_the_question_closer },
 	{ "embed_builtin_without_its_model_is_a_server_error", embed_builtin_without_its_model_is_a_server_error },
-	{ "embed_count_tokens_cases", embed_count_tokens_cases },
+	{ "tokens_count_cases", tokens_count_cases },
 	{ "embed_tokens_summed_and_arguments", embed_tokens_summed_and_arguments },
 	{ NULL, NULL },
 };

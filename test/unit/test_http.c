@@ -21,6 +21,7 @@
 #include "core/http.h"
 #include "core/util.h"
 #include "embed/embed.h"
+#include "text/tokens.h"
 
 struct reply {
 	int status;
@@ -453,7 +454,7 @@ static struct embedder *open_openai(struct config *cfg, const struct server *s, 
 		 s->port, extra);
 	config_init(cfg);
 	CHECK_INT(config_parse(cfg, "test.conf", buf_str(&text), e), 0);
-	CHECK_INT(embedder_open(cfg, &em, e), want_rc);
+	CHECK_INT(embedder_new(cfg, &em, e), want_rc);
 	buf_release(&text);
 	return em;
 }
@@ -492,7 +493,7 @@ static void embed_openai_orders_normalises_and_skips_blanks(void)
 		CHECK(near(v[3], 0) && near(v[4], 0) && near(v[5], 0));       /* blank: zero, not sent */
 		CHECK(near(v[6], 0) && near(v[7], 0.6f) && near(v[8], 0.8f)); /* normalised */
 		CHECK(near(v[9], 0) && near(v[10], 0) && near(v[11], -1));
-		CHECK_INT(tokens, 7 + embed_count_tokens(texts[3])); /* usage, else our own count */
+		CHECK_INT(tokens, 7 + tokens_count(texts[3])); /* usage, else our own count */
 	}
 	log = server_log(&s);
 	CHECK_INT(count_of(log, "POST /v1/embeddings HTTP/1.1"), 2);
@@ -502,7 +503,7 @@ static void embed_openai_orders_normalises_and_skips_blanks(void)
 	CHECK_CONTAINS(log, "Authorization: Bearer sk-unit\r\n");
 	CHECK_CONTAINS(log, "Content-Type: application/json\r\n");
 	free(log);
-	embedder_close(em);
+	embedder_free(em);
 	config_release(&cfg);
 	server_stop(&s);
 }
@@ -533,7 +534,7 @@ static void embed_openai_probes_dimensions(void)
 	CHECK(!strstr(log, "Authorization"));
 	CHECK(!strstr(log, "dimensions"));
 	free(log);
-	embedder_close(em);
+	embedder_free(em);
 	config_release(&cfg);
 	server_stop(&s);
 
@@ -599,7 +600,7 @@ static void embed_openai_rejects_bad_answers(void)
 		CHECK_CONTAINS(e.msg, cases[i].msg);
 		CHECK(!strstr(e.msg, "sk-unit-secret"));
 	}
-	embedder_close(em);
+	embedder_free(em);
 	config_release(&cfg);
 	server_stop(&s);
 }
@@ -612,13 +613,13 @@ static void embed_openai_configuration(void)
 	struct server s = { .port = 9 };
 	config_init(&cfg);
 	CHECK_INT(config_parse(&cfg, "t.conf", "[embedder]\nbackend = openai\nurl = http://127.0.0.1:9/v1\n", &e), 0);
-	CHECK_INT(embedder_open(&cfg, &em, &e), FS_EINVAL);
+	CHECK_INT(embedder_new(&cfg, &em, &e), FS_EINVAL);
 	CHECK_STR(e.msg, "[embedder] backend = openai needs url and model");
 	config_release(&cfg);
 	config_init(&cfg);
 	CHECK_INT(config_parse(&cfg, "t.conf", "[embedder]\nbackend = openai\nurl = localhost:11434\nmodel = m\n", &e),
 		  0);
-	CHECK_INT(embedder_open(&cfg, &em, &e), FS_EINVAL);
+	CHECK_INT(embedder_new(&cfg, &em, &e), FS_EINVAL);
 	CHECK_STR(e.msg, "[embedder] url must start with http:// or https://");
 	config_release(&cfg);
 	/* The recorded model name is printable ASCII and fits. */
@@ -630,7 +631,7 @@ static void embed_openai_configuration(void)
 		CHECK_INT(strlen(em->model), 63);
 		CHECK(!strncmp(em->model, "openai:a-very-long-model-name-__-that", 37));
 	}
-	embedder_close(em);
+	embedder_free(em);
 	config_release(&cfg);
 }
 

@@ -20,7 +20,7 @@ static struct use_model *model(void)
 	if (!m) {
 		const char *path = getenv("FAQSURE_SENTENCE_MODEL");
 		struct fs_error e = { 0 };
-		if (use_model_open(path ? path : "build/model/" USE_MODEL_FILE, &m, &e) < 0)
+		if (use_model_new(path ? path : "build/model/" USE_MODEL_FILE, &m, &e) < 0)
 			printf("    %s\n", e.msg);
 	}
 	return m;
@@ -134,7 +134,7 @@ static void use_lite_refuses_missing_and_foreign_files(void)
 {
 	struct use_model *m = NULL;
 	struct fs_error e = { 0 };
-	CHECK_INT(use_model_open("/nonexistent/use-lite.bin", &m, &e), FS_ENOTFOUND);
+	CHECK_INT(use_model_new("/nonexistent/use-lite.bin", &m, &e), FS_ENOTFOUND);
 	CHECK_CONTAINS(e.msg, "/nonexistent/use-lite.bin");
 	CHECK(m == NULL);
 	char path[] = "/tmp/faqsure-use-XXXXXX";
@@ -145,7 +145,7 @@ static void use_lite_refuses_missing_and_foreign_files(void)
 	static const char junk[4096] = "FSUSE99\nnot a model";
 	CHECK_INT(write(fd, junk, sizeof(junk)), sizeof(junk));
 	close(fd);
-	CHECK_INT(use_model_open(path, &m, &e), FS_EINVAL);
+	CHECK_INT(use_model_new(path, &m, &e), FS_EINVAL);
 	CHECK_CONTAINS(e.msg, "not a sentence model file");
 	CHECK(m == NULL);
 	/* the real file's header with more pieces than the model has embeddings, then the real file cut short */
@@ -162,7 +162,7 @@ static void use_lite_refuses_missing_and_foreign_files(void)
 		fwrite(head, 1, sizeof(head), out);
 		fwrite(junk, 1, sizeof(junk), out);
 		fclose(out);
-		CHECK_INT(use_model_open(path, &m, &e), FS_EINVAL);
+		CHECK_INT(use_model_new(path, &m, &e), FS_EINVAL);
 		CHECK_CONTAINS(e.msg, "not a sentence model file");
 		pieces = 8000;
 		memcpy(head + 8, &pieces, 4);
@@ -170,7 +170,7 @@ static void use_lite_refuses_missing_and_foreign_files(void)
 		fwrite(head, 1, sizeof(head), out);
 		fwrite(junk, 1, sizeof(junk), out);
 		fclose(out);
-		CHECK_INT(use_model_open(path, &m, &e), FS_EINVAL);
+		CHECK_INT(use_model_new(path, &m, &e), FS_EINVAL);
 		CHECK_CONTAINS(e.msg, "cut short");
 		CHECK(m == NULL);
 	}

@@ -1,7 +1,7 @@
-# Ingestion benchmark (called by test/bench.sh): uploads a corpus through the API while no worker runs, then
+# Ingestion benchmark (called by test/bench/run.sh): uploads a corpus through the API while no worker runs, then
 # times `faqsurectl worker --once` draining the queue, and prints documents/s, MB/s of source and of extracted
 # text (the chunks' text, overlaps included), and chunks/s.
-# usage: bench_ingest.py URL KEY CTL CONFIG SOCKET NAME (DIR | --generate N)
+# usage: ingest.py URL KEY CTL CONFIG SOCKET NAME (DIR | --generate N)
 import http.client
 import os
 import random

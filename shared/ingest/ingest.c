@@ -1,5 +1,5 @@
 /* Ingestion jobs: claim, extract, chunk, embed, store. */
-#include "documents/ingest.h"
+#include "ingest/ingest.h"
 
 #include <ctype.h>
 
@@ -15,9 +15,11 @@
 #include "account/usage.h"
 #include "core/buf.h"
 #include "core/util.h"
-#include "documents/chunk.h"
 #include "extract/extract.h"
+#include "ingest/chunk.h"
+#include "kb/document.h"
 #include "text/terms.h"
+#include "text/tokens.h"
 #include "core/banned.h"
 
 #define EMBED_BATCH 64
@@ -31,6 +33,12 @@ struct job {
 	char document_id[37];
 };
 
+int ingest_enqueue(struct db *db, long long account_id, const char *document_id, struct fs_error *e)
+{
+	return db_exec(db, NULL, e, "INSERT INTO ingest_jobs (document_id, account_id) VALUES (?, ?)", "si", document_id,
+		       account_id);
+}
+
 int ingest_worker_init(struct ingest_worker *w, const struct config *cfg, struct fs_error *e)
 {
 	char host[64] = "localhost";
@@ -38,11 +46,11 @@ int ingest_worker_init(struct ingest_worker *w, const struct config *cfg, struct
 	gethostname(host, sizeof(host) - 1);
 	snprintf(w->id, sizeof(w->id), "%s:%ld", host, (long)getpid());
 	w->cfg = cfg;
-	int rc = embedder_open(cfg, &w->embedder, e);
+	int rc = embedder_new(cfg, &w->embedder, e);
 	if (rc < 0)
 		return rc;
 	w->db = db_new(cfg);
-	if ((rc = terms_new(&w->terms, e)) < 0 || (rc = vstore_open(cfg, w->db, w->embedder->dims, &w->vs, e)) < 0 ||
+	if ((rc = terms_new(&w->terms, e)) < 0 || (rc = vstore_new(cfg, w->db, w->embedder->dims, &w->vs, e)) < 0 ||
 	    (rc = span_finder_new(&w->spans, cfg->answerer_sentence_model, e)) < 0) {
 		ingest_worker_release(w);
 		return rc;
@@ -53,8 +61,8 @@ int ingest_worker_init(struct ingest_worker *w, const struct config *cfg, struct
 void ingest_worker_release(struct ingest_worker *w)
 {
 	if (w->embedder)
-		embedder_close(w->embedder);
-	vstore_close(w->vs);
+		embedder_free(w->embedder);
+	vstore_free(w->vs);
 	terms_free(w->terms);
 	span_finder_free(w->spans);
 	db_free(w->db);
@@ -127,8 +135,7 @@ static int fail_job(struct ingest_worker *w, const struct job *job, const char *
 	int rc = still_ours(w, job, e);
 	if (rc <= 0)
 		return rc;
-	if ((rc = db_exec(w->db, NULL, e, "UPDATE documents SET status = 'failed', error = ?, chunk_count = 0 WHERE id = ?",
-			  "ss", reason, job->document_id)) < 0 ||
+	if ((rc = document_set_failed(w->db, job->document_id, reason, e)) < 0 ||
 	    (rc = db_exec(w->db, NULL, e, "UPDATE ingest_jobs SET state = 'failed', lease_until = NULL WHERE id = ?", "i",
 			  job->id)) < 0) {
 		db_rollback(w->db);
@@ -233,7 +240,7 @@ static int embed_chunks(struct ingest_worker *w, const char *filename, const str
 			texts[i] = ingest_embed_text(filename, c->section, c->text);
 			free(leads[i]);
 			leads[i] = ingest_embed_lead(c->question, c->text);
-			rows[at + i].tokens = embed_count_tokens(c->text);
+			rows[at + i].tokens = tokens_count(c->text);
 			terms_doc_vector(w->terms, texts[i], &sp);
 			buf_init(&rows[at + i].sparse, BUF_NO_LIMIT);
 			sparse_to_blob(&sp, &rows[at + i].sparse);
@@ -290,64 +297,27 @@ static int insert_chunks(struct ingest_worker *w, const struct job *job, const s
 	return rc;
 }
 
-/* The document's bytes, name, metadata and creation time. */
-struct source {
-	struct db_res r; /* keeps the cells below alive */
-	const char *filename, *metadata, *created, *data;
-	size_t len;
-};
-
-static int load_source(struct ingest_worker *w, const struct job *job, struct source *src, struct fs_error *e)
-{
-	int rc = db_exec(w->db, &src->r, e,
-			 "SELECT d.filename, d.metadata, d.created_at, b.data FROM documents d"
-			 " JOIN document_blobs b ON b.document_id = d.id WHERE d.id = ?",
-			 "s", job->document_id);
-	if (rc < 0)
-		return rc;
-	if (src->r.nrows == 0) {
-		db_res_release(&src->r);
-		return fs_fail(e, FS_ENOTFOUND, "document %s is gone", job->document_id);
-	}
-	src->filename = db_cell(&src->r, 0, 0);
-	src->metadata = db_cell(&src->r, 0, 1);
-	src->created = db_cell(&src->r, 0, 2);
-	src->data = db_cell(&src->r, 0, 3);
-	src->len = src->r.lens[3];
-	return 0;
-}
-
 /* Stores the chunks and marks the document ready, in one transaction; then older documents of the same name
  * (the versions this one replaces) go. */
-static int finish_job(struct ingest_worker *w, const struct job *job, const struct source *src,
+static int finish_job(struct ingest_worker *w, const struct job *job, const struct document_source *src,
 		      const struct chunk *chunks, const struct chunk_row *rows, size_t n, long long tokens,
 		      struct fs_error *e)
 {
 	int rc = still_ours(w, job, e);
 	if (rc <= 0)
 		return rc;
-	struct db_res old = { 0 };
 	if ((rc = db_exec(w->db, NULL, e, "DELETE FROM chunks WHERE document_id = ?", "s", job->document_id)) < 0 ||
 	    (rc = insert_chunks(w, job, chunks, rows, n, e)) < 0 ||
-	    (rc = db_exec(w->db, NULL, e,
-			  "UPDATE documents SET status = 'ready', error = NULL, chunk_count = ?, tokens = ? WHERE id = ?",
-			  "iis", (long long)n, tokens, job->document_id)) < 0 ||
+	    (rc = document_set_ready(w->db, job->document_id, (long long)n, tokens, e)) < 0 ||
 	    (rc = db_exec(w->db, NULL, e, "UPDATE ingest_jobs SET state = 'done', lease_until = NULL WHERE id = ?", "i",
 			  job->id)) < 0 ||
 	    (rc = vstore_changed(w->cfg, w->db, job->account_id, job->document_id, "upsert", e)) < 0 ||
-	    (rc = db_exec(w->db, &old, e,
-			  "SELECT id FROM documents WHERE account_id = ? AND filename = ? AND id <> ? AND created_at <= ?"
-			  " FOR UPDATE",
-			  "isss", job->account_id, src->filename, job->document_id, src->created)) < 0)
-		goto fail;
-	for (size_t i = 0; i < old.nrows; i++) {
-		if ((rc = db_exec(w->db, NULL, e, "DELETE FROM documents WHERE id = ?", "s", db_cell(&old, i, 0))) < 0 ||
-		    (rc = vstore_changed(w->cfg, w->db, job->account_id, db_cell(&old, i, 0), "delete", e)) < 0)
-			goto fail;
+	    (rc = document_delete_older(w->db, w->cfg, job->account_id, src->filename, job->document_id,
+					src->created_at, e)) < 0 ||
+	    (rc = account_debit(w->db, job->account_id, tokens, NULL, e)) < 0) {
+		db_rollback(w->db);
+		return rc;
 	}
-	if ((rc = account_debit(w->db, job->account_id, tokens, NULL, e)) < 0)
-		goto fail;
-	db_res_release(&old);
 	if ((rc = db_commit(w->db, e)) < 0)
 		return rc;
 	/* The chunks are safe in MariaDB; an external store that is away gets them later from the outbox. */
@@ -355,18 +325,13 @@ static int finish_job(struct ingest_worker *w, const struct job *job, const stru
 	if (vstore_sync(w->vs, w->db, 64, &se) < 0)
 		fprintf(stderr, "faqsure worker: vector outbox: %s\n", se.msg);
 	return 0;
-fail:
-	db_res_release(&old);
-	db_rollback(w->db);
-	return rc;
-
 }
 
 /* Extracts, chunks and embeds one claimed job. A problem with the document fails the job (0 is returned);
  * a problem of ours (database gone) is returned and the job's lease lets another worker retry it later. */
 static int process(struct ingest_worker *w, const struct job *job, struct fs_error *e)
 {
-	struct source src;
+	struct document_source src;
 	struct extract_doc doc = { 0 };
 	struct extract_limits lim;
 	struct chunk_opts opts;
@@ -381,21 +346,18 @@ static int process(struct ingest_worker *w, const struct job *job, struct fs_err
 
 	if (job->attempts > INGEST_MAX_ATTEMPTS) {
 		/* the last attempt's problem, when a worker could say it (an embedder that stayed away) */
-		struct db_res last;
-		char reason[1200];
-		int lrc = db_exec(w->db, &last, e, "SELECT error FROM documents WHERE id = ?", "s", job->document_id);
+		char last[1001], reason[1200];
+		int lrc = document_last_problem(w->db, job->document_id, last, sizeof(last), e);
 		if (lrc < 0)
 			return lrc;
-		if (last.nrows && db_cell(&last, 0, 0))
-			snprintf(reason, sizeof(reason), "processing failed 3 times; the last attempt: %s",
-				 db_cell(&last, 0, 0));
+		if (last[0])
+			snprintf(reason, sizeof(reason), "processing failed 3 times; the last attempt: %s", last);
 		else
 			snprintf(reason, sizeof(reason), "processing was interrupted 3 times (the worker stopped each time);"
 				 " the file may be too large or malformed");
-		db_res_release(&last);
 		return fail_job(w, job, reason, e);
 	}
-	int rc = load_source(w, job, &src, e);
+	int rc = document_source_load(w->db, job->document_id, &src, e);
 	if (rc == FS_ENOTFOUND)
 		return 0; /* deleted meanwhile: its job went with it */
 	if (rc < 0)
@@ -447,28 +409,36 @@ out:
 	chunk_list_free(chunks, n);
 	extract_doc_release(&doc);
 	json_decref(doc_meta);
-	db_res_release(&src.r);
+	document_source_release(&src);
 	return rc;
+}
+
+struct claiming {
+	struct ingest_worker *w;
+	struct job *job;
+};
+
+static int claim_once(struct db *db, void *arg, struct fs_error *e)
+{
+	struct claiming *c = arg;
+	(void)db; /* the worker's own */
+	return claim(c->w, c->job, e);
 }
 
 int ingest_run_one(struct ingest_worker *w, int *worked, struct fs_error *e)
 {
 	struct job job;
-	int rc = FS_ERETRY;
+	struct claiming c = { w, &job };
 	*worked = 0;
-	/* Workers claiming and finishing at once can deadlock in InnoDB; the loser's transaction was rolled back
-	 * whole, so trying again is safe. */
-	for (int i = 0; i < 5 && rc == FS_ERETRY; i++)
-		rc = claim(w, &job, e);
+	/* Workers claiming and finishing at once can deadlock in InnoDB (db_retry). */
+	int rc = db_retry(w->db, 0, claim_once, &c, e);
 	if (rc <= 0)
 		return rc;
 	*worked = 1;
 	double started = util_now_ms();
 	rc = process(w, &job, e);
 	if (rc < 0) { /* kept on the document (still processing) so a person, and the final failure, can say why */
-		struct fs_error ignored;
-		db_exec(w->db, NULL, &ignored, "UPDATE documents SET error = LEFT(?, 1000) WHERE id = ? AND status = 'processing'",
-			"ss", e->msg, job.document_id);
+		document_note_problem(w->db, job.document_id, e->msg);
 	}
 	fprintf(stderr, "faqsure worker: document %s: %s after %.0f ms\n", job.document_id,
 		rc < 0 ? e->msg : "processed", util_now_ms() - started);

@@ -1,9 +1,9 @@
-# Dashboard benchmark (called by test/bench.sh on its private stack, or by hand on any running stack): a fresh
+# Dashboard benchmark (called by test/bench/run.sh on its private stack, or by hand on any running stack): a fresh
 # account with a key gets a month of history from analytics-gen (ANALYTICS_EVENTS usage events through the usage
 # queue, so the daily rollups fill as in production, and ANALYTICS_MESSAGES chat messages), then
 # GET /api/v1/analytics/dashboard (the default 30-day window) is timed: the first request, then
 # ANALYTICS_REQUESTS sequential ones on one connection (p50, p99), then wrk -c4 for DURATION seconds.
-# usage: bench_dashboard.py URL CTL CONFIG GENERATOR
+# usage: dashboard.py URL CTL CONFIG GENERATOR
 # Environment: ANALYTICS_EVENTS (default 1000000), ANALYTICS_MESSAGES (default 100000), ANALYTICS_REQUESTS
 # (default 20), DURATION (default 10; 0: no wrk run).
 import http.client

@@ -9,7 +9,8 @@
 #include <jansson.h>
 
 #include "core/buf.h"
-#include "documents/ingest.h"
+#include "ingest/ingest.h"
+#include "kb/document.h"
 #include "core/banned.h"
 
 #define REINDEX_BATCH 64
@@ -20,8 +21,7 @@ static int reindex_document(struct ingest_worker *w, long long account_id, const
 {
 	size_t dims = w->embedder->dims;
 	struct db_res r;
-	int rc = db_exec(w->db, &r, e, "SELECT c.id, c.section, c.text, d.filename, c.metadata FROM chunks c JOIN documents d ON d.id = c.document_id"
-			 " WHERE c.document_id = ? ORDER BY c.seq", "s", doc_id);
+	int rc = document_chunks(w->db, doc_id, &r, e);
 	if (rc < 0)
 		return rc;
 	size_t n = r.nrows;
@@ -34,9 +34,12 @@ static int reindex_document(struct ingest_worker *w, long long account_id, const
 	buf_init(&spb, BUF_NO_LIMIT);
 	buf_init(&sentences, BUF_NO_LIMIT);
 	for (size_t i = 0; i < n; i++) {
-		texts[i] = ingest_embed_text(db_cell(&r, i, 3), db_cell(&r, i, 1), db_cell(&r, i, 2));
-		json_t *m = json_loads(db_cell(&r, i, 4) ? db_cell(&r, i, 4) : "{}", 0, NULL);
-		leads[i] = ingest_embed_lead(json_string_value(json_object_get(m, "question")), db_cell(&r, i, 2));
+		texts[i] = ingest_embed_text(db_cell(&r, i, DOCUMENT_CHUNK_FILENAME), db_cell(&r, i, DOCUMENT_CHUNK_SECTION),
+					     db_cell(&r, i, DOCUMENT_CHUNK_TEXT));
+		const char *meta = db_cell(&r, i, DOCUMENT_CHUNK_METADATA);
+		json_t *m = json_loads(meta ? meta : "{}", 0, NULL);
+		leads[i] = ingest_embed_lead(json_string_value(json_object_get(m, "question")),
+					     db_cell(&r, i, DOCUMENT_CHUNK_TEXT));
 		json_decref(m);
 	}
 	for (size_t at = 0; at < n && rc == 0; at += REINDEX_BATCH) {
@@ -51,12 +54,13 @@ static int reindex_document(struct ingest_worker *w, long long account_id, const
 			terms_doc_vector(w->terms, texts[i], &sp);
 			buf_reset(&spb);
 			sparse_to_blob(&sp, &spb);
-			ingest_chunk_sentences(w, db_cell(&r, i, 2), db_cell(&r, i, 4), &sentences);
+			ingest_chunk_sentences(w, db_cell(&r, i, DOCUMENT_CHUNK_TEXT), db_cell(&r, i, DOCUMENT_CHUNK_METADATA),
+					       &sentences);
 			rc = db_exec(w->db, NULL, e,
 				     "UPDATE chunks SET embedding = ?, sparse = ?, sentences = ?, sentences_version = ?, embed_model = ?,"
 				     " dims = ? WHERE id = ?",
 				     "bbbisis", blob, dims * 4, spb.ptr ? spb.ptr : "", spb.len, sentences.ptr, sentences.len,
-				     (long long)SPAN_VECTORS_VERSION, w->embedder->model, (long long)dims, db_cell(&r, i, 0));
+				     (long long)SPAN_VECTORS_VERSION, w->embedder->model, (long long)dims, db_cell(&r, i, DOCUMENT_CHUNK_ID));
 		}
 		if (rc == 0)
 			rc = vstore_changed(w->cfg, w->db, account_id, doc_id, "upsert", e);
@@ -99,7 +103,7 @@ int ingest_refresh_vectors(struct ingest_worker *w, int max_docs, int *refreshed
 	*refreshed = 0;
 	/* only an upgrade of the built-in model: vectors of another embedder are the configuration's business
 	 * (faqsurectl reindex), and an external store's collection has one vector size, made with it */
-	if (w->vs->ops->external || strcmp(w->embedder->ops->name, "builtin") != 0)
+	if (vstore_external(w->vs) || !w->embedder->ops->local)
 		return 0;
 	rc = db_exec(w->db, &r, e,
 		     "SELECT account_id FROM chunks WHERE embed_model LIKE 'builtin-%' AND embed_model <> ? LIMIT 1", "s",
@@ -135,21 +139,16 @@ int ingest_reindex(struct ingest_worker *w, long long account_id, FILE *progress
 	size_t ndocs = 0, nchunks = 0;
 	int rc;
 	/* an external store starts empty (for everyone, or for this account) and is filled again */
-	if (w->vs->ops->external) {
-		rc = account_id ? w->vs->ops->delete_account(w->vs, account_id, e) : w->vs->ops->recreate(w->vs, e);
+	if (vstore_external(w->vs)) {
+		rc = account_id ? vstore_delete_account(w->vs, account_id, e) : vstore_recreate(w->vs, e);
 		if (rc < 0)
 			return rc;
 	}
-	if (account_id)
-		rc = db_exec(w->db, &r, e, "SELECT id, account_id FROM documents WHERE account_id = ? AND status = 'ready'"
-			     " ORDER BY created_at", "i", account_id);
-	else
-		rc = db_exec(w->db, &r, e, "SELECT id, account_id FROM documents WHERE status = 'ready' ORDER BY created_at",
-			     "");
-	if (rc < 0)
+	if ((rc = document_ready(w->db, account_id, &r, e)) < 0)
 		return rc;
 	for (size_t i = 0; i < r.nrows && rc == 0; i++) {
-		rc = reindex_document(w, db_cell_ll(&r, i, 1, 0), db_cell(&r, i, 0), &nchunks, e);
+		rc = reindex_document(w, db_cell_ll(&r, i, DOCUMENT_READY_ACCOUNT, 0), db_cell(&r, i, DOCUMENT_READY_ID),
+				     &nchunks, e);
 		ndocs++;
 		if (progress && (ndocs % 100 == 0 || ndocs == r.nrows))
 			fprintf(progress, "reindexed %zu of %zu documents (%zu chunks)\n", ndocs, r.nrows, nchunks);
@@ -160,7 +159,7 @@ int ingest_reindex(struct ingest_worker *w, long long account_id, FILE *progress
 				: db_exec(w->db, NULL, e,
 					  "UPDATE vector_generations SET generation = generation + 1, epoch = epoch + 1", "");
 	db_res_release(&r);
-	while (rc == 0 && w->vs->ops->external) {
+	while (rc == 0 && vstore_external(w->vs)) {
 		int applied = vstore_sync(w->vs, w->db, 1000, e);
 		if (applied < 0)
 			rc = applied;

@@ -1,12 +1,12 @@
-# Search benchmark (called by test/bench.sh on its private stack): POST /api/v1/search with wrk over generated
+# Search benchmark (called by test/bench/run.sh on its private stack): POST /api/v1/search with wrk over generated
 # corpora of 1k, 10k and 100k chunks (each in its own account), dense and hybrid, beside the hello-world ceiling
-# bench.sh measured; the resident memory of the search.fcgi processes; then the exact scan alone (scan-bench,
+# test/bench/run.sh measured; the resident memory of the search.fcgi processes; then the exact scan alone (scan-bench,
 # vscan_topk) against FAISS IndexFlatIP on the same real embeddings, one thread each.
 # Then chat (POST /api/v1/chat, each request a new conversation) on the 10k corpus: the account's default agent
 # (built-in answerer), and an agent whose answerer is "openai" pointed at the OpenAI-compatible stand-in
-# (STANDIN_URL, started by bench.sh), with the stand-in alone measured on the very requests chat sent it.
-# usage: bench_search.py URL CTL CONFIG SOCKET WORKDIR RUNDIR HELLO_RPS DOCUMENTS_RPS
-# Environment: SEARCH_SIZES (chunks per corpus, default 1000,10000,100000), DURATION, CONNECTIONS (as bench.sh),
+# (STANDIN_URL, started by test/bench/run.sh), with the stand-in alone measured on the very requests chat sent it.
+# usage: search.py URL CTL CONFIG SOCKET WORKDIR RUNDIR HELLO_RPS DOCUMENTS_RPS
+# Environment: SEARCH_SIZES (chunks per corpus, default 1000,10000,100000), DURATION, CONNECTIONS (as test/bench/run.sh),
 # SCAN_BENCH (default $BUILDDIR/test/scan-bench), BUILDDIR, CHAT_SIZE (the corpus chat runs on, default 10000; 0:
 # no chat), STANDIN_URL (the stand-in's base URL, e.g. http://127.0.0.1:PORT; empty: no upstream part).
 import http.client
@@ -25,7 +25,7 @@ from pathlib import Path
 url, ctl, config, sock, workdir, rundir, hello_rps, documents_rps = sys.argv[1:9]
 host = urllib.parse.urlsplit(url)
 workdir = Path(workdir)
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("BUILDDIR", "build"))
 BUILD = BUILD if BUILD.is_absolute() else ROOT / BUILD
 SIZES = [int(x) for x in os.environ.get("SEARCH_SIZES", "1000,10000,100000").split(",") if x]
@@ -356,7 +356,7 @@ WARMUP_MAX_S = 150
 
 def warm_up(key, bodies, conns, per_proc, program="search.fcgi", target=None, lua=LUA):
     """wrk passes until every search.fcgi process holds the account (its memory is at least 80% of what the
-    first one grew to) and no new process started during the last pass. As bench.sh does, with twice the
+    first one grew to) and no new process started during the last pass. As test/bench/run.sh does, with twice the
     connections, so mod_fcgid has spare processes (a request that finds them all busy waits about a second, and
     then for the new process to load the account); with the measured connections only where they were reduced
     (memory, warm-up time): requests piling up behind loading processes would make mod_fcgid start still more.

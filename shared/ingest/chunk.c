@@ -1,7 +1,7 @@
 /* Chunking: one chunk per Q/A pair, and for other sections pieces of about target_chars cut at the best
  * boundary available (paragraph, sentence, whitespace, any UTF-8 character), each piece after the first
  * repeating the end of the previous one. Sizes count Unicode characters; every cut is at a UTF-8 boundary. */
-#include "documents/chunk.h"
+#include "ingest/chunk.h"
 
 #include <stdlib.h>
 #include <string.h>

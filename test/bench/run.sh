@@ -3,18 +3,18 @@
 # (GET /api/v1/documents: auth + rate limit + query + usage event) against a hello-world FastCGI program
 # under the same Apache in the same run. Prints requests/s, p50/p99 latency and the ratio.
 # Then ingestion: ../shared/docs and 10,000 generated documents through the upload route and one worker.
-# Then search (test/bench_search.py): POST /api/v1/search on generated corpora of 1k, 10k and 100k chunks, dense
+# Then search (test/bench/search.py): POST /api/v1/search on generated corpora of 1k, 10k and 100k chunks, dense
 # and hybrid, against the same hello-world ceiling; search.fcgi's memory; the exact scan alone against FAISS; and
 # chat (POST /api/v1/chat) on the 10k corpus, with the built-in answerer and with an "openai" answerer on the
 # OpenAI-compatible stand-in (test/standins/openai_standin.py, started here: the stack's [answerer] url).
-# Then the analytics dashboard (test/bench_dashboard.py): GET /api/v1/analytics/dashboard on an account that
+# Then the analytics dashboard (test/bench/dashboard.py): GET /api/v1/analytics/dashboard on an account that
 # test/analytics_gen.c filled with a month of usage events and chat messages.
 # Environment: BUILDDIR (default build), DURATION (seconds per run, default 10), CONNECTIONS (default 16),
 # INGEST_DOCS (generated documents, default 10000), SEARCH_SIZES (chunks, default 1000,10000,100000; empty:
 # no search part), CHAT_SIZE (the corpus chat runs on, default 10000; 0: no chat), ANALYTICS_EVENTS and
 # ANALYTICS_MESSAGES (the dashboard account's history, default 1000000 and 100000; both 0: no dashboard part).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 BUILDDIR=${BUILDDIR:-build}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-16}
@@ -49,7 +49,7 @@ model = standin
 
 [worker]
 # the timed worker --once runs do the queue only; the chat corpus gets its sentence vectors from
-# faqsurectl sentences (test/bench_search.py), timed on its own
+# faqsurectl sentences (test/bench/search.py), timed on its own
 sentence_seconds = 0"
 bash vendor-config/stack.sh start >/dev/null
 export FAQSURE_CONFIG="$dir/faqsure.conf"
@@ -93,7 +93,7 @@ echo "usage events recorded during the run: $events"
 # The dashboard: its own account and history, measured before the long parts below.
 if [ "${ANALYTICS_EVENTS:-1000000}" != 0 ] || [ "${ANALYTICS_MESSAGES:-100000}" != 0 ]; then
 	if [ -x "$BUILDDIR/fcgi-bin/analytics.fcgi" ]; then
-		/usr/bin/python3 test/bench_dashboard.py "$url" "$BUILDDIR/bin/faqsurectl" "$FAQSURE_CONFIG" \
+		/usr/bin/python3 test/bench/dashboard.py "$url" "$BUILDDIR/bin/faqsurectl" "$FAQSURE_CONFIG" \
 			"$BUILDDIR/test/analytics-gen"
 	else
 		echo
@@ -111,18 +111,18 @@ echo
 echo "Ingestion ($(nproc) cores shared with Apache and MariaDB):"
 shared_docs="$(cd .. && pwd)/shared/docs"
 if [ -d "$shared_docs" ]; then
-	/usr/bin/python3 test/bench_ingest.py "$url" "$key" "$BUILDDIR/bin/faqsurectl" "$FAQSURE_CONFIG" "$sock" \
+	/usr/bin/python3 test/bench/ingest.py "$url" "$key" "$BUILDDIR/bin/faqsurectl" "$FAQSURE_CONFIG" "$sock" \
 		"shared/docs" "$shared_docs"
 else
 	echo "shared/docs: not present, skipped"
 fi
-/usr/bin/python3 test/bench_ingest.py "$url" "$key" "$BUILDDIR/bin/faqsurectl" "$FAQSURE_CONFIG" "$sock" \
+/usr/bin/python3 test/bench/ingest.py "$url" "$key" "$BUILDDIR/bin/faqsurectl" "$FAQSURE_CONFIG" "$sock" \
 	"10,000 generated Markdown documents" --generate "${INGEST_DOCS:-10000}"
 
 # Search: its own accounts and corpora, indexed by `worker --once` processes (the daemon worker is stopped).
 if [ -n "${SEARCH_SIZES-1000,10000,100000}" ]; then
 	if [ -x "$BUILDDIR/fcgi-bin/search.fcgi" ]; then
-		/usr/bin/python3 test/bench_search.py "$url" "$BUILDDIR/bin/faqsurectl" "$FAQSURE_CONFIG" "$sock" \
+		/usr/bin/python3 test/bench/search.py "$url" "$BUILDDIR/bin/faqsurectl" "$FAQSURE_CONFIG" "$sock" \
 			"$dir/search" "$run_dir" "$hello_rps" "$documents_rps"
 	else
 		echo

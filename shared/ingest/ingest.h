@@ -26,6 +26,9 @@ struct ingest_worker {
 	char id[128]; /* host:pid, recorded on the jobs it holds */
 };
 
+/* Queues a stored document (kb/document.h, document_insert) for the worker, inside the caller's transaction. */
+int ingest_enqueue(struct db *db, long long account_id, const char *document_id, struct fs_error *e);
+
 int ingest_worker_init(struct ingest_worker *w, const struct config *cfg, struct fs_error *e);
 void ingest_worker_release(struct ingest_worker *w);
 
