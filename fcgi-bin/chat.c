@@ -150,14 +150,7 @@ out:
 
 static int list_conversations(struct request *req, struct fs_error *e)
 {
-	long long limit;
-	char *cursor, *next = NULL;
-	json_t *items = NULL;
-	int rc = req_page_params(req, &limit, &cursor, e);
-	if (rc == 0)
-		rc = chat_list_conversations(req->db, req->key.account_id, limit, cursor, &items, &next, e);
-	free(cursor);
-	return rc < 0 ? rc : req_reply_page(req, "conversations", items, next);
+	return req_list(req, "conversations", chat_list_conversations, e);
 }
 
 static int get_conversation(struct request *req, struct fs_error *e)

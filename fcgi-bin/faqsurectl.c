@@ -15,6 +15,7 @@
 #include "core/migrate.h"
 #include "core/util.h"
 #include "ingest/ingest.h"
+#include "ingest/reindex.h"
 #include "core/banned.h"
 
 struct ctl {
@@ -506,7 +507,7 @@ static int cmd_worker(struct ctl *c, const struct args *a)
 		if (once && util_now_ms() - started >= 1000.0 * (double)c->cfg.worker_sentence_seconds)
 			break;
 		/* chunks embedded by an older model first: search does not see them until they are done */
-		if (ingest_refresh_vectors(&w, 16, &refreshed, &se) < 0) {
+		if (reindex_refresh(&w, 16, &refreshed, &se) < 0) {
 			fprintf(stderr, "faqsurectl worker: vectors of an older embedder: %s\n", se.msg);
 		} else if (refreshed > 0) {
 			fprintf(stderr, "faqsurectl worker: embedded %d document(s) again with %s\n", refreshed,
@@ -558,7 +559,7 @@ static int cmd_reindex(struct ctl *c, const struct args *a)
 		return fail(c);
 	int rc = name ? account_find(w.db, name, &account_id, &c->err) : 0;
 	if (rc == 0)
-		rc = ingest_reindex(&w, account_id, stdout, &c->err);
+		rc = reindex_accounts(&w, account_id, stdout, &c->err);
 	ingest_worker_release(&w);
 	return rc < 0 ? fail(c) : 0;
 }

@@ -65,14 +65,7 @@ out:
 
 static int list_keys(struct request *req, struct fs_error *e)
 {
-	long long limit;
-	char *cursor, *next;
-	json_t *keys;
-	int rc = req_page_params(req, &limit, &cursor, e);
-	if (rc == 0)
-		rc = apikey_list(req->db, req->key.account_id, limit, cursor, &keys, &next, e);
-	free(cursor);
-	return rc < 0 ? rc : req_reply_page(req, "keys", keys, next);
+	return req_list(req, "keys", apikey_list, e);
 }
 
 static int get_key(struct request *req, struct fs_error *e)
@@ -119,14 +112,7 @@ static int create_agent(struct request *req, struct fs_error *e)
 
 static int list_agents(struct request *req, struct fs_error *e)
 {
-	long long limit;
-	char *cursor, *next;
-	json_t *agents;
-	int rc = req_page_params(req, &limit, &cursor, e);
-	if (rc == 0)
-		rc = agent_list(req->db, req->key.account_id, limit, cursor, &agents, &next, e);
-	free(cursor);
-	return rc < 0 ? rc : req_reply_page(req, "agents", agents, next);
+	return req_list(req, "agents", agent_list, e);
 }
 
 static int get_agent(struct request *req, struct fs_error *e)

@@ -20,6 +20,7 @@
 #include "core/config.h"
 #include "core/db.h"
 #include "core/util.h"
+#include "text/signature.h"
 #include "text/terms.h"
 #include "core/banned.h"
 
@@ -532,8 +533,8 @@ static int gen_messages(struct db *db, struct terms *t, long long account, long 
 			util_format_time_us(at, q->at);
 			q->content = xstrdup(text);
 			snprintf(q->signature, sizeof(q->signature), "%llu",
-				 (unsigned long long)analytics_signature(t, text));
-			snprintf(q->wording, sizeof(q->wording), "%llu", (unsigned long long)analytics_wording(text));
+				 (unsigned long long)signature_question(t, text));
+			snprintf(q->wording, sizeof(q->wording), "%llu", (unsigned long long)signature_wording(text));
 			q->fallback = a->fallback = rnd01() < fallback_rate(rank);
 			a->ms = a->fallback ? rnd_range(40, 400) : (long long)rnd_lognormal(900, 0.6);
 			at += (a->ms + 1) * 1000;

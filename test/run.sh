@@ -32,16 +32,21 @@ echo "== unit tests"
 "$BUILDDIR/test/unit-tests" $filter 2>&1 | tee "$log" | grep -v '^[0-9]* passed'
 count unit
 
+# pytest from Debian; test/integration/conftest.py prints one line per test and the closing counts
+integration() { # what to run, [pytest arguments...]
+	BUILDDIR="$BUILDDIR" /usr/bin/python3 -m pytest -p no:cacheprovider -p no:terminal "$@" 2>&1 |
+		tee "$log" | grep -v '^[0-9]* passed'
+}
+
 echo "== integration tests (real MariaDB and Apache with mod_fcgid on 127.0.0.1)"
-BUILDDIR="$BUILDDIR" /usr/bin/python3 test/integration/run.py $filter 2>&1 | tee "$log" | grep -v '^[0-9]* passed'
+integration test/integration ${filter:+-k "$filter"}
 count integration
 
 # The search tests once more with the vectors in Qdrant (the stand-in), on a stack of their own: the qdrant
 # backend must pass what the embedded store passes.
 case "test_search" in *"$filter"*)
 	echo "== search tests with [vector] backend = qdrant (stand-in)"
-	FAQSURE_IT_VECTOR=qdrant BUILDDIR="$BUILDDIR" /usr/bin/python3 test/integration/run.py test_search. 2>&1 |
-		tee "$log" | grep -v '^[0-9]* passed'
+	FAQSURE_IT_VECTOR=qdrant integration test/integration/search/test_search.py
 	count "integration (qdrant)"
 	;;
 esac

@@ -11,6 +11,7 @@
 #include "core/buf.h"
 #include "core/util.h"
 #include "kb/document.h"
+#include "text/signature.h"
 
 #include "core/banned.h"
 
@@ -75,78 +76,6 @@ int analytics_window_parse(const char *from, const char *to, time_t now, struct 
 	return 0;
 }
 
-/* ---- paraphrase signatures ---- */
-
-struct stems {
-	char **v;
-	size_t n, cap;
-};
-
-static void add_stem(void *arg, const char *stem, size_t len, int sentence_break)
-{
-	struct stems *s = arg;
-	(void)sentence_break;
-	for (size_t i = 0; i < s->n; i++)
-		if (strlen(s->v[i]) == len && !memcmp(s->v[i], stem, len))
-			return;
-	if (s->n == s->cap)
-		s->v = xrealloc(s->v, (s->cap = s->cap ? s->cap * 2 : 8) * sizeof(*s->v));
-	s->v[s->n++] = xstrndup(stem, len);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The distinct stems of text, sorted. */
-static void stems_of(struct terms *t, const char *text, struct stems *s)
-{
-	memset(s, 0, sizeof(*s));
-	terms_each(t, text, add_stem, s);
-	if (s->n) /* v is NULL for a text without words */
-		qsort(s->v, s->n, sizeof(*s->v), cmp_str);
-}
-
-static void stems_release(struct stems *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		free(s->v[i]);
-	free(s->v);
-}
-
-#define FNV_START 1469598103934665603ULL
-/* MariaDB's BIGINT UNSIGNED holds 64 bits, but the C binding passes signed values: hashes keep 63. */
-#define HASH_BITS 0x7fffffffffffffffULL
-
-/* FNV-1a of s and its NUL, continuing from h. */
-static uint64_t fnv(uint64_t h, const char *s)
-{
-	for (const unsigned char *p = (const unsigned char *)s;; p++) {
-		h = (h ^ *p) * 1099511628211ULL;
-		if (!*p)
-			return h;
-	}
-}
-
-uint64_t analytics_signature(struct terms *t, const char *question)
-{
-	struct stems s;
-	uint64_t h = FNV_START;
-	stems_of(t, question, &s);
-	for (size_t i = 0; i < s.n; i++)
-		h = fnv(h, s.v[i]);
-	if (s.n == 0)
-		h = 0;
-	stems_release(&s);
-	return h & HASH_BITS;
-}
-
-uint64_t analytics_wording(const char *question)
-{
-	return fnv(FNV_START, question) & HASH_BITS;
-}
-
 int analytics_backfill(struct db *db, struct terms *t, long long *updated, struct fs_error *e)
 {
 	struct db_res r;
@@ -163,8 +92,8 @@ int analytics_backfill(struct db *db, struct terms *t, long long *updated, struc
 		for (size_t i = 0; i < r.nrows && rc == 0; i++)
 			rc = db_exec(db, NULL, e,
 				     "UPDATE messages SET signature = ?, wording = ?, fallback = ? WHERE id = ?", "iiis",
-				     (long long)analytics_signature(t, db_cell(&r, i, 1)),
-				     (long long)analytics_wording(db_cell(&r, i, 1)), db_cell_ll(&r, i, 2, 0),
+				     (long long)signature_question(t, db_cell(&r, i, 1)),
+				     (long long)signature_wording(db_cell(&r, i, 1)), db_cell_ll(&r, i, 2, 0),
 				     db_cell(&r, i, 0));
 		*updated += (long long)r.nrows;
 		size_t n = r.nrows;
@@ -434,7 +363,7 @@ struct group {
 	char last_asked[24];
 	struct wording *words; /* most asked first (after sort_words) */
 	size_t nwords;
-	struct stems stems;    /* of the most asked wording */
+	struct signature_stems stems;    /* of the most asked wording */
 	struct group *into;    /* merged into another group */
 	int candidate;
 };
@@ -451,7 +380,7 @@ static int cmp_wording(const void *a, const void *b)
 	return c ? c : strcmp(x->example, y->example);
 }
 
-static double jaccard(const struct stems *a, const struct stems *b)
+static double jaccard(const struct signature_stems *a, const struct signature_stems *b)
 {
 	size_t i = 0, j = 0, common = 0;
 	while (i < a->n && j < b->n) {
@@ -659,7 +588,7 @@ static int questions(struct db *db, struct terms *t, long long account, const st
 	if (rc == 0) {
 		for (size_t i = 0; i < n; i++)
 			if (g[i].candidate)
-				stems_of(t, g[i].words[0].text, &g[i].stems);
+				signature_stems(t, g[i].words[0].text, &g[i].stems);
 		merge_groups(g, n);
 		/* only the groups shown need their other wordings' text */
 		for (size_t i = 0; i < n; i++)
@@ -679,7 +608,7 @@ static int questions(struct db *db, struct terms *t, long long account, const st
 		for (size_t k = 0; k < g[i].nwords; k++)
 			free(g[i].words[k].text);
 		free(g[i].words);
-		stems_release(&g[i].stems);
+		signature_stems_release(&g[i].stems);
 	}
 	free(g);
 	return rc;

@@ -2,8 +2,9 @@
  * questions the knowledge base cannot answer yet (API.md "GET /api/v1/analytics/dashboard").
  *
  * It reads the daily rollups of the usage events (usage_daily, usage_latency_daily: written with the events,
- * usage.h), the chat tables (questions carry a paraphrase signature, analytics_signature) and the documents, so
- * its cost grows with the number of days and distinct questions in the window, not with the number of requests. */
+ * usage.h), the chat tables (each question carries its paraphrase signature, text/signature.h) and the documents,
+ * so its cost grows with the number of days and distinct questions in the window, not with the number of
+ * requests. */
 #ifndef FAQSURE_ANALYTICS_H
 #define FAQSURE_ANALYTICS_H
 
@@ -32,13 +33,6 @@ struct analytics_window {
 int analytics_window_parse(const char *from, const char *to, time_t now, struct analytics_window *w,
 			   struct fs_error *e);
 
-/* A question's paraphrase signature: a 64-bit hash of its distinct stemmed content words, sorted, so word order,
- * case, punctuation, inflections and function words do not tell two questions apart. 0 for a question with no
- * word at all. */
-uint64_t analytics_signature(struct terms *t, const char *question);
-
-/* A question's wording: a 63-bit hash of its exact text, so the askings of one wording are counted from an index. */
-uint64_t analytics_wording(const char *question);
 
 /* Gives questions stored before db/005 their signature, wording and their answer's fallback flag, in batches; *updated
  * counts them. */

@@ -9,9 +9,9 @@
 #include <string.h>
 
 #include "account/account.h"
-#include "chat/analytics.h"
 #include "core/page.h"
 #include "core/util.h"
+#include "text/signature.h"
 #include "text/terms.h"
 #include "text/tokens.h"
 
@@ -436,7 +436,7 @@ static int store_turn(struct db *db, struct chat *c, long long signature, struct
 			  " (?, ?, ?, ?, 'assistant', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
 			  "sisissiiii" "sisissssssiiiii", question_id, c->account_id, c->conversation_id, seq + 1,
 			  c->message, c->agent.id, (long long)c->fallback, (long long)c->use_rag, signature,
-			  (long long)analytics_wording(c->message),
+			  (long long)signature_wording(c->message),
 			  c->message_id, c->account_id,
 			  c->conversation_id, seq + 2, c->answer, question_id, c->agent.id, c->answerer, sources,
 			  confidence, (long long)c->fallback, (long long)c->use_rag, c->tokens_prompt,
@@ -545,7 +545,7 @@ int chat_answer(struct chat_engine *ce, struct db *db, struct chat *c, answer_de
 	c->processing_ms = (long long)(util_now_ms() - c->started_ms + 0.5);
 	if (!ce->terms && (rc = terms_new(&ce->terms, e)) < 0)
 		goto out;
-	long long signature = (long long)analytics_signature(ce->terms, c->message);
+	long long signature = (long long)signature_question(ce->terms, c->message);
 	struct turn t = { c, signature };
 	rc = db_retry(db, 0, store_turn_once, &t, e);
 out:

@@ -13,7 +13,7 @@ struct embedder;
 struct embed_ops {
 	const char *name;
 	/* Non-zero when the vectors are computed in this process, at no cost and without any server: the worker
-	 * may then compute stored vectors again when the model changed (ingest_refresh_vectors). */
+	 * may then compute stored vectors again when the model changed (reindex_refresh). */
 	int local;
 	/* Creates the backend from the configuration. */
 	int (*new)(const struct config *cfg, struct embedder **out, struct fs_error *e);

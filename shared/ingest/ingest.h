@@ -59,16 +59,4 @@ void ingest_chunk_sentences(struct ingest_worker *w, const char *text, const cha
  * (same answer, more time) until then. */
 int ingest_fill_sentences(struct ingest_worker *w, long long account_id, int max, int *filled, struct fs_error *e);
 
-/* With the built-in embedder, embeds again the chunks stored with an older built-in model's vectors (after an
- * upgrade changed it): up to max_docs documents of one account, then every process's cache of that account
- * starts over; *refreshed says how many documents. Until then search does not see those chunks. Nothing for
- * another embedder's vectors (a configuration change: `faqsurectl reindex`) or an external store (Qdrant's
- * collection has one vector size: `faqsurectl reindex` makes it again). The worker does it when its queue is
- * empty, before sentence vectors. */
-int ingest_refresh_vectors(struct ingest_worker *w, int max_docs, int *refreshed, struct fs_error *e);
-
-/* Re-embeds the ready documents of one account (account_id > 0) or of all (0) with the configured embedder and
- * rebuilds the vector store from MariaDB; progress lines go to progress (may be NULL). */
-int ingest_reindex(struct ingest_worker *w, long long account_id, FILE *progress, struct fs_error *e);
-
 #endif

@@ -2,6 +2,8 @@
  * the embedder or the vector backend changed). The chunks' text stays; their vectors, keyword vectors, sentence
  * vectors (answer_span.h), model and dims are rewritten one document per transaction, so searches go on
  * meanwhile. */
+#include "ingest/reindex.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +11,6 @@
 #include <jansson.h>
 
 #include "core/buf.h"
-#include "ingest/ingest.h"
 #include "kb/document.h"
 #include "core/banned.h"
 
@@ -95,7 +96,7 @@ static int restart_caches(struct ingest_worker *w, long long account_id, struct 
 		       "i", account_id);
 }
 
-int ingest_refresh_vectors(struct ingest_worker *w, int max_docs, int *refreshed, struct fs_error *e)
+int reindex_refresh(struct ingest_worker *w, int max_docs, int *refreshed, struct fs_error *e)
 {
 	struct db_res r;
 	size_t nchunks = 0;
@@ -133,7 +134,7 @@ int ingest_refresh_vectors(struct ingest_worker *w, int max_docs, int *refreshed
 	return rc;
 }
 
-int ingest_reindex(struct ingest_worker *w, long long account_id, FILE *progress, struct fs_error *e)
+int reindex_accounts(struct ingest_worker *w, long long account_id, FILE *progress, struct fs_error *e)
 {
 	struct db_res r;
 	size_t ndocs = 0, nchunks = 0;

@@ -187,6 +187,18 @@ int req_reply_page(struct request *req, const char *name, json_t *items, char *n
 	return req_reply(req, 200, body);
 }
 
+int req_list(struct request *req, const char *name, req_list_fn list, struct fs_error *e)
+{
+	long long limit;
+	char *cursor, *next = NULL;
+	json_t *items = NULL;
+	int rc = req_page_params(req, &limit, &cursor, e);
+	if (rc == 0)
+		rc = list(req->db, req->key.account_id, limit, cursor, &items, &next, e);
+	free(cursor);
+	return rc < 0 ? rc : req_reply_page(req, name, items, next);
+}
+
 /* ---- request parsing ---- */
 
 static int hexval(int c)

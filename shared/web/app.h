@@ -103,6 +103,12 @@ int req_page_params(const struct request *req, long long *limit, char **cursor, 
 /* A paginated list answer: {"<name>": items, "count": n, "has_more": b, "next_cursor": s|null}. Steals items,
  * frees next_cursor. */
 int req_reply_page(struct request *req, const char *name, json_t *items, char *next_cursor);
+/* One page of the key's account's rows, as list answers it (the shape of apikey_list, agent_list,
+ * chat_list_conversations): items gets the array, next the next page's cursor or NULL. */
+typedef int (*req_list_fn)(struct db *db, long long account_id, long long limit, const char *cursor, json_t **items,
+			   char **next, struct fs_error *e);
+/* A whole list route: the page parameters, list, and the answer {"<name>": …} as req_reply_page gives it. */
+int req_list(struct request *req, const char *name, req_list_fn list, struct fs_error *e);
 
 /* Splits a path against a route pattern; 1 on a match with the {…} segments in params. Exposed for tests. */
 int app_match_path(const char *pattern, const char *path, char **params, size_t *nparams);

@@ -3,6 +3,7 @@
 
 #include "chat/analytics.h"
 #include "check.h"
+#include "text/signature.h"
 
 /* 2026-11-26 12:00:00 UTC */
 #define NOW ((time_t)1795694400)
@@ -50,26 +51,26 @@ static void analytics_window_refusals(void)
 	CHECK_INT(analytics_window_parse("2024-01-01", "2024-12-31", NOW, &w, &e), 0);        /* 366 */
 }
 
-static void analytics_signature_groups_paraphrases(void)
+static void signature_question_groups_paraphrases(void)
 {
 	struct terms *t;
 	struct fs_error e;
 	CHECK_INT(terms_new(&t, &e), 0);
-	uint64_t s = analytics_signature(t, "What is your return policy?");
+	uint64_t s = signature_question(t, "What is your return policy?");
 	CHECK(s != 0);
-	CHECK(analytics_signature(t, "return policy??") == s);
-	CHECK(analytics_signature(t, "Returns policies") == s);
-	CHECK(analytics_signature(t, "the policy for returns") == s);
-	CHECK(analytics_signature(t, "Can I return gift cards?") != s);
-	CHECK(analytics_signature(t, "return") != s);
-	CHECK_INT(analytics_signature(t, "?!"), 0);
-	CHECK(analytics_signature(t, "What is your return policy?") < ((uint64_t)1 << 63));
+	CHECK(signature_question(t, "return policy??") == s);
+	CHECK(signature_question(t, "Returns policies") == s);
+	CHECK(signature_question(t, "the policy for returns") == s);
+	CHECK(signature_question(t, "Can I return gift cards?") != s);
+	CHECK(signature_question(t, "return") != s);
+	CHECK_INT(signature_question(t, "?!"), 0);
+	CHECK(signature_question(t, "What is your return policy?") < ((uint64_t)1 << 63));
 	terms_free(t);
 }
 
 const struct test_case analytics_cases[] = {
 	{ "analytics_window_defaults_and_ends", analytics_window_defaults_and_ends },
 	{ "analytics_window_refusals", analytics_window_refusals },
-	{ "analytics_signature_groups_paraphrases", analytics_signature_groups_paraphrases },
+	{ "signature_question_groups_paraphrases", signature_question_groups_paraphrases },
 	{ NULL, NULL },
 };

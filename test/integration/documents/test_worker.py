@@ -1,0 +1,121 @@
+# The ingestion worker (`faqsurectl worker`): two workers draining one queue never process the same job; a worker
+# killed in the middle of a job leaves it to another once its lease has run out. The stack's daemon worker is
+# paused meanwhile, so the test's own workers are the only ones taking jobs.
+import os
+import re
+import shutil
+import signal
+import subprocess
+
+import docfiles
+from harness import CTL, check, eq, paused_worker, sql_quote, wait_for
+
+
+def jobs(s, ids):
+    rows = s.query(f"SELECT document_id, state, attempts, worker FROM ingest_jobs WHERE document_id IN "
+                   f"({', '.join(map(sql_quote, ids))})")
+    return {d: {"state": st, "attempts": int(a), "worker": w} for d, st, a, w in rows}
+
+
+def chunk_counts(s, doc_id):
+    """(rows, distinct seq numbers, the document's chunk_count)"""
+    n, distinct = s.query(f"SELECT COUNT(*), COUNT(DISTINCT seq) FROM chunks "
+                          f"WHERE document_id = {sql_quote(doc_id)}")[0]
+    cc = s.query(f"SELECT chunk_count FROM documents WHERE id = {sql_quote(doc_id)}")[0][0]
+    return int(n), int(distinct), int(cc)
+
+
+def worker_env(config):
+    return dict(os.environ, FAQSURE_CONFIG=str(config))
+
+
+def test_two_workers_never_take_the_same_job(s):
+    _, key = s.docs_key("wk-two")
+    with paused_worker(s):
+        ids = [s.upload_ok(key, docfiles.prose(150_000, seed=100 + i).encode(), f"part{i}.txt") for i in range(10)]
+        eq({j["state"] for j in jobs(s, ids).values()}, {"queued"}, "job states before the workers start")
+        procs = [subprocess.Popen([str(CTL), "worker", "--once"], env=worker_env(s.config_path),
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(2)]
+        outs = []
+        for p in procs:
+            try:
+                outs.append(p.communicate(timeout=120))
+            except subprocess.TimeoutExpired:
+                for q in procs:
+                    q.kill()
+                raise AssertionError("worker --once did not drain 10 documents within 120 s") from None
+        bad = []
+        for p, (_, err) in zip(procs, outs):
+            if p.returncode != 0:
+                bad.append(f"worker --once (pid {p.pid}) exited {p.returncode}: {err.strip()[-300:]!r}")
+        states = s.doc_states(ids)
+        got = jobs(s, ids)
+        for i in ids:
+            st = states.get(i, ("gone", None))
+            j = got.get(i, {})
+            if st[0] != "ready" or (j.get("state"), j.get("attempts")) != ("done", 1):
+                bad.append(f"document {i}: {st[0]} ({st[1]}), job {j.get('state')} after "
+                           f"{j.get('attempts')} attempt(s)")
+                continue
+            n, distinct, cc = chunk_counts(s, i)
+            if not n == distinct == cc > 0:
+                bad.append(f"document {i}: {n} chunk rows, {distinct} distinct seq, chunk_count {cc}")
+        # What each worker says it processed: every document once, by one of them.
+        said = []
+        for _, err in outs:
+            said += [i for i in re.findall(r"document ([0-9a-f-]{36}): processed", err) if i in ids]
+        dupes = sorted({i for i in said if said.count(i) > 1})
+        if dupes:
+            bad.append(f"documents processed by both workers: {dupes}")
+        pids = {str(p.pid) for p in procs}
+        owners = {(got.get(i, {}).get("worker") or "").rsplit(":", 1)[-1] for i in ids} - {""}
+        if not owners <= pids:
+            bad.append(f"jobs recorded with workers {owners}, the test's were {pids}")
+    check(not bad, "\n".join(bad))
+
+
+def test_killed_worker_job_is_taken_over_after_the_lease(s):
+    _, key = s.docs_key("wk-kill")
+    conf = s.config_copy("[worker]\nlease_seconds = 5\nsentence_seconds = 0\n")  # --once: the queue only
+    try:
+        with paused_worker(s):
+            doc_id = s.upload_ok(key, docfiles.prose(3_000_000, seed=42).encode(), "big.txt")
+            # Holding the document's row keeps the worker from finishing (every way to finish writes that row),
+            # so it is surely killed in the middle of the job, however fast it extracts and embeds.
+            with s.holding_row("documents", doc_id):
+                p = subprocess.Popen([str(CTL), "worker", "--once"], env=worker_env(conf), stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                try:
+                    wait_for(lambda: jobs(s, [doc_id])[doc_id]["state"] == "running" and p.poll() is None,
+                             "the worker claims the job", 20)
+                    p.send_signal(signal.SIGKILL)
+                finally:
+                    p.kill()
+                    p.wait(timeout=10)
+                eq(p.returncode, -signal.SIGKILL, "the worker was killed")
+            job = jobs(s, [doc_id])[doc_id]
+            eq((job["state"], job["attempts"]), ("running", 1), "the job of the killed worker")
+            eq(s.doc_states([doc_id])[doc_id][0], "processing", "the document of the killed worker")
+            eq(s.count_rows("chunks", f"document_id = {sql_quote(doc_id)}"), 0, "chunks of the killed job")
+            # A worker started well before the lease runs out leaves the job alone ...
+            left = float(s.query(f"SELECT TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6), lease_until) / 1e6 "
+                                 f"FROM ingest_jobs WHERE document_id = {sql_quote(doc_id)}")[0][0])
+            if left > 2.5:
+                s.worker_once(config=conf, timeout=2)
+                job = jobs(s, [doc_id])[doc_id]
+                eq((job["state"], job["attempts"]), ("running", 1), "the job while its lease runs")
+            # ... one after it takes it over.
+            wait_for(lambda: s.query(f"SELECT lease_until < UTC_TIMESTAMP(6) FROM ingest_jobs "
+                                     f"WHERE document_id = {sql_quote(doc_id)}")[0][0] == "1",
+                     "the lease of the killed worker runs out", 15, interval=0.25)
+            r = s.worker_once(config=conf)
+            check(doc_id in r.stderr, f"worker --once does not mention the document: {r.stderr[-500:]!r}")
+        doc = s.wait_document(key, doc_id, "ready", seconds=5)
+        job = jobs(s, [doc_id])[doc_id]
+        eq((job["state"], job["attempts"]), ("done", 2), "the job after the take-over")
+        n, distinct, cc = chunk_counts(s, doc_id)
+        check(n == distinct == cc == doc["chunk_count"] > 0,
+              f"{n} chunk rows, {distinct} distinct seq, chunk_count {cc} / {doc['chunk_count']}")
+    finally:
+        shutil.rmtree(conf.parent, ignore_errors=True)
