@@ -106,3 +106,9 @@ def unique(prefix):
 def random_key():
     alphabet = string.ascii_letters + string.digits
     return "faqsure_sk_" + "".join(secrets.choice(alphabet) for _ in range(43))
+
+
+def name_cases(most):
+    """(body, field) cases of a name the server must refuse (a key's, an agent's: 1 to most characters)."""
+    return [({}, "name"), ({"name": ""}, "name"), ({"name": "x" * (most + 1)}, "name"), ({"name": 5}, "name"),
+            ({"name": None}, "name")]

@@ -9,8 +9,8 @@
 #   stack      a private stack (MariaDB, Apache or lighttpd, the worker) and the stacks of a run
 # conftest.py turns the stacks into pytest fixtures.
 from checks import (KEY_RE, REQUEST_ID_RE, TIME_RE, UUID_RE, SkipTest, check, eq, expect_error,  # noqa: F401
-                    expect_request_id, fresh_minute, header_int, iso, next_minute, random_key, sql_quote, unique,
-                    utcnow, wait_for)
+                    expect_request_id, fresh_minute, header_int, iso, name_cases, next_minute, random_key, sql_quote,
+                    unique, utcnow, wait_for)
 from client import DOCS, DOCX_MIME, UPLOAD, Response, _free_port_other_than, multipart  # noqa: F401
 from paths import BUILD, CTL, DATA, DOCUMENTS_FCGI, KEYS_FCGI, PROBE_FCGI, ROOT, STACK_SH  # noqa: F401
 from stack import Stack, keep_stack, kept_stack, stack, stop_stack, web_stack  # noqa: F401

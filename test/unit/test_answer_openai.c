@@ -258,6 +258,19 @@ static void input_init(struct answer_input *in, const struct answer_style *ag, c
 	in->use_rag = 1;
 }
 
+/* Every answer test's start: the stand-in up, a run on settings (NULL: none beyond the stand-in's url), the
+ * style_init style and an input_init input asking question. -1 (the failure recorded) when the stand-in is not
+ * there. */
+static int begin(struct run *r, const char *settings, struct answer_style *ag, struct answer_input *in,
+		 const char *question)
+{
+	if (standin_ready() < 0 || run_open(r, settings) < 0)
+		return -1;
+	style_init(ag);
+	input_init(in, ag, question);
+	return 0;
+}
+
 /* The host:port the messages must name. */
 static void host_of(char *out, size_t size)
 {
@@ -292,11 +305,9 @@ static void answer_openai_request_shape(void)
 	json_t *reqs, *req, *body, *msgs, *usage;
 	const char *sys;
 
-	if (standin_ready() < 0 || run_open(&r, "[answerer]\napi_key = sk-test-key\n") < 0)
+	if (begin(&r, "[answerer]\napi_key = sk-test-key\n", &ag, &in, "How long do I have to return an item?") < 0)
 		return;
-	style_init(&ag);
-	ag.model = "agent-model";
-	input_init(&in, &ag, "How long do I have to return an item?");
+	in.style.model = "agent-model";
 	run_answer(&r, &in, 0);
 	CHECK_INT(r.rc, 0);
 	CHECK_STR(buf_str(&r.out.text), "Echo: How long do I have to return an item?");
@@ -346,10 +357,8 @@ static void answer_openai_without_rag(void)
 	struct run r;
 	json_t *reqs, *msgs, *body;
 
-	if (standin_ready() < 0 || run_open(&r, NULL) < 0)
+	if (begin(&r, NULL, &ag, &in, "Hello there") < 0)
 		return;
-	style_init(&ag);
-	input_init(&in, &ag, "Hello there");
 	in.use_rag = 0;
 	in.sources = NULL;
 	in.nsources = 0;
@@ -385,10 +394,8 @@ static void answer_openai_needs_a_model(void)
 	struct run r;
 	json_t *reqs;
 
-	if (standin_ready() < 0 || run_open(&r, "[answerer]\nmodel =\n") < 0)
+	if (begin(&r, "[answerer]\nmodel =\n", &ag, &in, "Anyone there?") < 0)
 		return;
-	style_init(&ag);
-	input_init(&in, &ag, "Anyone there?");
 	run_answer(&r, &in, 1);
 	CHECK_INT(r.rc, FS_EUNAVAIL);
 	CHECK_CONTAINS(r.e.msg, "[answerer] model");
@@ -406,10 +413,8 @@ static void answer_openai_streams(void)
 	struct run r;
 	json_t *reqs, *body, *usage;
 
-	if (standin_ready() < 0 || run_open(&r, NULL) < 0)
+	if (begin(&r, NULL, &ag, &in, "Where is my parcel today?") < 0)
 		return;
-	style_init(&ag);
-	input_init(&in, &ag, "Where is my parcel today?");
 	run_answer(&r, &in, 1);
 	CHECK_INT(r.rc, 0);
 	CHECK_STR(buf_str(&r.out.text), "Echo: Where is my parcel today?");
@@ -485,10 +490,8 @@ static void answer_openai_no_answer(void)
 	struct run r;
 	char ctl[256];
 
-	if (standin_ready() < 0 || run_open(&r, NULL) < 0)
+	if (begin(&r, NULL, &ag, &in, "Do you ship to Mars?") < 0)
 		return;
-	style_init(&ag);
-	input_init(&in, &ag, "Do you ship to Mars?");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		json_t *p = json_loads(cases[i].pieces, 0, NULL);
 		struct buf whole;
@@ -538,10 +541,8 @@ static void answer_openai_stream_quirks(void)
 	struct run r;
 	char ctl[256];
 
-	if (standin_ready() < 0 || run_open(&r, NULL) < 0)
+	if (begin(&r, NULL, &ag, &in, "Can I pay by invoice, please?") < 0)
 		return;
-	style_init(&ag);
-	input_init(&in, &ag, "Can I pay by invoice, please?");
 	for (size_t i = 0; i < sizeof(quirks) / sizeof(quirks[0]); i++) {
 		snprintf(ctl, sizeof(ctl), "{\"stream_quirks\": %s}", quirks[i]);
 		control(ctl);
@@ -564,10 +565,8 @@ static void answer_openai_retries(void)
 	struct run r;
 	json_t *reqs;
 
-	if (standin_ready() < 0 || run_open(&r, NULL) < 0)
+	if (begin(&r, NULL, &ag, &in, "Still there?") < 0)
 		return;
-	style_init(&ag);
-	input_init(&in, &ag, "Still there?");
 	for (int stream = 0; stream <= 1; stream++) {
 		standin_ready();
 		control("{\"fail\": [{\"status\": 500, \"times\": 2}]}");
@@ -596,10 +595,8 @@ static void answer_openai_429_retry_after(void)
 	struct run r;
 	json_t *reqs;
 
-	if (standin_ready() < 0 || run_open(&r, NULL) < 0)
+	if (begin(&r, NULL, &ag, &in, "Rate me") < 0)
 		return;
-	style_init(&ag);
-	input_init(&in, &ag, "Rate me");
 	control("{\"fail\": [{\"status\": 429, \"times\": 1, \"retry_after\": 1}]}");
 	run_answer(&r, &in, 1);
 	CHECK_INT(r.rc, 0);
@@ -612,62 +609,45 @@ static void answer_openai_429_retry_after(void)
 	run_close(&r);
 }
 
-static void answer_openai_persistent_5xx(void)
+/* An upstream that refuses: a 5xx that persists is tried 3 times (two short backoffs), a 4xx refuses this request
+ * and is not retried; either way no delta, FS_EUNAVAIL naming the host, the status and the upstream's message. */
+static const struct refusal {
+	const char *control, *status, *message;
+	size_t requests; /* the stand-in saw, over a plain and a streamed answer */
+} refusals[] = {
+	{ "{\"fail\": [{\"status\": 503, \"times\": true, \"message\": \"overloaded, try later\"}]}",
+	  "HTTP 503 after 3 attempts", "overloaded, try later", 6 },
+	{ "{\"fail\": [{\"status\": 404, \"times\": 2, \"message\": \"The model `cfg-model` does not exist\"}]}",
+	  "HTTP 404", "The model `cfg-model` does not exist", 2 },
+};
+
+static void answer_openai_refusals(void)
 {
 	struct answer_style ag;
 	struct answer_input in;
-	struct run r;
 	char host[64];
-	json_t *reqs;
 
-	if (standin_ready() < 0 || run_open(&r, NULL) < 0)
-		return;
-	host_of(host, sizeof(host));
-	style_init(&ag);
-	input_init(&in, &ag, "Hello?");
-	control("{\"fail\": [{\"status\": 503, \"times\": true, \"message\": \"overloaded, try later\"}]}");
-	for (int stream = 0; stream <= 1; stream++) {
-		run_answer(&r, &in, stream);
-		CHECK_INT(r.rc, FS_EUNAVAIL);
-		CHECK_CONTAINS(r.e.msg, host);
-		CHECK_CONTAINS(r.e.msg, "HTTP 503 after 3 attempts");
-		CHECK_CONTAINS(r.e.msg, "overloaded, try later");
-		CHECK_INT(r.ndeltas, 0);
-		CHECK(r.ms < 3000); /* two backoffs of at most 0.4 s */
+	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+		const struct refusal *f = &refusals[i];
+		struct run r;
+		if (begin(&r, NULL, &ag, &in, "Hello?") < 0)
+			return;
+		host_of(host, sizeof(host));
+		control(f->control);
+		for (int stream = 0; stream <= 1; stream++) {
+			run_answer(&r, &in, stream);
+			CHECK_INT(r.rc, FS_EUNAVAIL);
+			CHECK_CONTAINS(r.e.msg, host);
+			CHECK_CONTAINS(r.e.msg, f->status);
+			CHECK_CONTAINS(r.e.msg, f->message);
+			CHECK_INT(r.ndeltas, 0);
+			CHECK(r.ms < 3000); /* at most two backoffs of at most 0.4 s */
+		}
+		json_t *reqs = chat_requests();
+		CHECK_INT(json_array_size(reqs), f->requests);
+		json_decref(reqs);
+		run_close(&r);
 	}
-	reqs = chat_requests();
-	CHECK_INT(json_array_size(reqs), 6);
-	json_decref(reqs);
-	run_close(&r);
-}
-
-/* A 4xx is the upstream refusing this request: no retry, its message quoted. */
-static void answer_openai_4xx(void)
-{
-	struct answer_style ag;
-	struct answer_input in;
-	struct run r;
-	char host[64];
-	json_t *reqs;
-
-	if (standin_ready() < 0 || run_open(&r, NULL) < 0)
-		return;
-	host_of(host, sizeof(host));
-	style_init(&ag);
-	input_init(&in, &ag, "Hello?");
-	control("{\"fail\": [{\"status\": 404, \"times\": 2, \"message\": \"The model `cfg-model` does not exist\"}]}");
-	for (int stream = 0; stream <= 1; stream++) {
-		run_answer(&r, &in, stream);
-		CHECK_INT(r.rc, FS_EUNAVAIL);
-		CHECK_CONTAINS(r.e.msg, host);
-		CHECK_CONTAINS(r.e.msg, "HTTP 404");
-		CHECK_CONTAINS(r.e.msg, "The model `cfg-model` does not exist");
-		CHECK_INT(r.ndeltas, 0);
-	}
-	reqs = chat_requests();
-	CHECK_INT(json_array_size(reqs), 2);
-	json_decref(reqs);
-	run_close(&r);
 }
 
 /* A stalled upstream costs at most (max_retries + 1) timeouts plus the backoff, before or during the stream. */
@@ -678,11 +658,9 @@ static void answer_openai_timeouts_bound_the_answer(void)
 	struct run r;
 	char host[64];
 
-	if (standin_ready() < 0 || run_open(&r, "[answerer]\ntimeout_ms = 400\nmax_retries = 1\n") < 0)
+	if (begin(&r, "[answerer]\ntimeout_ms = 400\nmax_retries = 1\n", &ag, &in, "Anybody home?") < 0)
 		return;
 	host_of(host, sizeof(host));
-	style_init(&ag);
-	input_init(&in, &ag, "Anybody home?");
 	control("{\"delay_ms\": 1000}");
 	for (int stream = 0; stream <= 1; stream++) {
 		run_answer(&r, &in, stream);
@@ -748,11 +726,9 @@ static void answer_openai_malformed(void)
 	struct run r;
 	char host[64];
 
-	if (standin_ready() < 0 || run_open(&r, NULL) < 0)
+	if (begin(&r, NULL, &ag, &in, "Hello?") < 0)
 		return;
 	host_of(host, sizeof(host));
-	style_init(&ag);
-	input_init(&in, &ag, "Hello?");
 	for (int stream = 0; stream <= 1; stream++) {
 		control("{\"malformed\": 1}");
 		run_answer(&r, &in, stream);
@@ -771,11 +747,9 @@ static void answer_openai_cut_stream(void)
 	char host[64];
 	json_t *reqs;
 
-	if (standin_ready() < 0 || run_open(&r, NULL) < 0)
+	if (begin(&r, NULL, &ag, &in, "Tell me everything about shipping") < 0)
 		return;
 	host_of(host, sizeof(host));
-	style_init(&ag);
-	input_init(&in, &ag, "Tell me everything about shipping");
 	control("{\"cut_stream_after\": 3}");
 	run_answer(&r, &in, 1);
 	CHECK_INT(r.rc, FS_EUNAVAIL);
@@ -800,10 +774,8 @@ static void answer_openai_never_shows_the_key(void)
 	struct answer_input in;
 	struct run r;
 
-	if (standin_ready() < 0 || run_open(&r, "[answerer]\napi_key = " API_KEY "\nmax_retries = 0\n") < 0)
+	if (begin(&r, "[answerer]\napi_key = " API_KEY "\nmax_retries = 0\n", &ag, &in, "Hello?") < 0)
 		return;
-	style_init(&ag);
-	input_init(&in, &ag, "Hello?");
 	control("{\"require_key\": \"sk-right\"}");
 	for (int stream = 0; stream <= 1; stream++) {
 		run_answer(&r, &in, stream);
@@ -831,10 +803,8 @@ static void answer_openai_reader_stops(void)
 	struct answer_input in;
 	struct run r;
 
-	if (standin_ready() < 0 || run_open(&r, NULL) < 0)
+	if (begin(&r, NULL, &ag, &in, "one two three four") < 0)
 		return;
-	style_init(&ag);
-	input_init(&in, &ag, "one two three four");
 	r.stop_at = 2;
 	run_answer(&r, &in, 1);
 	CHECK_INT(r.rc, 7);
@@ -860,10 +830,8 @@ static void answer_openai_context_cap(void)
 	json_t *reqs;
 	const char *sys;
 
-	if (standin_ready() < 0 || run_open(&r, NULL) < 0)
+	if (begin(&r, NULL, &ag, &in, "Which passage?") < 0)
 		return;
-	style_init(&ag);
-	input_init(&in, &ag, "Which passage?");
 	memset(many, 0, sizeof(many));
 	for (int i = 0; i < 10; i++) {
 		texts[i] = xmalloc(5001);
@@ -902,8 +870,7 @@ const struct test_case answer_openai_cases[] = {
 	{ "answer_openai_stream_quirks", answer_openai_stream_quirks },
 	{ "answer_openai_retries", answer_openai_retries },
 	{ "answer_openai_429_retry_after", answer_openai_429_retry_after },
-	{ "answer_openai_persistent_5xx", answer_openai_persistent_5xx },
-	{ "answer_openai_4xx", answer_openai_4xx },
+	{ "answer_openai_refusals", answer_openai_refusals },
 	{ "answer_openai_timeouts_bound_the_answer", answer_openai_timeouts_bound_the_answer },
 	{ "answer_openai_unreachable", answer_openai_unreachable },
 	{ "answer_openai_malformed", answer_openai_malformed },

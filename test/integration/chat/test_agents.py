@@ -3,7 +3,7 @@
 import threading
 import uuid
 
-from harness import TIME_RE, UUID_RE, check, eq, expect_error, sql_quote, stack
+from harness import TIME_RE, UUID_RE, check, eq, expect_error, name_cases, sql_quote, stack
 
 AGENTS = "/api/v1/agents"
 AGENT_FIELDS = {"id", "name", "is_default", "system_prompt", "fallback_message", "top_k", "similarity_threshold",
@@ -112,12 +112,7 @@ def test_create_with_all_fields():
 
 def test_validation_names_the_field():
     s, _, key = account_key()
-    cases = [
-        ({}, "name"),
-        ({"name": ""}, "name"),
-        ({"name": "x" * 101}, "name"),
-        ({"name": 5}, "name"),
-        ({"name": None}, "name"),
+    cases = name_cases(100) + [
         ({"name": "a", "system_prompt": "p" * 8001}, "system_prompt"),
         ({"name": "a", "system_prompt": 1}, "system_prompt"),
         ({"name": "a", "fallback_message": ""}, "fallback_message"),

@@ -2,7 +2,8 @@
 import datetime
 import uuid
 
-from harness import KEY_RE, TIME_RE, UUID_RE, check, eq, expect_error, header_int, iso, random_key, stack, utcnow
+from harness import (KEY_RE, TIME_RE, UUID_RE, check, eq, expect_error, header_int, iso, name_cases, random_key, stack,
+                     utcnow)
 
 KEYS = "/api/v1/keys"
 DOCS = "/api/v1/documents"
@@ -173,12 +174,7 @@ def test_list_bad_parameters():
 def test_validation_names_the_field():
     s, _, admin = admin_account()
     past = iso(utcnow() - datetime.timedelta(hours=1))
-    cases = [
-        ({}, "name"),
-        ({"name": ""}, "name"),
-        ({"name": "x" * 101}, "name"),
-        ({"name": 5}, "name"),
-        ({"name": None}, "name"),
+    cases = name_cases(100) + [
         ({"name": "k", "rate_limit_per_minute": "10"}, "rate_limit_per_minute"),
         ({"name": "k", "rate_limit_per_minute": 0}, "rate_limit_per_minute"),
         ({"name": "k", "rate_limit_per_minute": 1000001}, "rate_limit_per_minute"),
