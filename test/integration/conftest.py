@@ -5,6 +5,7 @@
 # report. usage: python3 -m pytest -p no:cacheprovider -p no:terminal test/integration [-k SUBSTRING]
 # (test/run.sh does this; FAQSURE_IT_KEEP=1 keeps the stacks' temp dirs)
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -15,6 +16,13 @@ sys.path.insert(0, str(HERE))  # the helpers (harness and the modules it gathers
 sys.dont_write_bytecode = True  # keep the source tree clean
 
 import stack as stacks  # noqa: E402
+
+
+def _on_sigterm(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")  # pytest stops, and pytest_sessionfinish stops the stacks
+
+
+signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 @pytest.fixture
@@ -77,6 +85,11 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_sessionfinish(session, exitstatus):
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the stop finish
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if exitstatus == pytest.ExitCode.INTERRUPTED:  # a run cut short is not a run that passed
+        TALLY.failed += 1
+        print("FAIL interrupted", flush=True)
     stack = stacks._stack
     if TALLY.failed and stack is not None and stack.started:
         tails = stack.log_tails()
