@@ -13,8 +13,6 @@
 
 #define COMMENT_MAX_CHARS 2000
 
-/* Opened by the first request and kept for the life of the process. */
-
 static int blank(const char *s)
 {
 	for (; *s; s++)

@@ -12,8 +12,6 @@
 #define QUERY_MAX_CHARS 4000
 #define MAX_DOCUMENT_IDS 100
 
-/* Opened by the first request and kept for the life of the process. */
-
 static int read_params(json_t *body, struct search_params *p, const char ***doc_ids, struct fs_error *e)
 {
 	long long top_k = 5;

@@ -77,7 +77,7 @@ int ratelimit_take(struct db *db, const char *key_id, const unsigned char key_ha
 	struct db_res r;
 	long long n_minute = 0, n_hour = 0, minute = (long long)(now - now % 60), hour = (long long)(now - now % 3600);
 	struct take t = { &r, hour, minute, key_hash };
-	int rc = db_retry(db, 0, take_once, &t, e);
+	int rc = db_retry(db, take_once, &t, e);
 	if (rc < 0)
 		return rc;
 	if (r.nrows == 0) { /* the key is no longer usable */
@@ -97,7 +97,7 @@ int ratelimit_take(struct db *db, const char *key_id, const unsigned char key_ha
 	/* Refused: give the increments back so the refusal uses no quota. Until then a concurrent request may
 	 * see a count one too high and be refused too; none is ever admitted beyond the limit. */
 	struct give_back g = { key_id, hour, minute };
-	return db_retry(db, 0, give_back_once, &g, e);
+	return db_retry(db, give_back_once, &g, e);
 }
 
 int ratelimit_prune(struct db *db, time_t now, struct fs_error *e)

@@ -363,7 +363,7 @@ int usage_queue_flush(struct usage_queue *q, struct db *db, struct fs_error *e)
 	while (done < q->len) {
 		struct batch b = { q, done, q->len - done < USAGE_TXN_EVENTS ? q->len - done : USAGE_TXN_EVENTS };
 		/* processes flushing at once may deadlock (db_retry) */
-		if ((rc = db_retry(db, 0, write_batch_once, &b, e)) < 0)
+		if ((rc = db_retry(db, write_batch_once, &b, e)) < 0)
 			break;
 		done += b.n;
 	}

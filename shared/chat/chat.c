@@ -225,8 +225,6 @@ int chat_prepare(struct chat_engine *ce, struct db *db, long long account_id, co
 		.top_k = c->top_k,
 		.threshold = 0, /* the threshold is applied here, so a fallback still knows how close it came */
 		.hybrid = p->hybrid >= 0 ? p->hybrid : c->agent.use_hybrid,
-		/* the built-in answerer reads the passages' sentence vectors; an agent that falls back to it from an
-		 * unreachable upstream computes them itself */
 		.sentences = reads_sentences(answerer_name(ce, c)),
 	};
 	long long search_tokens = 0;
@@ -547,7 +545,7 @@ int chat_answer(struct chat_engine *ce, struct db *db, struct chat *c, answer_de
 		goto out;
 	long long signature = (long long)signature_question(ce->terms, c->message);
 	struct turn t = { c, signature };
-	rc = db_retry(db, 0, store_turn_once, &t, e);
+	rc = db_retry(db, store_turn_once, &t, e);
 out:
 	answer_output_release(&out);
 	return rc;

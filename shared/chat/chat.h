@@ -43,7 +43,7 @@ struct chat_engine {
 	struct searcher searcher;
 	int searcher_ready;
 	struct answerer *answerers[ANSWER_BACKENDS]; /* by answer_index, each opened on first use */
-	struct terms *terms; /* for the questions' paraphrase signatures (analytics.h) */
+	struct terms *terms; /* for the questions' paraphrase signatures (text/signature.h) */
 };
 
 struct chat_params {

@@ -508,18 +508,12 @@ static void retry_pause(int i)
 	nanosleep(&ts, NULL);
 }
 
-int db_retry(struct db *db, unsigned flags, db_work_fn work, void *arg, struct fs_error *e)
+int db_retry(struct db *db, db_work_fn work, void *arg, struct fs_error *e)
 {
-	int rc = FS_ERETRY, reconnects = (flags & DB_RETRY_RECONNECT) ? 1 : 0;
-	for (int i = 0; i < DB_RETRY_TRIES; i++) {
+	int rc = FS_ERETRY;
+	for (int i = 0; i < DB_RETRY_TRIES && rc == FS_ERETRY; i++) {
 		retry_pause(i);
 		rc = work(db, arg, e);
-		if (rc == FS_EUNAVAIL && reconnects > 0) {
-			reconnects--;
-			continue;
-		}
-		if (rc != FS_ERETRY)
-			break;
 	}
 	return rc;
 }

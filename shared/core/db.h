@@ -53,14 +53,12 @@ void db_res_release(struct db_res *r);
  * db_commit, rolled back by the work itself when it fails). */
 typedef int (*db_work_fn)(struct db *db, void *arg, struct fs_error *e);
 #define DB_RETRY_TRIES 8
-enum { DB_RETRY_RECONNECT = 1 << 0 };
 /* The one retry policy for work that lost to another process: runs work, and again (up to DB_RETRY_TRIES in all,
  * each time after a random pause of up to 2^i ms, so that colliding processes spread out) while it answers
- * FS_ERETRY (a deadlock or a lock wait timeout: InnoDB rolled the work back, so running it again is safe). With
- * DB_RETRY_RECONNECT, a lost connection (FS_EUNAVAIL) is tried again too, once, on a new connection: only for
- * work whose effect is the same however often it ran (a commit whose answer was lost may have happened).
- * Returns work's last answer. */
-int db_retry(struct db *db, unsigned flags, db_work_fn work, void *arg, struct fs_error *e);
+ * FS_ERETRY (a deadlock or a lock wait timeout: InnoDB rolled the work back, so running it again is safe). A lost
+ * connection is not tried again here: db_exec already retries a read outside a transaction on a new connection,
+ * and a write whose commit went unanswered may have happened. Returns work's last answer. */
+int db_retry(struct db *db, db_work_fn work, void *arg, struct fs_error *e);
 
 int db_begin(struct db *db, struct fs_error *e);
 int db_commit(struct db *db, struct fs_error *e);

@@ -327,6 +327,23 @@ static int finish_job(struct ingest_worker *w, const struct job *job, const stru
 	return 0;
 }
 
+struct finishing {
+	struct ingest_worker *w;
+	const struct job *job;
+	const struct document_source *src;
+	const struct chunk *chunks;
+	const struct chunk_row *rows;
+	size_t n;
+	long long tokens;
+};
+
+static int finish_once(struct db *db, void *arg, struct fs_error *e)
+{
+	const struct finishing *f = arg;
+	(void)db; /* the worker's own */
+	return finish_job(f->w, f->job, f->src, f->chunks, f->rows, f->n, f->tokens, e);
+}
+
 /* Extracts, chunks and embeds one claimed job. A problem with the document fails the job (0 is returned);
  * a problem of ours (database gone) is returned and the job's lease lets another worker retry it later. */
 static int process(struct ingest_worker *w, const struct job *job, struct fs_error *e)
@@ -396,9 +413,8 @@ static int process(struct ingest_worker *w, const struct job *job, struct fs_err
 	}
 	if ((rc = embed_chunks(w, src.filename, chunks, n, rows, &tokens, e)) < 0)
 		goto out;
-	rc = FS_ERETRY;
-	for (int i = 0; i < 5 && rc == FS_ERETRY; i++) /* see ingest_run_one */
-		rc = finish_job(w, job, &src, chunks, rows, n, tokens, e);
+	struct finishing f = { w, job, &src, chunks, rows, n, tokens };
+	rc = db_retry(w->db, finish_once, &f, e); /* workers finishing at once can deadlock */
 out:
 	for (size_t i = 0; rows && i < n; i++) {
 		free(rows[i].metadata);
@@ -431,7 +447,7 @@ int ingest_run_one(struct ingest_worker *w, int *worked, struct fs_error *e)
 	struct claiming c = { w, &job };
 	*worked = 0;
 	/* Workers claiming and finishing at once can deadlock in InnoDB (db_retry). */
-	int rc = db_retry(w->db, 0, claim_once, &c, e);
+	int rc = db_retry(w->db, claim_once, &c, e);
 	if (rc <= 0)
 		return rc;
 	*worked = 1;

@@ -48,7 +48,6 @@ void search_results_free(struct search_result *r, size_t n)
 	free(r);
 }
 
-/* "?, ?, ?" for n placeholders, after head. */
 /* Best similarity_score first; equal ones by cosine, then chunk id. */
 static int cmp_score(const void *a, const void *b)
 {

@@ -535,23 +535,20 @@ static void request_release(struct request *req)
 
 /* What a program keeps for its whole life. */
 struct app {
-	const char *program;
-	const struct app_program *hooks;
+	const struct app_program *p; /* its name, routes and hooks */
 	void *state;
 	int ready; /* the init hook succeeded (or there is none) */
 	struct config cfg;
 	struct db *db;
 	struct usage_queue *usage;
 	struct apikey_cache keys;
-	const struct route *routes;
-	size_t nroutes;
 };
 
 static void flush_usage(struct app *app)
 {
 	struct fs_error e;
 	if (usage_queue_len(app->usage) && usage_queue_flush(app->usage, app->db, &e) < 0)
-		fprintf(stderr, "faqsure %s: %zu usage events not written yet: %s\n", app->program,
+		fprintf(stderr, "faqsure %s: %zu usage events not written yet: %s\n", app->p->name,
 			usage_queue_len(app->usage), e.msg);
 }
 
@@ -560,9 +557,9 @@ static int make_state(struct app *app, struct fs_error *e)
 {
 	if (app->ready)
 		return 0;
-	int rc = app->hooks->init ? app->hooks->init(&app->cfg, app->db, &app->state, e) : 0;
+	int rc = app->p->init ? app->p->init(&app->cfg, app->db, &app->state, e) : 0;
 	if (rc < 0) {
-		fprintf(stderr, "faqsure %s: starting: %s\n", app->program, e->msg);
+		fprintf(stderr, "faqsure %s: starting: %s\n", app->p->name, e->msg);
 		return rc;
 	}
 	app->ready = 1;
@@ -581,7 +578,7 @@ static void serve(struct app *app, FCGX_Request *fr)
 	util_hex(id, sizeof(id), req.request_id);
 	parse_target(&req);
 
-	int rc = route_request(&req, app->routes, app->nroutes, &e);
+	int rc = route_request(&req, app->p->routes, app->p->nroutes, &e);
 	if (rc == 0 && !(req.route->flags & ROUTE_PUBLIC))
 		rc = admit(&req, &e);
 	if (rc == 0 && !req.replied && (rc = make_state(app, &e)) == 0) {
@@ -621,7 +618,7 @@ static void serve(struct app *app, FCGX_Request *fr)
 	memcpy(&r, id, sizeof(r));
 	if (req.authenticated && r % (unsigned)app->cfg.ratelimit_prune_every == 0 &&
 	    ratelimit_prune(app->db, time(NULL), &e) < 0)
-		fprintf(stderr, "faqsure %s: pruning rate-limit rows failed: %s\n", app->program, e.msg);
+		fprintf(stderr, "faqsure %s: pruning rate-limit rows failed: %s\n", app->p->name, e.msg);
 	request_release(&req);
 }
 
@@ -642,7 +639,7 @@ static void serve_fastcgi(struct app *app)
 	sigaction(SIGTERM, &sa, NULL); /* no SA_RESTART: a blocked accept() or poll() must return */
 	sigaction(SIGINT, &sa, NULL);
 	if (FCGX_Init() != 0) {
-		fprintf(stderr, "faqsure %s: FastCGI initialisation failed\n", app->program);
+		fprintf(stderr, "faqsure %s: FastCGI initialisation failed\n", app->p->name);
 		return;
 	}
 	FCGX_Request fr;
@@ -665,7 +662,7 @@ static void serve_fastcgi(struct app *app)
 int app_run(const struct app_program *p)
 {
 	const char *program = p->name;
-	struct app app = { .program = program, .hooks = p, .routes = p->routes, .nroutes = p->nroutes };
+	struct app app = { .p = p };
 	struct fs_error e;
 	fs_error_clear(&e);
 	if (config_load_env(&app.cfg, &e) < 0) {

@@ -61,9 +61,10 @@ struct request {
 };
 
 /* A program: its routes, and the state its handlers share (req->state), if it has any. init makes that state
- * once per process, after the configuration is loaded and before the first request is read; release frees it at
- * exit. An init that fails (a database or model not there yet) is logged and tried again before each request
- * that passed admission, which answers its error until it succeeds. Both hooks may be NULL. */
+ * once per process: under FastCGI after the configuration is loaded and before the first request is read; as
+ * plain CGI by the one request, once it passed admission. release frees it at exit. An init that fails (a
+ * database or model not there yet) is logged and tried again before each request that passed admission, which
+ * answers its error until it succeeds. Both hooks may be NULL. */
 struct app_program {
 	const char *name;
 	const struct route *routes;
