@@ -77,13 +77,17 @@ else
 	echo "(no $BUILDDIR/shared: calls not checked; build first)"
 fi
 
+# Folders of browser files (served as they are, no C): the console and the chat widget.
+STATIC=" console widget "
 stray=""
 for f in shared/*; do
 	[ -d "$f" ] && [ -n "${MAY[$(basename "$f")]+x}" ] && continue
+	[ -d "$f" ] && [[ "$STATIC" == *" $(basename "$f") "* ]] && continue
 	stray+="$f is not in a layer's folder (test/layers.sh lists them)"$'\n'
 done
-for f in shared/*/; do
-	[ -n "${MAY[$(basename "$f")]+x}" ] || stray+="$f is a folder test/layers.sh does not know"$'\n'
+for d in $STATIC; do
+	while IFS= read -r f; do stray+="$f: $d/ holds browser files only, no C"$'\n'; done \
+		< <(find "shared/$d" -name '*.[ch]' 2>/dev/null)
 done
 result every_source_is_in_a_layer "${stray%$'\n'}"
 

@@ -144,6 +144,19 @@ stage() { # source target
 	cp "$1" "$2.tmp" && chmod 755 "$2.tmp" && mv -f "$2.tmp" "$2"
 }
 
+# The console and the widget (static files) where the web server's user reads them: a fresh copy each start.
+stage_static() {
+	local d
+	for d in console widget; do
+		[ -d "$top/shared/$d" ] || continue
+		rm -rf "$RUN/$d.tmp"
+		cp -r "$top/shared/$d" "$RUN/$d.tmp"
+		chmod -R a+rX "$RUN/$d.tmp"
+		rm -rf "$RUN/$d"
+		mv "$RUN/$d.tmp" "$RUN/$d"
+	done
+}
+
 apache_start() {
 	local bin="$RUN/bin" errors="$RUN/errors" extra="" prog path src
 	mkdir -p "$bin" "$errors" "$RUN/fcgid" "$RUN/htdocs" "$LOG"
@@ -152,6 +165,7 @@ apache_start() {
 		stage "$prog" "$bin/$(basename "$prog")"
 	done
 	cp "$here"/errors/*.json "$errors/"
+	stage_static
 	for pair in $EXTRA_FCGI; do
 		path=${pair%%=*}
 		src=${pair#*=}
@@ -194,6 +208,7 @@ apache_start() {
 		CONF
 		printf '%s' "$extra"
 		sed -e "s|/usr/local/lib/faqsure/fcgi-bin|$bin|g" -e "s|/usr/local/share/faqsure/errors|$errors|g" \
+			-e "s|/usr/local/share/faqsure/console|$RUN/console|g" -e "s|/usr/local/share/faqsure/widget|$RUN/widget|g" \
 			-e "s|/etc/faqsure/faqsure.conf|$RUN/faqsure.conf|g" "$top/apache-example.conf"
 	} >"$APACHE_CONF"
 	if pid_alive "$RUN/apache.pid"; then
@@ -237,6 +252,7 @@ lighttpd_start() {
 		lighttpd_stop
 	fi
 	mkdir -p "$bin" "$errors" "$socks" "$RUN/htdocs" "$RUN/lighttpd-tmp" "$LOG"
+	stage_static
 	chown "$web_user" "$socks" "$RUN/lighttpd-tmp"
 	rm -f "$socks"/*.sock-*
 	# lighttpd looks for <prefix><status>.html; the JSON pages are served as JSON (mimetype.assign below). Statuses
@@ -282,6 +298,7 @@ lighttpd_start() {
 		CONF
 		# The example without its list of programs, with the paths of this stack.
 		sed -e "s|/usr/local/lib/faqsure/fcgi-bin|$bin|g" -e "s|/usr/local/share/faqsure/errors|${errors%/}|g" \
+			-e "s|/usr/local/share/faqsure/console|$RUN/console|g" -e "s|/usr/local/share/faqsure/widget|$RUN/widget|g" \
 			-e "s|/etc/faqsure/faqsure.conf|$RUN/faqsure.conf|g" -e "s|\"/run/faqsure\"|\"$socks\"|g" \
 			-e "s|^var.faqsure_procs = .*|var.faqsure_procs = $procs|" \
 			-e '/^fastcgi.server/,/^)/d' "$here/lighttpd.conf"
@@ -292,6 +309,12 @@ lighttpd_start() {
 			# with ErrorDocument), also where the URL is not known yet (431: headers too large).
 			server.errorfile-prefix = "$errors/"
 			mimetype.assign = ( ".html" => "application/json; charset=utf-8" )
+			# ... except the console's and the widget's own files.
+			\$HTTP["url"] =~ "^/console/|^/widget\\.js\$" {
+			    mimetype.assign = ( ".html" => "text/html; charset=utf-8", ".js" => "text/javascript; charset=utf-8",
+			        ".css" => "text/css; charset=utf-8", ".svg" => "image/svg+xml", ".png" => "image/png",
+			        ".ico" => "image/x-icon" )
+			}
 		CONF
 	} >"$LIGHTTPD_CONF"
 	lighttpd -tt -f "$LIGHTTPD_CONF" >>"$LOG/lighttpd-error.log" 2>&1 ||
