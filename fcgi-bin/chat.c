@@ -12,6 +12,31 @@
 #include "core/banned.h"
 
 #define COMMENT_MAX_CHARS 2000
+/* A visitor token (a publishable key's conversation): fv_ + 43 base62 characters, 256 bits. */
+#define VISITOR_TAG "fv_"
+#define VISITOR_RANDOM_LEN 43
+#define VISITOR_TOKEN_LEN (3 + VISITOR_RANDOM_LEN)
+
+/* The SHA-256 of the request's X-Visitor-Token into hash: 1 when it has a well-formed one, else 0. */
+static int visitor_of(const struct request *req, unsigned char hash[32])
+{
+	const char *token = req_param(req, "HTTP_X_VISITOR_TOKEN");
+	if (!token || strlen(token) != VISITOR_TOKEN_LEN || strncmp(token, VISITOR_TAG, 3))
+		return 0;
+	util_sha256(token, VISITOR_TOKEN_LEN, hash);
+	return 1;
+}
+
+/* With a publishable key: the visitor's hash (a token that matches nothing when the request has none, so the
+ * conversation is not found); NULL with a secret key, which sees every conversation of its account. */
+static const unsigned char *visitor_scope(const struct request *req, unsigned char hash[32])
+{
+	if (!req->key.publishable)
+		return NULL;
+	if (!visitor_of(req, hash))
+		memset(hash, 0, 32);
+	return hash;
+}
 
 static int blank(const char *s)
 {
@@ -46,6 +71,13 @@ static int read_params(struct request *req, json_t *body, struct chat_params *p,
 		return fs_fail(e, FS_EINVAL, "message is required: a string of 1 to %lld characters", max_chars);
 	if (blank(p->message))
 		return fs_fail(e, FS_EINVAL, "message must not be blank");
+	if (req->key.publishable) { /* a page's visitor asks; the agent's settings apply */
+		static const char *const fixed[] = { "agent_id", "use_rag", "top_k", "similarity_threshold", "use_hybrid" };
+		for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+			if (json_object_get(body, fixed[i]) && !json_is_null(json_object_get(body, fixed[i])))
+				return fs_fail(e, FS_EINVAL,
+					       "%s cannot be set with a publishable key: the agent's settings apply", fixed[i]);
+	}
 	if ((rc = read_id(body, "conversation_id", &p->conversation_id, e)) < 0 ||
 	    (rc = read_id(body, "agent_id", &p->agent_id, e)) < 0 ||
 	    (rc = jfield_bool(body, "use_rag", &p->use_rag, e)) < 0 ||
@@ -120,25 +152,50 @@ static int chat(struct request *req, struct fs_error *e)
 	struct chat c;
 	struct stream s = { .req = req };
 	int stream, prepared = 0, rc;
+	unsigned char visitor[32];
+	char token[VISITOR_TOKEN_LEN + 1] = "";
 
 	if ((rc = req_json_body(req, &body, e)) < 0 || (rc = read_params(req, body, &p, &stream, e)) < 0)
 		goto out;
+	if (req->key.publishable) {
+		if (p.conversation_id) {
+			if (!visitor_of(req, visitor)) {
+				rc = fs_fail(e, FS_ENOTFOUND, "no conversation '%s' of this visitor (send its X-Visitor-Token)",
+					     p.conversation_id);
+				goto out;
+			}
+		} else { /* a new conversation: the visitor's token proves it theirs from now on */
+			memcpy(token, VISITOR_TAG, 3);
+			util_base62(token + 3, VISITOR_RANDOM_LEN);
+			util_sha256(token, VISITOR_TOKEN_LEN, visitor);
+		}
+		p.visitor_hash = visitor;
+		p.agent_id = req->key.agent_id[0] ? req->key.agent_id : NULL;
+	}
 	struct chat_engine *engine = req->state;
-	if ((rc = chat_prepare(engine, req->db, req->key.account_id, &p, started, &c, e)) < 0)
+	rc = chat_prepare(engine, req->db, req->key.account_id, &p, started, &c, e);
+	if (rc == FS_ENOTFOUND && p.agent_id && req->key.publishable && !p.conversation_id) {
+		p.agent_id = NULL; /* the key's agent was deleted since: the account's default answers */
+		rc = chat_prepare(engine, req->db, req->key.account_id, &p, started, &c, e);
+	}
+	if (rc < 0)
 		goto out;
 	prepared = 1;
 	if ((rc = chat_answer(engine, req->db, &c, stream ? on_delta : NULL, &s, e)) < 0)
 		goto out;
 	req->tokens_prompt = c.tokens_prompt;
 	req->tokens_completion = c.tokens_completion;
+	json_t *answer = chat_response(&c);
+	if (token[0])
+		json_object_set_new(answer, "visitor_token", json_string(token));
 	if (!stream) {
-		rc = req_reply(req, 200, chat_response(&c));
+		rc = req_reply(req, 200, answer);
 		goto out;
 	}
 	stream_open(&s);
 	if (c.fallback) /* no deltas came: the fallback message is the whole answer */
 		req_sse_event(req, "delta", json_pack("{s:s}", "content", c.answer));
-	req_sse_event(req, "done", chat_response(&c));
+	req_sse_event(req, "done", answer);
 out:
 	if (prepared)
 		chat_release(&c);
@@ -146,15 +203,43 @@ out:
 	return rc;
 }
 
+/* A true/false query parameter: *on 1 for "true", 0 when absent or "false"; FS_EINVAL otherwise. */
+static int query_flag(const struct request *req, const char *name, int *on, struct fs_error *e)
+{
+	char *v = req_query_param(req, name);
+	int rc = 0;
+	*on = v && !strcmp(v, "true");
+	if (v && strcmp(v, "true") && strcmp(v, "false"))
+		rc = fs_fail(e, FS_EINVAL, "%s must be true or false", name);
+	free(v);
+	return rc;
+}
+
 static int list_conversations(struct request *req, struct fs_error *e)
 {
-	return req_list(req, "conversations", chat_list_conversations, e);
+	long long limit;
+	char *cursor = NULL, *next = NULL;
+	json_t *items = NULL;
+	int fallbacks, downvoted;
+	int rc = query_flag(req, "fallbacks", &fallbacks, e);
+	if (rc == 0)
+		rc = query_flag(req, "downvoted", &downvoted, e);
+	if (rc == 0)
+		rc = req_page_params(req, &limit, &cursor, e);
+	if (rc == 0)
+		rc = chat_list_conversations(req->db, req->key.account_id,
+					     (fallbacks ? CHAT_WITH_FALLBACK : 0) | (downvoted ? CHAT_WITH_DOWNVOTE : 0), limit,
+					     cursor, &items, &next, e);
+	free(cursor);
+	return rc < 0 ? rc : req_reply_page(req, "conversations", items, next);
 }
 
 static int get_conversation(struct request *req, struct fs_error *e)
 {
 	json_t *conv;
-	int rc = chat_get_conversation(req->db, req->key.account_id, req->params[0], &conv, e);
+	unsigned char visitor[32];
+	int rc = chat_get_conversation(req->db, req->key.account_id, req->params[0], visitor_scope(req, visitor), &conv,
+				       e);
 	return rc < 0 ? rc : req_reply(req, 200, conv);
 }
 
@@ -172,7 +257,9 @@ static int feedback(struct request *req, struct fs_error *e)
 		rc = fs_fail(e, FS_EINVAL, "rating is required: \"up\" or \"down\"");
 		goto out;
 	}
-	if ((rc = chat_feedback(req->db, req->key.account_id, req->params[0], rating, comment, &out, e)) == 0)
+	unsigned char visitor[32];
+	if ((rc = chat_feedback(req->db, req->key.account_id, req->params[0], visitor_scope(req, visitor), rating,
+				comment, &out, e)) == 0)
 		rc = req_reply(req, 200, out);
 out:
 	json_decref(body);
@@ -180,10 +267,10 @@ out:
 }
 
 static const struct route routes[] = {
-	{ "POST", "/api/v1/chat", chat, ROUTE_SPENDS },
+	{ "POST", "/api/v1/chat", chat, ROUTE_SPENDS | ROUTE_VISITOR },
 	{ "GET", "/api/v1/chat/conversations", list_conversations, 0 },
-	{ "GET", "/api/v1/chat/conversations/{id}", get_conversation, 0 },
-	{ "POST", "/api/v1/chat/messages/{id}/feedback", feedback, 0 },
+	{ "GET", "/api/v1/chat/conversations/{id}", get_conversation, ROUTE_VISITOR },
+	{ "POST", "/api/v1/chat/messages/{id}/feedback", feedback, ROUTE_VISITOR },
 };
 
 /* The state: the chat engine (its searcher and answerers, each opened on first use). */

@@ -1,5 +1,6 @@
 /* keys.fcgi — the account's settings as an API: its keys (/api/v1/keys, the "Settings → API Keys" page) and its
- * agents (/api/v1/agents), the health check, and the JSON 404 for any /api path no other program serves. */
+ * agents (/api/v1/agents), what the chat widget shows (/api/v1/widget), the health check, and the JSON 404 for
+ * any /api path no other program serves. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +13,54 @@
 #include "web/app.h"
 #include "core/banned.h"
 
+/* The key's agent (a publishable key's agent_id): NULL (the default agent) or an agent of the account. */
+static int read_agent(struct request *req, json_t *body, const char **agent_id, struct fs_error *e)
+{
+	json_t *v = json_object_get(body, "agent_id");
+	struct agent a;
+	*agent_id = NULL;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) || !util_is_uuid(json_string_value(v)))
+		return fs_fail(e, FS_EINVAL, "agent_id must be an agent's id (a UUID) or null");
+	int rc = agent_load(req->db, req->key.account_id, json_string_value(v), &a, e);
+	if (rc == FS_ENOTFOUND)
+		return fs_fail(e, FS_EINVAL, "agent_id: no agent '%s' in this account", json_string_value(v));
+	if (rc < 0)
+		return rc;
+	agent_release(&a);
+	*agent_id = json_string_value(v);
+	return 0;
+}
+
+/* expires_at: absent (0), null (1, never), or a future time (1 with *when). */
+static int read_expiry(json_t *body, int *given, time_t *when, struct fs_error *e)
+{
+	json_t *v = json_object_get(body, "expires_at");
+	const char *text = NULL;
+	*given = 0;
+	*when = 0;
+	if (!v)
+		return 0;
+	*given = 1;
+	if (json_is_null(v))
+		return 0;
+	int rc = jfield_text(body, "expires_at", 1, 64, &text, e);
+	if (rc < 0)
+		return rc;
+	if (util_parse_time(text, when) < 0)
+		return fs_fail(e, FS_EINVAL, "expires_at must be a date (YYYY-MM-DD) or an ISO 8601 date-time");
+	if (*when <= time(NULL))
+		return fs_fail(e, FS_EINVAL, "expires_at must be in the future");
+	return 0;
+}
+
 static int create_key(struct request *req, struct fs_error *e)
 {
 	json_t *body, *key = NULL;
-	const char *name = NULL, *expires = NULL, *scope = "default";
+	const char *name = NULL, *scope = "default", *type = "secret";
+	char origins[APIKEY_ORIGINS_SIZE] = "";
+	int expiry_given;
 	struct apikey_spec spec = {
 		.account_id = req->key.account_id,
 		.per_minute = req->cfg->keys_default_per_minute,
@@ -33,23 +78,42 @@ static int create_key(struct request *req, struct fs_error *e)
 	}
 	if ((rc = jfield_int(body, "rate_limit_per_minute", 1, APIKEY_MAX_PER_MINUTE, &spec.per_minute, e)) < 0 ||
 	    (rc = jfield_int(body, "rate_limit_per_hour", 1, APIKEY_MAX_PER_HOUR, &spec.per_hour, e)) < 0 ||
-	    (rc = jfield_text(body, "expires_at", 1, 64, &expires, e)) < 0 ||
-	    (rc = jfield_text(body, "scope", 1, 16, &scope, e)) < 0)
+	    (rc = read_expiry(body, &expiry_given, &spec.expires_at, e)) < 0 ||
+	    (rc = jfield_text(body, "scope", 1, 16, &scope, e)) < 0 ||
+	    (rc = jfield_text(body, "type", 1, 16, &type, e)) < 0)
 		goto out;
 	if (strcmp(scope, "default") && strcmp(scope, "admin")) {
 		rc = fs_fail(e, FS_EINVAL, "scope must be \"default\" or \"admin\"");
 		goto out;
 	}
-	if (expires && util_parse_time(expires, &spec.expires_at) < 0) {
-		rc = fs_fail(e, FS_EINVAL, "expires_at must be a date (YYYY-MM-DD) or an ISO 8601 date-time");
+	if (strcmp(type, "secret") && strcmp(type, "publishable")) {
+		rc = fs_fail(e, FS_EINVAL, "type must be \"secret\" or \"publishable\"");
 		goto out;
 	}
-	if (expires && spec.expires_at <= time(NULL)) {
-		rc = fs_fail(e, FS_EINVAL, "expires_at must be in the future");
+	spec.publishable = !strcmp(type, "publishable");
+	json_t *listed = json_object_get(body, "allowed_origins");
+	if (spec.publishable) {
+		if (!strcmp(scope, "admin")) {
+			rc = fs_fail(e, FS_EINVAL, "a publishable key cannot have the admin scope");
+			goto out;
+		}
+		if (!listed || json_is_null(listed)) {
+			rc = fs_fail(e, FS_EINVAL, "allowed_origins is required for a publishable key: the origins of the"
+						   " pages that use it, such as [\"https://www.example.com\"]");
+			goto out;
+		}
+		if ((rc = apikey_origins_parse(listed, "allowed_origins", origins, e)) < 0 ||
+		    (rc = read_agent(req, body, &spec.agent_id, e)) < 0)
+			goto out;
+	} else if ((listed && !json_is_null(listed)) ||
+		   (json_object_get(body, "agent_id") && !json_is_null(json_object_get(body, "agent_id")))) {
+		rc = fs_fail(e, FS_EINVAL, "%s applies only to a publishable key (\"type\": \"publishable\")",
+			     listed && !json_is_null(listed) ? "allowed_origins" : "agent_id");
 		goto out;
 	}
 	spec.name = name;
 	spec.scope = scope;
+	spec.origins = origins;
 	if ((rc = apikey_create(req->db, &spec, secret, id, e)) < 0 ||
 	    (rc = apikey_get(req->db, req->key.account_id, id, &key, e)) < 0)
 		goto out;
@@ -91,6 +155,72 @@ static int revoke_key(struct request *req, struct fs_error *e)
 	    (rc = apikey_get(req->db, req->key.account_id, id, &key, e)) < 0)
 		return rc;
 	return req_reply(req, 200, key);
+}
+
+static int update_key(struct request *req, struct fs_error *e)
+{
+	json_t *body, *key;
+	const char *id = req->params[0];
+	char origins[APIKEY_ORIGINS_SIZE] = "";
+	struct apikey_patch p = { 0 };
+	if (!util_is_uuid(id))
+		return fs_fail(e, FS_ENOTFOUND, "no API key '%s'", id);
+	int rc = req_json_body(req, &body, e);
+	if (rc < 0)
+		return rc;
+	static const char *const read_only[] = { "id", "prefix", "type", "scope", "key", "revoked", "revoked_at",
+						 "created_at", "last_used_at" };
+	for (size_t i = 0; i < sizeof(read_only) / sizeof(read_only[0]); i++) {
+		if (json_object_get(body, read_only[i])) {
+			rc = fs_fail(e, FS_EINVAL, "%s cannot be changed%s", read_only[i],
+				     !strcmp(read_only[i], "type") || !strcmp(read_only[i], "scope")
+					     ? ": revoke the key and create a new one" : "");
+			goto out;
+		}
+	}
+	if ((rc = jfield_text(body, "name", 1, APIKEY_NAME_MAX, &p.name, e)) < 0 ||
+	    (rc = jfield_int(body, "rate_limit_per_minute", 1, APIKEY_MAX_PER_MINUTE, &p.per_minute, e)) < 0 ||
+	    (rc = jfield_int(body, "rate_limit_per_hour", 1, APIKEY_MAX_PER_HOUR, &p.per_hour, e)) < 0 ||
+	    (rc = read_expiry(body, &p.set_expiry, &p.expires_at, e)) < 0)
+		goto out;
+	if (json_is_null(json_object_get(body, "name"))) {
+		rc = fs_fail(e, FS_EINVAL, "name must be a string of 1 to %d characters", APIKEY_NAME_MAX);
+		goto out;
+	}
+	if (json_object_get(body, "allowed_origins")) {
+		p.set_origins = 1;
+		p.origins = origins;
+		if ((rc = apikey_origins_parse(json_object_get(body, "allowed_origins"), "allowed_origins", origins, e)) < 0)
+			goto out;
+	}
+	if (json_object_get(body, "agent_id")) {
+		p.set_agent = 1;
+		if ((rc = read_agent(req, body, &p.agent_id, e)) < 0)
+			goto out;
+	}
+	if ((rc = apikey_update(req->db, req->key.account_id, id, &p, e)) < 0 ||
+	    (rc = apikey_get(req->db, req->key.account_id, id, &key, e)) < 0)
+		goto out;
+	rc = req_reply(req, 200, key);
+out:
+	json_decref(body);
+	return rc;
+}
+
+/* What a chat widget shows before the first question: the agent answering on the key. */
+static int widget(struct request *req, struct fs_error *e)
+{
+	struct agent a;
+	int rc = req->key.agent_id[0] ? agent_load(req->db, req->key.account_id, req->key.agent_id, &a, e)
+				      : agent_default(req->db, req->key.account_id, &a, e);
+	if (rc == FS_ENOTFOUND) /* the key's agent was deleted since: the default answers */
+		rc = agent_default(req->db, req->key.account_id, &a, e);
+	if (rc < 0)
+		return rc;
+	json_t *out = json_pack("{s:{s:s, s:s, s:s}}", "agent", "id", a.id, "name", a.name, "welcome_message",
+				a.welcome_message);
+	agent_release(&a);
+	return req_reply(req, 200, out);
 }
 
 /* Agents are knowledge-base settings like documents, not credentials: any key of the account manages them. */
@@ -157,7 +287,9 @@ static const struct route routes[] = {
 	{ "POST", "/api/v1/keys", create_key, ROUTE_ADMIN },
 	{ "GET", "/api/v1/keys", list_keys, ROUTE_ADMIN },
 	{ "GET", "/api/v1/keys/{id}", get_key, ROUTE_ADMIN },
+	{ "PATCH", "/api/v1/keys/{id}", update_key, ROUTE_ADMIN },
 	{ "DELETE", "/api/v1/keys/{id}", revoke_key, ROUTE_ADMIN },
+	{ "GET", "/api/v1/widget", widget, ROUTE_VISITOR },
 	{ "POST", "/api/v1/agents", create_agent, 0 },
 	{ "GET", "/api/v1/agents", list_agents, 0 },
 	{ "GET", "/api/v1/agents/{id}", get_agent, 0 },

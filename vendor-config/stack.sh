@@ -188,6 +188,8 @@ apache_start() {
 			LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
 			LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so
 			LoadModule mime_module /usr/lib/apache2/modules/mod_mime.so
+			LoadModule dir_module /usr/lib/apache2/modules/mod_dir.so
+			LoadModule reqtimeout_module /usr/lib/apache2/modules/mod_reqtimeout.so
 			LoadModule fcgid_module /usr/lib/apache2/modules/mod_fcgid.so
 			LoadModule headers_module /usr/lib/apache2/modules/mod_headers.so
 			LoadModule rewrite_module /usr/lib/apache2/modules/mod_rewrite.so

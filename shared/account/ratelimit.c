@@ -14,6 +14,8 @@ struct take {
 	struct db_res *r;
 	long long hour, minute;
 	const unsigned char *key_hash;
+	long long revision;
+	const char *bucket; /* a visitor's bucket (ratelimit_take_bucket): no key to check */
 };
 
 static int take_once(struct db *db, void *arg, struct fs_error *e)
@@ -25,10 +27,19 @@ static int take_once(struct db *db, void *arg, struct fs_error *e)
 		       "INSERT INTO rate_counters (key_id, window_kind, window_start, n)"
 		       " SELECT k.id, IF(s.seq = 1, 'h', 'm'), IF(s.seq = 1, ?, ?), 1"
 		       " FROM api_keys k JOIN seq_1_to_2 s"
-		       " WHERE k.key_hash = ? AND k.revoked_at IS NULL"
+		       " WHERE k.key_hash = ? AND k.revoked_at IS NULL AND k.revision = ?"
 		       " AND (k.expires_at IS NULL OR k.expires_at > UTC_TIMESTAMP())"
 		       " ON DUPLICATE KEY UPDATE n = n + 1 RETURNING window_kind, n",
-		       "iib", t->hour, t->minute, t->key_hash, (size_t)32);
+		       "iibi", t->hour, t->minute, t->key_hash, (size_t)32, t->revision);
+}
+
+static int take_bucket_once(struct db *db, void *arg, struct fs_error *e)
+{
+	struct take *t = arg;
+	return db_exec(db, t->r, e,
+		       "INSERT INTO rate_counters (key_id, window_kind, window_start, n) VALUES (?, 'h', ?, 1), (?, 'm', ?, 1)"
+		       " ON DUPLICATE KEY UPDATE n = n + 1 RETURNING window_kind, n",
+		       "sisi", t->bucket, t->hour, t->bucket, t->minute);
 }
 
 /* Gives one take back. */
@@ -71,16 +82,19 @@ void ratelimit_decide(long long n_minute, long long n_hour, long long per_minute
 	}
 }
 
-int ratelimit_take(struct db *db, const char *key_id, const unsigned char key_hash[32], long long per_minute,
-		   long long per_hour, time_t now, struct ratelimit_result *res, struct fs_error *e)
+/* Counts one request in the two windows of a key (checked by its hash and revision) or of a bucket. */
+static int take(struct db *db, const char *key_id, struct take *t, long long per_minute, long long per_hour,
+		time_t now, struct ratelimit_result *res, struct fs_error *e)
 {
 	struct db_res r;
 	long long n_minute = 0, n_hour = 0, minute = (long long)(now - now % 60), hour = (long long)(now - now % 3600);
-	struct take t = { &r, hour, minute, key_hash };
-	int rc = db_retry(db, take_once, &t, e);
+	t->r = &r;
+	t->hour = hour;
+	t->minute = minute;
+	int rc = db_retry(db, t->bucket ? take_bucket_once : take_once, t, e);
 	if (rc < 0)
 		return rc;
-	if (r.nrows == 0) { /* the key is no longer usable */
+	if (r.nrows == 0) { /* the key is no longer usable, or was edited */
 		db_res_release(&r);
 		return FS_EAUTH;
 	}
@@ -100,8 +114,28 @@ int ratelimit_take(struct db *db, const char *key_id, const unsigned char key_ha
 	return db_retry(db, give_back_once, &g, e);
 }
 
+int ratelimit_take(struct db *db, const struct apikey_auth *key, const unsigned char key_hash[32], time_t now,
+		   struct ratelimit_result *res, struct fs_error *e)
+{
+	struct take t = { .key_hash = key_hash, .revision = key->revision };
+	return take(db, key->id, &t, key->per_minute, key->per_hour, now, res, e);
+}
+
+int ratelimit_take_bucket(struct db *db, const char *bucket, long long per_minute, long long per_hour, time_t now,
+			  struct ratelimit_result *res, struct fs_error *e)
+{
+	struct take t = { .bucket = bucket };
+	return take(db, bucket, &t, per_minute, per_hour, now, res, e);
+}
+
 int ratelimit_prune(struct db *db, time_t now, struct fs_error *e)
 {
 	return db_exec(db, NULL, e, "DELETE FROM rate_counters WHERE window_start < ? LIMIT 10000", "i",
 		       (long long)(now - 7200));
+}
+
+int ratelimit_give_back(struct db *db, const char *key_id, time_t now, struct fs_error *e)
+{
+	struct give_back g = { key_id, (long long)(now - now % 3600), (long long)(now - now % 60) };
+	return db_retry(db, give_back_once, &g, e);
 }

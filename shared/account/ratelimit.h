@@ -7,6 +7,7 @@
 
 #include <time.h>
 
+#include "account/apikey.h"
 #include "core/db.h"
 
 struct ratelimit_result {
@@ -16,12 +17,17 @@ struct ratelimit_result {
 	long long reset_secs;  /* seconds until the window that decides `remaining` (or the refusal) ends */
 };
 
-/* Counts one request at time now for the key with id key_id and SHA-256 key_hash. 0 with res filled in, or a
- * negative code (FS_EUNAVAIL). The same statement makes sure the key is still usable (not revoked, not expired)
- * and counts nothing, answering FS_EAUTH, when it is not: a process that remembers a key's limits needs no
- * other query to admit a request. */
-int ratelimit_take(struct db *db, const char *key_id, const unsigned char key_hash[32], long long per_minute,
-		   long long per_hour, time_t now, struct ratelimit_result *res, struct fs_error *e);
+/* Counts one request at time now for the key (its id, limits and revision) with SHA-256 key_hash. 0 with res
+ * filled in, or a negative code (FS_EUNAVAIL). The same statement makes sure the key is still usable (not
+ * revoked, not expired) and still at the remembered revision, and counts nothing, answering FS_EAUTH, when it is
+ * not: a process that remembers a key needs no other query to admit a request, and reads it again after that. */
+int ratelimit_take(struct db *db, const struct apikey_auth *key, const unsigned char key_hash[32], time_t now,
+		   struct ratelimit_result *res, struct fs_error *e);
+/* The same for a bucket that is not a key (36 ASCII characters, e.g. a visitor of a publishable key). */
+int ratelimit_take_bucket(struct db *db, const char *bucket, long long per_minute, long long per_hour, time_t now,
+			  struct ratelimit_result *res, struct fs_error *e);
+/* Gives back one request counted at time now (one admitted by ratelimit_take, then refused for another reason). */
+int ratelimit_give_back(struct db *db, const char *key_id, time_t now, struct fs_error *e);
 /* Deletes counter rows of windows that ended more than an hour before now. */
 int ratelimit_prune(struct db *db, time_t now, struct fs_error *e);
 

@@ -24,7 +24,7 @@
 	"id, account_id, default_for IS NOT NULL, name, system_prompt, fallback_message, top_k, "              \
 	"CAST(similarity_threshold AS CHAR), use_hybrid, answerer, model, CAST(temperature AS CHAR), "          \
 	"max_tokens, history_turns, upstream_fallback, " ISO("created_at") ", " ISO("updated_at") ", "         \
-	"UNIX_TIMESTAMP(created_at)"
+	"UNIX_TIMESTAMP(created_at), welcome_message"
 #define COL_WHEN 17
 
 /* What a body may set, with the API's names and limits; is_default is handled on its own (it moves the mark).
@@ -47,6 +47,7 @@ static const struct field fields[] = {
 	{ "name", F_TEXT, offsetof(struct agent, name), 1, AGENT_NAME_MAX, NULL, 1 },
 	{ "system_prompt", F_TEXT, offsetof(struct agent, system_prompt), 0, AGENT_PROMPT_MAX, NULL, 0 },
 	{ "fallback_message", F_TEXT, offsetof(struct agent, fallback_message), 1, AGENT_PROMPT_MAX, NULL, 0 },
+	{ "welcome_message", F_TEXT, offsetof(struct agent, welcome_message), 0, AGENT_WELCOME_MAX, NULL, 0 },
 	{ "top_k", F_INT, offsetof(struct agent, top_k), 1, 50, NULL, 0 },
 	{ "similarity_threshold", F_NUMBER, offsetof(struct agent, threshold), 0, 1, NULL, 0 },
 	{ "use_hybrid", F_BOOL, offsetof(struct agent, use_hybrid), 0, 0, NULL, 0 },
@@ -74,6 +75,7 @@ static void agent_init_defaults(struct agent *a, long long account_id)
 	a->name = xstrdup(AGENT_DEFAULT_NAME);
 	a->system_prompt = xstrdup(AGENT_DEFAULT_SYSTEM_PROMPT);
 	a->fallback_message = xstrdup(AGENT_DEFAULT_FALLBACK);
+	a->welcome_message = xstrdup(AGENT_DEFAULT_WELCOME);
 	a->top_k = 5;
 	a->threshold = 0.7;
 	a->use_hybrid = 1;
@@ -88,6 +90,7 @@ void agent_release(struct agent *a)
 	free(a->name);
 	free(a->system_prompt);
 	free(a->fallback_message);
+	free(a->welcome_message);
 	free(a->answerer);
 	free(a->model);
 	free(a->upstream_fallback);
@@ -121,13 +124,15 @@ static void agent_from_row(const struct db_res *r, size_t i, struct agent *a)
 	a->upstream_fallback = xstrdup(cell_or(r, i, 14, "error"));
 	snprintf(a->created_at, sizeof(a->created_at), "%s", cell_or(r, i, 15, ""));
 	snprintf(a->updated_at, sizeof(a->updated_at), "%s", cell_or(r, i, 16, ""));
+	a->welcome_message = xstrdup(cell_or(r, i, 18, ""));
 }
 
 json_t *agent_json(const struct agent *a)
 {
-	return json_pack("{s:s, s:s, s:b, s:s, s:s, s:i, s:f, s:b, s:o, s:o, s:f, s:i, s:i, s:s, s:s, s:s}", "id",
-			 a->id, "name", a->name, "is_default", a->is_default, "system_prompt", a->system_prompt,
-			 "fallback_message", a->fallback_message, "top_k", a->top_k, "similarity_threshold",
+	return json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:i, s:f, s:b, s:o, s:o, s:f, s:i, s:i, s:s, s:s, s:s}",
+			 "id", a->id, "name", a->name, "is_default", a->is_default, "system_prompt", a->system_prompt,
+			 "fallback_message", a->fallback_message, "welcome_message", a->welcome_message, "top_k",
+			 a->top_k, "similarity_threshold",
 			 a->threshold, "use_hybrid", a->use_hybrid, "answerer",
 			 a->answerer ? json_string(a->answerer) : json_null(), "model",
 			 a->model ? json_string(a->model) : json_null(), "temperature", a->temperature, "max_tokens",
@@ -186,10 +191,11 @@ static int insert(struct db *db, const struct agent *a, int is_default, struct f
 	return db_exec(db, NULL, e,
 		       "INSERT INTO agents (id, account_id, default_for, name, system_prompt, fallback_message, top_k,"
 		       " similarity_threshold, use_hybrid, answerer, model, temperature, max_tokens, history_turns,"
-		       " upstream_fallback) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		       "sissssisisssiis", a->id, a->account_id, is_default ? account : NULL, a->name, a->system_prompt,
+		       " upstream_fallback, welcome_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		       "sissssisisssiiss", a->id, a->account_id, is_default ? account : NULL, a->name, a->system_prompt,
 		       a->fallback_message, (long long)a->top_k, threshold, (long long)a->use_hybrid, a->answerer, a->model,
-		       temperature, (long long)a->max_tokens, (long long)a->history_turns, a->upstream_fallback);
+		       temperature, (long long)a->max_tokens, (long long)a->history_turns, a->upstream_fallback,
+		       a->welcome_message);
 }
 
 int agent_default(struct db *db, long long account_id, struct agent *out, struct fs_error *e)
@@ -408,10 +414,12 @@ int agent_update(struct db *db, long long account_id, const char *id, json_t *bo
 	rc = db_exec(db, NULL, e,
 		     "UPDATE agents SET default_for = ?, name = ?, system_prompt = ?, fallback_message = ?, top_k = ?,"
 		     " similarity_threshold = ?, use_hybrid = ?, answerer = ?, model = ?, temperature = ?,"
-		     " max_tokens = ?, history_turns = ?, upstream_fallback = ? WHERE id = ? AND account_id = ?",
-		     "ssssisisssiissi", a.is_default ? account : NULL, a.name, a.system_prompt, a.fallback_message,
+		     " max_tokens = ?, history_turns = ?, upstream_fallback = ?, welcome_message = ?"
+		     " WHERE id = ? AND account_id = ?",
+		     "ssssisisssiisssi", a.is_default ? account : NULL, a.name, a.system_prompt, a.fallback_message,
 		     (long long)a.top_k, threshold, (long long)a.use_hybrid, a.answerer, a.model, temperature,
-		     (long long)a.max_tokens, (long long)a.history_turns, a.upstream_fallback, id, account_id);
+		     (long long)a.max_tokens, (long long)a.history_turns, a.upstream_fallback, a.welcome_message, id,
+		     account_id);
 	if (rc < 0 || (rc = db_commit(db, e)) < 0)
 		goto fail;
 	agent_release(&a);

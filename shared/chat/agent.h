@@ -17,6 +17,8 @@
 #define AGENT_DEFAULT_FALLBACK                                                                                    \
 	"I'm sorry, I couldn't find an answer to that in our knowledge base. Please rephrase your question or "  \
 	"contact our support team."
+#define AGENT_DEFAULT_WELCOME "Hi! Ask me anything about our documentation."
+#define AGENT_WELCOME_MAX 1000
 #define AGENT_NAME_MAX 100
 #define AGENT_PROMPT_MAX 8000
 #define AGENT_MODEL_MAX 128
@@ -28,6 +30,7 @@ struct agent {
 	char *name;
 	char *system_prompt;
 	char *fallback_message;
+	char *welcome_message; /* the first line a chat widget shows */
 	int top_k;            /* 1–50 */
 	double threshold;     /* 0–1 */
 	int use_hybrid;

@@ -145,8 +145,11 @@ static int load_conversation(struct db *db, struct chat *c, const char *id, char
 	struct db_res r;
 	if (!util_is_uuid(id))
 		return fs_fail(e, FS_ENOTFOUND, "no conversation '%s'", id);
-	int rc = db_exec(db, &r, e, "SELECT agent_id FROM conversations WHERE id = ? AND account_id = ?", "si", id,
-			 c->account_id);
+	int rc = c->visitor ? db_exec(db, &r, e,
+				      "SELECT agent_id FROM conversations WHERE id = ? AND account_id = ? AND visitor_hash = ?",
+				      "sib", id, c->account_id, c->visitor_hash, sizeof(c->visitor_hash))
+			    : db_exec(db, &r, e, "SELECT agent_id FROM conversations WHERE id = ? AND account_id = ?", "si",
+				      id, c->account_id);
 	if (rc < 0)
 		return rc;
 	if (r.nrows == 0) {
@@ -199,6 +202,10 @@ int chat_prepare(struct chat_engine *ce, struct db *db, long long account_id, co
 	c->message = p->message;
 	c->started_ms = started_ms;
 	c->use_rag = p->use_rag;
+	if (p->visitor_hash) {
+		c->visitor = 1;
+		memcpy(c->visitor_hash, p->visitor_hash, sizeof(c->visitor_hash));
+	}
 	if (p->conversation_id) {
 		if ((rc = load_conversation(db, c, p->conversation_id, conversation_agent, e)) < 0)
 			goto fail;
@@ -404,9 +411,10 @@ static int store_turn(struct db *db, struct chat *c, long long signature, struct
 	if (c->new_conversation) {
 		title_of(c->message, title, sizeof(title));
 		if ((rc = db_exec(db, NULL, e,
-				  "INSERT INTO conversations (id, account_id, agent_id, title, message_count)"
-				  " VALUES (?, ?, ?, ?, 2)",
-				  "siss", c->conversation_id, c->account_id, c->agent.id, title)) < 0)
+				  "INSERT INTO conversations (id, account_id, agent_id, visitor_hash, title, message_count)"
+				  " VALUES (?, ?, ?, ?, ?, 2)",
+				  "sisbs", c->conversation_id, c->account_id, c->agent.id,
+				  c->visitor ? c->visitor_hash : NULL, sizeof(c->visitor_hash), title)) < 0)
 			goto fail;
 	} else {
 		/* the row lock orders two questions asked at once in one conversation */
@@ -576,7 +584,15 @@ void chat_release(struct chat *c)
 /* ---- conversations and feedback ---- */
 
 #define CONVERSATION_COLUMNS                                                                                      \
-	"id, agent_id, title, message_count, " ISO("created_at") ", " ISO("updated_at") ", UNIX_TIMESTAMP(created_at)"
+	"id, agent_id, title, message_count, " ISO("created_at") ", " ISO("updated_at") ", UNIX_TIMESTAMP(created_at),"  \
+	" visitor_hash IS NOT NULL"
+/* The list filters (enum chat_filter), as conditions on a row of conversations. */
+#define WITH_FALLBACK                                                                                             \
+	"EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id AND m.role = 'assistant'"      \
+	" AND m.fallback = 1)"
+#define WITH_DOWNVOTE                                                                                             \
+	"EXISTS (SELECT 1 FROM messages m JOIN message_feedback f ON f.message_id = m.id"                          \
+	" WHERE m.conversation_id = conversations.id AND f.rating = 'down')"
 
 static json_t *str_or_null(const char *s)
 {
@@ -585,17 +601,19 @@ static json_t *str_or_null(const char *s)
 
 static json_t *conversation_object(const struct db_res *r, size_t i)
 {
-	return json_pack("{s:s, s:o, s:s, s:I, s:s, s:s}", "id", db_cell(r, i, 0), "agent_id",
+	return json_pack("{s:s, s:o, s:s, s:I, s:b, s:s, s:s}", "id", db_cell(r, i, 0), "agent_id",
 			 str_or_null(db_cell(r, i, 1)), "title", db_cell(r, i, 2), "message_count",
-			 (json_int_t)db_cell_ll(r, i, 3, 0), "created_at", db_cell(r, i, 4), "updated_at",
-			 db_cell(r, i, 5));
+			 (json_int_t)db_cell_ll(r, i, 3, 0), "visitor", db_cell_ll(r, i, 7, 0) != 0, "created_at",
+			 db_cell(r, i, 4), "updated_at", db_cell(r, i, 5));
 }
 
-int chat_list_conversations(struct db *db, long long account_id, long long limit, const char *cursor,
-			    json_t **items, char **next_cursor, struct fs_error *e)
+int chat_list_conversations(struct db *db, long long account_id, unsigned filter, long long limit,
+			    const char *cursor, json_t **items, char **next_cursor, struct fs_error *e)
 {
+	static const char *const where[] = { NULL, WITH_FALLBACK, WITH_DOWNVOTE, WITH_FALLBACK " OR " WITH_DOWNVOTE };
 	struct db_res r;
-	int rc = page_select(db, &r, CONVERSATION_COLUMNS, "conversations", account_id, limit, cursor, 0, e);
+	int rc = page_select_where(db, &r, CONVERSATION_COLUMNS, "conversations", where[filter & 3], account_id, limit,
+				   cursor, 0, e);
 	*next_cursor = NULL;
 	if (rc < 0)
 		return rc;
@@ -629,13 +647,18 @@ static json_t *message_object(const struct db_res *r, size_t i)
 	return m;
 }
 
-int chat_get_conversation(struct db *db, long long account_id, const char *id, json_t **out, struct fs_error *e)
+int chat_get_conversation(struct db *db, long long account_id, const char *id, const unsigned char *visitor_hash,
+			  json_t **out, struct fs_error *e)
 {
 	struct db_res r, m;
 	if (!util_is_uuid(id))
 		return fs_fail(e, FS_ENOTFOUND, "no conversation '%s'", id);
-	int rc = db_exec(db, &r, e, "SELECT " CONVERSATION_COLUMNS " FROM conversations WHERE id = ? AND account_id = ?",
-			 "si", id, account_id);
+	int rc = visitor_hash ? db_exec(db, &r, e,
+					"SELECT " CONVERSATION_COLUMNS " FROM conversations WHERE id = ? AND account_id = ?"
+					" AND visitor_hash = ?", "sib", id, account_id, visitor_hash, (size_t)32)
+			      : db_exec(db, &r, e,
+					"SELECT " CONVERSATION_COLUMNS " FROM conversations WHERE id = ? AND account_id = ?",
+					"si", id, account_id);
 	if (rc < 0)
 		return rc;
 	if (r.nrows == 0) {
@@ -663,15 +686,19 @@ int chat_get_conversation(struct db *db, long long account_id, const char *id, j
 	return 0;
 }
 
-int chat_feedback(struct db *db, long long account_id, const char *message_id, const char *rating,
-		  const char *comment, json_t **out, struct fs_error *e)
+int chat_feedback(struct db *db, long long account_id, const char *message_id, const unsigned char *visitor_hash,
+		  const char *rating, const char *comment, json_t **out, struct fs_error *e)
 {
 	struct db_res r;
 	if (!util_is_uuid(message_id))
 		return fs_fail(e, FS_ENOTFOUND, "no answer '%s'", message_id);
-	int rc = db_exec(db, &r, e,
-			 "SELECT conversation_id FROM messages WHERE id = ? AND account_id = ? AND role = 'assistant'",
-			 "si", message_id, account_id);
+	int rc = visitor_hash ? db_exec(db, &r, e,
+					"SELECT m.conversation_id FROM messages m JOIN conversations c ON c.id = m.conversation_id"
+					" WHERE m.id = ? AND m.account_id = ? AND m.role = 'assistant' AND c.visitor_hash = ?",
+					"sib", message_id, account_id, visitor_hash, (size_t)32)
+			      : db_exec(db, &r, e,
+					"SELECT conversation_id FROM messages WHERE id = ? AND account_id = ? AND role = 'assistant'",
+					"si", message_id, account_id);
 	if (rc < 0)
 		return rc;
 	size_t found = r.nrows;

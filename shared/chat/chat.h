@@ -54,6 +54,9 @@ struct chat_params {
 	int top_k;                   /* 0: the agent's */
 	double threshold;            /* < 0: the agent's */
 	int hybrid;                  /* < 0: the agent's */
+	/* A visitor's chat (a publishable key): the SHA-256 of the visitor token. A new conversation is theirs; an
+	 * existing one must be theirs (else FS_ENOTFOUND, as an unknown one). NULL for a secret key's chat. */
+	const unsigned char *visitor_hash;
 };
 
 /* One chat from chat_prepare to chat_release. */
@@ -62,6 +65,8 @@ struct chat {
 	struct agent agent;
 	char conversation_id[37];
 	int new_conversation;
+	int visitor;                     /* a visitor's chat: visitor_hash holds their token's SHA-256 */
+	unsigned char visitor_hash[32];
 	const char *message;
 	char *query;                     /* the retrieval query (malloc'd) */
 	struct answer_turn *history;     /* oldest first; strings owned by history_res */
@@ -103,14 +108,20 @@ void chat_release(struct chat *c);
 /* 1 when the question refers back to an earlier one (exposed for tests). */
 int chat_is_followup(const char *question);
 
-/* GET /api/v1/chat/conversations: newest first. */
-int chat_list_conversations(struct db *db, long long account_id, long long limit, const char *cursor,
-			    json_t **items, char **next_cursor, struct fs_error *e);
-/* GET /api/v1/chat/conversations/{id}: the conversation with its messages in order. */
-int chat_get_conversation(struct db *db, long long account_id, const char *id, json_t **out, struct fs_error *e);
+/* Which conversations a list shows: all, or only those with an answer that fell back and/or one rated down. */
+enum chat_filter { CHAT_WITH_FALLBACK = 1 << 0, CHAT_WITH_DOWNVOTE = 1 << 1 };
+
+/* GET /api/v1/chat/conversations: newest first; filter is 0 or chat_filter flags (either kind when both). */
+int chat_list_conversations(struct db *db, long long account_id, unsigned filter, long long limit,
+			    const char *cursor, json_t **items, char **next_cursor, struct fs_error *e);
+/* GET /api/v1/chat/conversations/{id}: the conversation with its messages in order. visitor_hash (may be NULL)
+ * restricts it to the visitor's own conversation (FS_ENOTFOUND otherwise). */
+int chat_get_conversation(struct db *db, long long account_id, const char *id, const unsigned char *visitor_hash,
+			  json_t **out, struct fs_error *e);
 /* POST /api/v1/chat/messages/{id}/feedback: rating "up" | "down", comment may be NULL. Only an answer (an
- * assistant message) of the account takes feedback: anything else is FS_ENOTFOUND. */
-int chat_feedback(struct db *db, long long account_id, const char *message_id, const char *rating,
-		  const char *comment, json_t **out, struct fs_error *e);
+ * assistant message) of the account takes feedback, and with visitor_hash only one of the visitor's own
+ * conversation: anything else is FS_ENOTFOUND. */
+int chat_feedback(struct db *db, long long account_id, const char *message_id, const unsigned char *visitor_hash,
+		  const char *rating, const char *comment, json_t **out, struct fs_error *e);
 
 #endif

@@ -7,12 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/buf.h"
 #include "core/util.h"
 #include "core/banned.h"
 
-enum setting_type { SET_STR, SET_INT, SET_REAL };
+enum setting_type { SET_STR, SET_INT, SET_REAL, SET_BOOL };
 
 struct setting {
 	const char *section;
@@ -26,6 +27,7 @@ struct setting {
 
 #define STR(sec, k, field, def) { sec, k, SET_STR, offsetof(struct config, field), def, 0, 0, 0, 0, 0, 0 }
 #define INT(sec, k, field, def, lo, hi) { sec, k, SET_INT, offsetof(struct config, field), NULL, def, lo, hi, 0, 0, 0 }
+#define BOOL(sec, k, field, def) { sec, k, SET_BOOL, offsetof(struct config, field), NULL, def, 0, 1, 0, 0, 0 }
 #define REAL(sec, k, field, def, lo, hi) { sec, k, SET_REAL, offsetof(struct config, field), NULL, 0, 0, 0, def, lo, hi }
 
 /* Where `make install` puts the data files (the sentence model); the build passes its PREFIX. */
@@ -90,6 +92,10 @@ static const struct setting settings[] = {
 	INT("answerer", "max_retries", answerer_max_retries, 2, 0, 10),
 	STR("answerer", "sentence_model", answerer_sentence_model, FAQSURE_SHAREDIR "/" FAQSURE_SENTENCE_MODEL_FILE),
 	INT("chat", "max_message_chars", chat_max_message_chars, 4000, 1, 100000),
+	STR("cors", "allowed_origins", cors_allowed_origins, ""),
+	INT("widget", "visitor_per_minute", widget_visitor_per_minute, 10, 1, 1000000),
+	INT("widget", "visitor_per_hour", widget_visitor_per_hour, 100, 1, 100000000),
+	BOOL("widget", "trust_forwarded_for", widget_trust_forwarded_for, 0),
 	INT("worker", "lease_seconds", worker_lease_seconds, 300, 5, 86400),
 	INT("worker", "poll_ms", worker_poll_ms, 1000, 10, 60000),
 	INT("worker", "sentence_seconds", worker_sentence_seconds, 5, 0, 86400),
@@ -181,6 +187,17 @@ static int set_value(struct config *c, const char *name, int line, const char *s
 				       section, key, s->rmin, s->rmax, value);
 		*real_field(c, s) = d;
 		return 0;
+	}
+	if (s->type == SET_BOOL) {
+		static const char *const yes[] = { "true", "yes", "on", "1" }, *const no[] = { "false", "no", "off", "0" };
+		for (size_t i = 0; i < 4; i++) {
+			if (!strcasecmp(value, yes[i]) || !strcasecmp(value, no[i])) {
+				*int_field(c, s) = !strcasecmp(value, yes[i]);
+				return 0;
+			}
+		}
+		return fs_fail(e, FS_EINVAL, "%s:%d: %s.%s must be true or false, not '%s'", name, line, section, key,
+			       value);
 	}
 	long long v;
 	if (util_parse_ll(value, s->min, s->max, &v) < 0)

@@ -85,6 +85,14 @@ struct config {
 	/* [chat] */
 	long long chat_max_message_chars;
 
+	/* [cors] */
+	char *cors_allowed_origins;  /* origins (comma or space separated) whose pages may call with a secret key */
+
+	/* [widget] (publishable keys) */
+	long long widget_visitor_per_minute; /* per client address and key, on top of the key's limits */
+	long long widget_visitor_per_hour;
+	long long widget_trust_forwarded_for; /* the client address is X-Forwarded-For's last, not REMOTE_ADDR */
+
 	/* [worker] */
 	long long worker_lease_seconds;
 	long long worker_poll_ms;

@@ -195,7 +195,7 @@ static int bind_params(struct param_list *p, const struct db_param *params, size
 	for (size_t k = 0; k < n; k++) {
 		MYSQL_BIND *b = &p->bind[k];
 		const struct db_param *q = &params[k];
-		if (q->type == 's' && !q->ptr) {
+		if ((q->type == 's' || q->type == 'b') && !q->ptr) { /* a NULL pointer is SQL NULL */
 			b->buffer_type = MYSQL_TYPE_NULL;
 		} else if (q->type == 's' || q->type == 'b') {
 			b->buffer_type = q->type == 's' ? MYSQL_TYPE_STRING : MYSQL_TYPE_BLOB;

@@ -43,6 +43,12 @@ char *page_cursor_make(const char *when, const char *id)
 int page_select(struct db *db, struct db_res *r, const char *columns, const char *table, long long account_id,
 		long long limit, const char *cursor, int oldest_first, struct fs_error *e)
 {
+	return page_select_where(db, r, columns, table, NULL, account_id, limit, cursor, oldest_first, e);
+}
+
+int page_select_where(struct db *db, struct db_res *r, const char *columns, const char *table, const char *where,
+		      long long account_id, long long limit, const char *cursor, int oldest_first, struct fs_error *e)
+{
 	struct page_pos pos;
 	struct buf sql;
 	const char *after = oldest_first ? ">" : "<", *order = oldest_first ? "" : " DESC";
@@ -51,6 +57,8 @@ int page_select(struct db *db, struct db_res *r, const char *columns, const char
 		return rc;
 	buf_init(&sql, BUF_NO_LIMIT);
 	buf_addf(&sql, "SELECT %s FROM %s WHERE account_id = ?", columns, table);
+	if (where)
+		buf_addf(&sql, " AND (%s)", where);
 	if (cursor)
 		buf_addf(&sql, " AND (created_at %s FROM_UNIXTIME(?) OR (created_at = FROM_UNIXTIME(?) AND id %s ?))", after,
 			 after);

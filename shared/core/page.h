@@ -29,6 +29,9 @@ char *page_cursor_make(const char *when, const char *id);
  * page_next gives the next page's cursor from the column holding UNIX_TIMESTAMP(created_at). */
 int page_select(struct db *db, struct db_res *r, const char *columns, const char *table, long long account_id,
 		long long limit, const char *cursor, int oldest_first, struct fs_error *e);
+/* The same, with further conditions (SQL text of the program, never client data) on the rows. */
+int page_select_where(struct db *db, struct db_res *r, const char *columns, const char *table, const char *where,
+		      long long account_id, long long limit, const char *cursor, int oldest_first, struct fs_error *e);
 size_t page_shown(const struct db_res *r, long long limit);
 /* A malloc'd cursor for the page after the rows shown, or NULL when they were the last. */
 char *page_next(const struct db_res *r, long long limit, size_t when_col);

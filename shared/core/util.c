@@ -243,3 +243,20 @@ void util_format_time_us(long long us, char out[32])
 	size_t n = strftime(out, 32, "%Y-%m-%d %H:%M:%S", &tm);
 	snprintf(out + n, 32 - n, ".%06u", (unsigned)(us % 1000000));
 }
+
+void util_base62(char *out, size_t n)
+{
+	static const char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+	unsigned char pool[64];
+	size_t used = sizeof(pool), i = 0;
+	while (i < n) {
+		if (used == sizeof(pool)) {
+			util_random(pool, sizeof(pool));
+			used = 0;
+		}
+		unsigned char c = pool[used++];
+		if (c < 248) /* 248 = 4 * 62: keeps every character equally likely */
+			out[i++] = alphabet[c % 62];
+	}
+	out[n] = '\0';
+}

@@ -13,6 +13,8 @@
 void util_random(void *out, size_t n);
 /* A random (version 4) UUID, lower-case, into out[37]. */
 void util_uuid(char out[37]);
+/* n random characters of [0-9A-Za-z], each equally likely (log2(62) bits each), then a NUL: out[n + 1]. */
+void util_base62(char *out, size_t n);
 int util_is_uuid(const char *s);
 /* Lower-case hex of n bytes into out[2n+1]. */
 void util_hex(const unsigned char *in, size_t n, char *out);

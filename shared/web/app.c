@@ -103,6 +103,20 @@ int req_reply(struct request *req, int status, json_t *body)
 	return 0;
 }
 
+int req_reply_empty(struct request *req, int status)
+{
+	struct buf head;
+	buf_init(&head, BUF_NO_LIMIT);
+	buf_addf(&head, "Status: %d %s\r\nCache-Control: no-store\r\nX-Request-Id: %s\r\n%s\r\n", status,
+		 fs_http_reason(status), req->request_id, buf_str(&req->headers));
+	if (io_write(req, head.ptr, head.len) < 0)
+		fprintf(stderr, "faqsure: request %s: client went away before the reply\n", req->request_id);
+	buf_release(&head);
+	req->replied = 1;
+	req->status = status;
+	return 0;
+}
+
 static int io_flush(struct request *req)
 {
 	if (fcgx(req))
@@ -297,11 +311,13 @@ int req_json_body(struct request *req, json_t **out, struct fs_error *e)
 		rc = fs_fail(e, FS_EINVAL, "request body is empty; send a JSON object");
 		goto out;
 	}
+	/* A UTF-8 byte order mark (some Windows tools write one) is not part of the JSON text. */
+	size_t skip = body.len >= 3 && !memcmp(body.ptr, "\xEF\xBB\xBF", 3) ? 3 : 0;
 	json_error_t jerr;
-	json_t *v = json_loadb(body.ptr, body.len, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *v = json_loadb(body.ptr + skip, body.len - skip, JSON_REJECT_DUPLICATES, &jerr);
 	if (!v) {
 		const char *field = json_error_code(&jerr) == json_error_numeric_overflow
-			? too_big_field(body.ptr, body.len) : NULL;
+			? too_big_field(body.ptr + skip, body.len - skip) : NULL;
 		if (field)
 			rc = fs_fail(e, FS_EINVAL, "%s is too large a number", field);
 		else
@@ -415,6 +431,128 @@ static int reply_rate_limited(struct request *req, const struct ratelimit_result
 					     (json_int_t)req->key.per_hour));
 }
 
+/* ---- browsers: CORS and publishable keys ---- */
+
+static void cors_headers(struct request *req, const char *origin)
+{
+	if (req->cors)
+		return;
+	req_header(req, "Access-Control-Allow-Origin", origin);
+	req_header(req, "Vary", "Origin");
+	req_header(req, "Access-Control-Expose-Headers",
+		   "X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, Location");
+	req->cors = 1;
+}
+
+/* Whether a page of origin may call the API at all: listed in [cors] allowed_origins (secret keys) or by a usable
+ * publishable key. Asked where no key says it: preflights, and errors before a key was known. */
+static int origin_allowed(struct request *req, const char *origin, int *allowed, struct fs_error *e)
+{
+	*allowed = apikey_origin_listed(req->cfg->cors_allowed_origins, origin);
+	return *allowed ? 0 : apikey_origin_known(req->db, origin, allowed, e);
+}
+
+/* The client's address for per-visitor limits: the connection's, or with [widget] trust_forwarded_for the last
+ * entry of X-Forwarded-For (the one the trusted proxy added). */
+static void client_address(const struct request *req, char *out, size_t size)
+{
+	const char *addr = req_param(req, "REMOTE_ADDR"), *xff = req_param(req, "HTTP_X_FORWARDED_FOR");
+	snprintf(out, size, "%s", addr ? addr : "");
+	if (req->cfg->widget_trust_forwarded_for && xff && *xff) {
+		const char *last = strrchr(xff, ',');
+		last = last ? last + 1 : xff;
+		while (*last == ' ' || *last == '\t')
+			last++;
+		snprintf(out, size, "%.*s", (int)strcspn(last, " \t"), last);
+	}
+}
+
+/* What a publishable key must pass besides its own limits: its origin, a route it may call, and the limits of
+ * each visitor (client address) of the key. 0 to go on, 1 when the request was answered (429), or an error. */
+static int admit_visitor(struct request *req, time_t now, struct fs_error *e)
+{
+	const char *origin = req_param(req, "HTTP_ORIGIN");
+	if (!req->cors)
+		return fs_fail(e, FS_EFORBIDDEN,
+			       origin ? "origin %s is not allowed for this key (its allowed_origins do not list it)"
+				      : "%sa publishable key must be used from a web page of one of its allowed_origins",
+			       origin ? origin : "");
+	if (!(req->route->flags & ROUTE_VISITOR))
+		return fs_fail(e, FS_EFORBIDDEN,
+			       "a publishable key may only chat (POST /api/v1/chat and the visitor's own conversation);"
+			       " use a secret key on your server for %s %s", req->method, req->route->pattern);
+	char addr[256], hex[65], bucket[37];
+	unsigned char digest[32];
+	struct buf b;
+	struct ratelimit_result rl;
+	client_address(req, addr, sizeof(addr));
+	buf_init(&b, BUF_NO_LIMIT);
+	buf_addf(&b, "%s|%s", req->key.id, addr);
+	util_sha256(b.ptr, b.len, digest);
+	buf_release(&b);
+	util_hex(digest, sizeof(digest), hex);
+	snprintf(bucket, sizeof(bucket), "v%.35s", hex); /* never a key id: those are UUIDs */
+	long long per_minute = req->cfg->widget_visitor_per_minute, per_hour = req->cfg->widget_visitor_per_hour;
+	int rc = ratelimit_take_bucket(req->db, bucket, per_minute, per_hour, now, &rl, e);
+	if (rc < 0 || rl.allowed)
+		return rc;
+	/* The key's own count of this request goes back: it was refused. */
+	if ((rc = ratelimit_give_back(req->db, req->key.id, now, e)) < 0)
+		return rc;
+	char msg[128], v[32];
+	snprintf(msg, sizeof(msg), "%lld requests per %s per visitor limit exceeded", rl.hit_hour ? per_hour : per_minute,
+		 rl.hit_hour ? "hour" : "minute");
+	snprintf(v, sizeof(v), "%lld", rl.reset_secs);
+	req_header(req, "Retry-After", v);
+	req->error_code = "rate_limit_exceeded";
+	req_reply(req, 429, json_pack("{s:s, s:s, s:I, s:I}", "error", "rate_limit_exceeded", "message", msg,
+				      "limit_per_minute", (json_int_t)per_minute, "limit_per_hour", (json_int_t)per_hour));
+	return 1;
+}
+
+/* OPTIONS: a browser's preflight (Origin and Access-Control-Request-Method), or a plain question for the methods
+ * of a path. Neither needs a key. */
+static int preflight(struct request *req, const struct route *routes, size_t nroutes, struct fs_error *e)
+{
+	struct buf allow;
+	int rc = 0, allowed;
+	buf_init(&allow, BUF_NO_LIMIT);
+	for (size_t i = 0; i < nroutes; i++) {
+		if (!app_match_path(routes[i].pattern, req->path, NULL, NULL))
+			continue;
+		buf_addf(&allow, "%s%s", allow.len ? ", " : "", routes[i].method);
+		if (!strcmp(routes[i].method, "GET"))
+			buf_adds(&allow, ", HEAD");
+	}
+	const char *origin = req_param(req, "HTTP_ORIGIN"), *asked = req_param(req, "HTTP_ACCESS_CONTROL_REQUEST_METHOD");
+	if (!allow.len) {
+		rc = fs_fail(e, FS_ENOTFOUND, "no route %s", req->path);
+		goto out;
+	}
+	buf_adds(&allow, ", OPTIONS");
+	if (!origin || !asked) {
+		req_header(req, "Allow", buf_str(&allow));
+		rc = req_reply_empty(req, 204);
+		goto out;
+	}
+	if ((rc = origin_allowed(req, origin, &allowed, e)) < 0)
+		goto out;
+	if (!allowed) {
+		rc = fs_fail(e, FS_EFORBIDDEN,
+			     "origin %s may not call this API from a browser: list it in a publishable key's"
+			     " allowed_origins", origin);
+		goto out;
+	}
+	cors_headers(req, origin);
+	req_header(req, "Access-Control-Allow-Methods", buf_str(&allow));
+	req_header(req, "Access-Control-Allow-Headers", "X-API-Key, Content-Type, X-Visitor-Token");
+	req_header(req, "Access-Control-Max-Age", "600");
+	rc = req_reply_empty(req, 204);
+out:
+	buf_release(&allow);
+	return rc;
+}
+
 /* Authentication, rate limit, scope and balance for a route that needs a key. A key this process has seen
  * costs one statement: the rate-limit upsert, which also checks that the key is still usable. */
 static int admit(struct request *req, struct fs_error *e)
@@ -422,7 +560,11 @@ static int admit(struct request *req, struct fs_error *e)
 	struct ratelimit_result rl;
 	unsigned char hash[32];
 	time_t now = time(NULL);
-	int rc = apikey_hash(req_param(req, "HTTP_X_API_KEY"), hash, e);
+	const char *presented = req_param(req, "HTTP_X_API_KEY"), *authz = req_param(req, "HTTP_AUTHORIZATION");
+	if ((!presented || !*presented) && authz && *authz)
+		return fs_fail(e, FS_EAUTH, "API key is missing: send it in the X-API-Key header (X-API-Key: faqsure_sk_…),"
+				       " not in Authorization");
+	int rc = apikey_hash(presented, hash, e);
 	if (rc < 0)
 		return rc;
 	struct apikey_cache_entry *known = apikey_cache_find(req->keys, hash);
@@ -432,15 +574,23 @@ static int admit(struct request *req, struct fs_error *e)
 		known = apikey_cache_put(req->keys, hash, &req->key);
 	}
 	req->key = known->auth;
-	rc = ratelimit_take(req->db, req->key.id, hash, req->key.per_minute, req->key.per_hour, now, &rl, e);
-	if (rc == FS_EAUTH) { /* revoked or expired since it was remembered: forget it; the full check says why */
+	rc = ratelimit_take(req->db, &req->key, hash, now, &rl, e);
+	if (rc == FS_EAUTH) { /* revoked, expired or edited since it was remembered: the full check says which */
 		apikey_cache_drop(req->keys, hash);
-		rc = apikey_authenticate(req->db, hash, &req->key, e);
-		return rc < 0 ? rc : fs_fail(e, FS_EAUTH, "API key is not valid");
+		if ((rc = apikey_authenticate(req->db, hash, &req->key, e)) < 0)
+			return rc;
+		known = apikey_cache_put(req->keys, hash, &req->key); /* edited: count it as it is now */
+		rc = ratelimit_take(req->db, &req->key, hash, now, &rl, e);
+		if (rc == FS_EAUTH)
+			return fs_fail(e, FS_EAUTH, "API key is not valid");
 	}
 	if (rc < 0)
 		return rc;
 	req->authenticated = 1;
+	const char *origin = req_param(req, "HTTP_ORIGIN");
+	if (origin && apikey_origin_listed(req->key.publishable ? req->key.origins : req->cfg->cors_allowed_origins,
+					   origin))
+		cors_headers(req, origin);
 	if (util_now_ms() - known->marked_ms >= 60000.0 || known->marked_ms == 0) {
 		if ((rc = apikey_mark_used(req->db, req->key.id, e)) < 0)
 			return rc;
@@ -451,6 +601,8 @@ static int admit(struct request *req, struct fs_error *e)
 		reply_rate_limited(req, &rl);
 		return 0;
 	}
+	if (req->key.publishable && (rc = admit_visitor(req, now, e)) != 0)
+		return rc;
 	if ((req->route->flags & ROUTE_ADMIN) && !req->key.admin)
 		return fs_fail(e, FS_EFORBIDDEN, "this route needs an API key with the admin scope");
 	if (req->route->flags & ROUTE_SPENDS) {
@@ -578,17 +730,26 @@ static void serve(struct app *app, FCGX_Request *fr)
 	util_hex(id, sizeof(id), req.request_id);
 	parse_target(&req);
 
-	int rc = route_request(&req, app->p->routes, app->p->nroutes, &e);
-	if (rc == 0 && !(req.route->flags & ROUTE_PUBLIC))
+	int options = !strcmp(req.method, "OPTIONS");
+	int rc = options ? preflight(&req, app->p->routes, app->p->nroutes, &e)
+			 : route_request(&req, app->p->routes, app->p->nroutes, &e);
+	if (rc == 0 && !options && !(req.route->flags & ROUTE_PUBLIC))
 		rc = admit(&req, &e);
 	if (rc == 0 && !req.replied && (rc = make_state(app, &e)) == 0) {
 		req.state = app->state;
 		rc = req.route->handler(&req, &e);
 	}
-	if (rc < 0 && req.streaming)
+	if (rc < 0 && req.streaming) {
 		req_sse_error(&req, &e);
-	else if (rc < 0 && !req.replied)
+	} else if (rc < 0 && !req.replied) {
+		/* A page of an origin that may call the API reads its errors too (a 401 for a bad key, say). */
+		const char *origin = req_param(&req, "HTTP_ORIGIN");
+		int allowed = 0;
+		struct fs_error ignored;
+		if (origin && !req.cors && !options && origin_allowed(&req, origin, &allowed, &ignored) == 0 && allowed)
+			cors_headers(&req, origin);
 		reply_error(&req, &e);
+	}
 	else if (!req.replied)
 		reply_error(&req, &(struct fs_error){ FS_EINTERNAL, "handler gave no answer" });
 
@@ -599,7 +760,7 @@ static void serve(struct app *app, FCGX_Request *fr)
 		fflush(stdout);
 	req.io = NULL;
 
-	if (!req.route || !(req.route->flags & ROUTE_NO_USAGE)) {
+	if (!options && (!req.route || !(req.route->flags & ROUTE_NO_USAGE))) {
 		struct usage_event ev = {
 			.account_id = req.authenticated ? req.key.account_id : 0,
 			.key_id = req.authenticated ? req.key.id : NULL,

@@ -24,6 +24,7 @@ enum route_flags {
 	ROUTE_ADMIN = 1 << 1,  /* needs a key with scope admin */
 	ROUTE_SPENDS = 1 << 2, /* spends tokens: 402 before any work when the balance is exhausted */
 	ROUTE_NO_USAGE = 1 << 3, /* no usage event (health checks) */
+	ROUTE_VISITOR = 1 << 4, /* a publishable key may call it (from one of its origins): chat and the widget */
 };
 
 struct route {
@@ -57,6 +58,7 @@ struct request {
 	int streaming, client_gone;
 	const char *error_code;
 	double started_ms;
+	int cors; /* Access-Control-Allow-Origin was added */
 	void *state; /* the program's, made by its init hook (struct app_program); NULL without one */
 };
 
@@ -79,6 +81,8 @@ int app_run(const struct app_program *p);
 
 /* Answers status with body (a JSON value; the reference is stolen). */
 int req_reply(struct request *req, int status, json_t *body);
+/* Answers status (204, 304) with the headers only, no body. */
+int req_reply_empty(struct request *req, int status);
 /* Server-sent events (text/event-stream): req_sse_begin sends the status line and headers at once (no
  * Content-Length); each req_sse_event then sends "event: <name>\ndata: <compact JSON>\n\n" and flushes it to the
  * web server at once (under mod_fcgid that needs FcgidOutputBufferSize 0). Events carry JSON only, so a data

@@ -6,7 +6,8 @@ import uuid
 from harness import TIME_RE, UUID_RE, check, eq, expect_error, name_cases, sql_quote, stack
 
 AGENTS = "/api/v1/agents"
-AGENT_FIELDS = {"id", "name", "is_default", "system_prompt", "fallback_message", "top_k", "similarity_threshold",
+AGENT_FIELDS = {"id", "name", "is_default", "system_prompt", "fallback_message", "welcome_message", "top_k",
+                "similarity_threshold",
                 "use_hybrid", "answerer", "model", "temperature", "max_tokens", "history_turns",
                 "upstream_fallback", "created_at", "updated_at"}
 DEFAULT_PROMPT = ("You are a helpful support assistant. Answer the user's question using only the numbered context "
@@ -15,7 +16,8 @@ DEFAULT_PROMPT = ("You are a helpful support assistant. Answer the user's questi
 DEFAULT_FALLBACK = ("I'm sorry, I couldn't find an answer to that in our knowledge base. Please rephrase your "
                     "question or contact our support team.")
 # Every setting at its default (the table's defaults and agent.h's texts).
-DEFAULTS = {"system_prompt": DEFAULT_PROMPT, "fallback_message": DEFAULT_FALLBACK, "top_k": 5,
+DEFAULTS = {"system_prompt": DEFAULT_PROMPT, "fallback_message": DEFAULT_FALLBACK,
+            "welcome_message": "Hi! Ask me anything about our documentation.", "top_k": 5,
             "similarity_threshold": 0.7, "use_hybrid": True, "answerer": None, "model": None, "temperature": 0.2,
             "max_tokens": 512, "history_turns": 6, "upstream_fallback": "error"}
 

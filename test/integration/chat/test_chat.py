@@ -169,7 +169,9 @@ def test_chat_conversations_list_newest_first_and_paginated(s):
     eq([c["id"] for c in listed], list(reversed(made)), "every conversation once, newest first")
     full = {c["id"]: c for c in s.get(f"{CONVERSATIONS}?limit=100", key=key).json["conversations"]}
     c1 = full[made[1]]
-    eq(set(c1), {"id", "agent_id", "title", "message_count", "created_at", "updated_at"}, "conversation fields")
+    eq(set(c1), {"id", "agent_id", "title", "message_count", "visitor", "created_at", "updated_at"},
+       "conversation fields")
+    eq(c1["visitor"], False, "a secret key's conversation is not a visitor's")
     eq(c1["message_count"], 4, "two turns")
     eq(c1["title"], "question number 1 with spaces", "title with whitespace collapsed")
     check(UUID_RE.match(c1["agent_id"]), f"agent_id {c1['agent_id']!r}")

@@ -7,7 +7,8 @@ from harness import (KEY_RE, TIME_RE, UUID_RE, check, eq, expect_error, header_i
 
 KEYS = "/api/v1/keys"
 DOCS = "/api/v1/documents"
-KEY_FIELDS = {"id", "name", "prefix", "scope", "rate_limit_per_minute", "rate_limit_per_hour", "expires_at",
+KEY_FIELDS = {"id", "name", "prefix", "type", "allowed_origins", "agent_id", "scope", "rate_limit_per_minute",
+              "rate_limit_per_hour", "expires_at",
               "last_used_at", "revoked", "revoked_at", "created_at"}
 
 
