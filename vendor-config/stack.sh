@@ -427,6 +427,8 @@ demo() {
 		Demo account "demo", admin API key:
 		  $key
 
+		Console:  $url/console/  (sign in with the key above: keys, documents, playground, analytics)
+
 		Try it:
 		  curl -s $url/api/v1/documents -H "X-API-Key: $key"
 		  curl -s $url/api/v1/documents/upload -H "X-API-Key: $key" -F "file=@README.md"
@@ -434,6 +436,10 @@ demo() {
 		    -d '{"query": "How do I run the tests?", "top_k": 3}'
 		  curl -s $url/api/v1/chat -H "X-API-Key: $key" -H "Content-Type: application/json" \\
 		    -d '{"message": "How do I run the tests?"}'
+
+		Chat widget for a page of your site: create a publishable key for the page's origin (console, API Keys),
+		then add to the page:
+		  <script src="$url/widget.js" data-key="faqsure_pk_…" async></script>
 
 		Manage it:  FAQSURE_CONFIG=$CONF $CTL --help
 		Stop it:    make stop$( [ "$VARDIR" = "$top/var" ] || printf ' VARDIR=%s' "$VARDIR")
