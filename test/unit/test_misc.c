@@ -1,6 +1,7 @@
 /* Rate-limit window arithmetic, route matching, cursors, error mapping. */
 #include <stdlib.h>
 
+#include "account/apikey.h"
 #include "account/ratelimit.h"
 #include "check.h"
 #include "core/err.h"
@@ -91,7 +92,48 @@ static void errors_map_to_seed_statuses(void)
 	CHECK_INT(fs_http_status(12345), 500);
 }
 
+/* Origins of publishable keys: canonical form, and what is refused. */
+static void origins_are_canonical(void)
+{
+	char out[APIKEY_ORIGINS_SIZE];
+	struct fs_error e;
+	json_t *ok = json_pack("[s, s, s, s, s]", "HTTPS://Shop.Example.COM:443/", "http://localhost:8081",
+			       "http://[::1]:3000", "http://shop.example.com:80", "http://localhost:8081");
+	CHECK_INT(apikey_origins_parse(ok, "allowed_origins", out, &e), 0);
+	CHECK_STR(out, "https://shop.example.com http://localhost:8081 http://[::1]:3000 http://shop.example.com");
+	CHECK(apikey_origin_listed(out, "http://localhost:8081"));
+	CHECK(apikey_origin_listed(out, "https://shop.example.com"));
+	CHECK(!apikey_origin_listed(out, "https://shop.example.co"));
+	CHECK(!apikey_origin_listed(out, "http://localhost"));
+	CHECK(!apikey_origin_listed(out, ""));
+	json_decref(ok);
+	static const char *const bad[] = { "*", "null", "https://a.test/x", "https://a.test?q", "ftp://a.test",
+					   "https://", "https://a.test:0", "https://a.test:65536", "https://user@a.test",
+					   "https://a b.test", "https://.a.test", "https://a.test.", "https://[zz]",
+					   "//a.test", "https://a.test#f" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *one = json_pack("[s]", bad[i]);
+		int rc = apikey_origins_parse(one, "allowed_origins", out, &e);
+		if (rc != FS_EINVAL)
+			printf("    accepted %s\n", bad[i]);
+		CHECK_INT(rc, FS_EINVAL);
+		CHECK_CONTAINS(e.msg, "allowed_origins[0]");
+		json_decref(one);
+	}
+	json_t *none = json_array(), *many = json_array();
+	for (int i = 0; i <= APIKEY_MAX_ORIGINS; i++)
+		json_array_append_new(many, json_sprintf("https://h%d.test", i));
+	CHECK_INT(apikey_origins_parse(none, "allowed_origins", out, &e), FS_EINVAL);
+	CHECK_INT(apikey_origins_parse(many, "allowed_origins", out, &e), FS_EINVAL);
+	json_decref(none);
+	json_decref(many);
+	/* The configured list for secret keys may separate origins by commas too. */
+	CHECK(apikey_origin_listed("https://a.test, https://b.test", "https://b.test"));
+	CHECK(!apikey_origin_listed("https://a.test, https://b.test", "https://c.test"));
+}
+
 const struct test_case ratelimit_cases[] = {
+	{ "origins_are_canonical", origins_are_canonical },
 	{ "ratelimit_admits_up_to_the_limit", ratelimit_admits_up_to_the_limit },
 	{ "ratelimit_hour_binds", ratelimit_hour_binds },
 	{ NULL, NULL },
