@@ -80,8 +80,8 @@ static const char usage_account_list[] =
 static const char usage_account_topup[] =
 	"usage: faqsurectl account topup NAME N\n"
 	"\n"
-	"Adds N tokens to the account's balance (N may be negative to correct a mistake) and prints the new\n"
-	"balance. Accounts with an unlimited balance cannot be topped up.\n";
+	"Adds N tokens to the account's balance (N may be negative to correct a mistake, but a balance never goes\n"
+	"below zero) and prints the new balance. Accounts with an unlimited balance cannot be topped up.\n";
 
 static const char usage_key_create[] =
 	"usage: faqsurectl key create --account NAME --name LABEL [--per-minute N] [--per-hour N]\n"

@@ -1,8 +1,9 @@
-/* Accounts: create, find, list, top up, lock, debit. */
+/* Accounts: create, find, list, top up, lock, holds and debits. */
 #include "account/account.h"
 
 #include <string.h>
 
+#include "core/util.h"
 #include "core/banned.h"
 
 int account_create(struct db *db, const char *name, long long balance, long long *id, struct fs_error *e)
@@ -67,16 +68,28 @@ int account_lock(struct db *db, long long account_id, struct fs_error *e)
 
 int account_topup(struct db *db, const char *name, long long n, long long *balance, struct fs_error *e)
 {
+	struct db_res r;
 	long long id;
 	int rc = account_find(db, name, &id, e);
-	if (rc == 0)
-		rc = db_exec(db, NULL, e,
-			     "UPDATE accounts SET balance = balance + ? WHERE id = ? AND balance IS NOT NULL", "ii", n, id);
-	if (rc == 0)
-		rc = account_balance(db, id, balance, e);
-	if (rc == 0 && *balance == ACCOUNT_UNLIMITED)
-		rc = fs_fail(e, FS_EINVAL, "account '%s' has an unlimited balance; there is nothing to top up", name);
-	return rc;
+	if (rc < 0)
+		return rc;
+	/* A correction (n < 0) may not take the balance below zero; adding tokens to a balance an earlier version
+	 * left below zero is always fine. */
+	if ((rc = db_exec(db, &r, e,
+			  "UPDATE accounts SET balance = balance + ? WHERE id = ? AND balance IS NOT NULL"
+			  " AND (? >= 0 OR balance + ? >= 0)",
+			  "iiii", n, id, n, n)) < 0)
+		return rc;
+	unsigned long long changed = r.affected;
+	db_res_release(&r);
+	if ((rc = account_balance(db, id, balance, e)) < 0)
+		return rc;
+	if (*balance == ACCOUNT_UNLIMITED)
+		return fs_fail(e, FS_EINVAL, "account '%s' has an unlimited balance; there is nothing to top up", name);
+	if (!changed && n < 0)
+		return fs_fail(e, FS_EINVAL, "account '%s' has %lld tokens: taking %lld would leave it below zero", name,
+			       *balance, -n);
+	return 0;
 }
 
 int account_print_list(struct db *db, FILE *out, struct fs_error *e)
@@ -97,15 +110,134 @@ int account_print_list(struct db *db, FILE *out, struct fs_error *e)
 	return 0;
 }
 
-int account_debit(struct db *db, long long account_id, long long tokens, long long *balance_out,
-		  struct fs_error *e)
+/* ---- holds and debits ---- */
+
+/* The account's balance, its row locked for the caller's transaction: FS_EAUTH when it is gone. */
+static int locked_balance(struct db *db, long long account_id, long long *balance, struct fs_error *e)
+{
+	struct db_res r;
+	int rc = db_exec(db, &r, e, "SELECT balance FROM accounts WHERE id = ? FOR UPDATE", "i", account_id);
+	if (rc < 0)
+		return rc;
+	if (r.nrows == 0)
+		rc = fs_fail(e, FS_EAUTH, "the account no longer exists");
+	else
+		*balance = db_cell_ll(&r, 0, 0, ACCOUNT_UNLIMITED);
+	db_res_release(&r);
+	return rc;
+}
+
+/* What the account's live holds set aside. Read under the account's row lock, which every hold is written
+ * under, so it sees every hold committed before. */
+static int held(struct db *db, long long account_id, long long *tokens, struct fs_error *e)
+{
+	struct db_res r;
+	int rc = db_exec(db, &r, e,
+			 "SELECT CAST(COALESCE(SUM(tokens), 0) AS SIGNED) FROM balance_holds"
+			 " WHERE account_id = ? AND expires_at > UTC_TIMESTAMP(6)",
+			 "i", account_id);
+	if (rc < 0)
+		return rc;
+	*tokens = db_cell_ll(&r, 0, 0, 0);
+	db_res_release(&r);
+	return 0;
+}
+
+struct holding {
+	long long account_id, tokens, ttl;
+	struct account_hold *h;
+};
+
+static int hold_once(struct db *db, void *arg, struct fs_error *e)
+{
+	struct holding *x = arg;
+	long long balance, other;
+	int rc = db_begin(db, e);
+	if (rc < 0)
+		return rc;
+	if ((rc = locked_balance(db, x->account_id, &balance, e)) < 0)
+		goto fail;
+	if (balance == ACCOUNT_UNLIMITED) { /* became unlimited meanwhile: nothing to set aside */
+		db_rollback(db);
+		return 0;
+	}
+	/* holds whose process died: gone now rather than counted */
+	if ((rc = db_exec(db, NULL, e, "DELETE FROM balance_holds WHERE account_id = ? AND expires_at <= UTC_TIMESTAMP(6)",
+			  "i", x->account_id)) < 0 ||
+	    (rc = held(db, x->account_id, &other, e)) < 0)
+		goto fail;
+	if (balance - other < x->tokens) {
+		rc = fs_fail(e, FS_EBALANCE,
+			     "token balance too low: this needs up to %lld tokens and %lld are available"
+			     " (balance %lld, %lld set aside for requests in progress); top up the account to continue",
+			     x->tokens, balance - other > 0 ? balance - other : 0, balance, other);
+		goto fail;
+	}
+	util_uuid(x->h->id);
+	if ((rc = db_exec(db, NULL, e,
+			  "INSERT INTO balance_holds (id, account_id, tokens, expires_at)"
+			  " VALUES (?, ?, ?, UTC_TIMESTAMP(6) + INTERVAL ? SECOND)",
+			  "siii", x->h->id, x->account_id, x->tokens, x->ttl)) < 0 ||
+	    (rc = db_commit(db, e)) < 0)
+		goto fail;
+	return 0;
+fail:
+	x->h->id[0] = '\0';
+	db_rollback(db);
+	return rc;
+}
+
+int account_hold(struct db *db, long long account_id, long long tokens, long long ttl_seconds,
+		 struct account_hold *h, struct fs_error *e)
 {
 	long long balance;
-	int rc = db_exec(db, NULL, e, "UPDATE accounts SET balance = balance - ? WHERE id = ? AND balance IS NOT NULL",
-			 "ii", tokens, account_id);
-	if (rc == 0)
-		rc = account_balance(db, account_id, &balance, e);
-	if (rc == 0 && balance_out)
-		*balance_out = balance;
-	return rc;
+	memset(h, 0, sizeof(*h));
+	h->account_id = account_id;
+	h->tokens = tokens < 0 ? 0 : tokens;
+	int rc = account_balance(db, account_id, &balance, e);
+	if (rc < 0 || balance == ACCOUNT_UNLIMITED) /* unlimited: no lock, no row */
+		return rc;
+	struct holding x = { account_id, h->tokens, ttl_seconds, h };
+	return db_retry(db, hold_once, &x, e);
+}
+
+void account_release(struct db *db, struct account_hold *h)
+{
+	struct fs_error ignored;
+	if (h->id[0])
+		db_exec(db, NULL, &ignored, "DELETE FROM balance_holds WHERE id = ?", "s", h->id);
+	h->id[0] = '\0';
+}
+
+int account_debit(struct db *db, long long account_id, long long tokens, const struct account_hold *hold,
+		  int partial, long long *taken, struct fs_error *e)
+{
+	long long balance, other;
+	int rc = locked_balance(db, account_id, &balance, e);
+	if (rc < 0)
+		return rc;
+	if (balance == ACCOUNT_UNLIMITED) {
+		if (taken)
+			*taken = tokens;
+		return 0;
+	}
+	if ((hold && hold->id[0] &&
+	     (rc = db_exec(db, NULL, e, "DELETE FROM balance_holds WHERE id = ?", "s", hold->id)) < 0) ||
+	    (rc = held(db, account_id, &other, e)) < 0)
+		return rc;
+	long long room = balance - other > 0 ? balance - other : 0, take = tokens;
+	if (take > room) {
+		if (!partial)
+			return fs_fail(e, FS_EBALANCE,
+				       "token balance too low: this takes %lld tokens and %lld are available (balance %lld,"
+				       " %lld set aside for requests in progress); top up the account to continue",
+				       tokens, room, balance, other);
+		take = room;
+	}
+	if (take > 0 &&
+	    (rc = db_exec(db, NULL, e, "UPDATE accounts SET balance = balance - ? WHERE id = ?", "ii", take, account_id)) < 0)
+		return rc;
+	if (taken)
+		*taken = take;
+	return 0;
 }

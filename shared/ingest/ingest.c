@@ -297,11 +297,12 @@ static int insert_chunks(struct ingest_worker *w, const struct job *job, const s
 	return rc;
 }
 
-/* Stores the chunks and marks the document ready, in one transaction; then older documents of the same name
- * (the versions this one replaces) go. */
+/* Stores the chunks and marks the document ready, in one transaction, taking the tokens from the balance (the
+ * hold released; FS_EBALANCE when it cannot cover them); then older documents of the same name (the versions this
+ * one replaces) go. *stored says whether the chunks were stored. */
 static int finish_job(struct ingest_worker *w, const struct job *job, const struct document_source *src,
 		      const struct chunk *chunks, const struct chunk_row *rows, size_t n, long long tokens,
-		      struct fs_error *e)
+		      const struct account_hold *hold, int *stored, struct fs_error *e)
 {
 	int rc = still_ours(w, job, e);
 	if (rc <= 0)
@@ -314,12 +315,13 @@ static int finish_job(struct ingest_worker *w, const struct job *job, const stru
 	    (rc = vstore_changed(w->cfg, w->db, job->account_id, job->document_id, "upsert", e)) < 0 ||
 	    (rc = document_delete_older(w->db, w->cfg, job->account_id, src->filename, job->document_id,
 					src->created_at, e)) < 0 ||
-	    (rc = account_debit(w->db, job->account_id, tokens, NULL, e)) < 0) {
+	    (rc = account_debit(w->db, job->account_id, tokens, hold, 0, NULL, e)) < 0) {
 		db_rollback(w->db);
 		return rc;
 	}
 	if ((rc = db_commit(w->db, e)) < 0)
 		return rc;
+	*stored = 1;
 	/* The chunks are safe in MariaDB; an external store that is away gets them later from the outbox. */
 	struct fs_error se = { 0 };
 	if (vstore_sync(w->vs, w->db, 64, &se) < 0)
@@ -335,13 +337,37 @@ struct finishing {
 	const struct chunk_row *rows;
 	size_t n;
 	long long tokens;
+	const struct account_hold *hold;
+	int stored; /* the chunks were stored (and the hold taken into the debit) */
 };
 
 static int finish_once(struct db *db, void *arg, struct fs_error *e)
 {
-	const struct finishing *f = arg;
+	struct finishing *f = arg;
 	(void)db; /* the worker's own */
-	return finish_job(f->w, f->job, f->src, f->chunks, f->rows, f->n, f->tokens, e);
+	return finish_job(f->w, f->job, f->src, f->chunks, f->rows, f->n, f->tokens, f->hold, &f->stored, e);
+}
+
+/* The most the document's indexing can cost, set aside before embedding: what embed_chunks embeds, by the
+ * built-in count (exactly what a local embedder reports), twice for an upstream's own count. */
+static long long indexing_bound(const struct ingest_worker *w, const char *filename, const struct chunk *chunks,
+				size_t n)
+{
+	long long total = 0;
+	for (size_t i = 0; i < n; i++) {
+		char *text = ingest_embed_text(filename, chunks[i].section, chunks[i].text);
+		total += tokens_count(text);
+		free(text);
+	}
+	return w->embedder->ops->local ? total : 2 * total;
+}
+
+/* The job fails for want of tokens: the reason says how many and what to do. */
+static int fail_for_balance(struct ingest_worker *w, const struct job *job, struct fs_error *e)
+{
+	char reason[700];
+	snprintf(reason, sizeof(reason), "not indexed: %s, then upload the document again", e->msg);
+	return fail_job(w, job, reason, e);
 }
 
 /* Extracts, chunks and embeds one claimed job. A problem with the document fails the job (0 is returned);
@@ -359,6 +385,7 @@ static int process(struct ingest_worker *w, const struct job *job, struct fs_err
 	char mime[128];
 	struct fs_error why;
 	json_t *doc_meta = NULL;
+	struct account_hold hold = { 0 };
 	fs_error_clear(&why);
 
 	if (job->attempts > INGEST_MAX_ATTEMPTS) {
@@ -411,11 +438,23 @@ static int process(struct ingest_worker *w, const struct job *job, struct fs_err
 		util_uuid(rows[i].id);
 		rows[i].metadata = chunk_metadata(doc_meta, &chunks[i]);
 	}
-	if ((rc = embed_chunks(w, src.filename, chunks, n, rows, &tokens, e)) < 0)
+	/* the tokens first, so an account that cannot pay costs no embedding */
+	rc = account_hold(w->db, job->account_id, indexing_bound(w, src.filename, chunks, n),
+			  w->cfg->worker_lease_seconds + 60, &hold, e);
+	if (rc == FS_EBALANCE) {
+		rc = fail_for_balance(w, job, e);
 		goto out;
-	struct finishing f = { w, job, &src, chunks, rows, n, tokens };
+	}
+	if (rc < 0 || (rc = embed_chunks(w, src.filename, chunks, n, rows, &tokens, e)) < 0)
+		goto out;
+	struct finishing f = { w, job, &src, chunks, rows, n, tokens, &hold, 0 };
 	rc = db_retry(w->db, finish_once, &f, e); /* workers finishing at once can deadlock */
+	if (f.stored)
+		hold.id[0] = '\0'; /* released by the debit */
+	if (rc == FS_EBALANCE) /* an upstream counted more than the hold and the balance could not cover it */
+		rc = fail_for_balance(w, job, e);
 out:
+	account_release(w->db, &hold);
 	for (size_t i = 0; rows && i < n; i++) {
 		free(rows[i].metadata);
 		free(rows[i].vector);
