@@ -1,4 +1,5 @@
--- Account state: token holds, so that no balance goes below zero.
+-- Account state: token holds, so that no balance goes below zero; and the file's own metadata kept apart from
+-- the upload's, so new upload metadata can be applied to stored chunks.
 
 -- Tokens set aside for requests in progress (the most a chat or an indexing job can cost), taken before the work
 -- under the account's row lock and released when the exact debit is made: the balance less the holds is what a
@@ -12,3 +13,8 @@ CREATE TABLE IF NOT EXISTS balance_holds (
   KEY balance_holds_account (account_id, expires_at),
   CONSTRAINT balance_holds_account_fk FOREIGN KEY (account_id) REFERENCES accounts (id) ON DELETE CASCADE
 ) ENGINE=InnoDB;
+
+-- file_metadata: what the file itself says (title, author) as the worker read it; a chunk's metadata is the
+-- upload's, then the file's keys the upload did not give, then its own (section, page, question).
+ALTER TABLE documents
+  ADD COLUMN IF NOT EXISTS file_metadata LONGTEXT NULL CHECK (file_metadata IS NULL OR JSON_VALID(file_metadata));

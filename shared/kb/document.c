@@ -118,14 +118,20 @@ int document_same_bytes(struct db *db, long long account_id, const unsigned char
 	struct db_res r;
 	*out = NULL;
 	int rc = db_exec(db, &r, e,
-			 "SELECT id, filename, status FROM documents WHERE account_id = ? AND sha256 = ?"
+			 "SELECT id, filename, status, metadata FROM documents WHERE account_id = ? AND sha256 = ?"
 			 " AND status <> 'failed' ORDER BY created_at DESC LIMIT 1",
 			 "ib", account_id, sha256, (size_t)32);
 	if (rc < 0)
 		return rc;
-	if (r.nrows)
-		*out = json_pack("{s:s, s:s, s:s, s:b}", "id", db_cell(&r, 0, 0), "filename", db_cell(&r, 0, 1),
-				 "status", db_cell(&r, 0, 2), "duplicate", 1);
+	if (r.nrows) {
+		json_t *m = db_cell(&r, 0, 3) ? json_loads(db_cell(&r, 0, 3), 0, NULL) : NULL;
+		if (!json_is_object(m)) {
+			json_decref(m);
+			m = json_object();
+		}
+		*out = json_pack("{s:s, s:s, s:s, s:b, s:o}", "id", db_cell(&r, 0, 0), "filename", db_cell(&r, 0, 1),
+				 "status", db_cell(&r, 0, 2), "duplicate", 1, "metadata", m);
+	}
 	db_res_release(&r);
 	return 0;
 }
@@ -197,11 +203,46 @@ void document_source_release(struct document_source *s)
 	db_res_release(&s->r);
 }
 
-int document_set_ready(struct db *db, const char *id, long long chunks, long long tokens, struct fs_error *e)
+int document_set_ready(struct db *db, const char *id, long long chunks, long long tokens, const char *file_metadata,
+		       struct fs_error *e)
 {
-	return db_exec(db, NULL, e, "UPDATE documents SET status = 'ready', error = NULL, chunk_count = ?, tokens = ?"
-				    " WHERE id = ?",
-		       "iis", chunks, tokens, id);
+	return db_exec(db, NULL, e, "UPDATE documents SET status = 'ready', error = NULL, chunk_count = ?, tokens = ?,"
+				    " file_metadata = ? WHERE id = ?",
+		       "iiss", chunks, tokens, file_metadata, id);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+int document_lock_metadata(struct db *db, long long account_id, const char *id, char **status, char **metadata,
+			   char **file_metadata, struct fs_error *e)
+{
+	struct db_res r;
+	int rc = db_exec(db, &r, e,
+			 "SELECT status, metadata, file_metadata FROM documents WHERE id = ? AND (? = 0 OR account_id = ?)"
+			 " FOR UPDATE",
+			 "sii", id, account_id, account_id);
+	if (rc < 0)
+		return rc;
+	if (r.nrows == 0) {
+		db_res_release(&r);
+		return fs_fail(e, FS_ENOTFOUND, "document %s is gone", id);
+	}
+	if (status)
+		*status = dup_or_null(db_cell(&r, 0, 0));
+	if (metadata)
+		*metadata = dup_or_null(db_cell(&r, 0, 1));
+	if (file_metadata)
+		*file_metadata = dup_or_null(db_cell(&r, 0, 2));
+	db_res_release(&r);
+	return 0;
+}
+
+int document_set_metadata(struct db *db, const char *id, const char *metadata, struct fs_error *e)
+{
+	return db_exec(db, NULL, e, "UPDATE documents SET metadata = ? WHERE id = ?", "ss", metadata, id);
 }
 
 int document_set_failed(struct db *db, const char *id, const char *reason, struct fs_error *e)
