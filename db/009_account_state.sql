@@ -1,5 +1,13 @@
--- Account state: token holds, so that no balance goes below zero; and the file's own metadata kept apart from
--- the upload's, so new upload metadata can be applied to stored chunks.
+-- Account state: an account can be disabled (every key refused at once); token holds, so that no balance goes below
+-- zero; and the file's own metadata kept apart from the upload's, so new upload metadata can be applied to stored
+-- chunks.
+
+-- state: 'disabled' and 'deleting' refuse every key of the account (401) on its next request, in every process
+-- (the rate-limit statement reads it on every request); 'deleting' is for an account being removed, which nobody
+-- may use meanwhile.
+ALTER TABLE accounts
+  ADD COLUMN IF NOT EXISTS state ENUM('active', 'disabled', 'deleting') NOT NULL DEFAULT 'active',
+  ADD COLUMN IF NOT EXISTS state_changed_at DATETIME(6) NULL;
 
 -- Tokens set aside for requests in progress (the most a chat or an indexing job can cost), taken before the work
 -- under the account's row lock and released when the exact debit is made: the balance less the holds is what a

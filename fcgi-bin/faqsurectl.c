@@ -46,6 +46,8 @@ static const char usage_main[] =
 	"  account create NAME [--balance N | --unlimited]\n"
 	"  account list\n"
 	"  account topup NAME N            add N tokens to an account's balance\n"
+	"  account disable NAME            refuse every key of the account (401) from its next request on\n"
+	"  account enable NAME             accept its keys again\n"
 	"  key create --account NAME --name LABEL [--per-minute N] [--per-hour N]\n"
 	"             [--expires DATE] [--scope admin]\n"
 	"  key list --account NAME\n"
@@ -75,13 +77,26 @@ static const char usage_account_create[] =
 static const char usage_account_list[] =
 	"usage: faqsurectl account list\n"
 	"\n"
-	"Lists every account with its balance and number of active keys.\n";
+	"Lists every account with its balance, number of active keys and state (active or disabled).\n";
 
 static const char usage_account_topup[] =
 	"usage: faqsurectl account topup NAME N\n"
 	"\n"
 	"Adds N tokens to the account's balance (N may be negative to correct a mistake, but a balance never goes\n"
 	"below zero) and prints the new balance. Accounts with an unlimited balance cannot be topped up.\n";
+
+static const char usage_account_disable[] =
+	"usage: faqsurectl account disable NAME\n"
+	"\n"
+	"Disables an account: every key of it is refused with 401 invalid_api_key (\"account is disabled\") from\n"
+	"its next request on, in every process of every machine. Nothing is deleted: its documents, conversations,\n"
+	"keys and balance stay, and 'faqsurectl account enable NAME' brings it back as it was.\n";
+
+static const char usage_account_enable[] =
+	"usage: faqsurectl account enable NAME\n"
+	"\n"
+	"Enables a disabled account again: its keys that are neither revoked nor expired work from their next\n"
+	"request on. An account whose delete began cannot be enabled (run the delete again to finish it).\n";
 
 static const char usage_key_create[] =
 	"usage: faqsurectl key create --account NAME --name LABEL [--per-minute N] [--per-hour N]\n"
@@ -260,6 +275,32 @@ static int cmd_account_topup(struct ctl *c, const struct args *a)
 		return fail(c);
 	printf("account %s now has %lld tokens\n", a->pos[0], balance);
 	return 0;
+}
+
+static int cmd_account_state(struct ctl *c, const struct args *a, enum account_state state, const char *usage)
+{
+	enum account_state before;
+	if (check_args(a, NULL, 1, usage) < 0)
+		return 2;
+	if (account_set_state(c->db, a->pos[0], state, NULL, &before, &c->err) < 0)
+		return fail(c);
+	if (before == state)
+		printf("account %s was already %s\n", a->pos[0], account_state_name(state));
+	else if (state == ACCOUNT_DISABLED)
+		printf("account %s disabled: its keys are refused (401) from their next request on\n", a->pos[0]);
+	else
+		printf("account %s enabled: its keys work again\n", a->pos[0]);
+	return 0;
+}
+
+static int cmd_account_disable(struct ctl *c, const struct args *a)
+{
+	return cmd_account_state(c, a, ACCOUNT_DISABLED, usage_account_disable);
+}
+
+static int cmd_account_enable(struct ctl *c, const struct args *a)
+{
+	return cmd_account_state(c, a, ACCOUNT_ACTIVE, usage_account_enable);
 }
 
 static int cmd_key_create(struct ctl *c, const struct args *a)
@@ -640,6 +681,8 @@ static const struct command commands[] = {
 	{ "account", "create", cmd_account_create, usage_account_create, account_create_flags },
 	{ "account", "list", cmd_account_list, usage_account_list, NULL },
 	{ "account", "topup", cmd_account_topup, usage_account_topup, NULL },
+	{ "account", "disable", cmd_account_disable, usage_account_disable, NULL },
+	{ "account", "enable", cmd_account_enable, usage_account_enable, NULL },
 	{ "key", "create", cmd_key_create, usage_key_create, NULL },
 	{ "key", "list", cmd_key_list, usage_key_list, NULL },
 	{ "key", "revoke", cmd_key_revoke, usage_key_revoke, NULL },

@@ -1,4 +1,4 @@
-/* Accounts: create, find, list, top up, lock, holds and debits. */
+/* Accounts: create, find, state, list, top up, lock, holds and debits. */
 #include "account/account.h"
 
 #include <string.h>
@@ -37,6 +37,59 @@ int account_find(struct db *db, const char *name, long long *id, struct fs_error
 	else
 		*id = db_cell_ll(&r, 0, 0, 0);
 	db_res_release(&r);
+	return rc;
+}
+
+static const char *const state_names[] = { "active", "disabled", "deleting" };
+
+const char *account_state_name(enum account_state s)
+{
+	return s <= ACCOUNT_DELETING ? state_names[s] : "active";
+}
+
+static enum account_state state_of(const char *name)
+{
+	for (int s = ACCOUNT_ACTIVE; s <= ACCOUNT_DELETING; s++)
+		if (name && !strcmp(name, state_names[s]))
+			return (enum account_state)s;
+	return ACCOUNT_ACTIVE;
+}
+
+int account_set_state(struct db *db, const char *name, enum account_state state, long long *id,
+		      enum account_state *before, struct fs_error *e)
+{
+	struct db_res r;
+	int rc = db_begin(db, e);
+	if (rc < 0)
+		return rc;
+	if ((rc = db_exec(db, &r, e, "SELECT id, state FROM accounts WHERE name = ? FOR UPDATE", "s", name)) < 0)
+		goto fail;
+	if (r.nrows == 0) {
+		db_res_release(&r);
+		rc = fs_fail(e, FS_ENOTFOUND, "no account named '%s'", name);
+		goto fail;
+	}
+	long long account_id = db_cell_ll(&r, 0, 0, 0);
+	enum account_state was = state_of(db_cell(&r, 0, 1));
+	db_res_release(&r);
+	if (was == ACCOUNT_DELETING && state != ACCOUNT_DELETING) {
+		rc = fs_fail(e, FS_ECONFLICT, "account '%s' is being deleted; run 'faqsurectl account delete %s --yes' "
+			     "again to finish", name, name);
+		goto fail;
+	}
+	if (was != state &&
+	    (rc = db_exec(db, NULL, e, "UPDATE accounts SET state = ?, state_changed_at = UTC_TIMESTAMP(6) WHERE id = ?",
+			  "si", account_state_name(state), account_id)) < 0)
+		goto fail;
+	if ((rc = db_commit(db, e)) < 0)
+		goto fail;
+	if (id)
+		*id = account_id;
+	if (before)
+		*before = was;
+	return 0;
+fail:
+	db_rollback(db);
 	return rc;
 }
 
@@ -97,15 +150,16 @@ int account_print_list(struct db *db, FILE *out, struct fs_error *e)
 	struct db_res r;
 	int rc = db_exec(db, &r, e,
 			 "SELECT a.id, a.name, a.balance, DATE_FORMAT(a.created_at, '%Y-%m-%dT%H:%i:%sZ'),"
-			 " (SELECT COUNT(*) FROM api_keys k WHERE k.account_id = a.id AND k.revoked_at IS NULL)"
+			 " (SELECT COUNT(*) FROM api_keys k WHERE k.account_id = a.id AND k.revoked_at IS NULL), a.state"
 			 " FROM accounts a ORDER BY a.id",
 			 "");
 	if (rc < 0)
 		return rc;
-	fprintf(out, "%-6s %-30s %-14s %-5s %s\n", "ID", "NAME", "BALANCE", "KEYS", "CREATED");
+	fprintf(out, "%-6s %-30s %-14s %-5s %-20s %s\n", "ID", "NAME", "BALANCE", "KEYS", "CREATED", "STATE");
 	for (size_t i = 0; i < r.nrows; i++)
-		fprintf(out, "%-6s %-30s %-14s %-5s %s\n", db_cell(&r, i, 0), db_cell(&r, i, 1),
-			db_cell(&r, i, 2) ? db_cell(&r, i, 2) : "unlimited", db_cell(&r, i, 4), db_cell(&r, i, 3));
+		fprintf(out, "%-6s %-30s %-14s %-5s %-20s %s\n", db_cell(&r, i, 0), db_cell(&r, i, 1),
+			db_cell(&r, i, 2) ? db_cell(&r, i, 2) : "unlimited", db_cell(&r, i, 4), db_cell(&r, i, 3),
+			db_cell(&r, i, 5));
 	db_res_release(&r);
 	return 0;
 }
@@ -241,3 +295,4 @@ int account_debit(struct db *db, long long account_id, long long tokens, const s
 		*taken = take;
 	return 0;
 }
+

@@ -1,5 +1,5 @@
-/* Accounts (tenants) and their token balance: the one owner of the accounts table (and of balance_holds). A
- * balance of NULL in the database means unlimited.
+/* Accounts (tenants), their state and their token balance: the one owner of the accounts table (and of
+ * balance_holds). A balance of NULL in the database means unlimited.
  *
  * A balance never goes below zero. A request that spends tokens first sets aside (holds) the most it can cost,
  * under the account's row lock, and is refused (FS_EBALANCE, 402) when the balance less the other requests'
@@ -17,10 +17,20 @@
  * an earlier version is a balance like any other: -1 must not read as unlimited). */
 #define ACCOUNT_UNLIMITED LLONG_MIN
 
+/* active; disabled: every key of the account is refused (401 "account is disabled") from its next request on,
+ * in every process; deleting: as disabled, and it is being removed. */
+enum account_state { ACCOUNT_ACTIVE, ACCOUNT_DISABLED, ACCOUNT_DELETING };
+
 /* balance: tokens to start with, or ACCOUNT_UNLIMITED. A taken name is FS_ECONFLICT. */
 int account_create(struct db *db, const char *name, long long balance, long long *id, struct fs_error *e);
 /* FS_ENOTFOUND when there is no such account. */
 int account_find(struct db *db, const char *name, long long *id, struct fs_error *e);
+/* "active", "disabled", "deleting". */
+const char *account_state_name(enum account_state s);
+/* Sets the state of the account named name (its id to *id, its state before to *before; either may be NULL).
+ * An account being deleted cannot be made active or disabled again (FS_ECONFLICT: finish the delete). */
+int account_set_state(struct db *db, const char *name, enum account_state state, long long *id,
+		      enum account_state *before, struct fs_error *e);
 /* Adds n tokens. n may be negative to correct a mistake, but never so far that the balance would go below zero
  * (FS_EINVAL). An unlimited account is FS_EINVAL. */
 int account_topup(struct db *db, const char *name, long long n, long long *balance, struct fs_error *e);

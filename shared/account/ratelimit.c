@@ -24,7 +24,7 @@ static int take_once(struct db *db, void *arg, struct fs_error *e)
 	return db_exec(db, t->r, e,
 		       "INSERT INTO rate_counters (key_id, window_kind, window_start, n)"
 		       " SELECT k.id, IF(s.seq = 1, 'h', 'm'), IF(s.seq = 1, ?, ?), 1"
-		       " FROM api_keys k JOIN seq_1_to_2 s"
+		       " FROM api_keys k JOIN accounts a ON a.id = k.account_id AND a.state = 'active' JOIN seq_1_to_2 s"
 		       " WHERE k.key_hash = ? AND k.revoked_at IS NULL"
 		       " AND (k.expires_at IS NULL OR k.expires_at > UTC_TIMESTAMP())"
 		       " ON DUPLICATE KEY UPDATE n = n + 1 RETURNING window_kind, n",

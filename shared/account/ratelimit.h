@@ -17,9 +17,9 @@ struct ratelimit_result {
 };
 
 /* Counts one request at time now for the key with id key_id and SHA-256 key_hash. 0 with res filled in, or a
- * negative code (FS_EUNAVAIL). The same statement makes sure the key is still usable (not revoked, not expired)
- * and counts nothing, answering FS_EAUTH, when it is not: a process that remembers a key's limits needs no
- * other query to admit a request. */
+ * negative code (FS_EUNAVAIL). The same statement makes sure the key is still usable (not revoked, not expired,
+ * its account active: not disabled) and counts nothing, answering FS_EAUTH, when it is not: a process that
+ * remembers a key's limits needs no other query to admit a request. */
 int ratelimit_take(struct db *db, const char *key_id, const unsigned char key_hash[32], long long per_minute,
 		   long long per_hour, time_t now, struct ratelimit_result *res, struct fs_error *e);
 /* Deletes counter rows of windows that ended more than an hour before now. */
