@@ -1,10 +1,11 @@
--- Account state: an account can be disabled (every key refused at once); token holds, so that no balance goes below
--- zero; and the file's own metadata kept apart from the upload's, so new upload metadata can be applied to stored
--- chunks.
+-- Account state: an account can be disabled (every key refused at once) and is deleted in steps; token holds, so
+-- that no balance goes below zero; the file's own metadata kept apart from the upload's, so new upload metadata can
+-- be applied to stored chunks; and an outbox operation that removes every point of an account from an external
+-- vector store.
 
 -- state: 'disabled' and 'deleting' refuse every key of the account (401) on its next request, in every process
--- (the rate-limit statement reads it on every request); 'deleting' is for an account being removed, which nobody
--- may use meanwhile.
+-- (the rate-limit statement reads it on every request); 'deleting' is set by `faqsurectl account delete` before
+-- it removes anything, so an interrupted delete leaves an account nobody can use, and running it again finishes it.
 ALTER TABLE accounts
   ADD COLUMN IF NOT EXISTS state ENUM('active', 'disabled', 'deleting') NOT NULL DEFAULT 'active',
   ADD COLUMN IF NOT EXISTS state_changed_at DATETIME(6) NULL;
@@ -26,3 +27,7 @@ CREATE TABLE IF NOT EXISTS balance_holds (
 -- upload's, then the file's keys the upload did not give, then its own (section, page, question).
 ALTER TABLE documents
   ADD COLUMN IF NOT EXISTS file_metadata LONGTEXT NULL CHECK (file_metadata IS NULL OR JSON_VALID(file_metadata));
+
+-- delete_account: every point of the account (document_id is '' on such a row).
+ALTER TABLE vector_outbox
+  MODIFY op ENUM('upsert', 'delete', 'delete_account') NOT NULL;

@@ -1,8 +1,10 @@
-/* Accounts: create, find, state, list, top up, lock, holds and debits. */
+/* Accounts: create, find, state, list, top up, lock, holds and debits, purge. */
 #include "account/account.h"
 
 #include <string.h>
 
+#include "account/ratelimit.h"
+#include "account/usage.h"
 #include "core/util.h"
 #include "core/banned.h"
 
@@ -296,3 +298,55 @@ int account_debit(struct db *db, long long account_id, long long tokens, const s
 	return 0;
 }
 
+/* ---- deleting an account ---- */
+
+/* One table's rows of the account into t as what. */
+static int purge_table(struct db *db, long long account_id, int apply, struct tally *t, const char *what,
+		       const char *table, struct fs_error *e)
+{
+	long long n;
+	int rc = db_purge_rows(db, table, account_id, apply, &n, e);
+	if (rc == 0)
+		tally_add(t, what, n);
+	return rc;
+}
+
+static int purge_all(struct db *db, long long account_id, int apply, struct tally *t, struct fs_error *e)
+{
+	int rc;
+	if ((rc = ratelimit_purge_account(db, account_id, apply, t, e)) < 0 ||
+	    (rc = usage_purge_account(db, account_id, apply, t, e)) < 0 ||
+	    (rc = purge_table(db, account_id, apply, t, "balance holds", "balance_holds", e)) < 0 ||
+	    (rc = purge_table(db, account_id, apply, t, "API keys", "api_keys", e)) < 0 || !apply)
+		return rc;
+	/* whatever a request admitted before the account was disabled added meanwhile goes with it (foreign keys) */
+	return db_exec(db, NULL, e, "DELETE FROM accounts WHERE id = ?", "i", account_id);
+}
+
+struct purging {
+	long long account_id;
+	struct tally *t;
+};
+
+static int purge_once(struct db *db, void *arg, struct fs_error *e)
+{
+	struct purging *p = arg;
+	struct tally t = *p->t; /* counted again if a deadlock makes us start over */
+	/* the row first: usage flushes lock it before writing the account's events, so none slips in after */
+	int rc = db_begin(db, e);
+	if (rc == 0 && (rc = account_lock(db, p->account_id, e)) == 0 && (rc = purge_all(db, p->account_id, 1, &t, e)) == 0 &&
+	    (rc = db_commit(db, e)) == 0) {
+		*p->t = t;
+		return 0;
+	}
+	db_rollback(db);
+	return rc;
+}
+
+int account_purge(struct db *db, long long account_id, int apply, struct tally *t, struct fs_error *e)
+{
+	if (!apply)
+		return purge_all(db, account_id, 0, t, e);
+	struct purging p = { account_id, t };
+	return db_retry(db, purge_once, &p, e);
+}

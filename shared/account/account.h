@@ -12,13 +12,14 @@
 #include <stdio.h>
 
 #include "core/db.h"
+#include "core/tally.h"
 
 /* What the functions below say for an unlimited balance: a value no balance reaches (a balance left below zero by
  * an earlier version is a balance like any other: -1 must not read as unlimited). */
 #define ACCOUNT_UNLIMITED LLONG_MIN
 
 /* active; disabled: every key of the account is refused (401 "account is disabled") from its next request on,
- * in every process; deleting: as disabled, and it is being removed. */
+ * in every process; deleting: as disabled, and `faqsurectl account delete` has begun removing it. */
 enum account_state { ACCOUNT_ACTIVE, ACCOUNT_DISABLED, ACCOUNT_DELETING };
 
 /* balance: tokens to start with, or ACCOUNT_UNLIMITED. A taken name is FS_ECONFLICT. */
@@ -65,5 +66,11 @@ void account_release(struct db *db, struct account_hold *h);
  * whose balance does not change). FS_EAUTH when the account is gone. */
 int account_debit(struct db *db, long long account_id, long long tokens, const struct account_hold *hold,
 		  int partial, long long *taken, struct fs_error *e);
+
+/* The last step of deleting an account (after its documents, conversations, agents and vectors went): with
+ * apply, in one transaction that locks the account's row first, its rate-limit counters, usage events and
+ * rollups, holds, keys and the row itself go; without, nothing changes. Either way t gets the counts
+ * ("API keys", "rate-limit counters", "usage events", …). */
+int account_purge(struct db *db, long long account_id, int apply, struct tally *t, struct fs_error *e);
 
 #endif

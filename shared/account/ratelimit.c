@@ -105,3 +105,20 @@ int ratelimit_prune(struct db *db, time_t now, struct fs_error *e)
 	return db_exec(db, NULL, e, "DELETE FROM rate_counters WHERE window_start < ? LIMIT 10000", "i",
 		       (long long)(now - 7200));
 }
+
+int ratelimit_purge_account(struct db *db, long long account_id, int apply, struct tally *t, struct fs_error *e)
+{
+	struct db_res r;
+	int rc = apply ? db_exec(db, &r, e,
+				 "DELETE c FROM rate_counters c JOIN api_keys k ON k.id = c.key_id WHERE k.account_id = ?",
+				 "i", account_id)
+		       : db_exec(db, &r, e,
+				 "SELECT COUNT(*) FROM rate_counters c JOIN api_keys k ON k.id = c.key_id"
+				 " WHERE k.account_id = ?",
+				 "i", account_id);
+	if (rc < 0)
+		return rc;
+	tally_add(t, "rate-limit counters", apply ? (long long)r.affected : db_cell_ll(&r, 0, 0, 0));
+	db_res_release(&r);
+	return 0;
+}

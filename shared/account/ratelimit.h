@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "core/db.h"
+#include "core/tally.h"
 
 struct ratelimit_result {
 	int allowed;
@@ -24,6 +25,8 @@ int ratelimit_take(struct db *db, const char *key_id, const unsigned char key_ha
 		   long long per_hour, time_t now, struct ratelimit_result *res, struct fs_error *e);
 /* Deletes counter rows of windows that ended more than an hour before now. */
 int ratelimit_prune(struct db *db, time_t now, struct fs_error *e);
+/* The counter rows of the account's keys into t ("rate-limit counters"); with apply, deleted (account delete). */
+int ratelimit_purge_account(struct db *db, long long account_id, int apply, struct tally *t, struct fs_error *e);
 
 /* The window arithmetic, exposed for unit tests. */
 void ratelimit_decide(long long n_minute, long long n_hour, long long per_minute, long long per_hour, time_t now,

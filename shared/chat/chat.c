@@ -746,3 +746,22 @@ int chat_feedback(struct db *db, long long account_id, const char *message_id, c
 	db_res_release(&r);
 	return 0;
 }
+
+/* ---- deleting an account ---- */
+
+int chat_purge_account(struct db *db, long long account_id, int apply, struct tally *t, struct fs_error *e)
+{
+	/* children first, so each count is of what that table lost (a conversation takes what is left with it) */
+	static const char *const tables[][2] = { { "message_feedback", "feedback ratings" },
+						 { "message_sources", "cited sources" },
+						 { "messages", "messages" },
+						 { "conversations", "conversations" } };
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		long long n;
+		int rc = db_purge_rows(db, tables[i][0], account_id, apply, &n, e);
+		if (rc < 0)
+			return rc;
+		tally_add(t, tables[i][1], n);
+	}
+	return 0;
+}

@@ -33,6 +33,7 @@
 #include "core/config.h"
 #include "core/db.h"
 #include "core/err.h"
+#include "core/tally.h"
 #include "search/search.h"
 
 #define CHAT_MAX_FOLLOWUP 3
@@ -114,5 +115,10 @@ int chat_get_conversation(struct db *db, long long account_id, const char *id, j
  * assistant message) of the account takes feedback: anything else is FS_ENOTFOUND. */
 int chat_feedback(struct db *db, long long account_id, const char *message_id, const char *rating,
 		  const char *comment, json_t **out, struct fs_error *e);
+
+/* The account's conversations with their messages, cited sources and feedback into t ("conversations",
+ * "messages", "cited sources", "feedback ratings"); with apply, deleted, a slice per statement (account
+ * delete). */
+int chat_purge_account(struct db *db, long long account_id, int apply, struct tally *t, struct fs_error *e);
 
 #endif

@@ -325,8 +325,8 @@ struct finishing {
 /* Stores the chunks and marks the document ready, in one transaction: the chunks' metadata from the upload's
  * as it is now (a re-upload of the same bytes may have brought new metadata: ingest_update_metadata), the tokens
  * taken from the balance (the hold released; FS_EBALANCE when it cannot cover them); then older documents of the
- * same name (the versions this one replaces) go. Not ours any more (the job was taken over, or the document
- * deleted): nothing is stored. */
+ * same name (the versions this one replaces) go. Not ours any more (the job was taken over, or the document or its
+ * account deleted): nothing is stored. */
 static int finish_job(struct finishing *f, struct fs_error *e)
 {
 	struct ingest_worker *w = f->w;
@@ -464,11 +464,15 @@ static int process(struct ingest_worker *w, const struct job *job, struct fs_err
 	rows = xcalloc(n, sizeof(*rows));
 	for (size_t i = 0; i < n; i++)
 		util_uuid(rows[i].id);
-	/* the tokens first, so an account that cannot pay costs no embedding */
+	/* the tokens first, so an account that cannot pay costs no embedding; a deleted one's job went with it */
 	rc = account_hold(w->db, job->account_id, indexing_bound(w, src.filename, chunks, n),
 			  w->cfg->worker_lease_seconds + 60, &hold, e);
 	if (rc == FS_EBALANCE) {
 		rc = fail_for_balance(w, job, e);
+		goto out;
+	}
+	if (rc == FS_EAUTH) {
+		rc = 0;
 		goto out;
 	}
 	if (rc < 0 || (rc = embed_chunks(w, src.filename, chunks, n, rows, &tokens, e)) < 0)
@@ -570,7 +574,7 @@ int ingest_fill_sentences(struct ingest_worker *w, long long account_id, int max
 	return rc;
 }
 
-/* ---- metadata of a document already stored ---- */
+/* ---- metadata of a document already stored; deleting an account ---- */
 
 struct metadata_update {
 	long long account_id;
@@ -659,5 +663,14 @@ int ingest_update_metadata(struct db *db, long long account_id, const char *docu
 	struct metadata_update u = { account_id, document_id, metadata, 0 };
 	int rc = db_retry(db, update_metadata_once, &u, e);
 	*changed = u.changed;
+	return rc;
+}
+
+int ingest_purge_account(struct db *db, long long account_id, int apply, struct tally *t, struct fs_error *e)
+{
+	long long n;
+	int rc = db_purge_rows(db, "ingest_jobs", account_id, apply, &n, e);
+	if (rc == 0)
+		tally_add(t, "ingestion jobs", n);
 	return rc;
 }

@@ -10,6 +10,7 @@
 #include "answer/answer_span.h"
 #include "core/config.h"
 #include "core/db.h"
+#include "core/tally.h"
 #include "embed/embed.h"
 #include "text/terms.h"
 #include "vstore/vstore.h"
@@ -66,5 +67,9 @@ int ingest_fill_sentences(struct ingest_worker *w, long long account_id, int max
  * account has no such document. */
 int ingest_update_metadata(struct db *db, long long account_id, const char *document_id, const char *metadata,
 			   int *changed, struct fs_error *e);
+
+/* The account's ingestion jobs into t ("ingestion jobs"); with apply, deleted: a worker holding one then finds
+ * it gone and stores nothing (account delete, before the documents). */
+int ingest_purge_account(struct db *db, long long account_id, int apply, struct tally *t, struct fs_error *e);
 
 #endif

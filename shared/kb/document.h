@@ -17,6 +17,7 @@
 #include "core/db.h"
 #include "core/err.h"
 #include "core/page.h"
+#include "core/tally.h"
 
 /* ---- as the API shows them ---- */
 
@@ -89,6 +90,11 @@ int document_last_problem(struct db *db, const char *id, char *out, size_t size,
  * locking them first, and tells the vector store of each. */
 int document_delete_older(struct db *db, const struct config *cfg, long long account_id, const char *filename,
 			  const char *id, const char *created_at, struct fs_error *e);
+
+/* Every document of the account, with its stored file and chunks (foreign keys), into t ("documents", "stored
+ * files", "chunks"); with apply, deleted, a hundred documents per transaction (account delete). The vector store
+ * is not told per document: the caller removes the whole account from it (vstore_purge_account). */
+int document_purge_account(struct db *db, long long account_id, int apply, struct tally *t, struct fs_error *e);
 
 /* ---- lists for reindex and analytics ---- */
 
