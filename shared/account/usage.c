@@ -428,6 +428,14 @@ int usage_queue_flush(struct usage_queue *q, struct db *db, struct fs_error *e)
 	return rc;
 }
 
+int usage_record_indexing(struct db *db, long long account_id, long long tokens, struct fs_error *e)
+{
+	return db_exec(db, NULL, e,
+		       "INSERT INTO indexing_daily (account_id, day, documents, tokens) VALUES (?, UTC_DATE(), 1, ?)"
+		       " ON DUPLICATE KEY UPDATE documents = documents + 1, tokens = tokens + VALUES(tokens)",
+		       "ii", account_id, tokens);
+}
+
 /* One table's rows of the account into t as what. */
 static int purge_table(struct db *db, long long account_id, int apply, struct tally *t, const char *what,
 		       const char *table, struct fs_error *e)
@@ -443,7 +451,8 @@ int usage_purge_account(struct db *db, long long account_id, int apply, struct t
 {
 	int rc;
 	if ((rc = purge_table(db, account_id, apply, t, "usage events", "usage_events", e)) < 0 ||
-	    (rc = purge_table(db, account_id, apply, t, "daily usage rows", "usage_daily", e)) < 0)
+	    (rc = purge_table(db, account_id, apply, t, "daily usage rows", "usage_daily", e)) < 0 ||
+	    (rc = purge_table(db, account_id, apply, t, "daily usage rows", "usage_latency_daily", e)) < 0)
 		return rc;
-	return purge_table(db, account_id, apply, t, "daily usage rows", "usage_latency_daily", e);
+	return purge_table(db, account_id, apply, t, "daily indexing rows", "indexing_daily", e);
 }

@@ -48,8 +48,11 @@ int usage_queue_due(const struct usage_queue *q);
  * deleted account's rows never come back. */
 int usage_queue_flush(struct usage_queue *q, struct db *db, struct fs_error *e);
 
-/* The account's usage events and daily rollups into t ("usage events", "daily usage rows"); with apply, deleted,
- * big tables a slice at a time (account delete). */
+/* Counts a document made ready today (UTC) with the tokens taken for it (indexing_daily, which the dashboard
+ * reads), inside the caller's transaction. */
+int usage_record_indexing(struct db *db, long long account_id, long long tokens, struct fs_error *e);
+/* The account's usage events, daily rollups and indexing rows into t ("usage events", "daily usage rows",
+ * "daily indexing rows"); with apply, deleted, big tables a slice at a time (account delete). */
 int usage_purge_account(struct db *db, long long account_id, int apply, struct tally *t, struct fs_error *e);
 
 /* The usage_latency_daily bucket of a processing time: ms itself below 1,000; then the lower bound of a bucket

@@ -324,9 +324,9 @@ struct finishing {
 
 /* Stores the chunks and marks the document ready, in one transaction: the chunks' metadata from the upload's
  * as it is now (a re-upload of the same bytes may have brought new metadata: ingest_update_metadata), the tokens
- * taken from the balance (the hold released; FS_EBALANCE when it cannot cover them); then older documents of the
- * same name (the versions this one replaces) go. Not ours any more (the job was taken over, or the document or its
- * account deleted): nothing is stored. */
+ * taken from the balance (the hold released; FS_EBALANCE when it cannot cover them), the day's indexing counted;
+ * then older documents of the same name (the versions this one replaces) go. Not ours any more (the job was
+ * taken over, or the document or its account deleted): nothing is stored. */
 static int finish_job(struct finishing *f, struct fs_error *e)
 {
 	struct ingest_worker *w = f->w;
@@ -352,6 +352,7 @@ static int finish_job(struct finishing *f, struct fs_error *e)
 	    (rc = db_exec(w->db, NULL, e, "UPDATE ingest_jobs SET state = 'done', lease_until = NULL WHERE id = ?", "i",
 			  job->id)) < 0 ||
 	    (rc = account_debit(w->db, job->account_id, f->tokens, f->hold, 0, NULL, e)) < 0 ||
+	    (rc = usage_record_indexing(w->db, job->account_id, f->tokens, e)) < 0 ||
 	    (rc = vstore_changed(w->cfg, w->db, job->account_id, job->document_id, "upsert", e)) < 0 ||
 	    (rc = document_delete_older(w->db, w->cfg, job->account_id, f->src->filename, job->document_id,
 					f->src->created_at, e)) < 0 ||
