@@ -132,6 +132,30 @@ static int store_upload(struct request *req, const struct upload *u, const char 
 	return 0;
 }
 
+/* The same bytes again: the answer is the document that holds them, with its real status (processing or ready)
+ * and "duplicate": true. Metadata sent with them replaces the document's (and its chunks'); without a metadata
+ * part it stays. "metadata" is the document's metadata after the upload, "metadata_updated" whether it changed.
+ * Steals dup. */
+static int reply_duplicate(struct request *req, json_t *dup, json_t *meta, struct fs_error *e)
+{
+	int changed = 0, rc = 0;
+	if (meta) {
+		char *text = json_dumps(meta, JSON_COMPACT);
+		rc = ingest_update_metadata(req->db, req->key.account_id,
+					    json_string_value(json_object_get(dup, "id")), text, &changed, e);
+		free(text);
+		if (rc == FS_ENOTFOUND) /* deleted since it was found: say so rather than answer for it */
+			rc = fs_fail(e, FS_ECONFLICT, "the document with these bytes was deleted meanwhile; upload again");
+		if (rc < 0) {
+			json_decref(dup);
+			return rc;
+		}
+		json_object_set(dup, "metadata", meta);
+	}
+	json_object_set_new(dup, "metadata_updated", json_boolean(changed));
+	return req_reply(req, 200, dup);
+}
+
 static int upload_document(struct request *req, struct fs_error *e)
 {
 	struct upload u = { 0 };
@@ -161,7 +185,8 @@ static int upload_document(struct request *req, struct fs_error *e)
 	if ((rc = document_same_bytes(req->db, req->key.account_id, sha, &dup, e)) < 0)
 		goto out;
 	if (dup) { /* the same bytes are already in the knowledge base: not indexed twice */
-		rc = req_reply(req, 200, dup);
+		rc = reply_duplicate(req, dup, meta, e);
+		dup = NULL;
 		goto out;
 	}
 	if (!meta)

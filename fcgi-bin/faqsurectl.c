@@ -8,11 +8,15 @@
 
 #include "account/account.h"
 #include "account/apikey.h"
+#include "account/usage.h"
 #include "chat/agent.h"
 #include "chat/analytics.h"
+#include "chat/chat.h"
+#include "kb/document.h"
 #include "core/config.h"
 #include "core/db.h"
 #include "core/migrate.h"
+#include "core/tally.h"
 #include "core/util.h"
 #include "ingest/ingest.h"
 #include "ingest/reindex.h"
@@ -46,6 +50,9 @@ static const char usage_main[] =
 	"  account create NAME [--balance N | --unlimited]\n"
 	"  account list\n"
 	"  account topup NAME N            add N tokens to an account's balance\n"
+	"  account disable NAME            refuse every key of the account (401) from its next request on\n"
+	"  account enable NAME             accept its keys again\n"
+	"  account delete NAME [--yes]     delete the account and everything it holds (without --yes: say what)\n"
 	"  key create --account NAME --name LABEL [--per-minute N] [--per-hour N]\n"
 	"             [--expires DATE] [--scope admin]\n"
 	"  key list --account NAME\n"
@@ -75,13 +82,38 @@ static const char usage_account_create[] =
 static const char usage_account_list[] =
 	"usage: faqsurectl account list\n"
 	"\n"
-	"Lists every account with its balance and number of active keys.\n";
+	"Lists every account with its balance, number of active keys and state (active, disabled, or deleting: a\n"
+	"delete that has not finished).\n";
 
 static const char usage_account_topup[] =
 	"usage: faqsurectl account topup NAME N\n"
 	"\n"
-	"Adds N tokens to the account's balance (N may be negative to correct a mistake) and prints the new\n"
-	"balance. Accounts with an unlimited balance cannot be topped up.\n";
+	"Adds N tokens to the account's balance (N may be negative to correct a mistake, but a balance never goes\n"
+	"below zero) and prints the new balance. Accounts with an unlimited balance cannot be topped up.\n";
+
+static const char usage_account_disable[] =
+	"usage: faqsurectl account disable NAME\n"
+	"\n"
+	"Disables an account: every key of it is refused with 401 invalid_api_key (\"account is disabled\") from\n"
+	"its next request on, in every process of every machine. Nothing is deleted: its documents, conversations,\n"
+	"keys and balance stay, and 'faqsurectl account enable NAME' brings it back as it was.\n";
+
+static const char usage_account_enable[] =
+	"usage: faqsurectl account enable NAME\n"
+	"\n"
+	"Enables a disabled account again: its keys that are neither revoked nor expired work from their next\n"
+	"request on. An account whose delete began cannot be enabled (run the delete again to finish it).\n";
+
+static const char usage_account_delete[] =
+	"usage: faqsurectl account delete NAME [--yes]\n"
+	"\n"
+	"Deletes an account and every row of it: documents with their stored files, chunks and vectors (also in\n"
+	"Qdrant with [vector] backend = qdrant), ingestion jobs, conversations, messages, cited sources, feedback,\n"
+	"agents, usage events and rollups, rate-limit counters, balance holds and API keys. Without --yes it\n"
+	"deletes nothing: it lists what it would delete and exits 1.\n"
+	"With --yes it first disables the account (its keys are refused at once everywhere), then deletes it in\n"
+	"steps and lists what it deleted. If it is interrupted, the account stays disabled and running the command\n"
+	"again finishes the delete. A worker that was indexing one of its documents stores nothing.\n";
 
 static const char usage_key_create[] =
 	"usage: faqsurectl key create --account NAME --name LABEL [--per-minute N] [--per-hour N]\n"
@@ -259,6 +291,114 @@ static int cmd_account_topup(struct ctl *c, const struct args *a)
 	if (account_topup(c->db, a->pos[0], n, &balance, &c->err) < 0)
 		return fail(c);
 	printf("account %s now has %lld tokens\n", a->pos[0], balance);
+	return 0;
+}
+
+static int cmd_account_state(struct ctl *c, const struct args *a, enum account_state state, const char *usage)
+{
+	enum account_state before;
+	if (check_args(a, NULL, 1, usage) < 0)
+		return 2;
+	if (account_set_state(c->db, a->pos[0], state, NULL, &before, &c->err) < 0)
+		return fail(c);
+	if (before == state)
+		printf("account %s was already %s\n", a->pos[0], account_state_name(state));
+	else if (state == ACCOUNT_DISABLED)
+		printf("account %s disabled: its keys are refused (401) from their next request on\n", a->pos[0]);
+	else
+		printf("account %s enabled: its keys work again\n", a->pos[0]);
+	return 0;
+}
+
+static int cmd_account_disable(struct ctl *c, const struct args *a)
+{
+	return cmd_account_state(c, a, ACCOUNT_DISABLED, usage_account_disable);
+}
+
+static int cmd_account_enable(struct ctl *c, const struct args *a)
+{
+	return cmd_account_state(c, a, ACCOUNT_ACTIVE, usage_account_enable);
+}
+
+/* Every owner's part of an account, in the order a delete takes them: jobs before documents (a worker holding
+ * one stores nothing), conversations before agents, the vector store once the chunks are gone, and the account
+ * itself (keys, usage, counters) last. */
+static int purge_account(struct ctl *c, long long id, int apply, struct tally *t)
+{
+	int rc;
+	if ((rc = ingest_purge_account(c->db, id, apply, t, &c->err)) < 0 ||
+	    (rc = document_purge_account(c->db, id, apply, t, &c->err)) < 0 ||
+	    (rc = chat_purge_account(c->db, id, apply, t, &c->err)) < 0 ||
+	    (rc = agent_purge_account(c->db, id, apply, t, &c->err)) < 0 ||
+	    (rc = vstore_purge_account(&c->cfg, c->db, id, apply, t, &c->err)) < 0)
+		return rc;
+	/* the big usage table a slice at a time first; what is flushed meanwhile goes in account_purge's
+	 * transaction */
+	if (apply && (rc = usage_purge_account(c->db, id, 1, t, &c->err)) < 0)
+		return rc;
+	return account_purge(c->db, id, apply, t, &c->err);
+}
+
+static void print_tally(const struct tally *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->items[i].what, "account") != 0)
+			printf("  %-28s %lld\n", t->items[i].what, t->items[i].n);
+}
+
+/* With an external vector store, the account's points go now when the store answers (else the queued change
+ * waits for the worker): says which. */
+static void purge_vectors(struct ctl *c, long long id, long long chunks)
+{
+	struct ingest_worker w;
+	struct fs_error se = { 0 };
+	struct tally left;
+	if (!c->cfg.vector_backend || strcmp(c->cfg.vector_backend, "embedded") == 0) {
+		printf("  %-28s %lld (with the chunks, in MariaDB)\n", "vectors", chunks);
+		return;
+	}
+	if (ingest_worker_init(&w, &c->cfg, &se) == 0) {
+		while (vstore_sync(w.vs, w.db, 1000, &se) > 0)
+			;
+		ingest_worker_release(&w);
+	}
+	tally_init(&left);
+	if (vstore_purge_account(&c->cfg, c->db, id, 0, &left, &se) == 0 && tally_get(&left, "queued vector-store changes") == 0)
+		printf("  %-28s every point of the account deleted from %s\n", "vectors", c->cfg.vector_backend);
+	else
+		printf("  %-28s queued: %s does not answer (%s); the worker deletes the account's points when it does\n",
+		       "vectors", c->cfg.vector_backend, se.msg[0] ? se.msg : "no answer");
+}
+
+static int cmd_account_delete(struct ctl *c, const struct args *a)
+{
+	static const char *const known[] = { "--yes", NULL };
+	struct tally t;
+	long long id;
+	if (check_args(a, known, 1, usage_account_delete) < 0)
+		return 2;
+	const char *name = a->pos[0];
+	tally_init(&t);
+	if (account_find(c->db, name, &id, &c->err) < 0 || purge_account(c, id, 0, &t) < 0)
+		return fail(c);
+	if (!opt(a, "--yes")) {
+		printf("account %s (id %lld) holds:\n", name, id);
+		print_tally(&t);
+		if (c->cfg.vector_backend && strcmp(c->cfg.vector_backend, "embedded") != 0)
+			printf("  %-28s one per chunk, in %s\n", "vectors", c->cfg.vector_backend);
+		fprintf(stderr, "faqsurectl: account %s not deleted: run 'faqsurectl account delete %s --yes' to delete "
+			"it and everything above\n", name, name);
+		return 1;
+	}
+	long long chunks = tally_get(&t, "chunks");
+	tally_init(&t);
+	if (account_set_state(c->db, name, ACCOUNT_DELETING, NULL, NULL, &c->err) < 0 || purge_account(c, id, 1, &t) < 0) {
+		fprintf(stderr, "faqsurectl: the account stays disabled; run the delete again to finish it\n");
+		return fail(c);
+	}
+	printf("deleted account %s (id %lld):\n", name, id);
+	print_tally(&t);
+	purge_vectors(c, id, chunks);
 	return 0;
 }
 
@@ -632,6 +772,7 @@ static int cmd_stats(struct ctl *c, const struct args *a)
 }
 
 static const char *const account_create_flags[] = { "--unlimited", NULL };
+static const char *const account_delete_flags[] = { "--yes", NULL };
 static const char *const worker_flags[] = { "--once", NULL };
 static const char *const agent_create_flags[] = { "--default", NULL };
 
@@ -640,6 +781,9 @@ static const struct command commands[] = {
 	{ "account", "create", cmd_account_create, usage_account_create, account_create_flags },
 	{ "account", "list", cmd_account_list, usage_account_list, NULL },
 	{ "account", "topup", cmd_account_topup, usage_account_topup, NULL },
+	{ "account", "disable", cmd_account_disable, usage_account_disable, NULL },
+	{ "account", "enable", cmd_account_enable, usage_account_enable, NULL },
+	{ "account", "delete", cmd_account_delete, usage_account_delete, account_delete_flags },
 	{ "key", "create", cmd_key_create, usage_key_create, NULL },
 	{ "key", "list", cmd_key_list, usage_key_list, NULL },
 	{ "key", "revoke", cmd_key_revoke, usage_key_revoke, NULL },

@@ -21,7 +21,15 @@ static int spend(struct request *req, struct fs_error *e)
 	json_decref(body);
 	if (rc < 0)
 		return rc;
-	if ((rc = account_debit(req->db, req->key.account_id, tokens, &balance, e)) < 0)
+	/* as a product route spends: never below zero (402 when the balance cannot cover it) */
+	if ((rc = db_begin(req->db, e)) < 0)
+		return rc;
+	if ((rc = account_debit(req->db, req->key.account_id, tokens, NULL, 0, NULL, e)) < 0 ||
+	    (rc = db_commit(req->db, e)) < 0) {
+		db_rollback(req->db);
+		return rc;
+	}
+	if ((rc = account_balance(req->db, req->key.account_id, &balance, e)) < 0)
 		return rc;
 	req->tokens_prompt = tokens;
 	return req_reply(req, 200, json_pack("{s:I, s:o}", "spent", (json_int_t)tokens, "balance",

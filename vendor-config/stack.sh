@@ -4,6 +4,7 @@
 # Used by `make run` / `make stop` and by the tests.
 #
 #   stack.sh start      start MariaDB, the web server and the worker (idempotent), migrate, write $VARDIR/faqsure.conf
+#                       (with $VARDIR/faqsure.local.conf appended: the operator's own settings, never written here)
 #   stack.sh run        start, then make sure a demo account and key exist and print how to call the API
 #   stack.sh stop       stop the web server (either), the worker and MariaDB
 #   stack.sh db-stop    stop only MariaDB (the tests use it to check outage handling)
@@ -44,6 +45,11 @@ else
 fi
 SOCK="$RUN/mysqld.sock"
 CONF="$VARDIR/faqsure.conf"
+# Settings of the operator's own (an OpenAI-compatible answerer or embedder, Qdrant, limits): this script never
+# writes this file and appends it to $CONF at each start; a key set again later in the file wins (core/config.c),
+# so it overrides what is written above it.
+LOCAL_CONF="$VARDIR/faqsure.local.conf"
+LOCAL_FROM="" # the line of $CONF where $LOCAL_CONF's first line is, when it was appended
 APACHE_CONF="$RUN/httpd.conf"
 LIGHTTPD_CONF="$RUN/lighttpd.conf"
 DATADIR="$VARDIR/mariadb"
@@ -132,7 +138,14 @@ write_config() {
 		[answerer]
 		sentence_model = $model
 	CONF
-	# More settings for this stack (the tests use it to put search on the Qdrant stand-in).
+	if [ -f "$LOCAL_CONF" ]; then
+		printf '\n# ---- %s, appended at each start (edit it there) ----\n' "$LOCAL_CONF" >>"$CONF.tmp"
+		LOCAL_FROM=$(($(wc -l <"$CONF.tmp") + 1))
+		cat "$LOCAL_CONF" >>"$CONF.tmp"
+		[ -z "$(tail -c 1 "$LOCAL_CONF")" ] || printf '\n' >>"$CONF.tmp"
+	fi
+	# More settings for this run only (the tests use it to put search on the Qdrant stand-in); after the local
+	# file, so they win over it.
 	[ -z "${FAQSURE_EXTRA_CONFIG:-}" ] || printf '\n%s\n' "$FAQSURE_EXTRA_CONFIG" >>"$CONF.tmp"
 	chmod 640 "$CONF.tmp"
 	mv "$CONF.tmp" "$CONF"
@@ -401,9 +414,23 @@ start() {
 	esac
 	db_start
 	write_config
-	FAQSURE_CONFIG="$CONF" "$CTL" migrate >/dev/null
+	migrate
 	web_start
 	worker_start
+}
+
+# The schema, and the first reading of the configuration: an error in a line of $LOCAL_CONF is told by that
+# file's line number.
+migrate() {
+	local err n
+	if err=$(FAQSURE_CONFIG="$CONF" "$CTL" migrate 2>&1 >/dev/null); then
+		return 0
+	fi
+	if [ -n "$LOCAL_FROM" ] && [[ "$err" =~ faqsure\.conf:([0-9]+): ]] && [ "${BASH_REMATCH[1]}" -ge "$LOCAL_FROM" ]; then
+		n=$((BASH_REMATCH[1] - LOCAL_FROM + 1))
+		die "$LOCAL_CONF:$n: ${err#*faqsure.conf:${BASH_REMATCH[1]}: }"
+	fi
+	die "${err#faqsurectl: }"
 }
 
 demo() {
@@ -443,6 +470,16 @@ demo() {
 
 		Manage it:  FAQSURE_CONFIG=$CONF $CTL --help
 		Stop it:    make stop$( [ "$VARDIR" = "$top/var" ] || printf ' VARDIR=%s' "$VARDIR")
+
+		Your own settings go in $LOCAL_CONF$( [ -f "$LOCAL_CONF" ] && printf ' (in use)' ): each start
+		appends it to $CONF, which is rewritten then. For an OpenAI-compatible answerer
+		(OpenAI, Ollama, llama.cpp, vLLM), put in it:
+		  [answerer]
+		  backend = openai
+		  url = http://127.0.0.1:11434/v1
+		  model = llama3.1
+		  api_key = sk-...
+		then run make run again. Every setting: vendor-config/faqsure.conf.example.
 	EOF
 }
 

@@ -100,7 +100,8 @@ int apikey_authenticate(struct db *db, const unsigned char hash[32], struct apik
 	int rc = db_exec(db, &r, e,
 			 "SELECT id, account_id, scope, per_minute, per_hour, key_hash,"
 			 " expires_at IS NOT NULL AND expires_at <= UTC_TIMESTAMP(), revoked_at IS NOT NULL,"
-			 " kind = 'publishable', revision, agent_id, " ORIGINS
+			 " kind = 'publishable', revision, agent_id, " ORIGINS ","
+			 " (SELECT a.state <> 'active' FROM accounts a WHERE a.id = api_keys.account_id)"
 			 " FROM api_keys WHERE key_hash = ?",
 			 "b", hash, (size_t)32);
 	if (rc < 0)
@@ -111,6 +112,8 @@ int apikey_authenticate(struct db *db, const unsigned char hash[32], struct apik
 		rc = fs_fail(e, FS_EAUTH, "API key has been revoked");
 	else if (db_cell_ll(&r, 0, 6, 0))
 		rc = fs_fail(e, FS_EAUTH, "API key has expired");
+	else if (db_cell_ll(&r, 0, 12, 0))
+		rc = fs_fail(e, FS_EAUTH, "account is disabled");
 	if (rc == 0) {
 		snprintf(out->id, sizeof(out->id), "%s", db_cell(&r, 0, 0));
 		out->account_id = db_cell_ll(&r, 0, 1, 0);

@@ -84,7 +84,8 @@ struct apikey_cache {
 int apikey_create(struct db *db, const struct apikey_spec *spec, char *secret, char id[37], struct fs_error *e);
 /* Checks a presented key's form (either kind) and hashes it: FS_EAUTH when it is missing or cannot be a key. */
 int apikey_hash(const char *secret, unsigned char hash[32], struct fs_error *e);
-/* Finds a usable key by hash: FS_EAUTH for an unknown, expired or revoked one, saying which. */
+/* Finds a usable key by hash: FS_EAUTH for an unknown, expired or revoked one, or one of a disabled account
+ * ("account is disabled"), saying which. */
 int apikey_authenticate(struct db *db, const unsigned char hash[32], struct apikey_auth *out, struct fs_error *e);
 /* Records that the key was used now (people see it with minute precision). */
 int apikey_mark_used(struct db *db, const char *id, struct fs_error *e);

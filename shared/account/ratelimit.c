@@ -26,7 +26,7 @@ static int take_once(struct db *db, void *arg, struct fs_error *e)
 	return db_exec(db, t->r, e,
 		       "INSERT INTO rate_counters (key_id, window_kind, window_start, n)"
 		       " SELECT k.id, IF(s.seq = 1, 'h', 'm'), IF(s.seq = 1, ?, ?), 1"
-		       " FROM api_keys k JOIN seq_1_to_2 s"
+		       " FROM api_keys k JOIN accounts a ON a.id = k.account_id AND a.state = 'active' JOIN seq_1_to_2 s"
 		       " WHERE k.key_hash = ? AND k.revoked_at IS NULL AND k.revision = ?"
 		       " AND (k.expires_at IS NULL OR k.expires_at > UTC_TIMESTAMP())"
 		       " ON DUPLICATE KEY UPDATE n = n + 1 RETURNING window_kind, n",
@@ -138,4 +138,21 @@ int ratelimit_give_back(struct db *db, const char *key_id, time_t now, struct fs
 {
 	struct give_back g = { key_id, (long long)(now - now % 3600), (long long)(now - now % 60) };
 	return db_retry(db, give_back_once, &g, e);
+}
+
+int ratelimit_purge_account(struct db *db, long long account_id, int apply, struct tally *t, struct fs_error *e)
+{
+	struct db_res r;
+	int rc = apply ? db_exec(db, &r, e,
+				 "DELETE c FROM rate_counters c JOIN api_keys k ON k.id = c.key_id WHERE k.account_id = ?",
+				 "i", account_id)
+		       : db_exec(db, &r, e,
+				 "SELECT COUNT(*) FROM rate_counters c JOIN api_keys k ON k.id = c.key_id"
+				 " WHERE k.account_id = ?",
+				 "i", account_id);
+	if (rc < 0)
+		return rc;
+	tally_add(t, "rate-limit counters", apply ? (long long)r.affected : db_cell_ll(&r, 0, 0, 0));
+	db_res_release(&r);
+	return 0;
 }

@@ -27,6 +27,7 @@ struct usage_row {
 	char error[33];
 	char at[32]; /* created_at, "YYYY-MM-DD HH:MM:SS.uuuuuu" UTC; its first 10 bytes are the rollup day */
 	int status, has_key, has_error;
+	int gone; /* its account was deleted before the event was written: dropped, never written */
 	long long tokens_prompt, tokens_completion, processing_ms;
 };
 
@@ -170,7 +171,7 @@ void usage_rollup_init(struct usage_rollup *r, const struct usage_queue *q, size
 	size_t k = 0;
 	for (size_t i = first; i < first + n; i++) {
 		const struct usage_row *ev = &q->rows[i];
-		if (ev->account_id <= 0)
+		if (ev->account_id <= 0 || ev->gone)
 			continue;
 		struct usage_daily_row *d = &r->daily[k];
 		struct usage_latency_row *l = &r->latency[k];
@@ -226,13 +227,16 @@ void usage_rollup_release(struct usage_rollup *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Writes rows [0, n) of the events, USAGE_BATCH per statement. */
+/* Writes rows [0, n) of the events (those not gone), USAGE_BATCH per statement. */
 static int insert_events(struct db *db, const struct usage_row *rows, size_t n, struct fs_error *e)
 {
-	struct db_param *p = xcalloc(n * USAGE_COLUMNS, sizeof(*p));
+	struct db_param *p = xcalloc((n ? n : 1) * USAGE_COLUMNS, sizeof(*p));
+	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct usage_row *r = &rows[i];
-		struct db_param *row = p + i * USAGE_COLUMNS;
+		if (r->gone)
+			continue;
+		struct db_param *row = p + k++ * USAGE_COLUMNS;
 		row[0] = (struct db_param){ .type = 'i', .i = r->account_id };
 		row[1] = (struct db_param){ .type = 's', .ptr = r->has_key ? r->key_id : NULL };
 		row[2] = (struct db_param){ .type = 's', .ptr = r->request_id };
@@ -248,7 +252,7 @@ static int insert_events(struct db *db, const struct usage_row *rows, size_t n, 
 	int rc = db_insert_rows(db,
 				"INSERT INTO usage_events (account_id, key_id, request_id, method, route, status, error,"
 				" tokens_prompt, tokens_completion, processing_ms, created_at) VALUES ",
-				"(NULLIF(?, 0), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", p, USAGE_COLUMNS, n, USAGE_BATCH, e);
+				"(NULLIF(?, 0), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", p, USAGE_COLUMNS, k, USAGE_BATCH, e);
 	free(p);
 	return rc;
 }
@@ -328,19 +332,69 @@ static int upsert_latency(struct db *db, const struct usage_rollup *ru, struct f
 	return rc;
 }
 
+/* Marks the events of [first, first + n) whose account was deleted (gone): their account rows are read with a
+ * shared lock, so an account delete (account_purge locks the row first) either waits for this transaction, and
+ * removes what it wrote, or has committed, and these events are dropped. A handful of distinct accounts per batch:
+ * the id list is padded to a power of two (the statement cache is small). */
+static int mark_gone_accounts(struct usage_queue *q, size_t first, size_t n, struct db *db, struct fs_error *e)
+{
+	long long *ids = xcalloc(n ? n : 1, sizeof(*ids));
+	size_t nids = 0;
+	for (size_t i = first; i < first + n; i++) {
+		long long a = q->rows[i].account_id;
+		size_t k = 0;
+		while (k < nids && ids[k] != a)
+			k++;
+		if (a > 0 && !q->rows[i].gone && k == nids)
+			ids[nids++] = a;
+	}
+	int rc = 0;
+	for (size_t at = 0; at < nids && rc == 0; at += USAGE_BATCH) {
+		size_t k = nids - at < USAGE_BATCH ? nids - at : USAGE_BATCH, m = padded_rows(k, USAGE_BATCH);
+		struct db_param *p = xcalloc(m, sizeof(*p));
+		struct buf sql;
+		struct db_res r;
+		buf_init(&sql, BUF_NO_LIMIT);
+		buf_adds(&sql, "SELECT id FROM accounts WHERE id IN (");
+		for (size_t i = 0; i < m; i++) {
+			p[i] = (struct db_param){ .type = 'i', .i = ids[at + (i < k ? i : k - 1)] };
+			buf_adds(&sql, i ? ", ?" : "?");
+		}
+		buf_adds(&sql, ") LOCK IN SHARE MODE");
+		rc = db_exec_params(db, &r, e, buf_str(&sql), p, m);
+		for (size_t i = 0; rc == 0 && i < k; i++) {
+			int live = 0;
+			for (size_t row = 0; row < r.nrows && !live; row++)
+				live = db_cell_ll(&r, row, 0, 0) == ids[at + i];
+			for (size_t j = first; !live && j < first + n; j++)
+				if (q->rows[j].account_id == ids[at + i])
+					q->rows[j].gone = 1;
+		}
+		if (rc == 0)
+			db_res_release(&r);
+		buf_release(&sql);
+		free(p);
+	}
+	free(ids);
+	return rc;
+}
+
 /* Events [first, first + n) and their rollups in one transaction: all of it is written, or none. */
 static int write_batch(struct usage_queue *q, size_t first, size_t n, struct db *db, struct fs_error *e)
 {
-	struct usage_rollup ru;
-	usage_rollup_init(&ru, q, first, n);
+	struct usage_rollup ru = { 0 };
 	int rc = db_begin(db, e);
 	if (rc < 0)
-		goto out;
+		return rc;
+	if ((rc = mark_gone_accounts(q, first, n, db, e)) < 0) {
+		db_rollback(db);
+		return rc;
+	}
+	usage_rollup_init(&ru, q, first, n);
 	/* the events first: the rollup rows are the ones other processes wait for, so they are held the shortest */
 	if ((rc = insert_events(db, q->rows + first, n, e)) < 0 || (rc = upsert_daily(db, &ru, e)) < 0 ||
 	    (rc = upsert_latency(db, &ru, e)) < 0 || (rc = db_commit(db, e)) < 0)
 		db_rollback(db);
-out:
 	usage_rollup_release(&ru);
 	return rc;
 }
@@ -372,4 +426,33 @@ int usage_queue_flush(struct usage_queue *q, struct db *db, struct fs_error *e)
 	if (q->len)
 		q->oldest_ms = util_now_ms(); /* try again in a second, not on every request */
 	return rc;
+}
+
+int usage_record_indexing(struct db *db, long long account_id, long long tokens, struct fs_error *e)
+{
+	return db_exec(db, NULL, e,
+		       "INSERT INTO indexing_daily (account_id, day, documents, tokens) VALUES (?, UTC_DATE(), 1, ?)"
+		       " ON DUPLICATE KEY UPDATE documents = documents + 1, tokens = tokens + VALUES(tokens)",
+		       "ii", account_id, tokens);
+}
+
+/* One table's rows of the account into t as what. */
+static int purge_table(struct db *db, long long account_id, int apply, struct tally *t, const char *what,
+		       const char *table, struct fs_error *e)
+{
+	long long n;
+	int rc = db_purge_rows(db, table, account_id, apply, &n, e);
+	if (rc == 0)
+		tally_add(t, what, n);
+	return rc;
+}
+
+int usage_purge_account(struct db *db, long long account_id, int apply, struct tally *t, struct fs_error *e)
+{
+	int rc;
+	if ((rc = purge_table(db, account_id, apply, t, "usage events", "usage_events", e)) < 0 ||
+	    (rc = purge_table(db, account_id, apply, t, "daily usage rows", "usage_daily", e)) < 0 ||
+	    (rc = purge_table(db, account_id, apply, t, "daily usage rows", "usage_latency_daily", e)) < 0)
+		return rc;
+	return purge_table(db, account_id, apply, t, "daily indexing rows", "indexing_daily", e);
 }

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "core/db.h"
+#include "core/tally.h"
 
 struct usage_event {
 	long long account_id; /* 0 when the request was not authenticated */
@@ -43,8 +44,16 @@ size_t usage_queue_len(const struct usage_queue *q);
 int usage_queue_due(const struct usage_queue *q);
 /* Writes every queued event and adds them to the daily rollups, up to USAGE_TXN_EVENTS per transaction (a
  * deadlock is retried at once). On failure the events of the failed transaction and after stay queued for the
- * next try, and nothing of that transaction is written. */
+ * next try, and nothing of that transaction is written. Events of an account deleted meanwhile are dropped: a
+ * deleted account's rows never come back. */
 int usage_queue_flush(struct usage_queue *q, struct db *db, struct fs_error *e);
+
+/* Counts a document made ready today (UTC) with the tokens taken for it (indexing_daily, which the dashboard
+ * reads), inside the caller's transaction. */
+int usage_record_indexing(struct db *db, long long account_id, long long tokens, struct fs_error *e);
+/* The account's usage events, daily rollups and indexing rows into t ("usage events", "daily usage rows",
+ * "daily indexing rows"); with apply, deleted, big tables a slice at a time (account delete). */
+int usage_purge_account(struct db *db, long long account_id, int apply, struct tally *t, struct fs_error *e);
 
 /* The usage_latency_daily bucket of a processing time: ms itself below 1,000; then the lower bound of a bucket
  * 10 ms wide below 10,000, 100 ms wide below 100,000 and 1,000 ms wide beyond. */

@@ -47,6 +47,11 @@ int answerer_answer(struct answerer *a, const struct answer_input *in, answer_de
 	return a->ops->answer(a, in, delta, arg, out, e);
 }
 
+long long answerer_cost_bound(struct answerer *a, const struct answer_input *in)
+{
+	return a->ops->cost_bound(a, in);
+}
+
 void answer_output_init(struct answer_output *o)
 {
 	memset(o, 0, sizeof(*o));

@@ -75,6 +75,10 @@ struct answer_ops {
 	 * nonsense is FS_EUNAVAIL, with nothing passed to delta when possible. */
 	int (*answer)(struct answerer *a, const struct answer_input *in, answer_delta_fn delta, void *arg,
 		      struct answer_output *out, struct fs_error *e);
+	/* The most an answer to in can cost (the tokens_prompt + tokens_completion answer() reports), for the
+	 * balance to set aside before the work (account.h): never less than the built-in tokenizer's count of it;
+	 * an upstream's own count is allowed twice that. */
+	long long (*cost_bound)(struct answerer *a, const struct answer_input *in);
 };
 
 /* Every backend's struct starts with this. */
@@ -99,6 +103,8 @@ int answerer_new(const struct config *cfg, const char *name, struct answerer **o
 void answerer_free(struct answerer *a);
 int answerer_answer(struct answerer *a, const struct answer_input *in, answer_delta_fn delta, void *arg,
 		    struct answer_output *out, struct fs_error *e);
+
+long long answerer_cost_bound(struct answerer *a, const struct answer_input *in);
 
 void answer_output_init(struct answer_output *o);
 void answer_output_release(struct answer_output *o);

@@ -94,6 +94,19 @@ static int builtin_answer(struct answerer *a, const struct answer_input *in, ans
 	return delta ? stream_text(out->text.ptr, out->text.len, delta, arg) : 0;
 }
 
+/* The question, the passage the answer is read from and the answer, a run of that passage's sentences (whose words
+ * are the passage's: never more tokens): at most the question and twice the longest passage. */
+static long long builtin_cost_bound(struct answerer *a, const struct answer_input *in)
+{
+	long long longest = 0;
+	(void)a;
+	for (size_t i = 0; in->use_rag && i < in->nsources; i++) {
+		long long n = tokens_count(in->sources[i].text);
+		longest = n > longest ? n : longest;
+	}
+	return tokens_count(in->question) + 2 * longest;
+}
+
 const struct answer_ops answer_builtin_ops = {
 	.name = "builtin",
 	.judges_passages = 1,
@@ -101,4 +114,5 @@ const struct answer_ops answer_builtin_ops = {
 	.new = builtin_new,
 	.free = builtin_free,
 	.answer = builtin_answer,
+	.cost_bound = builtin_cost_bound,
 };

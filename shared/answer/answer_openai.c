@@ -519,6 +519,20 @@ static int openai_answer(struct answerer *a, const struct answer_input *in, answ
 	return rc;
 }
 
+/* The messages as sent (our count) and the longest answer allowed, each twice: an upstream's tokenizer may count
+ * words apart that ours counts as one; and a few tokens per message for the chat format. */
+#define OPENAI_DEFAULT_MAX_TOKENS 4096
+#define OPENAI_TOKENS_PER_MESSAGE 8
+static long long openai_cost_bound(struct answerer *a, const struct answer_input *in)
+{
+	long long prompt = 0;
+	size_t len;
+	(void)a;
+	free(request_body(in, "m", 0, &prompt, &len));
+	long long most = in->style.max_tokens > 0 ? in->style.max_tokens : OPENAI_DEFAULT_MAX_TOKENS;
+	return 2 * (prompt + most) + OPENAI_TOKENS_PER_MESSAGE * (long long)(in->nhistory + 2);
+}
+
 static void openai_free(struct answerer *a)
 {
 	struct openai_answerer *o = (struct openai_answerer *)a;
@@ -557,4 +571,5 @@ const struct answer_ops answer_openai_ops = {
 	.new = openai_new,
 	.free = openai_free,
 	.answer = openai_answer,
+	.cost_bound = openai_cost_bound,
 };

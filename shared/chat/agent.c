@@ -484,3 +484,12 @@ int agent_list(struct db *db, long long account_id, long long limit, const char 
 	db_res_release(&r);
 	return 0;
 }
+
+int agent_purge_account(struct db *db, long long account_id, int apply, struct tally *t, struct fs_error *e)
+{
+	long long n;
+	int rc = db_purge_rows(db, "agents", account_id, apply, &n, e);
+	if (rc == 0)
+		tally_add(t, "agents", n);
+	return rc;
+}

@@ -8,6 +8,7 @@
 
 #include "core/db.h"
 #include "core/err.h"
+#include "core/tally.h"
 
 #define AGENT_DEFAULT_NAME "Default"
 #define AGENT_DEFAULT_SYSTEM_PROMPT                                                                               \
@@ -62,5 +63,8 @@ int agent_delete(struct db *db, long long account_id, const char *id, struct fs_
 /* A page of agents, oldest first (the default agent is created first if missing). */
 int agent_list(struct db *db, long long account_id, long long limit, const char *cursor, json_t **items,
 	       char **next_cursor, struct fs_error *e);
+
+/* The account's agents into t ("agents"); with apply, deleted (account delete, after its conversations). */
+int agent_purge_account(struct db *db, long long account_id, int apply, struct tally *t, struct fs_error *e);
 
 #endif

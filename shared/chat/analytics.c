@@ -188,6 +188,15 @@ static int totals(struct db *db, long long account, const struct span *sp, json_
 	db_res_release(&r);
 	json_object_set_new(out, "tokens", json_pack("{s:I, s:I, s:I}", "prompt", (json_int_t)tp, "completion",
 						     (json_int_t)tc, "total", (json_int_t)(tp + tc)));
+	/* indexing is no request: the worker counts it per day as it takes the tokens (usage_record_indexing) */
+	if ((rc = db_exec(db, &r, e,
+			  "SELECT CAST(COALESCE(SUM(tokens), 0) AS SIGNED), CAST(COALESCE(SUM(documents), 0) AS SIGNED)"
+			  " FROM indexing_daily WHERE account_id = ? AND day >= ? AND day < ?",
+			  "iss", account, sp->start, sp->end)) < 0)
+		return rc;
+	json_object_set_new(out, "indexing_tokens", json_integer(cell_ll(&r, 0, 0)));
+	json_object_set_new(out, "documents_indexed", json_integer(cell_ll(&r, 0, 1)));
+	db_res_release(&r);
 
 	long long balance;
 	if ((rc = account_balance(db, account, &balance, e)) < 0)
@@ -311,8 +320,8 @@ static int daily(struct db *db, long long account, const struct analytics_window
 	for (int i = 0; i < w->days; i++) {
 		char date[11];
 		format_day(f + (time_t)i * DAY_SECONDS, date);
-		json_array_append_new(days, json_pack("{s:s, s:i, s:i, s:i, s:i}", "date", date, "conversations", 0,
-						      "messages", 0, "fallbacks", 0, "tokens", 0));
+		json_array_append_new(days, json_pack("{s:s, s:i, s:i, s:i, s:i, s:i}", "date", date, "conversations", 0,
+						      "messages", 0, "fallbacks", 0, "tokens", 0, "indexing_tokens", 0));
 	}
 	if ((rc = db_exec(db, &r, e,
 			  "SELECT DATE(created_at), COUNT(*) FROM conversations WHERE account_id = ? AND created_at >= ?"
@@ -340,6 +349,12 @@ static int daily(struct db *db, long long account, const struct analytics_window
 		goto fail;
 	for (size_t i = 0; i < r.nrows; i++)
 		add_to_day(days, w, db_cell(&r, i, 0), "tokens", cell_ll(&r, i, 1));
+	db_res_release(&r);
+	if ((rc = db_exec(db, &r, e, "SELECT day, tokens FROM indexing_daily WHERE account_id = ? AND day >= ? AND day < ?",
+			  "iss", account, sp->start, sp->end)) < 0)
+		goto fail;
+	for (size_t i = 0; i < r.nrows; i++)
+		add_to_day(days, w, db_cell(&r, i, 0), "indexing_tokens", cell_ll(&r, i, 1));
 	db_res_release(&r);
 	*out = days;
 	return 0;
@@ -695,6 +710,66 @@ static int feedback(struct db *db, long long account, const struct span *sp, jso
 	return 0;
 }
 
+/* ---- answers to look at: rated down, least sure ---- */
+
+#define ANSWER_COLUMNS                                                                                            \
+	"q.content, a.content, CAST(a.confidence AS CHAR), a.conversation_id, a.id, " ISO_OF("a.created_at")
+#define ISO_OF(col) "DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%sZ')"
+
+static json_t *answer_object(const struct db_res *r, size_t i)
+{
+	return json_pack("{s:o, s:s, s:f, s:s, s:s, s:s}", "question", str_or_null(db_cell(r, i, 0)), "answer",
+			 db_cell(r, i, 1), "confidence", cell_double(r, i, 2), "conversation_id", db_cell(r, i, 3),
+			 "message_id", db_cell(r, i, 4), "created_at", db_cell(r, i, 5));
+}
+
+/* The answers rated down in the window (by when the rating was last given), newest first. */
+static int downvoted(struct db *db, long long account, const struct span *sp, json_t **out, struct fs_error *e)
+{
+	struct db_res r;
+	int rc = db_exec(db, &r, e,
+			 "SELECT " ANSWER_COLUMNS ", f.comment, " ISO_OF("f.updated_at")
+			 " FROM message_feedback f JOIN messages a ON a.id = f.message_id"
+			 " LEFT JOIN messages q ON q.id = a.question_id"
+			 " WHERE f.account_id = ? AND f.rating = 'down' AND f.updated_at >= ? AND f.updated_at < ?"
+			 " ORDER BY f.updated_at DESC, f.message_id LIMIT ?",
+			 "issi", account, sp->start, sp->end, (long long)ANALYTICS_DOWNVOTED);
+	if (rc < 0)
+		return rc;
+	*out = json_array();
+	for (size_t i = 0; i < r.nrows; i++) {
+		json_t *o = answer_object(&r, i);
+		json_object_set_new(o, "comment", str_or_null(db_cell(&r, i, 6)));
+		json_object_set_new(o, "rated_at", json_string(db_cell(&r, i, 7)));
+		json_array_append_new(*out, o);
+	}
+	db_res_release(&r);
+	return 0;
+}
+
+/* The answers of the window the answerer was least sure of, lowest confidence first: not fallbacks, and not of
+ * confidence 0 (answers given without RAG, which have none to speak of). The ten are picked from the covering
+ * index alone (messages_account_analytics holds fallback and confidence), then read. */
+static int least_sure(struct db *db, long long account, const struct span *sp, json_t **out, struct fs_error *e)
+{
+	struct db_res r;
+	int rc = db_exec(db, &r, e,
+			 "SELECT " ANSWER_COLUMNS " FROM (SELECT id, confidence, created_at FROM messages"
+			 " FORCE INDEX (messages_account_analytics) WHERE account_id = ? AND role = 'assistant'"
+			 " AND created_at >= ? AND created_at < ? AND fallback = 0 AND confidence > 0"
+			 " ORDER BY confidence, created_at DESC, id LIMIT ?) x"
+			 " JOIN messages a ON a.id = x.id LEFT JOIN messages q ON q.id = a.question_id"
+			 " ORDER BY x.confidence, x.created_at DESC, x.id",
+			 "issi", account, sp->start, sp->end, (long long)ANALYTICS_TOP);
+	if (rc < 0)
+		return rc;
+	*out = json_array();
+	for (size_t i = 0; i < r.nrows; i++)
+		json_array_append_new(*out, answer_object(&r, i));
+	db_res_release(&r);
+	return 0;
+}
+
 /* ---- the dashboard ---- */
 
 int analytics_dashboard(struct db *db, struct terms *t, long long account_id, const struct analytics_window *w,
@@ -725,6 +800,12 @@ int analytics_dashboard(struct db *db, struct terms *t, long long account_id, co
 	if ((rc = feedback(db, account_id, &sp, &part, e)) < 0)
 		goto fail;
 	json_object_set_new(d, "feedback", part);
+	if ((rc = downvoted(db, account_id, &sp, &part, e)) < 0)
+		goto fail;
+	json_object_set_new(d, "downvoted_answers", part);
+	if ((rc = least_sure(db, account_id, &sp, &part, e)) < 0)
+		goto fail;
+	json_object_set_new(d, "lowest_confidence_answers", part);
 	*out = d;
 	return 0;
 fail:

@@ -20,6 +20,7 @@
 #define ANALYTICS_DEFAULT_DAYS 30
 #define ANALYTICS_MAX_DAYS 366
 #define ANALYTICS_TOP 10
+#define ANALYTICS_DOWNVOTED 20
 
 /* Days are "YYYY-MM-DD" (UTC), both ends included. */
 struct analytics_window {

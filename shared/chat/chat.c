@@ -300,13 +300,11 @@ static void passages_for(const struct chat *c, const struct answerer *a, struct 
 	}
 }
 
-static int run_answerer(struct chat_engine *ce, struct chat *c, const char *name, answer_delta_fn delta, void *arg,
-			struct answer_output *out, size_t *sent, int *judged, struct fs_error *e)
+/* What answerer a is given for c (passages_for's copies in *over, which the caller frees). */
+static void input_for(const struct chat *c, const struct answerer *a, struct answer_input *in,
+		      struct search_result **over)
 {
-	struct answerer *a = NULL;
-	struct search_result *over = NULL;
-	struct delta_count dc = { delta, arg, 0 };
-	struct answer_input in = {
+	*in = (struct answer_input){
 		.style = { c->agent.system_prompt, c->agent.model, c->agent.temperature, c->agent.max_tokens },
 		.question = c->message,
 		.query = c->query,
@@ -315,11 +313,50 @@ static int run_answerer(struct chat_engine *ce, struct chat *c, const char *name
 		.threshold = c->threshold,
 		.use_rag = c->use_rag,
 	};
+	passages_for(c, a, over, &in->sources, &in->nsources);
+}
+
+/* The most the chat can cost, set aside from the balance before any answerer runs: the bound of its answerer,
+ * of the one it falls back to when an upstream stays away, and of a fallback answer (the question and the
+ * fallback message). An answerer that cannot be opened counts nothing: answering fails the same way. */
+static long long cost_bound(struct chat_engine *ce, const struct chat *c, const char *name)
+{
+	const struct answer_ops *next = answer_find(c->agent.upstream_fallback);
+	const char *names[2] = { name, next && next != answer_find(name) ? next->name : NULL };
+	long long most = tokens_count(c->message) + tokens_count(c->agent.fallback_message);
+	for (size_t i = 0; i < 2; i++) {
+		struct answerer *a;
+		struct answer_input in;
+		struct search_result *over = NULL;
+		struct fs_error ignored;
+		if (!names[i] || open_answerer(ce, names[i], &a, &ignored) < 0)
+			continue;
+		input_for(c, a, &in, &over);
+		long long n = answerer_cost_bound(a, &in);
+		most = n > most ? n : most;
+		free(over);
+	}
+	return most;
+}
+
+/* How long a chat's hold may outlive its process: every try of both answerers, with room to spare. */
+static long long hold_seconds(const struct config *cfg)
+{
+	return 60 + 2 * (cfg->answerer_timeout_ms / 1000 + 1) * (cfg->answerer_max_retries + 1);
+}
+
+static int run_answerer(struct chat_engine *ce, struct chat *c, const char *name, answer_delta_fn delta, void *arg,
+			struct answer_output *out, size_t *sent, int *judged, struct fs_error *e)
+{
+	struct answerer *a = NULL;
+	struct search_result *over = NULL;
+	struct delta_count dc = { delta, arg, 0 };
+	struct answer_input in;
 	int rc = open_answerer(ce, name, &a, e);
 	if (rc < 0)
 		return rc;
 	*judged = a->ops->judges_passages;
-	passages_for(c, a, &over, &in.sources, &in.nsources);
+	input_for(c, a, &in, &over);
 	if (in.nsources == 0 && c->use_rag)
 		out->cannot_answer = 1; /* nothing to answer from: the answerer is not asked */
 	else
@@ -385,9 +422,10 @@ static void pick_shown(struct chat *c, size_t first_source)
 			c->shown[c->nshown++] = i;
 }
 
-/* Stores the question and the answer, counts them in the conversation and debits the balance: one
- * transaction. */
-static int store_turn(struct db *db, struct chat *c, long long signature, struct fs_error *e)
+/* Stores the question and the answer, counts them in the conversation and debits the balance (releasing the
+ * chat's hold): one transaction. */
+static int store_turn(struct db *db, struct chat *c, long long signature, const struct account_hold *hold,
+		      struct fs_error *e)
 {
 	char question_id[37], title[CHAT_TITLE_CHARS * 4 + 8], confidence[32];
 	struct db_res r;
@@ -471,10 +509,15 @@ static int store_turn(struct db *db, struct chat *c, long long signature, struct
 		if (rc < 0)
 			goto fail;
 	}
-	if ((balance != ACCOUNT_UNLIMITED &&
-	     (rc = account_debit(db, c->account_id, c->tokens_prompt + c->tokens_completion, NULL, e)) < 0) ||
+	/* The hold covers the built-in counts; an upstream that reports more than the hold, on a balance that cannot
+	 * cover the rest, is charged what the balance has (partial): never below zero. */
+	long long total = c->tokens_prompt + c->tokens_completion, taken = total;
+	if ((balance != ACCOUNT_UNLIMITED && (rc = account_debit(db, c->account_id, total, hold, 1, &taken, e)) < 0) ||
 	    (rc = db_commit(db, e)) < 0)
 		goto fail;
+	if (taken < total)
+		fprintf(stderr, "faqsure chat: account %lld: answer %s cost %lld tokens, the balance covered %lld\n",
+			c->account_id, c->message_id, total, taken);
 	goto out;
 fail:
 	db_rollback(db);
@@ -496,12 +539,13 @@ static void fall_back(struct chat *c)
 struct turn {
 	struct chat *c;
 	long long signature;
+	const struct account_hold *hold;
 };
 
 static int store_turn_once(struct db *db, void *arg, struct fs_error *e)
 {
 	struct turn *t = arg;
-	return store_turn(db, t->c, t->signature, e);
+	return store_turn(db, t->c, t->signature, t->hold, e);
 }
 
 int chat_answer(struct chat_engine *ce, struct db *db, struct chat *c, answer_delta_fn delta, void *arg,
@@ -512,8 +556,13 @@ int chat_answer(struct chat_engine *ce, struct db *db, struct chat *c, answer_de
 	size_t sent = 0;
 	int rc = 0;
 
+	struct account_hold hold = { 0 };
 	util_uuid(c->message_id);
 	answer_output_init(&out);
+	/* 402 before any answerer runs (and before a stream opens) when the balance cannot cover the most this
+	 * chat can cost; the exact cost is taken when the answer is stored */
+	if ((rc = account_hold(db, c->account_id, cost_bound(ce, c, name), hold_seconds(ce->cfg), &hold, e)) < 0)
+		goto out;
 	int judged = 0;
 	rc = run_answerer(ce, c, name, delta, arg, &out, &sent, &judged, e);
 	/* upstream_fallback names the answerer to try next ("error" names none) */
@@ -552,9 +601,11 @@ int chat_answer(struct chat_engine *ce, struct db *db, struct chat *c, answer_de
 	if (!ce->terms && (rc = terms_new(&ce->terms, e)) < 0)
 		goto out;
 	long long signature = (long long)signature_question(ce->terms, c->message);
-	struct turn t = { c, signature };
-	rc = db_retry(db, store_turn_once, &t, e);
+	struct turn t = { c, signature, &hold };
+	if ((rc = db_retry(db, store_turn_once, &t, e)) == 0)
+		hold.id[0] = '\0'; /* released by the debit */
 out:
+	account_release(db, &hold);
 	answer_output_release(&out);
 	return rc;
 }
@@ -720,5 +771,24 @@ int chat_feedback(struct db *db, long long account_id, const char *message_id, c
 			 str_or_null(db_cell(&r, 0, 1)), "created_at", db_cell(&r, 0, 2), "updated_at",
 			 db_cell(&r, 0, 3));
 	db_res_release(&r);
+	return 0;
+}
+
+/* ---- deleting an account ---- */
+
+int chat_purge_account(struct db *db, long long account_id, int apply, struct tally *t, struct fs_error *e)
+{
+	/* children first, so each count is of what that table lost (a conversation takes what is left with it) */
+	static const char *const tables[][2] = { { "message_feedback", "feedback ratings" },
+						 { "message_sources", "cited sources" },
+						 { "messages", "messages" },
+						 { "conversations", "conversations" } };
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		long long n;
+		int rc = db_purge_rows(db, tables[i][0], account_id, apply, &n, e);
+		if (rc < 0)
+			return rc;
+		tally_add(t, tables[i][1], n);
+	}
 	return 0;
 }

@@ -2,7 +2,8 @@
  *
  *  chat_prepare   the agent (given, else the conversation's, else the account's default), the conversation
  *                 (given, or a new one), its last turns, the retrieval query, and retrieval itself.
- *  chat_answer    the answerer (builtin or openai, per agent), confidence and fallback, then one transaction
+ *  chat_answer    sets aside the most the chat can cost from the balance (402 when it cannot: account.h), the
+ *                 answerer (builtin or openai, per agent), confidence and fallback, then one transaction
  *                 that stores the question and the answer (with its sources), counts the conversation's
  *                 messages and debits the account's balance by tokens_used.total.
  * Everything that can be refused (bad ids, an unreachable embedder or store) is refused by chat_prepare, before
@@ -32,6 +33,7 @@
 #include "core/config.h"
 #include "core/db.h"
 #include "core/err.h"
+#include "core/tally.h"
 #include "search/search.h"
 
 #define CHAT_MAX_FOLLOWUP 3
@@ -97,8 +99,9 @@ void chat_engine_release(struct chat_engine *ce);
  * embedder or store cannot be reached. On failure c needs no chat_release. */
 int chat_prepare(struct chat_engine *ce, struct db *db, long long account_id, const struct chat_params *p,
 		 double started_ms, struct chat *c, struct fs_error *e);
-/* delta (may be NULL) receives the answer's text as it is produced; a fallback gives no deltas. FS_EUNAVAIL when
- * the agent's upstream answerer cannot answer (unless the agent falls back to builtin). */
+/* delta (may be NULL) receives the answer's text as it is produced; a fallback gives no deltas. FS_EBALANCE, before
+ * any delta, when the balance cannot cover the most the chat can cost; FS_EUNAVAIL when the agent's upstream
+ * answerer cannot answer (unless the agent falls back to builtin). */
 int chat_answer(struct chat_engine *ce, struct db *db, struct chat *c, answer_delta_fn delta, void *arg,
 		struct fs_error *e);
 /* The seed's response object (+ message_id, agent_id) for an answered chat. */
@@ -123,5 +126,10 @@ int chat_get_conversation(struct db *db, long long account_id, const char *id, c
  * conversation: anything else is FS_ENOTFOUND. */
 int chat_feedback(struct db *db, long long account_id, const char *message_id, const unsigned char *visitor_hash,
 		  const char *rating, const char *comment, json_t **out, struct fs_error *e);
+
+/* The account's conversations with their messages, cited sources and feedback into t ("conversations",
+ * "messages", "cited sources", "feedback ratings"); with apply, deleted, a slice per statement (account
+ * delete). */
+int chat_purge_account(struct db *db, long long account_id, int apply, struct tally *t, struct fs_error *e);
 
 #endif

@@ -153,21 +153,33 @@ struct chunk_row {
 	long long tokens;
 };
 
-static char *chunk_metadata(json_t *doc_meta, const struct chunk *c)
+/* A chunk's metadata (malloc'd JSON text): the upload's, then the keys of the file's own (title, author) that the
+ * upload does not give, then the chunk's own: its section, its page (when > 0) and its question (when it has
+ * one). upload and file may be NULL. */
+static char *compose_metadata(json_t *upload, json_t *file, const char *section, long long page,
+			      const char *question)
 {
-	json_t *m = json_deep_copy(doc_meta);
-	if (!json_is_object(m)) {
-		json_decref(m);
-		m = json_object();
-	}
-	json_object_set_new(m, "section", json_string(c->section ? c->section : ""));
-	if (c->page > 0)
-		json_object_set_new(m, "page", json_integer(c->page));
-	if (c->question)
-		json_object_set_new(m, "question", json_string(c->question));
+	json_t *m = json_is_object(upload) ? json_deep_copy(upload) : json_object();
+	if (json_is_object(file))
+		json_object_update_missing(m, file);
+	json_object_set_new(m, "section", util_json_text(section ? section : "", section ? strlen(section) : 0));
+	if (page > 0)
+		json_object_set_new(m, "page", json_integer(page));
+	if (question)
+		json_object_set_new(m, "question", util_json_text(question, strlen(question)));
 	char *s = json_dumps(m, JSON_COMPACT);
 	json_decref(m);
 	return s;
+}
+
+static json_t *parse_object(const char *text)
+{
+	json_t *o = text ? json_loads(text, 0, NULL) : NULL;
+	if (!json_is_object(o)) {
+		json_decref(o);
+		o = json_object();
+	}
+	return o;
 }
 
 /* The title words of a file name into t, then a line break when there were any. */
@@ -297,51 +309,98 @@ static int insert_chunks(struct ingest_worker *w, const struct job *job, const s
 	return rc;
 }
 
-/* Stores the chunks and marks the document ready, in one transaction; then older documents of the same name
- * (the versions this one replaces) go. */
-static int finish_job(struct ingest_worker *w, const struct job *job, const struct document_source *src,
-		      const struct chunk *chunks, const struct chunk_row *rows, size_t n, long long tokens,
-		      struct fs_error *e)
+struct finishing {
+	struct ingest_worker *w;
+	const struct job *job;
+	const struct document_source *src;
+	json_t *file_meta; /* what the file itself says (extract_doc.metadata), or NULL */
+	const struct chunk *chunks;
+	struct chunk_row *rows;
+	size_t n;
+	long long tokens;
+	const struct account_hold *hold;
+	int stored; /* the chunks were stored (and the hold taken into the debit) */
+};
+
+/* Stores the chunks and marks the document ready, in one transaction: the chunks' metadata from the upload's
+ * as it is now (a re-upload of the same bytes may have brought new metadata: ingest_update_metadata), the tokens
+ * taken from the balance (the hold released; FS_EBALANCE when it cannot cover them), the day's indexing counted;
+ * then older documents of the same name (the versions this one replaces) go. Not ours any more (the job was
+ * taken over, or the document or its account deleted): nothing is stored. */
+static int finish_job(struct finishing *f, struct fs_error *e)
 {
+	struct ingest_worker *w = f->w;
+	const struct job *job = f->job;
+	char *upload_text = NULL, *file_text = NULL;
+	json_t *upload = NULL;
 	int rc = still_ours(w, job, e);
 	if (rc <= 0)
 		return rc;
+	if ((rc = document_lock_metadata(w->db, 0, job->document_id, NULL, &upload_text, NULL, e)) < 0)
+		goto fail;
+	upload = parse_object(upload_text);
+	for (size_t i = 0; i < f->n; i++) {
+		const struct chunk *c = &f->chunks[i];
+		free(f->rows[i].metadata);
+		f->rows[i].metadata = compose_metadata(upload, f->file_meta, c->section, c->page, c->question);
+	}
+	if (json_is_object(f->file_meta))
+		file_text = json_dumps(f->file_meta, JSON_COMPACT);
 	if ((rc = db_exec(w->db, NULL, e, "DELETE FROM chunks WHERE document_id = ?", "s", job->document_id)) < 0 ||
-	    (rc = insert_chunks(w, job, chunks, rows, n, e)) < 0 ||
-	    (rc = document_set_ready(w->db, job->document_id, (long long)n, tokens, e)) < 0 ||
+	    (rc = insert_chunks(w, job, f->chunks, f->rows, f->n, e)) < 0 ||
+	    (rc = document_set_ready(w->db, job->document_id, (long long)f->n, f->tokens, file_text, e)) < 0 ||
 	    (rc = db_exec(w->db, NULL, e, "UPDATE ingest_jobs SET state = 'done', lease_until = NULL WHERE id = ?", "i",
 			  job->id)) < 0 ||
+	    (rc = account_debit(w->db, job->account_id, f->tokens, f->hold, 0, NULL, e)) < 0 ||
+	    (rc = usage_record_indexing(w->db, job->account_id, f->tokens, e)) < 0 ||
 	    (rc = vstore_changed(w->cfg, w->db, job->account_id, job->document_id, "upsert", e)) < 0 ||
-	    (rc = document_delete_older(w->db, w->cfg, job->account_id, src->filename, job->document_id,
-					src->created_at, e)) < 0 ||
-	    (rc = account_debit(w->db, job->account_id, tokens, NULL, e)) < 0) {
-		db_rollback(w->db);
-		return rc;
-	}
-	if ((rc = db_commit(w->db, e)) < 0)
-		return rc;
+	    (rc = document_delete_older(w->db, w->cfg, job->account_id, f->src->filename, job->document_id,
+					f->src->created_at, e)) < 0 ||
+	    (rc = db_commit(w->db, e)) < 0)
+		goto fail;
+	f->stored = 1;
+	free(upload_text);
+	free(file_text);
+	json_decref(upload);
 	/* The chunks are safe in MariaDB; an external store that is away gets them later from the outbox. */
 	struct fs_error se = { 0 };
 	if (vstore_sync(w->vs, w->db, 64, &se) < 0)
 		fprintf(stderr, "faqsure worker: vector outbox: %s\n", se.msg);
 	return 0;
+fail:
+	db_rollback(w->db);
+	free(upload_text);
+	free(file_text);
+	json_decref(upload);
+	return rc;
 }
-
-struct finishing {
-	struct ingest_worker *w;
-	const struct job *job;
-	const struct document_source *src;
-	const struct chunk *chunks;
-	const struct chunk_row *rows;
-	size_t n;
-	long long tokens;
-};
 
 static int finish_once(struct db *db, void *arg, struct fs_error *e)
 {
-	const struct finishing *f = arg;
 	(void)db; /* the worker's own */
-	return finish_job(f->w, f->job, f->src, f->chunks, f->rows, f->n, f->tokens, e);
+	return finish_job(arg, e);
+}
+
+/* The most the document's indexing can cost, set aside before embedding: what embed_chunks embeds, by the
+ * built-in count (exactly what a local embedder reports), twice for an upstream's own count. */
+static long long indexing_bound(const struct ingest_worker *w, const char *filename, const struct chunk *chunks,
+				size_t n)
+{
+	long long total = 0;
+	for (size_t i = 0; i < n; i++) {
+		char *text = ingest_embed_text(filename, chunks[i].section, chunks[i].text);
+		total += tokens_count(text);
+		free(text);
+	}
+	return w->embedder->ops->local ? total : 2 * total;
+}
+
+/* The job fails for want of tokens: the reason says how many and what to do. */
+static int fail_for_balance(struct ingest_worker *w, const struct job *job, struct fs_error *e)
+{
+	char reason[700];
+	snprintf(reason, sizeof(reason), "not indexed: %s, then upload the document again", e->msg);
+	return fail_job(w, job, reason, e);
 }
 
 /* Extracts, chunks and embeds one claimed job. A problem with the document fails the job (0 is returned);
@@ -358,7 +417,7 @@ static int process(struct ingest_worker *w, const struct job *job, struct fs_err
 	long long tokens = 0;
 	char mime[128];
 	struct fs_error why;
-	json_t *doc_meta = NULL;
+	struct account_hold hold = { 0 };
 	fs_error_clear(&why);
 
 	if (job->attempts > INGEST_MAX_ATTEMPTS) {
@@ -403,19 +462,30 @@ static int process(struct ingest_worker *w, const struct job *job, struct fs_err
 		rc = fail_job(w, job, "the file holds no text", e);
 		goto out;
 	}
-	doc_meta = json_loads(src.metadata ? src.metadata : "{}", 0, NULL);
-	if (doc.metadata && json_is_object(doc_meta)) /* what the file says, unless the uploader said otherwise */
-		json_object_update_missing(doc_meta, doc.metadata);
 	rows = xcalloc(n, sizeof(*rows));
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
 		util_uuid(rows[i].id);
-		rows[i].metadata = chunk_metadata(doc_meta, &chunks[i]);
-	}
-	if ((rc = embed_chunks(w, src.filename, chunks, n, rows, &tokens, e)) < 0)
+	/* the tokens first, so an account that cannot pay costs no embedding; a deleted one's job went with it */
+	rc = account_hold(w->db, job->account_id, indexing_bound(w, src.filename, chunks, n),
+			  w->cfg->worker_lease_seconds + 60, &hold, e);
+	if (rc == FS_EBALANCE) {
+		rc = fail_for_balance(w, job, e);
 		goto out;
-	struct finishing f = { w, job, &src, chunks, rows, n, tokens };
+	}
+	if (rc == FS_EAUTH) {
+		rc = 0;
+		goto out;
+	}
+	if (rc < 0 || (rc = embed_chunks(w, src.filename, chunks, n, rows, &tokens, e)) < 0)
+		goto out;
+	struct finishing f = { w, job, &src, doc.metadata, chunks, rows, n, tokens, &hold, 0 };
 	rc = db_retry(w->db, finish_once, &f, e); /* workers finishing at once can deadlock */
+	if (f.stored)
+		hold.id[0] = '\0'; /* released by the debit */
+	if (rc == FS_EBALANCE) /* an upstream counted more than the hold and the balance could not cover it */
+		rc = fail_for_balance(w, job, e);
 out:
+	account_release(w->db, &hold);
 	for (size_t i = 0; rows && i < n; i++) {
 		free(rows[i].metadata);
 		free(rows[i].vector);
@@ -424,7 +494,6 @@ out:
 	free(rows);
 	chunk_list_free(chunks, n);
 	extract_doc_release(&doc);
-	json_decref(doc_meta);
 	document_source_release(&src);
 	return rc;
 }
@@ -503,5 +572,106 @@ int ingest_fill_sentences(struct ingest_worker *w, long long account_id, int max
 		db_rollback(w->db);
 	buf_release(&b);
 	db_res_release(&r);
+	return rc;
+}
+
+/* ---- metadata of a document already stored; deleting an account ---- */
+
+struct metadata_update {
+	long long account_id;
+	const char *document_id, *metadata;
+	int changed;
+};
+
+/* A stored chunk's metadata made again with the upload's new metadata. Its own question is the one its metadata
+ * shows unless that came from the old upload metadata; the file's own keys are file (NULL for a document stored
+ * before they were kept apart: what the chunk shows besides the old upload's keys and its own). */
+static char *remade_metadata(json_t *old, json_t *upload, json_t *file, const char *section, long long page,
+			     const char *stored)
+{
+	json_t *m = parse_object(stored), *q = json_object_get(m, "question");
+	const char *question = json_string_value(q);
+	if (question && json_equal(q, json_object_get(old, "question")))
+		question = NULL;
+	json_t *guess = NULL;
+	if (!file) {
+		const char *key;
+		json_t *v;
+		guess = json_object();
+		json_object_foreach(m, key, v)
+			if (strcmp(key, "section") && strcmp(key, "page") && strcmp(key, "question") && !json_object_get(old, key))
+				json_object_set(guess, key, v);
+	}
+	char *out = compose_metadata(upload, file ? file : guess, section, page, question);
+	json_decref(guess);
+	json_decref(m);
+	return out;
+}
+
+static int update_metadata_once(struct db *db, void *arg, struct fs_error *e)
+{
+	struct metadata_update *u = arg;
+	char *status = NULL, *old_text = NULL, *file_text = NULL;
+	json_t *old = NULL, *upload = parse_object(u->metadata), *file = NULL;
+	struct db_res r = { 0 };
+	int rc = db_begin(db, e);
+	if (rc < 0)
+		goto out;
+	if ((rc = document_lock_metadata(db, u->account_id, u->document_id, &status, &old_text, &file_text, e)) < 0)
+		goto fail;
+	old = parse_object(old_text);
+	file = file_text ? parse_object(file_text) : NULL;
+	u->changed = !json_equal(old, upload);
+	if (!u->changed) {
+		db_rollback(db);
+		goto out;
+	}
+	if ((rc = document_set_metadata(db, u->document_id, u->metadata, e)) < 0)
+		goto fail;
+	/* processing: the worker reads the metadata when it stores the chunks (finish_job), under this lock */
+	if (!strcmp(status, "ready")) {
+		if ((rc = db_exec(db, &r, e, "SELECT id, section, page, metadata FROM chunks WHERE document_id = ?", "s",
+				  u->document_id)) < 0)
+			goto fail;
+		for (size_t i = 0; i < r.nrows && rc == 0; i++) {
+			char *m = remade_metadata(old, upload, file, db_cell(&r, i, 1), db_cell_ll(&r, i, 2, 0),
+						  db_cell(&r, i, 3));
+			rc = db_exec(db, NULL, e, "UPDATE chunks SET metadata = ? WHERE id = ?", "ss", m, db_cell(&r, i, 0));
+			free(m);
+		}
+		db_res_release(&r);
+		if (rc < 0)
+			goto fail;
+	}
+	rc = db_commit(db, e);
+	if (rc == 0)
+		goto out;
+fail:
+	db_rollback(db);
+out:
+	free(status);
+	free(old_text);
+	free(file_text);
+	json_decref(old);
+	json_decref(upload);
+	json_decref(file);
+	return rc;
+}
+
+int ingest_update_metadata(struct db *db, long long account_id, const char *document_id, const char *metadata,
+			   int *changed, struct fs_error *e)
+{
+	struct metadata_update u = { account_id, document_id, metadata, 0 };
+	int rc = db_retry(db, update_metadata_once, &u, e);
+	*changed = u.changed;
+	return rc;
+}
+
+int ingest_purge_account(struct db *db, long long account_id, int apply, struct tally *t, struct fs_error *e)
+{
+	long long n;
+	int rc = db_purge_rows(db, "ingest_jobs", account_id, apply, &n, e);
+	if (rc == 0)
+		tally_add(t, "ingestion jobs", n);
 	return rc;
 }

@@ -10,6 +10,7 @@
 #include "answer/answer_span.h"
 #include "core/config.h"
 #include "core/db.h"
+#include "core/tally.h"
 #include "embed/embed.h"
 #include "text/terms.h"
 #include "vstore/vstore.h"
@@ -58,5 +59,17 @@ void ingest_chunk_sentences(struct ingest_worker *w, const char *text, const cha
  * a document is ready as soon as its chunks are stored, and a chat on a chunk without them computes them itself
  * (same answer, more time) until then. */
 int ingest_fill_sentences(struct ingest_worker *w, long long account_id, int max, int *filled, struct fs_error *e);
+
+/* The same bytes uploaded again with metadata (a JSON object's text): it becomes the document's upload metadata,
+ * and its stored chunks' metadata is made again from it (the upload's, then the file's own keys the upload does
+ * not give, then the chunk's section, page and question); a document still processing gets it when the worker
+ * stores its chunks. *changed says whether it differed. A transaction of its own; FS_ENOTFOUND when the
+ * account has no such document. */
+int ingest_update_metadata(struct db *db, long long account_id, const char *document_id, const char *metadata,
+			   int *changed, struct fs_error *e);
+
+/* The account's ingestion jobs into t ("ingestion jobs"); with apply, deleted: a worker holding one then finds
+ * it gone and stores nothing (account delete, before the documents). */
+int ingest_purge_account(struct db *db, long long account_id, int apply, struct tally *t, struct fs_error *e);
 
 #endif

@@ -16,9 +16,10 @@
 
 #define REINDEX_BATCH 64
 
-/* Re-embeds one document's chunks in one transaction. */
+/* Re-embeds one document's chunks in one transaction, its row locked first; *done says whether it was still
+ * there (a document deleted meanwhile, or its account, is left alone: nothing of it comes back). */
 static int reindex_document(struct ingest_worker *w, long long account_id, const char *doc_id, size_t *nchunks,
-			    struct fs_error *e)
+			    int *done, struct fs_error *e)
 {
 	size_t dims = w->embedder->dims;
 	struct db_res r;
@@ -49,7 +50,14 @@ static int reindex_document(struct ingest_worker *w, long long account_id, const
 		rc = embedder_embed_passages(w->embedder, (const char *const *)texts + at, (const char *const *)leads + at,
 					     k, vecs + at * dims, &used, e);
 	}
+	*done = 0;
 	if (rc == 0 && (rc = db_begin(w->db, e)) == 0) {
+		if ((rc = document_lock_metadata(w->db, 0, doc_id, NULL, NULL, NULL, e)) == FS_ENOTFOUND) {
+			db_rollback(w->db);
+			rc = 0;
+			goto out;
+		}
+		*done = 1;
 		for (size_t i = 0; i < n && rc == 0; i++) {
 			vstore_encode_vector(vecs + i * dims, dims, blob);
 			terms_doc_vector(w->terms, texts[i], &sp);
@@ -70,8 +78,9 @@ static int reindex_document(struct ingest_worker *w, long long account_id, const
 		else
 			db_rollback(w->db);
 	}
-	if (rc == 0)
+	if (rc == 0 && *done)
 		*nchunks += n;
+out:
 	for (size_t i = 0; i < n; i++) {
 		free(texts[i]);
 		free(leads[i]);
@@ -121,9 +130,11 @@ int reindex_refresh(struct ingest_worker *w, int max_docs, int *refreshed, struc
 		     "isi", account_id, w->embedder->model, (long long)max_docs);
 	if (rc < 0)
 		return rc;
-	for (size_t i = 0; i < r.nrows && rc == 0; i++)
-		if ((rc = reindex_document(w, account_id, db_cell(&r, i, 0), &nchunks, e)) == 0)
+	for (size_t i = 0; i < r.nrows && rc == 0; i++) {
+		int done = 0;
+		if ((rc = reindex_document(w, account_id, db_cell(&r, i, 0), &nchunks, &done, e)) == 0 && done)
 			(*refreshed)++;
+	}
 	db_res_release(&r);
 	/* once for the batch: a reload of the account's vectors is what each refresh costs the searchers */
 	if (*refreshed > 0) {
@@ -148,8 +159,9 @@ int reindex_accounts(struct ingest_worker *w, long long account_id, FILE *progre
 	if ((rc = document_ready(w->db, account_id, &r, e)) < 0)
 		return rc;
 	for (size_t i = 0; i < r.nrows && rc == 0; i++) {
+		int done;
 		rc = reindex_document(w, db_cell_ll(&r, i, DOCUMENT_READY_ACCOUNT, 0), db_cell(&r, i, DOCUMENT_READY_ID),
-				     &nchunks, e);
+				     &nchunks, &done, e);
 		ndocs++;
 		if (progress && (ndocs % 100 == 0 || ndocs == r.nrows))
 			fprintf(progress, "reindexed %zu of %zu documents (%zu chunks)\n", ndocs, r.nrows, nchunks);

@@ -118,14 +118,20 @@ int document_same_bytes(struct db *db, long long account_id, const unsigned char
 	struct db_res r;
 	*out = NULL;
 	int rc = db_exec(db, &r, e,
-			 "SELECT id, filename, status FROM documents WHERE account_id = ? AND sha256 = ?"
+			 "SELECT id, filename, status, metadata FROM documents WHERE account_id = ? AND sha256 = ?"
 			 " AND status <> 'failed' ORDER BY created_at DESC LIMIT 1",
 			 "ib", account_id, sha256, (size_t)32);
 	if (rc < 0)
 		return rc;
-	if (r.nrows)
-		*out = json_pack("{s:s, s:s, s:s, s:b}", "id", db_cell(&r, 0, 0), "filename", db_cell(&r, 0, 1),
-				 "status", db_cell(&r, 0, 2), "duplicate", 1);
+	if (r.nrows) {
+		json_t *m = db_cell(&r, 0, 3) ? json_loads(db_cell(&r, 0, 3), 0, NULL) : NULL;
+		if (!json_is_object(m)) {
+			json_decref(m);
+			m = json_object();
+		}
+		*out = json_pack("{s:s, s:s, s:s, s:b, s:o}", "id", db_cell(&r, 0, 0), "filename", db_cell(&r, 0, 1),
+				 "status", db_cell(&r, 0, 2), "duplicate", 1, "metadata", m);
+	}
 	db_res_release(&r);
 	return 0;
 }
@@ -197,11 +203,46 @@ void document_source_release(struct document_source *s)
 	db_res_release(&s->r);
 }
 
-int document_set_ready(struct db *db, const char *id, long long chunks, long long tokens, struct fs_error *e)
+int document_set_ready(struct db *db, const char *id, long long chunks, long long tokens, const char *file_metadata,
+		       struct fs_error *e)
 {
-	return db_exec(db, NULL, e, "UPDATE documents SET status = 'ready', error = NULL, chunk_count = ?, tokens = ?"
-				    " WHERE id = ?",
-		       "iis", chunks, tokens, id);
+	return db_exec(db, NULL, e, "UPDATE documents SET status = 'ready', error = NULL, chunk_count = ?, tokens = ?,"
+				    " file_metadata = ? WHERE id = ?",
+		       "iiss", chunks, tokens, file_metadata, id);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+int document_lock_metadata(struct db *db, long long account_id, const char *id, char **status, char **metadata,
+			   char **file_metadata, struct fs_error *e)
+{
+	struct db_res r;
+	int rc = db_exec(db, &r, e,
+			 "SELECT status, metadata, file_metadata FROM documents WHERE id = ? AND (? = 0 OR account_id = ?)"
+			 " FOR UPDATE",
+			 "sii", id, account_id, account_id);
+	if (rc < 0)
+		return rc;
+	if (r.nrows == 0) {
+		db_res_release(&r);
+		return fs_fail(e, FS_ENOTFOUND, "document %s is gone", id);
+	}
+	if (status)
+		*status = dup_or_null(db_cell(&r, 0, 0));
+	if (metadata)
+		*metadata = dup_or_null(db_cell(&r, 0, 1));
+	if (file_metadata)
+		*file_metadata = dup_or_null(db_cell(&r, 0, 2));
+	db_res_release(&r);
+	return 0;
+}
+
+int document_set_metadata(struct db *db, const char *id, const char *metadata, struct fs_error *e)
+{
+	return db_exec(db, NULL, e, "UPDATE documents SET metadata = ? WHERE id = ?", "ss", metadata, id);
 }
 
 int document_set_failed(struct db *db, const char *id, const char *reason, struct fs_error *e)
@@ -242,6 +283,95 @@ int document_delete_older(struct db *db, const struct config *cfg, long long acc
 		if ((rc = db_exec(db, NULL, e, "DELETE FROM documents WHERE id = ?", "s", db_cell(&old, i, 0))) == 0)
 			rc = vstore_changed(cfg, db, account_id, db_cell(&old, i, 0), "delete", e);
 	db_res_release(&old);
+	return rc;
+}
+
+#define PURGE_DOCUMENTS 100
+
+/* A slice of purge: the account's first documents by id (locked), what hangs on them, then the documents. */
+struct purge_slice {
+	long long account_id;
+	struct tally *t;
+	int done;
+};
+
+static int purge_slice_once(struct db *db, void *arg, struct fs_error *e)
+{
+	struct purge_slice *p = arg;
+	struct db_res ids, n;
+	struct db_param params[PURGE_DOCUMENTS];
+	struct buf in;
+	int rc = db_begin(db, e);
+	if (rc < 0)
+		return rc;
+	if ((rc = db_exec(db, &ids, e, "SELECT id FROM documents WHERE account_id = ? ORDER BY id LIMIT ? FOR UPDATE",
+			  "ii", p->account_id, (long long)PURGE_DOCUMENTS)) < 0) {
+		db_rollback(db);
+		return rc;
+	}
+	p->done = ids.nrows == 0;
+	buf_init(&in, BUF_NO_LIMIT);
+	for (size_t i = 0; i < ids.nrows; i++) {
+		params[i] = (struct db_param){ .type = 's', .ptr = db_cell(&ids, i, 0) };
+		buf_adds(&in, i ? ", ?" : "(?");
+	}
+	buf_adds(&in, ")");
+	long long chunks = 0, files = 0;
+	static const char *const counts[] = { "SELECT COUNT(*) FROM chunks WHERE document_id IN ",
+					      "SELECT COUNT(*) FROM document_blobs WHERE document_id IN " };
+	for (size_t k = 0; k < 2 && ids.nrows && rc == 0; k++) {
+		struct buf sql;
+		buf_init(&sql, BUF_NO_LIMIT);
+		buf_adds(&sql, counts[k]);
+		buf_adds(&sql, buf_str(&in));
+		if ((rc = db_exec_params(db, &n, e, buf_str(&sql), params, ids.nrows)) == 0) {
+			*(k ? &files : &chunks) = db_cell_ll(&n, 0, 0, 0);
+			db_res_release(&n);
+		}
+		buf_release(&sql);
+	}
+	if (rc == 0 && ids.nrows) {
+		struct buf sql;
+		buf_init(&sql, BUF_NO_LIMIT);
+		buf_adds(&sql, "DELETE FROM documents WHERE id IN ");
+		buf_adds(&sql, buf_str(&in));
+		rc = db_exec_params(db, NULL, e, buf_str(&sql), params, ids.nrows);
+		buf_release(&sql);
+	}
+	if (rc == 0)
+		rc = db_commit(db, e);
+	if (rc == 0) {
+		tally_add(p->t, "documents", (long long)ids.nrows);
+		tally_add(p->t, "stored files", files);
+		tally_add(p->t, "chunks", chunks);
+	} else {
+		db_rollback(db);
+	}
+	buf_release(&in);
+	db_res_release(&ids);
+	return rc;
+}
+
+int document_purge_account(struct db *db, long long account_id, int apply, struct tally *t, struct fs_error *e)
+{
+	struct db_res r;
+	int rc;
+	if (!apply) {
+		if ((rc = db_exec(db, &r, e,
+				  "SELECT (SELECT COUNT(*) FROM documents WHERE account_id = ?),"
+				  " (SELECT COUNT(*) FROM document_blobs b JOIN documents d ON d.id = b.document_id"
+				  " WHERE d.account_id = ?), (SELECT COUNT(*) FROM chunks WHERE account_id = ?)",
+				  "iii", account_id, account_id, account_id)) < 0)
+			return rc;
+		tally_add(t, "documents", db_cell_ll(&r, 0, 0, 0));
+		tally_add(t, "stored files", db_cell_ll(&r, 0, 1, 0));
+		tally_add(t, "chunks", db_cell_ll(&r, 0, 2, 0));
+		db_res_release(&r);
+		return 0;
+	}
+	struct purge_slice p = { account_id, t, 0 };
+	while ((rc = db_retry(db, purge_slice_once, &p, e)) == 0 && !p.done)
+		;
 	return rc;
 }
 

@@ -17,6 +17,7 @@
 #include "core/db.h"
 #include "core/err.h"
 #include "core/page.h"
+#include "core/tally.h"
 
 /* ---- as the API shows them ---- */
 
@@ -34,7 +35,8 @@ int document_counts(struct db *db, long long account_id, json_t **out, struct fs
 /* ---- upload ---- */
 
 /* The newest document of the account that is not failed and holds exactly these bytes, as
- * {"id", "filename", "status", "duplicate": true}; *out NULL when there is none. */
+ * {"id", "filename", "status", "duplicate": true, "metadata": {…}} (its real status and its upload metadata
+ * now); *out NULL when there is none. */
 int document_same_bytes(struct db *db, long long account_id, const unsigned char sha256[32], json_t **out,
 			struct fs_error *e);
 
@@ -68,7 +70,16 @@ struct document_source {
 /* FS_ENOTFOUND when the document is gone (deleted while it waited). */
 int document_source_load(struct db *db, const char *id, struct document_source *out, struct fs_error *e);
 void document_source_release(struct document_source *s);
-int document_set_ready(struct db *db, const char *id, long long chunks, long long tokens, struct fs_error *e);
+/* file_metadata: what the file itself says (a JSON object's text), or NULL. */
+int document_set_ready(struct db *db, const char *id, long long chunks, long long tokens, const char *file_metadata,
+		       struct fs_error *e);
+/* Locks a document's row for the caller's transaction and reads its status, its upload metadata and the file's
+ * own (each malloc'd, NULL when the column is; pass NULL for what is not wanted). account_id 0: any account's.
+ * FS_ENOTFOUND when it is gone. Whoever changes a document's metadata or stores its chunks locks it first. */
+int document_lock_metadata(struct db *db, long long account_id, const char *id, char **status, char **metadata,
+			   char **file_metadata, struct fs_error *e);
+/* Replaces the upload metadata (a JSON object's text) of a document locked by document_lock_metadata. */
+int document_set_metadata(struct db *db, const char *id, const char *metadata, struct fs_error *e);
 int document_set_failed(struct db *db, const char *id, const char *reason, struct fs_error *e);
 /* Keeps what went wrong on a document that is still processing, so that a person (and the final failure) can
  * say why; on its own, and best effort: a failure to keep it is not reported. */
@@ -79,6 +90,11 @@ int document_last_problem(struct db *db, const char *id, char *out, size_t size,
  * locking them first, and tells the vector store of each. */
 int document_delete_older(struct db *db, const struct config *cfg, long long account_id, const char *filename,
 			  const char *id, const char *created_at, struct fs_error *e);
+
+/* Every document of the account, with its stored file and chunks (foreign keys), into t ("documents", "stored
+ * files", "chunks"); with apply, deleted, a hundred documents per transaction (account delete). The vector store
+ * is not told per document: the caller removes the whole account from it (vstore_purge_account). */
+int document_purge_account(struct db *db, long long account_id, int apply, struct tally *t, struct fs_error *e);
 
 /* ---- lists for reindex and analytics ---- */
 

@@ -140,6 +140,16 @@ static int apply_upsert(struct vstore *vs, struct db *db, long long account_id, 
 		k++;
 	}
 	rc = k ? vstore_upsert(vs, account_id, pts, k, e) : 0;
+	/* A document deleted (or its account) while its points were on their way: its delete may have reached the
+	 * store before them, so they go again. A delete committed after this check is queued after this upsert. */
+	if (rc == 0 && k) {
+		struct db_res left;
+		if ((rc = db_exec(db, &left, e, "SELECT 1 FROM chunks WHERE document_id = ? LIMIT 1", "s", document_id)) == 0) {
+			if (left.nrows == 0)
+				rc = vstore_delete_document(vs, account_id, document_id, e);
+			db_res_release(&left);
+		}
+	}
 	for (size_t i = 0; i < n; i++)
 		sparse_release(&sp[i]);
 	free(sp);
@@ -171,8 +181,9 @@ int vstore_sync(struct vstore *vs, struct db *db, int max, struct fs_error *e)
 			long long attempts = db_cell_ll(&r, i, 4, 0);
 			const char *doc = db_cell(&r, i, 2), *op = db_cell(&r, i, 3);
 			struct fs_error se = { 0 };
-			rc = !strcmp(op, "upsert") ? apply_upsert(vs, db, account, doc, &se)
-						   : vstore_delete_document(vs, account, doc, &se);
+			rc = !strcmp(op, "upsert")	   ? apply_upsert(vs, db, account, doc, &se)
+			     : !strcmp(op, "delete_account") ? vstore_delete_account(vs, account, &se)
+							     : vstore_delete_document(vs, account, doc, &se);
 			if (rc == 0) {
 				if ((rc = db_exec(db, NULL, e, "DELETE FROM vector_outbox WHERE id = ?", "i", id)) < 0) {
 					db_res_release(&r);
@@ -197,4 +208,35 @@ int vstore_sync(struct vstore *vs, struct db *db, int max, struct fs_error *e)
 		db_res_release(&r);
 	}
 	return applied;
+}
+
+int vstore_purge_account(const struct config *cfg, struct db *db, long long account_id, int apply, struct tally *t,
+			 struct fs_error *e)
+{
+	const struct vstore_ops *ops = backend(cfg);
+	struct db_res r;
+	int rc;
+	if (!apply) {
+		if ((rc = db_exec(db, &r, e, "SELECT COUNT(*) FROM vector_outbox WHERE account_id = ?", "i", account_id)) < 0)
+			return rc;
+		tally_add(t, "queued vector-store changes", db_cell_ll(&r, 0, 0, 0));
+		db_res_release(&r);
+		return 0;
+	}
+	if ((rc = db_begin(db, e)) < 0)
+		return rc;
+	if ((rc = db_exec(db, &r, e, "DELETE FROM vector_outbox WHERE account_id = ?", "i", account_id)) < 0)
+		goto fail;
+	tally_add(t, "queued vector-store changes", (long long)r.affected);
+	db_res_release(&r);
+	if ((rc = db_exec(db, NULL, e, "DELETE FROM vector_generations WHERE account_id = ?", "i", account_id)) < 0 ||
+	    (ops && ops->external &&
+	     (rc = db_exec(db, NULL, e, "INSERT INTO vector_outbox (account_id, document_id, op) VALUES (?, '', ?)", "is",
+			   account_id, "delete_account")) < 0) ||
+	    (rc = db_commit(db, e)) < 0)
+		goto fail;
+	return 0;
+fail:
+	db_rollback(db);
+	return rc;
 }

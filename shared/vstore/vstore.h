@@ -24,6 +24,7 @@
 #include "core/config.h"
 #include "core/db.h"
 #include "core/err.h"
+#include "core/tally.h"
 
 struct vstore;
 
@@ -107,9 +108,15 @@ int vstore_search(struct vstore *vs, const struct vstore_query *q, struct vstore
 int vstore_changed(const struct config *cfg, struct db *db, long long account_id, const char *document_id,
 		   const char *op, struct fs_error *e);
 /* Applies queued outbox changes whose time has come (up to max), reading the chunks back from MariaDB for
- * upserts. A change the store refuses or cannot take stays queued with a later next_try (backoff). Returns the
+ * upserts (and deleting them again from the store when their document was deleted meanwhile). A change the store refuses or cannot take stays queued with a later next_try (backoff). Returns the
  * number applied, or a negative fs_code when the database failed. Does nothing for the embedded store. */
 int vstore_sync(struct vstore *vs, struct db *db, int max, struct fs_error *e);
+
+/* Deleting an account, after its chunks went: counts its queued outbox changes into t ("queued vector-store
+ * changes"); with apply, drops them and its vector generation and, for an external store, queues one change that
+ * removes every point of the account (vstore_sync applies it, whoever runs it first), in one transaction. */
+int vstore_purge_account(const struct config *cfg, struct db *db, long long account_id, int apply, struct tally *t,
+			 struct fs_error *e);
 
 /* Encodes dims floats as a chunks.embedding value (dims * 4 bytes into out). */
 void vstore_encode_vector(const float *v, size_t dims, unsigned char *out);

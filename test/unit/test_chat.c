@@ -305,7 +305,42 @@ static void chat_followup_detection(void)
 	CHECK_INT(chat_is_followup("Do you ship to Canada and Mexico?"), 0);
 }
 
+/* The balance sets aside cost_bound before the answer (account.h): no answer may cost more than it, whatever span
+ * the answerer reads, and a passage's wrapped lines, Q/A answers and punctuation change nothing. */
+static void chat_builtin_cost_bound_covers_the_answer(void)
+{
+	static const struct {
+		const char *question, *text, *qa;
+	} cases[] = {
+		{ "When do refunds reach my payment method?", RETURNS, NULL },
+		{ "Can I return things?", RETURNS, NULL },
+		{ "is gift wrapping free?", "Q: Do you offer gift wrapping?\nA: Yes, it costs 3 dollars.", NULL },
+		{ "How do I reset my password?",
+		  "To reset your password: 1. Click Forgot Password on the sign-in page. 2. Enter the e-mail\naddress "
+		  "(e.g. ann@example.com) you registered with... 3. Open the link!!",
+		  NULL },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct answerer *a;
+		struct fs_error e;
+		struct answer_output o;
+		struct search_result src = source(cases[i].text, cases[i].qa);
+		struct answer_input in = { .question = cases[i].question, .sources = &src, .nsources = 1, .use_rag = 1 };
+		CHECK_INT(answerer_new(test_config(), "builtin", &a, &e), 0);
+		answer_output_init(&o);
+		CHECK_INT(answerer_answer(a, &in, NULL, NULL, &o, &e), 0);
+		long long bound = answerer_cost_bound(a, &in), cost = o.tokens_prompt + o.tokens_completion;
+		if (cost > bound)
+			printf("    case %zu: the answer cost %lld tokens, the bound is %lld\n", i, cost, bound);
+		CHECK(cost > 0 && cost <= bound);
+		answer_output_release(&o);
+		answerer_free(a);
+		json_decref(src.metadata);
+	}
+}
+
 const struct test_case chat_cases[] = {
+	{ "chat_builtin_cost_bound_covers_the_answer", chat_builtin_cost_bound_covers_the_answer },
 	{ "chat_builtin_picks_the_sentence_that_answers", chat_builtin_picks_the_sentence_that_answers },
 	{ "chat_builtin_skips_headings_and_widens_short_answers", chat_builtin_skips_headings_and_widens_short_answers },
 	{ "chat_builtin_keeps_numbered_steps_together", chat_builtin_keeps_numbered_steps_together },

@@ -44,6 +44,28 @@ static void full_file_sets_values(void)
 	config_release(&c);
 }
 
+/* What stack.sh relies on when it appends faqsure.local.conf: a section may come again, and a key set again later
+ * wins over the earlier value (strings and numbers alike), leaving the other keys of the section as they were. */
+static void later_sections_and_keys_win(void)
+{
+	struct config c;
+	struct fs_error e;
+	config_init(&c);
+	CHECK_INT(config_parse(&c, "stack",
+			       "[database]\nsocket = /run/a.sock\nuser = faqsure\n[answerer]\nbackend = builtin\n"
+			       "timeout_ms = 1000\n\n# the local file\n[answerer]\nbackend = openai\n"
+			       "url = http://127.0.0.1:11434/v1\n[database]\nsocket = /run/b.sock\n[answerer]\n"
+			       "timeout_ms = 2500\n",
+			       &e),
+		  0);
+	CHECK_STR(c.db_socket, "/run/b.sock");
+	CHECK_STR(c.db_user, "faqsure");
+	CHECK_STR(c.answerer_backend, "openai");
+	CHECK_STR(c.answerer_url, "http://127.0.0.1:11434/v1");
+	CHECK_INT(c.answerer_timeout_ms, 2500);
+	config_release(&c);
+}
+
 static void missing_file_only_when_required(void)
 {
 	struct config c;
@@ -115,6 +137,7 @@ static void table_of_files(void)
 const struct test_case config_cases[] = {
 	{ "config_defaults_are_sensible", defaults_are_sensible },
 	{ "config_full_file_sets_values", full_file_sets_values },
+	{ "config_later_sections_and_keys_win", later_sections_and_keys_win },
 	{ "config_missing_file_only_when_required", missing_file_only_when_required },
 	{ "config_table_of_files", table_of_files },
 	{ "config_shipped_example_parses", shipped_example_parses },

@@ -1,10 +1,11 @@
-/* util: UUIDs, hex, SHA-256, time parsing and formatting, strict integers; the JSON field readers. */
+/* util: UUIDs, hex, SHA-256, time parsing and formatting, strict integers; the JSON field readers; tallies. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 #include "core/buf.h"
 #include "core/jfield.h"
+#include "core/tally.h"
 #include "core/util.h"
 
 static void uuid_is_v4_and_unique(void)
@@ -108,7 +109,32 @@ static void jfield_text_counts_characters(void)
 	free(two_bytes);
 }
 
+static void tally_counts_by_name_in_first_order(void)
+{
+	struct tally t;
+	tally_init(&t);
+	tally_add(&t, "documents", 2);
+	tally_add(&t, "chunks", 40);
+	tally_add(&t, "documents", 3);
+	tally_add(&t, "empty", 0);
+	CHECK_INT(t.n, 3);
+	CHECK_STR(t.items[0].what, "documents");
+	CHECK_INT(t.items[0].n, 5);
+	CHECK_INT(tally_get(&t, "chunks"), 40);
+	CHECK_INT(tally_get(&t, "empty"), 0);
+	CHECK_INT(tally_get(&t, "never named"), 0);
+	static char names[TALLY_MAX + 5][8];
+	for (int i = 0; i < TALLY_MAX + 5; i++) { /* past the last slot a new name is dropped, not written beyond */
+		snprintf(names[i], sizeof(names[i]), "n%d", i);
+		tally_add(&t, names[i], 1);
+	}
+	CHECK_INT(t.n, TALLY_MAX);
+	CHECK_INT(tally_get(&t, "documents"), 5);
+	CHECK_INT(tally_get(&t, names[TALLY_MAX + 4]), 0);
+}
+
 const struct test_case util_cases[] = {
+	{ "tally_counts_by_name_in_first_order", tally_counts_by_name_in_first_order },
 	{ "jfield_text_counts_characters", jfield_text_counts_characters },
 	{ "uuid_is_v4_and_unique", uuid_is_v4_and_unique },
 	{ "sha256_known_answer", sha256_known_answer },

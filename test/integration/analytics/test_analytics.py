@@ -220,6 +220,8 @@ class Tenant:
         self.docs = []  # {"filename", "id", "status"} of every new document, in upload order
         self.deleted = set()
         self.feedback = {}  # answer id -> the rating it has now
+        self.rated = []  # answer ids in the order of their last rating that changed something, oldest first
+        self.comments = {}  # answer id -> the comment its rating has now (None without one)
 
     def add_key(self, name, **kw):
         secret = self.s.new_key(self.account, name=name, **kw)
@@ -268,11 +270,14 @@ class Tenant:
 
     def rate(self, key, answer, rating, status=200, body=None):
         mid = answer if isinstance(answer, str) else answer["message_id"]
-        r = self.call(key, "POST", f"/api/v1/chat/messages/{mid}/feedback", FEEDBACK,
-                      body=body if body is not None else {"rating": rating}, status=status,
+        body = body if body is not None else {"rating": rating}
+        r = self.call(key, "POST", f"/api/v1/chat/messages/{mid}/feedback", FEEDBACK, body=body, status=status,
                       what=f"feedback {rating!r} on {mid}")
         if r.status == 200:
+            if (self.feedback.get(mid), self.comments.get(mid)) != (rating, body.get("comment")) or mid not in self.rated:
+                self.rated = [m for m in self.rated if m != mid] + [mid]  # a rating that changes is given again
             self.feedback[mid] = rating
+            self.comments[mid] = body.get("comment")
         return r
 
     def dashboard(self, key, query="", status=200):
@@ -346,6 +351,9 @@ class Tenant:
             "documents": {"processing": by_status["processing"], "ready": by_status["ready"],
                           "failed": by_status["failed"], "total": len(live)},
             "chunks": s.count_rows("chunks", f"account_id = {self.aid}"),
+            # documents made ready in the window, deleted ones too: the tokens they were debited
+            "indexing_tokens": sum(d["tokens"] for d in self.docs if d["status"] == "ready") if active else 0,
+            "documents_indexed": sum(1 for d in self.docs if d["status"] == "ready") if active else 0,
         }
 
         latency = []
@@ -368,9 +376,11 @@ class Tenant:
             d = frm + datetime.timedelta(days=i)
             if d == today:
                 daily.append({"date": day(d), "conversations": conversations, "messages": 2 * questions,
-                              "fallbacks": fallbacks, "tokens": tp + tc})
+                              "fallbacks": fallbacks, "tokens": tp + tc,
+                              "indexing_tokens": totals["indexing_tokens"]})
             else:
-                daily.append({"date": day(d), "conversations": 0, "messages": 0, "fallbacks": 0, "tokens": 0})
+                daily.append({"date": day(d), "conversations": 0, "messages": 0, "fallbacks": 0, "tokens": 0,
+                              "indexing_tokens": 0})
 
         groups = {}
         for c in chats:
@@ -411,10 +421,34 @@ class Tenant:
                  if d["status"] == "ready" and d["id"] not in cited]
 
         votes = Counter(self.feedback.values()) if active else Counter()
+
+        # answers to look at: rated down (newest rating first), and the ten the answerer was least sure of
+        by_id = {c["answer"]["message_id"]: c for c in chats}
+        when = {}  # answer id -> (created_at to the microsecond, shown created_at, shown time of its rating)
+        if chats:
+            ids = ", ".join(sql_quote(i) for i in by_id)
+            for aid_, us, shown, rated in s.query(
+                    f"SELECT a.id, DATE_FORMAT(a.created_at, '%Y%m%d%H%i%s%f'), DATE_FORMAT(a.created_at, "
+                    f"'%Y-%m-%dT%H:%i:%sZ'), DATE_FORMAT(f.updated_at, '%Y-%m-%dT%H:%i:%sZ') FROM messages a "
+                    f"LEFT JOIN message_feedback f ON f.message_id = a.id WHERE a.id IN ({ids})"):
+                when[aid_] = (int(us), shown, rated)
+
+        def shown_answer(mid):
+            c = by_id[mid]
+            return {"question": c["question"], "answer": c["answer"]["message"],
+                    "confidence": c["answer"]["confidence"], "conversation_id": c["answer"]["conversation_id"],
+                    "message_id": mid, "created_at": when[mid][1]}
+
+        downvoted = [dict(shown_answer(m), comment=self.comments.get(m), rated_at=when[m][2])
+                     for m in reversed(self.rated) if self.feedback.get(m) == "down" and m in by_id][:20]
+        sure = sorted((a for a in answers if not a["fallback_triggered"] and a["confidence"] > 0),
+                      key=lambda a: (a["confidence"], -when[a["message_id"]][0], a["message_id"]))
+        lowest = [shown_answer(a["message_id"]) for a in sure[:10]]
         return {"window": {"from": day(frm), "to": day(to), "days": days}, "totals": totals, "latency": latency,
                 "keys": keys, "daily": daily, "top_questions": top, "unanswered_questions": unanswered,
                 "documents": {"most_cited": most_cited, "never_cited": never, "never_cited_count": len(never)},
-                "feedback": {"up": votes["up"], "down": votes["down"]}}
+                "feedback": {"up": votes["up"], "down": votes["down"]},
+                "downvoted_answers": downvoted, "lowest_confidence_answers": lowest}
 
     def check_dashboard(self, key, frm, to, query=None, what=None):
         """Waits for the usage events, then GETs the dashboard (with `query`, default: from and to given) and
@@ -472,6 +506,10 @@ def session():
     listing = a.call(P, "GET", f"{DOCS}?limit=100", DOCS, status=200).json["documents"]
     eq(sorted(x["id"] for x in listing), sorted(d["id"] for d in a.docs), "A's documents listed")
     doc_tokens = sum(x["tokens"] for x in listing if x["status"] == "ready")
+    for t in (a, b):  # what indexing took, kept for the dashboard's indexing_tokens (B deletes one later)
+        tokens = dict(s.query(f"SELECT id, tokens FROM documents WHERE account_id = {t.aid}"))
+        for d in t.docs:
+            d["tokens"] = int(tokens[d["id"]])
 
     # searches (and a bad one)
     a.search(P, query="How do I reset my password?")
@@ -517,7 +555,7 @@ def session():
     answers = [c["answer"] for c in a.chats]
     a.rate(P, answers[0], "up")
     a.rate(P, password, "up")
-    a.rate(P, gift, "down")
+    a.rate(P, gift, "down", body={"rating": "down", "comment": "It should say how much the card costs."})
     a.rate(P, answers[1], "up")
     a.rate(P, answers[1], "down")
     a.rate(P, answers[2], "meh", status=400)
@@ -576,6 +614,11 @@ def test_analytics_dashboard_equals_the_scripted_session(s):
     eq([x["filename"] for x in want["documents"]["never_cited"]], ["old-prices.md", "warehouse-notes.txt"],
        "A's documents no answer cited, oldest first")
     eq(want["feedback"], {"up": 2, "down": 2}, "A's feedback")
+    eq([x["comment"] for x in want["downvoted_answers"]], [None, "It should say how much the card costs."],
+       "A's answers rated down, the last rated first")
+    check(want["totals"]["indexing_tokens"] > 0 and want["totals"]["documents_indexed"] == 6, "A's indexing")
+    low = [x["confidence"] for x in want["lowest_confidence_answers"]]
+    check(len(low) == 10 and low == sorted(low), f"A's ten least sure answers, least sure first: {low}")
 
     da = a.check_dashboard("Production", frm, today, query="", what="A's default dashboard")
     db_ = b.check_dashboard("Main", frm, today, query="", what="B's default dashboard")

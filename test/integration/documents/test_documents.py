@@ -62,35 +62,39 @@ def test_balance_runs_out_402_and_topup(s):
     eq(r.json, {"spent": 1, "balance": 4}, "probe answer after topup")
 
 
-def test_positive_balance_may_go_negative_then_402(s):
-    """402 is for a balance of 0 or less before the work; a request that starts with tokens left is served."""
+def test_a_spend_the_balance_cannot_cover_is_402(s):
+    """A balance never goes below zero: a request that would take more than is left is a 402 and takes nothing."""
     need_probe()
     account = s.new_account(balance=3)
     key = s.new_key(account)
     r = spend(s, key, 5)
-    eq(r.status, 200, f"spend 5 of 3 ({r.describe()})")
-    eq(r.json, {"spent": 5, "balance": -2}, "probe answer")
+    body = expect_error(r, 402, "insufficient_balance")
+    check("5 tokens" in body["message"] and "3 are available" in body["message"], f"402 message {body['message']!r}")
+    eq(s.balance(account), 3, "balance after a refused spend")
+    r = spend(s, key, 3)
+    eq((r.status, r.json), (200, {"spent": 3, "balance": 0}), f"spending exactly the balance ({r.describe()})")
     expect_error(spend(s, key, 1), 402, "insufficient_balance")
-    s.ctl("account", "topup", account, 2)
-    expect_error(spend(s, key, 1), 402, "insufficient_balance")  # balance 0 is still exhausted
     s.ctl("account", "topup", account, 1)
     eq(spend(s, key, 1).status, 200, "spend with balance 1")
 
 
-def test_a_balance_of_minus_one_is_exhausted_not_unlimited(s):
-    """-1 is a balance like any other: it must not read as the 'unlimited' mark."""
+def test_a_balance_below_zero_is_exhausted_not_unlimited(s):
+    """A balance an earlier version left below zero (-1 here) is exhausted, not unlimited; top-ups raise it, and a
+    correction may not take a balance below zero."""
     need_probe()
     account = s.new_account(balance=2)
     key = s.new_key(account)
-    r = spend(s, key, 3)
-    eq(r.status, 200, f"spend 3 of 2 ({r.describe()})")
-    eq(r.json, {"spent": 3, "balance": -1}, "probe answer")
+    s.sql(f"UPDATE accounts SET balance = -1 WHERE id = {s.account_id(account)}")
     expect_error(spend(s, key, 1), 402, "insufficient_balance")
-    s.ctl("account", "topup", account, 1)  # to 0
-    s.ctl("account", "topup", account, -1)  # back to -1 by the admin command
     out = s.ctl("account", "topup", account, 0)
     check("-1" in out.stdout and "unlimited" not in out.stdout, f"topup at -1: {out.stdout!r}")
+    r = s.ctl("account", "topup", account, -1, check_rc=False)
+    check(r.returncode != 0 and "below zero" in r.stderr, f"a correction below zero: {r.returncode} {r.stderr!r}")
+    eq(s.balance(account), -1, "balance after the refused correction")
+    s.ctl("account", "topup", account, 1)  # to 0: still exhausted
     expect_error(spend(s, key, 1), 402, "insufficient_balance")
+    s.ctl("account", "topup", account, 1)
+    eq(spend(s, key, 1).status, 200, "spend with balance 1")
 
 
 def test_zero_balance_account_402(s):

@@ -1,10 +1,11 @@
 # What the ingestion worker makes of uploads beyond the happy path: files that cannot be indexed fail with a
-# reason a person understands (and harm nothing: the worker goes on); identical bytes are not indexed twice; a new
-# version under the same name replaces the old one only once it is ready.
+# reason a person understands (and harm nothing: the worker goes on); identical bytes are not indexed twice (the
+# answer is the document that holds them, its real status, and new metadata applied); a new version under the
+# same name replaces the old one only once it is ready.
 import re
 
 import docfiles
-from harness import DATA, DOCS, DOCX_MIME, check, eq, expect_error, paused_worker
+from harness import DATA, DOCS, DOCX_MIME, check, eq, expect_error, paused_worker, sql_quote
 
 EXTRACT = DATA / "extract"  # the extraction module's own fixtures (make-fixtures.py there)
 
@@ -234,16 +235,17 @@ def listed(s, key, query=""):
 def test_identical_bytes_are_not_indexed_twice(s):
     account, key = s.docs_key("ing-dup")
     data = b"# Holidays\n\nThe office is closed on the day of the heron festival.\n"
-    first = s.upload_ok(key, data, "holidays.md")
-    r = s.upload(key, data, "holidays.md")
-    eq(r.status, 200, f"second upload of the same bytes ({r.describe()})")
-    check(r.json.get("status") in ("processing", "ready"), f"status of the duplicate: {r.json}")
-    eq(r.json, {"id": first, "filename": "holidays.md", "status": r.json.get("status"), "duplicate": True},
-       "answer to the same bytes again")
+    with paused_worker(s):  # the answer while the first is still processing says so
+        first = s.upload_ok(key, data, "holidays.md")
+        r = s.upload(key, data, "holidays.md")
+        eq(r.status, 200, f"second upload of the same bytes ({r.describe()})")
+        eq(r.json, {"id": first, "filename": "holidays.md", "status": "processing", "duplicate": True,
+                    "metadata": {}, "metadata_updated": False}, "answer to the same bytes again, still processing")
     s.wait_document(key, first, "ready")
-    # Once ready, under another name too: still the same document, with its current status.
+    # Once ready, under another name too: still the same document (its name), with its real status.
     r = s.upload(key, data, "copy-of-holidays.md")
-    eq((r.status, r.json), (200, {"id": first, "filename": "holidays.md", "status": "ready", "duplicate": True}),
+    eq((r.status, r.json), (200, {"id": first, "filename": "holidays.md", "status": "ready", "duplicate": True,
+                                  "metadata": {}, "metadata_updated": False}),
        "the same bytes under another name, after the first is ready")
     docs = listed(s, key)
     eq([d["id"] for d in docs], [first], "documents listed after three uploads of the same bytes")
@@ -253,6 +255,76 @@ def test_identical_bytes_are_not_indexed_twice(s):
     theirs = s.upload_ok(other, data, "holidays.md")
     check(theirs != first, "another account's upload of the same bytes got this account's id")
     s.wait_document(other, theirs, "ready")
+
+
+LEAVE_MD = b"""---
+title: Leave Handbook
+audience: staff
+---
+# Leave
+
+Everyone gets annual leave from their first day.
+
+## Sick leave
+
+Sick leave needs a note from a doctor after three consecutive days.
+"""
+
+
+def chunk_metadata(s, doc_id):
+    return [c["metadata"] for c in s.chunks(doc_id)]
+
+
+def test_identical_bytes_with_new_metadata_apply_it(s):
+    """The same bytes with a metadata part: the document's metadata becomes the new one, and so does every chunk's
+    (with the file's own keys the upload does not give, and the chunk's section); without a metadata part nothing
+    changes; while the document is still processing, the worker stores its chunks with the newest metadata."""
+    _, key = s.docs_key("ing-dup-meta")
+    doc = s.upload_ok(key, LEAVE_MD, "leave.md", metadata={"team": "hr", "audience": "everyone"})
+    s.wait_document(key, doc, "ready")
+    metas = chunk_metadata(s, doc)
+    check(metas and all(m.get("team") == "hr" and m.get("audience") == "everyone" and m.get("title") == "Leave Handbook"
+                        for m in metas), f"chunk metadata after the first upload: {metas}")
+    sections = [m["section"] for m in metas]
+
+    r = s.upload(key, LEAVE_MD, "leave.md", metadata={"team": "people", "region": "emea"})
+    eq((r.status, r.json), (200, {"id": doc, "filename": "leave.md", "status": "ready", "duplicate": True,
+                                  "metadata": {"team": "people", "region": "emea"}, "metadata_updated": True}),
+       "the same bytes with new metadata")
+    eq(s.document(key, doc)["metadata"], {"team": "people", "region": "emea"}, "the document's metadata now")
+    metas = chunk_metadata(s, doc)
+    eq([m["section"] for m in metas], sections, "the chunks' sections stay")
+    for m in metas:
+        # the upload's keys; the file's own where the upload is silent (audience came back from the front matter)
+        eq({k: m.get(k) for k in ("team", "region", "audience", "title")},
+           {"team": "people", "region": "emea", "audience": "staff", "title": "Leave Handbook"}, f"chunk metadata {m}")
+    r = s.upload(key, LEAVE_MD, "leave.md")
+    eq((r.status, r.json.get("metadata"), r.json.get("metadata_updated")),
+       (200, {"team": "people", "region": "emea"}, False), "the same bytes without a metadata part")
+    r = s.upload(key, LEAVE_MD, "leave.md", metadata={"team": "people", "region": "emea"})
+    eq(r.json.get("metadata_updated"), False, "the same metadata again changes nothing")
+    expect_error(s.upload(key, LEAVE_MD, "leave.md", metadata="[1, 2]"), 400, "invalid_request", "metadata")
+    eq(s.document(key, doc)["metadata"], {"team": "people", "region": "emea"}, "after a refused metadata part")
+    r = s.get(f"{DOCS}?limit=100", key=key)
+    eq([d["id"] for d in r.json["documents"]], [doc], "still one document")
+    # a document indexed before the file's own metadata was kept apart (db/009): the chunks keep what is not the
+    # old upload metadata's
+    s.sql(f"UPDATE documents SET file_metadata = NULL WHERE id = {sql_quote(doc)}")
+    r = s.upload(key, LEAVE_MD, "leave.md", metadata={"team": "ops"})
+    eq(r.json.get("metadata_updated"), True, "new metadata for a document indexed before db/009")
+    for m in chunk_metadata(s, doc):
+        eq({k: m.get(k) for k in ("team", "region", "audience", "title")},
+           {"team": "ops", "region": None, "audience": "staff", "title": "Leave Handbook"}, f"chunk metadata {m}")
+
+    # still processing: the answer says so, and the worker stores the chunks with the newest metadata
+    with paused_worker(s):
+        other = s.upload_ok(key, b"Desks are booked through the facilities page.\n", "desks.txt", metadata={"v": 1})
+        r = s.upload(key, b"Desks are booked through the facilities page.\n", "desks.txt", metadata={"v": 2})
+        eq((r.json.get("status"), r.json.get("metadata"), r.json.get("metadata_updated")),
+           ("processing", {"v": 2}, True), "new metadata for a document still processing")
+    s.wait_document(key, other, "ready")
+    eq([m.get("v") for m in chunk_metadata(s, other)], [2] * len(chunk_metadata(s, other)),
+       "chunks stored after the metadata changed")
 
 
 def test_failed_document_does_not_count_as_duplicate(s):

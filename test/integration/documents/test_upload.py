@@ -1,15 +1,17 @@
 # POST /api/v1/documents/upload: every supported format becomes a ready document with sensible chunks (text,
 # sections, pages, Q/A rows, the upload's metadata); bad uploads are refused with the documented errors and leave
-# nothing behind; the token balance is checked before and debited after.
+# nothing behind; the token balance is checked before and debited after, never below zero.
 import io
 import json
 import os
 import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
 import docfiles
-from harness import DOCS, DOCUMENTS_FCGI, DOCX_MIME, UPLOAD, UUID_RE, check, eq, expect_error, multipart
+from harness import (CTL, DOCS, DOCUMENTS_FCGI, DOCX_MIME, UPLOAD, UUID_RE, check, eq, expect_error, multipart,
+                     paused_worker)
 from uploads import DOC_FIELDS
 
 META = {"team": "support", "tags": ["faq", "v2"], "priority": 3}
@@ -396,3 +398,45 @@ def test_ready_document_debits_its_tokens(s):
     doc = s.wait_document(key, doc_id, "ready")
     check(doc["tokens"] > 0, f"tokens of a ready 4 KB document: {doc['tokens']!r}")
     eq(s.balance(account), 1000000 - doc["tokens"], "balance after the document became ready")
+
+
+def test_indexing_never_takes_the_balance_below_zero(s):
+    """Six documents indexed by three workers at once on a balance for about two of them: those the balance can
+    cover become ready and are debited exactly their tokens; the others fail before they are embedded, saying
+    how many tokens they need, and take nothing. The balance ends at zero or above; topped up, the same bytes are
+    a new upload that becomes ready."""
+    texts = [docfiles.prose(3000, seed=40 + i).encode() for i in range(6)]
+    probe_account = s.new_account("up-bal-probe")
+    probe_key = s.new_key(probe_account, per_minute=1000)
+    one = s.wait_document(probe_key, s.upload_ok(probe_key, texts[0], "probe.txt"), "ready")["tokens"]
+    start = int(one * 2.5)
+    account = s.new_account("up-bal-par", balance=start)
+    key = s.new_key(account, per_minute=1000)
+    with paused_worker(s):
+        s.worker_once()  # what other tests left queued
+        ids = [s.upload_ok(key, t, f"part-{i}.txt") for i, t in enumerate(texts)]
+        procs = [subprocess.Popen([str(CTL), "worker", "--once"], env=dict(os.environ, FAQSURE_CONFIG=str(s.config_path)),
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+        for p in procs:
+            _, err = p.communicate(timeout=120)
+            check("Sanitizer" not in err and "runtime error:" not in err, f"a worker reported:\n{err}")
+        s.wait_processed(ids)
+    docs = [s.document(key, i) for i in ids]
+    ready = [d for d in docs if d["status"] == "ready"]
+    failed = [d for d in docs if d["status"] == "failed"]
+    eq(len(ready) + len(failed), 6, f"every document decided: {[(d['status'], d['error']) for d in docs]}")
+    check(ready and failed, f"{len(ready)} ready and {len(failed)} failed on a balance for about two")
+    left = s.balance(account)
+    check(left >= 0, f"balance after indexing: {left}")
+    eq(left, start - sum(d["tokens"] for d in ready), "the balance drops by the ready documents' tokens")
+    for d in failed:
+        check(d["error"].startswith("not indexed: token balance too low") and "top up" in d["error"] and
+              "upload the document again" in d["error"], f"the reason of a document the balance could not cover: "
+              f"{d['error']!r}")
+        eq((d["tokens"], d["chunk_count"]), (0, 0), "tokens and chunks of a document not indexed")
+        eq(s.chunks(d["id"]), [], "chunk rows of a document not indexed")
+    eq(s.count_rows("balance_holds", f"account_id = {s.account_id(account)}"), 0, "holds left after the workers")
+    s.ctl("account", "topup", account, 10 * one)
+    again = s.upload_ok(key, texts[ids.index(failed[0]["id"])], "again.txt")
+    check(again != failed[0]["id"], "the same bytes as a failed document are a new document")
+    s.wait_document(key, again, "ready")

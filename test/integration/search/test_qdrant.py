@@ -420,6 +420,37 @@ def test_document_delete_removes_its_points(s):
             check(all(r["chunk_id"] in kept_chunks for r in got), f"search after delete: {ranked(got)}")
 
 
+def test_account_delete_removes_its_points(s):
+    """faqsurectl account delete removes every point of the account from Qdrant (one delete by the account's
+    filter), leaves other accounts' points alone, and when Qdrant is down queues the removal for the worker."""
+    need("vstore")
+    for down in (False, True):
+        account, key = s.docs_key("qd-del-acct")
+        _, other_key = s.docs_key("qd-del-keep")
+        acct = s.account_id(account)
+        with qdrant(s) as qd:
+            ingest(s, key, qd.conf, {n: DOC_TEXTS[n] for n in ("refunds.md", "accounts.md")})
+            kept = ingest(s, other_key, qd.conf, {"shipping.txt": DOC_TEXTS["shipping.txt"]})["shipping.txt"]
+            kept_n = qd.count([match("document_id", kept)])
+            check(qd.count([match("account_id", acct)]) > 0 and kept_n > 0, "both accounts indexed")
+            if down:
+                qd.control(down=True)
+            r = s.ctl("account", "delete", account, "--yes", config=qd.conf, timeout=120)
+            if down:
+                check("queued" in r.stdout, f"account delete with Qdrant down says the removal waits:\n{r.stdout}")
+                eq([op for _, op, _, _ in outbox(s, acct)], ["delete_account"], "the queued change")
+                qd.control(down=False)
+                retry_outbox_now(s, acct)
+                run_worker(s, qd.conf)
+            else:
+                check("every point of the account deleted" in r.stdout, f"account delete says so:\n{r.stdout}")
+            eq(qd.count([match("account_id", acct)]), 0, f"the deleted account's points (Qdrant down: {down})")
+            eq(qd.count([match("document_id", kept)]), kept_n, "the other account's points")
+            eq(outbox(s, acct), [], "outbox after the delete went through")
+            deletes = [d["body"] for d in qd.log("/points/delete", "POST")]
+            check({"filter": {"must": [match("account_id", acct)]}} in deletes, f"a delete by the account: {deletes}")
+
+
 def test_qdrant_down_during_ingest_loses_nothing(s):
     need("vstore")
     account, key = s.docs_key("qd-down-ingest")

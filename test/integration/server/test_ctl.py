@@ -9,7 +9,8 @@ from pathlib import Path
 from harness import CTL, KEY_RE, check, eq, expect_error, unique
 
 DOCS = "/api/v1/documents"
-SUBCOMMANDS = [["account", "create"], ["account", "list"], ["account", "topup"], ["key", "create"],
+SUBCOMMANDS = [["account", "create"], ["account", "list"], ["account", "topup"], ["account", "disable"],
+               ["account", "enable"], ["account", "delete"], ["key", "create"],
                ["key", "list"], ["key", "revoke"], ["agent", "create"], ["agent", "list"], ["migrate"], ["worker"],
                ["reindex"], ["sentences"], ["stats"]]
 

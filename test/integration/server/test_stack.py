@@ -127,3 +127,69 @@ def test_make_run_second_stack_side_by_side():
             print(f"second stack dir kept: {vardir}", flush=True)
         elif not processes_using(vardir):
             shutil.rmtree(vardir, ignore_errors=True)
+
+
+def test_make_run_keeps_the_local_conf(s):
+    """$VARDIR/faqsure.local.conf is the operator's: stack.sh never writes it and appends it to the faqsure.conf it
+    writes at each start, so settings there (here an OpenAI-compatible answerer, the stand-in, and a message
+    limit) survive every `make run`, and an edit applies at the next one; `make run` says where the file is and
+    how to point the stack at an upstream; a bad line is reported with the local file's own line number."""
+    from standins import start_standin, stop_standin
+    main = stack()
+    proc, upstream = start_standin("openai_standin.py")
+    vardir = Path(tempfile.mkdtemp(prefix="faqsure-local-it-", dir="/tmp"))
+    os.chmod(vardir, 0o755)
+    port = _free_port_other_than(main.port)
+    env = dict(os.environ, VARDIR=str(vardir), PORT=str(port), BUILDDIR=str(BUILD))
+    env.pop("EXTRA_FCGI", None)
+    env.pop("FAQSURE_EXTRA_CONFIG", None)
+    local = vardir / "faqsure.local.conf"
+
+    def write_local(limit, extra=""):
+        local.write_text(f"# mine\n[answerer]\nbackend = openai\nurl = http://127.0.0.1:{upstream}/v1\n"
+                         f"model = standin-chat\n{extra}\n[chat]\nmax_message_chars = {limit}\n")
+
+    def chat_status(key, message):
+        c = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", f"http://127.0.0.1:{port}/api/v1/chat",
+                            "-H", f"X-API-Key: {key}", "-H", "Content-Type: application/json",
+                            "-d", json.dumps({"message": message, "use_rag": False})],
+                           capture_output=True, text=True, timeout=60)
+        return c.stdout
+
+    def chat_answer(key, message):
+        c = subprocess.run(["curl", "-s", f"http://127.0.0.1:{port}/api/v1/chat", "-H", f"X-API-Key: {key}",
+                            "-H", "Content-Type: application/json",
+                            "-d", json.dumps({"message": message, "use_rag": False})],
+                           capture_output=True, text=True, timeout=60)
+        return json.loads(c.stdout)
+
+    try:
+        write_local(60)
+        r = run_stack_sh("run", env)
+        eq(r.returncode, 0, f"stack.sh run exit code\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}")
+        check(f"{local} (in use)" in r.stdout and "backend = openai" in r.stdout,
+              f"make run says where the local settings go and how to use an upstream:\n{r.stdout}")
+        conf = (vardir / "faqsure.conf").read_text()
+        check(f"url = http://127.0.0.1:{upstream}/v1" in conf, f"the local settings in faqsure.conf:\n{conf}")
+        key = printed_key(r.stdout)
+        body = chat_answer(key, "Hello from the local configuration")
+        eq(body.get("message"), "Echo: Hello from the local configuration", f"the answer comes from the upstream: {body}")
+        eq(chat_status(key, "x" * 70), "400", "a message over the local limit of 60 characters")
+
+        write_local(80)  # an edit applies at the next start; the file itself is never rewritten
+        before = local.read_text()
+        again = run_stack_sh("run", env)
+        eq(again.returncode, 0, f"second stack.sh run\nstdout:\n{again.stdout}\nstderr:\n{again.stderr}")
+        eq(local.read_text(), before, "stack.sh leaves faqsure.local.conf as it is")
+        eq(chat_status(key, "x" * 70), "200", "70 characters after the limit went to 80")
+        eq(chat_answer(key, "Still the upstream?").get("message"), "Echo: Still the upstream?", "after the second run")
+
+        write_local(80, extra="no_such_setting = 1")
+        bad = run_stack_sh("start", env)
+        check(bad.returncode != 0 and f"{local}:6: unknown setting 'no_such_setting'" in bad.stderr,
+              f"a bad local line is named by the local file's line:\nexit {bad.returncode}\n{bad.stderr}")
+    finally:
+        run_stack_sh("stop", env, timeout=120)
+        stop_standin(proc)
+        if os.environ.get("FAQSURE_IT_KEEP") != "1" and not processes_using(vardir):
+            shutil.rmtree(vardir, ignore_errors=True)
