@@ -81,7 +81,8 @@ def pytest_runtest_logreport(report):
         print(f"skip {name}: {_reason(report)}", flush=True)
     elif report.passed and report.when == "call":
         TALLY.passed += 1
-        print(f"ok {name}", flush=True)
+        took = f"  [{report.duration:.1f} s]" if report.duration >= 2 else ""  # where make test's time goes
+        print(f"ok {name}{took}", flush=True)
 
 
 def pytest_sessionfinish(session, exitstatus):
