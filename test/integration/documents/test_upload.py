@@ -440,3 +440,20 @@ def test_indexing_never_takes_the_balance_below_zero(s):
     again = s.upload_ok(key, texts[ids.index(failed[0]["id"])], "again.txt")
     check(again != failed[0]["id"], "the same bytes as a failed document are a new document")
     s.wait_document(key, again, "ready")
+
+
+def test_a_balance_of_exactly_a_documents_tokens_indexes_it(s):
+    """With the built-in embedder, what indexing sets aside is exactly what it takes: a balance of a document's
+    tokens indexes it and ends at 0."""
+    text = docfiles.prose(2000, seed=77).encode()
+    probe = s.new_key(s.new_account("up-exact-probe"), per_minute=1000)
+    tokens = s.wait_document(probe, s.upload_ok(probe, text, "exact.txt"), "ready")["tokens"]
+    account = s.new_account("up-exact", balance=tokens)
+    key = s.new_key(account, per_minute=1000)
+    doc = s.wait_document(key, s.upload_ok(key, text, "exact.txt"), "ready")
+    eq((doc["tokens"], s.balance(account)), (tokens, 0), "tokens taken and the balance left")
+    account = s.new_account("up-exact-short", balance=tokens - 1)
+    key = s.new_key(account, per_minute=1000)
+    doc = s.wait_document(key, s.upload_ok(key, text, "exact.txt"), "failed")
+    check(f"needs up to {tokens} tokens and {tokens - 1} are available" in doc["error"], f"one token short: {doc}")
+    eq(s.balance(account), tokens - 1, "the balance of a document not indexed")
