@@ -32,7 +32,7 @@ def worker_env(config):
 def test_two_workers_never_take_the_same_job(s):
     _, key = s.docs_key("wk-two")
     with paused_worker(s):
-        ids = [s.upload_ok(key, docfiles.prose(150_000, seed=100 + i).encode(), f"part{i}.txt") for i in range(10)]
+        ids = [s.upload_ok(key, docfiles.prose(40_000, seed=100 + i).encode(), f"part{i}.txt") for i in range(10)]
         eq({j["state"] for j in jobs(s, ids).values()}, {"queued"}, "job states before the workers start")
         procs = [subprocess.Popen([str(CTL), "worker", "--once"], env=worker_env(s.config_path),
                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -80,7 +80,7 @@ def test_killed_worker_job_is_taken_over_after_the_lease(s):
     conf = s.config_copy("[worker]\nlease_seconds = 5\nsentence_seconds = 0\n")  # --once: the queue only
     try:
         with paused_worker(s):
-            doc_id = s.upload_ok(key, docfiles.prose(3_000_000, seed=42).encode(), "big.txt")
+            doc_id = s.upload_ok(key, docfiles.prose(300_000, seed=42).encode(), "big.txt")
             # Holding the document's row keeps the worker from finishing (every way to finish writes that row),
             # so it is surely killed in the middle of the job, however fast it extracts and embeds.
             with s.holding_row("documents", doc_id):
