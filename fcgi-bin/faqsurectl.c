@@ -117,13 +117,15 @@ static const char usage_account_delete[] =
 
 static const char usage_key_create[] =
 	"usage: faqsurectl key create --account NAME --name LABEL [--per-minute N] [--per-hour N]\n"
-	"                             [--expires DATE] [--scope admin]\n"
+	"                             [--expires DATE] [--scope admin | --origins LIST]\n"
 	"\n"
 	"Creates an API key and prints it once, alone on the last line: store it now, it cannot be shown again.\n"
 	"  --per-minute N   requests per calendar minute (default from the config, normally 60)\n"
 	"  --per-hour N     requests per calendar hour (default from the config, normally 1000)\n"
 	"  --expires DATE   YYYY-MM-DD (midnight UTC) or an ISO 8601 date-time such as 2027-01-31T12:00:00Z\n"
-	"  --scope admin    lets the key manage the account's keys over HTTP (/api/v1/keys)\n";
+	"  --scope admin    lets the key manage the account's keys over HTTP (/api/v1/keys)\n"
+	"  --origins LIST   makes a publishable key (faqsure_pk_) for web pages of these origins, comma-separated\n"
+	"                   (https://www.example.com,https://shop.example.com): it may only chat, from them\n";
 
 static const char usage_key_list[] =
 	"usage: faqsurectl key list --account NAME\n"
@@ -405,7 +407,8 @@ static int cmd_account_delete(struct ctl *c, const struct args *a)
 static int cmd_key_create(struct ctl *c, const struct args *a)
 {
 	static const char *const known[] = { "--account", "--name", "--per-minute", "--per-hour", "--expires",
-					     "--scope", NULL };
+					     "--scope", "--origins", NULL };
+	char origins[APIKEY_ORIGINS_SIZE];
 	struct apikey_spec spec = { .per_minute = c->cfg.keys_default_per_minute,
 				    .per_hour = c->cfg.keys_default_per_hour,
 				    .scope = "default" };
@@ -442,14 +445,37 @@ static int cmd_key_create(struct ctl *c, const struct args *a)
 		}
 		spec.scope = scope;
 	}
+	if (opt(a, "--origins")) {
+		if (!strcmp(spec.scope, "admin")) {
+			fprintf(stderr, "faqsurectl: a publishable key (--origins) cannot have the admin scope\n");
+			return 2;
+		}
+		json_t *list = json_array();
+		for (const char *p = opt(a, "--origins"); *p;) {
+			size_t n = strcspn(p, ", ");
+			if (n)
+				json_array_append_new(list, json_stringn(p, n));
+			p += n;
+			p += strspn(p, ", ");
+		}
+		int rc = apikey_origins_parse(list, "--origins", origins, &c->err);
+		json_decref(list);
+		if (rc < 0) {
+			fprintf(stderr, "faqsurectl: %s\n", c->err.msg);
+			return 2;
+		}
+		spec.publishable = 1;
+		spec.origins = origins;
+	}
 	if (account_find(c->db, account, &spec.account_id, &c->err) < 0 ||
 	    apikey_create(c->db, &spec, secret, id, &c->err) < 0)
 		return fail(c);
 	char when[21] = "never";
 	if (spec.expires_at)
 		util_format_time(spec.expires_at, when);
-	printf("created key %s (%s) for account %s: %lld/minute, %lld/hour, scope %s, expires %s\n", id, spec.name,
-	       account, spec.per_minute, spec.per_hour, spec.scope, when);
+	printf("created %skey %s (%s) for account %s: %lld/minute, %lld/hour, scope %s, expires %s%s%s\n",
+	       spec.publishable ? "publishable " : "", id, spec.name, account, spec.per_minute, spec.per_hour, spec.scope,
+	       when, spec.publishable ? ", origins " : "", spec.publishable ? spec.origins : "");
 	printf("store this key now; it is not shown again:\n%s\n", secret);
 	return 0;
 }

@@ -2,9 +2,11 @@
 # may not call, the visitor token of their conversations, per-visitor limits, CORS preflights, PATCH
 # /api/v1/keys/{id} taking effect at once, and the small things a browser client trips over (Authorization:
 # Bearer, a byte order mark).
+import json
 import re
+import shutil
 
-from harness import check, eq, expect_error, fresh_minute, header_int, stack
+from harness import KEYS_FCGI, check, eq, expect_error, fresh_minute, header_int, stack
 
 KEYS = "/api/v1/keys"
 CHAT = "/api/v1/chat"
@@ -261,3 +263,32 @@ def test_bearer_and_byte_order_mark():
     expect_error(r, 401, "invalid_api_key", "X-API-Key")
     r = s.post("/api/v1/agents", b"\xef\xbb\xbf" + b'{"name": "with a BOM"}', key=admin)
     eq((r.status, r.json.get("name")), (201, "with a BOM"), f"a JSON body after a byte order mark ({r.describe()})")
+
+
+def test_configured_cors_for_secret_keys_and_forwarded_addresses():
+    """[cors] allowed_origins and [widget] settings, run as CGI with a configuration of their own."""
+    s, _, admin = admin_account()
+    k = publishable(s, admin, rate_limit_per_minute=1000)
+    conf = s.config_copy("[cors]\nallowed_origins = https://admin.example.test, https://ops.example.test\n"
+                         "[widget]\nvisitor_per_minute = 2\ntrust_forwarded_for = true\n")
+    try:
+        def cgi(path, key, **env):
+            status, headers, body, _ = s.cgi(KEYS_FCGI, "GET", path, key=key,
+                                             extra_env={"FAQSURE_CONFIG": str(conf), **env})
+            return status, headers, json.loads(body)
+        status, headers, _ = cgi(KEYS, admin, HTTP_ORIGIN="https://ops.example.test")
+        eq((status, headers.get("access-control-allow-origin")), (200, "https://ops.example.test"),
+           "a secret key from a configured origin")
+        status, headers, _ = cgi(KEYS, admin, HTTP_ORIGIN="https://other.example.test")
+        eq((status, headers.get("access-control-allow-origin")), (200, None), "from an origin not configured")
+        fresh_minute(6)
+        site = {"HTTP_ORIGIN": SITE}
+        # Two visitors behind one proxy: the last X-Forwarded-For entry (the proxy's own) tells them apart.
+        a = [cgi(WIDGET, k["key"], HTTP_X_FORWARDED_FOR="203.0.113.9, 198.51.100.1", **site)[0] for _ in range(3)]
+        b = [cgi(WIDGET, k["key"], HTTP_X_FORWARDED_FOR="198.51.100.2", **site)[0] for _ in range(2)]
+        eq((a, b), ([200, 200, 429], [200, 200]), "each forwarded address has its own 2 per minute")
+        status, _, body = cgi(WIDGET, k["key"], HTTP_X_FORWARDED_FOR="198.51.100.2", **site)
+        eq(status, 429, "the second visitor's third request")
+        check("per visitor" in body["message"], f"the visitor limit is named: {body['message']!r}")
+    finally:
+        shutil.rmtree(conf.parent, ignore_errors=True)

@@ -52,6 +52,23 @@ def test_key_create_prints_key_alone_on_last_line(s):
     eq(len(keys), 5, "five new keys are distinct")
 
 
+def test_key_create_publishable_with_origins(s):
+    account = s.new_account()
+    r = s.ctl("key", "create", "--account", account, "--name", "site", "--origins",
+              "https://Shop.Example.test/, http://localhost:8081")
+    key = r.stdout.rstrip("\n").split("\n")[-1]
+    check(re.fullmatch(r"faqsure_pk_[0-9A-Za-z]{43}", key) is not None, f"a publishable key: {key!r}")
+    check("https://shop.example.test http://localhost:8081" in r.stdout, f"the origins are said: {r.stdout!r}")
+    eq(s.get("/api/v1/widget", key=key, headers={"Origin": "http://localhost:8081"}).status, 200, "from its origin")
+    expect_error(s.get("/api/v1/widget", key=key, headers={"Origin": "http://localhost:9"}), 403, "forbidden")
+    expect_error(s.get(DOCS, key=key, headers={"Origin": "http://localhost:8081"}), 403, "forbidden")
+    for args, says in [(["--origins", "*"], "--origins[0]"), (["--origins", "https://a.test", "--scope", "admin"],
+                                                              "admin")]:
+        r = s.ctl("key", "create", "--account", account, "--name", "bad", *args, check_rc=False)
+        eq(r.returncode, 2, f"exit status for {args}")
+        check(says in r.stderr, f"the error names {says!r}: {r.stderr!r}")
+
+
 def test_key_list_shows_prefix_never_secret(s):
     account = s.new_account()
     key = s.new_key(account, name="listed-label", per_minute=7, per_hour=77)
