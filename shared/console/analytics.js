@@ -1,17 +1,28 @@
 // The analytics page: GET /analytics/dashboard over a window of days, as cards, SVG charts (each with its data
-// as a table too) and lists — with the unanswered questions one click from the playground. Fields the server adds
-// beyond today's API.md are shown generically, and missing ones are skipped.
+// as a table too) and lists — with the unanswered questions, the down-voted answers and the least confident ones
+// one click from the playground (and the answers from their conversation). Fields the server adds beyond today's
+// API.md are shown generically, and missing ones are skipped.
 import { api, isAbort } from './api.js';
-import { h, heading, field, msgBox, busy, table, num, pct, plural, timeEl, humanize, loading } from './dom.js';
+import { h, heading, field, msgBox, busy, table, num, pct, plural, timeEl, humanize, loading, uid } from './dom.js';
 import { columns, barRows } from './charts.js';
 
-const KNOWN = new Set(['window', 'totals', 'latency', 'keys', 'daily', 'top_questions', 'unanswered_questions', 'documents', 'feedback']);
-const METRICS = [['conversations', 'Conversations'], ['messages', 'Messages'], ['fallbacks', 'Fallbacks'], ['tokens', 'Tokens']];
+const KNOWN = new Set(['window', 'totals', 'latency', 'keys', 'daily', 'top_questions', 'unanswered_questions', 'documents',
+  'feedback', 'downvoted_answers', 'lowest_confidence_answers']);
+// The daily series; those a day does not carry (an older server) are left out.
+const METRICS = [['conversations', 'Conversations'], ['messages', 'Messages'], ['fallbacks', 'Fallbacks'], ['tokens', 'Request tokens'],
+  ['indexing_tokens', 'Indexing tokens']];
 
 const tryIt = q => h('a', { href: `#/playground?q=${encodeURIComponent(q)}`, class: 'try' }, 'Try it in the playground');
 const shortDate = d => new Date(`${d}T00:00:00Z`).toLocaleDateString(undefined, { month: 'short', day: 'numeric', timeZone: 'UTC' });
 const times = n => (n === 1 ? 'once' : `${num(n)} times`);
 const isTime = v => typeof v === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(v);
+// Text cut to about n characters at a word's end (whole characters, never half an emoji), with an ellipsis.
+function shorten(text, n = 240) {
+  const chars = [...String(text ?? '')];
+  if (chars.length <= n) return chars.join('');
+  const cut = chars.slice(0, n).join('');
+  return `${cut.replace(/\s+\S*$/, '') || cut}…`;
+}
 
 function section(id, title, ...body) {
   return h('section', { class: 'panel', 'aria-labelledby': id }, h('h2', { id }, title), ...body);
@@ -52,6 +63,25 @@ function generic(v) {
     return h('dl', { class: 'pairs' }, Object.entries(v).map(([k, x]) => [h('dt', {}, humanize(k)), h('dd', {}, scalar(x))]));
   }
   return h('p', {}, scalar(v));
+}
+
+// Answers to look at (down-voted, least confident): each with its question, the answer shortened, what the list
+// adds (`rows`: [label, value] pairs), and links to its conversation and to the playground.
+function answerList(items, rows) {
+  return h('ol', { class: 'questions answers' }, items.map(a => {
+    const qid = uid('answer-q');
+    const links = [
+      a.conversation_id && h('a', { href: `#/conversations/${encodeURIComponent(a.conversation_id)}`, 'aria-describedby': qid },
+        'Open conversation'),
+      a.question && h('a', { href: `#/playground?q=${encodeURIComponent(a.question)}`, class: 'try', 'aria-describedby': qid },
+        'Try it in the playground')].filter(Boolean);
+    return h('li', {},
+      h('p', { class: 'q', id: qid }, a.question || '(the question is gone)'),
+      h('dl', { class: 'pairs' },
+        h('dt', {}, 'Answer'), h('dd', { class: 'answer-short' }, a.answer ? shorten(a.answer) : '—'),
+        rows(a).map(([label, value]) => [h('dt', {}, label), h('dd', {}, value)])),
+      links.length ? h('p', { class: 'links' }, links) : '');
+  }));
 }
 
 function scalar(v) {
@@ -113,7 +143,7 @@ export function render(ctx) {
     const tok = t.tokens || {};
     const docs = t.documents || {};
     const knownTotals = new Set(['conversations', 'messages', 'questions', 'answered', 'fallbacks', 'fallback_rate',
-      'average_confidence', 'tokens', 'token_balance', 'documents', 'chunks']);
+      'average_confidence', 'tokens', 'indexing_tokens', 'documents_indexed', 'token_balance', 'documents', 'chunks']);
     const extra = Object.entries(t).filter(([k]) => !knownTotals.has(k))
       .map(([k, v]) => [humanize(k), scalar(v)]);
     out.append(section('usage-h', 'Usage', cards([
@@ -122,7 +152,9 @@ export function render(ctx) {
       ['Average confidence', pct(t.average_confidence)], ...extra.filter(([k]) => !/token/i.test(k))])));
     out.append(section('spend-h', 'Balance and spend', cards([
       ['Token balance', t.token_balance === null ? 'Unlimited' : num(t.token_balance)],
-      ['Tokens used', num(tok.total), `prompt ${num(tok.prompt)} · completion ${num(tok.completion)}`],
+      ['Request tokens', num(tok.total), `chat and search · prompt ${num(tok.prompt)} · completion ${num(tok.completion)}`],
+      t.indexing_tokens !== undefined && ['Indexing tokens', num(t.indexing_tokens),
+        t.documents_indexed !== undefined ? `${plural(t.documents_indexed, 'document')} indexed` : ''],
       ...extra.filter(([k]) => /token/i.test(k))])));
     out.append(section('kb-h', 'Knowledge base', cards([
       ['Documents', num(docs.total), `${num(docs.ready)} ready · ${num(docs.processing)} processing · ${num(docs.failed)} failed`],
@@ -132,21 +164,23 @@ export function render(ctx) {
     if (Array.isArray(d.daily) && d.daily.length) {
       const first = d.daily[0].date;
       const last = d.daily[d.daily.length - 1].date;
+      const metrics = METRICS.filter(([k]) => k in d.daily[0]);
+      if (!metrics.some(([k]) => k === metric)) metric = metrics.length ? metrics[0][0] : METRICS[0][0];
       const daily = chartBox(w => {
-        const label = METRICS.find(m => m[0] === metric)[1];
+        const label = (METRICS.find(m => m[0] === metric) || [metric, humanize(metric)])[1];
         const total = d.daily.reduce((a, x) => a + (x[metric] || 0), 0);
         return columns({ width: w, cls: metric, title: `${label} per day`,
           desc: `${label} per day from ${first} to ${last}; ${num(total)} in all. The table below lists every day.`,
           points: d.daily.map(x => ({ label: shortDate(x.date), value: x[metric] || 0,
             tip: `${x.date}: ${num(x[metric] || 0)} ${label.toLowerCase()}` })) });
       });
-      const radios = h('fieldset', { class: 'metric' }, h('legend', {}, 'Show'), METRICS.map(([k, label]) => {
+      const radios = h('fieldset', { class: 'metric' }, h('legend', {}, 'Show'), metrics.map(([k, label]) => {
         const r = h('input', { type: 'radio', name: 'metric', value: k, checked: k === metric });
         r.addEventListener('change', () => { metric = k; daily.paint(); });
         return field(label, r);
       }));
-      const dataTable = table('Daily numbers', ['Day', ...METRICS.map(m => m[1])]);
-      for (const day of d.daily) dataTable.body.append(dataTable.row([day.date, ...METRICS.map(([k]) => num(day[k]))]));
+      const dataTable = table('Daily numbers', ['Day', ...metrics.map(m => m[1])]);
+      for (const day of d.daily) dataTable.body.append(dataTable.row([day.date, ...metrics.map(([k]) => num(day[k]))]));
       out.append(section('daily-h', 'Per day', radios, daily,
         asTable(dataTable)));
     }
@@ -186,6 +220,23 @@ export function render(ctx) {
           tryIt(q.question)))) : none('None: every question found an answer.')));
     }
 
+    // Answers to read: those rated down, and those the knowledge base was least sure of.
+    if (Array.isArray(d.downvoted_answers)) {
+      out.append(section('downvoted-h', 'Down-voted answers',
+        h('p', { class: 'help' }, 'Answers rated not helpful, newest rating first: read these first.'),
+        d.downvoted_answers.length ? answerList(d.downvoted_answers, a => [
+          ['Comment', a.comment ? h('q', { class: 'comment' }, a.comment) : h('span', { class: 'muted' }, 'No comment')],
+          ['Confidence', pct(a.confidence)],
+          ['Rated', timeEl(a.rated_at || a.created_at)]]) : none('No answer was rated down in this window.')));
+    }
+    if (Array.isArray(d.lowest_confidence_answers)) {
+      out.append(section('least-sure-h', 'Least confident answers',
+        h('p', { class: 'help' }, 'The answers the knowledge base was least sure of, least sure first: candidates for a better document, or a higher threshold.'),
+        d.lowest_confidence_answers.length ? answerList(d.lowest_confidence_answers, a => [
+          ['Confidence', pct(a.confidence)],
+          ['Answered', timeEl(a.created_at)]]) : none('No answer from the knowledge base in this window.')));
+    }
+
     if (Array.isArray(d.top_questions)) {
       const qt = table('Top questions', ['Question', 'Asked', 'Answered', 'Fallbacks', '']);
       for (const q of d.top_questions) {
@@ -218,7 +269,7 @@ export function render(ctx) {
         others(f, ['up', 'down'])));
     }
 
-    // Whatever else the server sends (e.g. down-voted or lowest-confidence answers).
+    // Whatever else the server sends.
     for (const [k, v] of Object.entries(d)) {
       if (!KNOWN.has(k)) out.append(section(`x-${k}-h`, humanize(k), generic(v)));
     }

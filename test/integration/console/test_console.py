@@ -570,14 +570,20 @@ def test_conversations_filter_and_one_conversation(s):
 
 def test_analytics_chart_and_try_it(s):
     a = account()
-    s.post(CHAT, {"message": QUESTION}, key=a["admin"])
+    answered = s.post(CHAT, {"message": QUESTION}, key=a["admin"]).json
     s.post(CHAT, {"message": OFF_TOPIC}, key=a["admin"])
+    # an answer rated down, with a comment: the dashboard's down-voted answers
+    comment = unique("Should say who pays for the return shipping")
+    rated = s.post(f"{CHAT}/messages/{answered['message_id']}/feedback", {"rating": "down", "comment": comment},
+                   key=a["admin"])
+    eq(rated.status, 200, f"rate the answer down ({rated.describe()})")
     with browser() as d:
         signed_in(d, s, a["admin"])
         go(d, "#/analytics")
         settled(d)
         bars = wait_for(d, lambda d: css(d, "svg.chart rect.bar"), 10, "the chart's bars")
-        days = s.get("/api/v1/analytics/dashboard", key=a["admin"]).json["daily"]
+        dash = s.get("/api/v1/analytics/dashboard", key=a["admin"]).json
+        days = dash["daily"]
         daily = css(d, "svg.chart")[0]
         eq(len(daily.find_elements("css selector", "rect.bar")), len(days), "one bar per day")
         check(daily.find_element("css selector", "title").get_attribute("textContent"), "the chart's title")
@@ -586,10 +592,67 @@ def test_analytics_chart_and_try_it(s):
         check(len(bars) > len(days), "the latency chart has bars too")
         # another metric redraws the chart
         d.find_element("css selector", "input[name=metric][value=tokens]").click()
-        wait_for(d, lambda d: "Tokens per day" in css(d, "svg.chart title")[0].get_attribute("textContent"), 5,
-                 "the tokens chart")
+        wait_for(d, lambda d: "Request tokens per day" in css(d, "svg.chart title")[0].get_attribute("textContent"), 5,
+                 "the chat tokens chart")
+        d.find_element("css selector", "input[name=metric][value=indexing_tokens]").click()
+        wait_for(d, lambda d: "Indexing tokens per day" in css(d, "svg.chart title")[0].get_attribute("textContent"),
+                 5, "the indexing tokens chart")
+        indexed = [float(b.get_attribute("height")) for b in css(d, "svg.chart")[0].find_elements("css selector", "rect.bar")]
+        eq([h > 0 for h in indexed], [x["indexing_tokens"] > 0 for x in days], "the days with indexing tokens")
         d.execute_script("arguments[0].closest('section').scrollIntoView()", css(d, "svg.chart")[0])
         screenshot(d, "console-analytics-chart")
+        # indexing tokens: a card of their own, beside the chat tokens, and not again among the unknown fields
+        spend = one(d, "section[aria-labelledby=spend-h]")
+        card = spend.find_element("xpath", ".//div[dt='Indexing tokens']/dd")
+        shown = re.match(r"[\d,]+", card.text)
+        check(shown, f"the indexing tokens card shows a number: {card.text!r}")
+        eq(int(shown.group().replace(",", "")), dash["totals"]["indexing_tokens"], "the indexing tokens shown")
+        check(dash["totals"]["indexing_tokens"] > 0, "the returns policy's indexing counted")
+        check("document" in card.text and "indexed" in card.text, f"the documents indexed: {card.text!r}")
+        check("Request tokens" in spend.text, f"the request tokens beside them: {spend.text!r}")
+        d.execute_script("arguments[0].scrollIntoView()", spend)
+        screenshot(d, "console-analytics-spend")
+        usage = one(d, "section[aria-labelledby=usage-h]").text
+        check("Documents indexed" not in usage and "Indexing tokens" not in usage, f"shown twice: {usage!r}")
+        # the down-voted answer: its comment, its conversation and the playground
+        down = one(d, "section[aria-labelledby=downvoted-h]")
+        eq(down.find_element("css selector", "h2").text, "Down-voted answers", "the section's heading")
+        item = wait_for(d, lambda d: next((li for li in down.find_elements("css selector", "li") if comment in li.text),
+                                          None), 10, "the down-voted answer with its comment")
+        check(QUESTION in item.text, f"the down-voted answer's question: {item.text!r}")
+        check("Confidence" in item.text and "%" in item.text, f"its confidence: {item.text!r}")
+        link = item.find_element("link text", "Open conversation")
+        check(link.get_attribute("href").endswith(f"#/conversations/{answered['conversation_id']}"),
+              f"the link to the conversation: {link.get_attribute('href')!r}")
+        check("#/playground?q=" in item.find_element("link text", "Try it in the playground").get_attribute("href"),
+              "the down-voted question, one click from the playground")
+        least = one(d, "section[aria-labelledby=least-sure-h]")
+        eq(least.find_element("css selector", "h2").text, "Least confident answers", "the section's heading")
+        eq(len(least.find_elements("css selector", "ol > li")), len(dash["lowest_confidence_answers"]),
+           "one item per least confident answer")
+        if dash["lowest_confidence_answers"]:
+            first = least.find_element("css selector", "ol > li")
+            check(dash["lowest_confidence_answers"][0]["question"] in first.text, f"the least sure first: {first.text!r}")
+            first.find_element("link text", "Open conversation")
+        for k in ("downvoted_answers", "lowest_confidence_answers", "indexing_tokens", "documents_indexed"):
+            check(not css(d, f"#x-{k}-h"), f"{k} shown again among the unknown fields")
+        d.execute_script("document.getElementById('downvoted-h').scrollIntoView()")
+        screenshot(d, "console-analytics-answers")
+        eq(d.execute_script(LOW_CONTRAST), [], "text under 4.5:1 contrast on the analytics page")
+        link.click()
+        turn = one(d, ".turn.assistant")
+        wait_for(d, lambda d: "Confidence" in turn.text, 10, "the down-voted answer's conversation")
+        eq(one(d, "main h1").text, QUESTION, "the conversation opened from the dashboard")
+        # on a phone: nothing wider than the screen
+        phone(d)
+        go(d, "#/analytics")
+        settled(d)
+        one(d, "section[aria-labelledby=downvoted-h] li")
+        width = d.execute_script("return document.documentElement.scrollWidth")
+        check(width <= 375, f"the analytics page is {width} px wide on a 375 px screen")
+        d.execute_script("document.getElementById('downvoted-h').scrollIntoView()")
+        screenshot(d, "console-analytics-answers-phone")
+        d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
         # the unanswered question, one click from the playground
         try_it = wait_for(d, lambda d: next((x for x in css(d, "a.try") if OFF_TOPIC[:20] in
                                              x.find_element("xpath", "..").text), None), 10, "the unanswered question")
@@ -602,11 +665,14 @@ def test_analytics_chart_and_try_it(s):
         go(d, "#/analytics")
         settled(d)
         text = one(d, "main").text
-        for want in ("Indexing tokens", "4,321", "Downvoted answers", "Wrong opening hours", "Lowest confidence"):
+        for want in ("Indexing tokens", "4,321", "Down-voted answers", "Wrong opening hours", "No comment",
+                     "Lowest confidence"):
             check(want in text, f"{want!r} on the dashboard with extra fields")
         check(not css(d, "#latency-h"), "a latency section without latency")
         check(css(d, "svg.chart rect.bar"), "the daily chart with extra fields")
-        d.execute_script("document.getElementById('x-downvoted_answers-h').scrollIntoView()")
+        check(css(d, "#x-lowest_confidence-h") and not css(d, "#x-downvoted_answers-h"),
+              "an unknown list shown generically, the down-voted answers in their own section")
+        d.execute_script("document.getElementById('x-lowest_confidence-h').scrollIntoView()")
         screenshot(d, "console-analytics-extra")
         no_errors(d, "analytics")
 
