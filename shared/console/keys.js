@@ -97,15 +97,13 @@ export function render(ctx) {
     });
   });
 
-  // The new key's secret, shown this once. It lives only in this panel: nothing stores it.
-  function secretPanel(k) {
-    const out = h('code', { class: 'secret', tabindex: '0', 'aria-label': `Secret of the new key ${k.name}` }, k.key);
-    const copied = h('p', { class: 'msg', role: 'status' });
+  // A Copy button for the text of `out`; `said` reports what happened.
+  function copyButton(out, said) {
     const copy = h('button', { type: 'button', class: 'primary' }, 'Copy');
     copy.addEventListener('click', async () => {
       try {
         await navigator.clipboard.writeText(out.textContent);
-        copied.textContent = 'Copied to the clipboard.';
+        said.textContent = 'Copied to the clipboard.';
       } catch {
         // No clipboard access (an http:// page, or refused): select the text so the person can copy it.
         const range = document.createRange();
@@ -113,15 +111,39 @@ export function render(ctx) {
         getSelection().removeAllRanges();
         getSelection().addRange(range);
         out.focus();
-        copied.textContent = 'Selected — press Ctrl+C (⌘C on a Mac) to copy it.';
+        said.textContent = 'Selected — press Ctrl+C (⌘C on a Mac) to copy it.';
       }
     });
+    return copy;
+  }
+
+  // The new key's secret, shown this once. It lives only in this panel: nothing stores it. A publishable key
+  // also gets the one line that puts the chat widget on a page of its origins.
+  function secretPanel(k) {
+    const out = h('code', { class: 'secret', tabindex: '0', 'aria-label': `Secret of the new key ${k.name}` }, k.key);
+    const copied = h('p', { class: 'msg', role: 'status' });
     const done = h('button', { type: 'button' }, 'Done');
     const panel = h('section', { class: 'secret-panel', 'aria-labelledby': 'secret-h' },
       h('h2', { id: 'secret-h' }, `New key “${k.name}”`),
       h('p', { class: 'warning' }, 'Copy this key now. It is only shown once.'),
-      h('div', { class: 'copy-row' }, out, copy), copied, h('div', { class: 'actions' }, done));
-    done.addEventListener('click', () => { out.textContent = ''; panel.remove(); c.name.focus(); });
+      h('div', { class: 'copy-row' }, out, copyButton(out, copied)), copied);
+    let snippet = null;
+    if (k.type === 'publishable') {
+      const src = new URL('../widget.js', location.href).href;
+      snippet = h('code', { class: 'secret snippet', tabindex: '0', 'aria-label': 'The chat widget line' },
+        `<script src="${src}" data-key="${k.key}" async></script>`);
+      const said = h('p', { class: 'msg', role: 'status' });
+      panel.append(h('h3', {}, 'Chat widget'),
+        h('p', {}, `Put this line on any page of ${(k.allowed_origins || []).join(', ')} to add the chat bubble:`),
+        h('div', { class: 'copy-row' }, snippet, copyButton(snippet, said)), said);
+    }
+    panel.append(h('div', { class: 'actions' }, done));
+    done.addEventListener('click', () => {
+      out.textContent = '';
+      if (snippet) snippet.textContent = '';
+      panel.remove();
+      c.name.focus();
+    });
     return panel;
   }
 

@@ -327,6 +327,10 @@ def test_publishable_key_with_origins(s):
         form.find_element("css selector", "button[type=submit]").click()
         secret = one(d, ".secret-panel .secret").text.strip()
         check(secret.startswith("faqsure_pk_"), f"a publishable key: {secret[:14]!r}")
+        line = one(d, ".secret-panel .snippet").text.strip()
+        eq(line, f'<script src="http://127.0.0.1:{s.port}/widget.js" data-key="{secret}" async></script>',
+           "the one line that puts the widget on a page")
+        screenshot(d, "console-keys-widget-line")
         k = next(x for x in s.get(KEYS, key=a["admin"]).json["keys"] if x["name"] == name)
         eq((k["type"], sorted(k["allowed_origins"]), k["agent_id"]),
            ("publishable", ["http://localhost:8000", "https://shop.example"], None), "the key through the API")
