@@ -300,24 +300,13 @@ int account_debit(struct db *db, long long account_id, long long tokens, const s
 
 /* ---- deleting an account ---- */
 
-/* One table's rows of the account into t as what. */
-static int purge_table(struct db *db, long long account_id, int apply, struct tally *t, const char *what,
-		       const char *table, struct fs_error *e)
-{
-	long long n;
-	int rc = db_purge_rows(db, table, account_id, apply, &n, e);
-	if (rc == 0)
-		tally_add(t, what, n);
-	return rc;
-}
-
 static int purge_all(struct db *db, long long account_id, int apply, struct tally *t, struct fs_error *e)
 {
 	int rc;
 	if ((rc = ratelimit_purge_account(db, account_id, apply, t, e)) < 0 ||
 	    (rc = usage_purge_account(db, account_id, apply, t, e)) < 0 ||
-	    (rc = purge_table(db, account_id, apply, t, "balance holds", "balance_holds", e)) < 0 ||
-	    (rc = purge_table(db, account_id, apply, t, "API keys", "api_keys", e)) < 0 || !apply)
+	    (rc = db_purge_rows(db, "balance_holds", account_id, apply, t, "balance holds", e)) < 0 ||
+	    (rc = db_purge_rows(db, "api_keys", account_id, apply, t, "API keys", e)) < 0 || !apply)
 		return rc;
 	/* whatever a request admitted before the account was disabled added meanwhile goes with it (foreign keys) */
 	return db_exec(db, NULL, e, "DELETE FROM accounts WHERE id = ?", "i", account_id);

@@ -436,23 +436,12 @@ int usage_record_indexing(struct db *db, long long account_id, long long tokens,
 		       "ii", account_id, tokens);
 }
 
-/* One table's rows of the account into t as what. */
-static int purge_table(struct db *db, long long account_id, int apply, struct tally *t, const char *what,
-		       const char *table, struct fs_error *e)
-{
-	long long n;
-	int rc = db_purge_rows(db, table, account_id, apply, &n, e);
-	if (rc == 0)
-		tally_add(t, what, n);
-	return rc;
-}
-
 int usage_purge_account(struct db *db, long long account_id, int apply, struct tally *t, struct fs_error *e)
 {
 	int rc;
-	if ((rc = purge_table(db, account_id, apply, t, "usage events", "usage_events", e)) < 0 ||
-	    (rc = purge_table(db, account_id, apply, t, "daily usage rows", "usage_daily", e)) < 0 ||
-	    (rc = purge_table(db, account_id, apply, t, "daily usage rows", "usage_latency_daily", e)) < 0)
+	if ((rc = db_purge_rows(db, "usage_events", account_id, apply, t, "usage events", e)) < 0 ||
+	    (rc = db_purge_rows(db, "usage_daily", account_id, apply, t, "daily usage rows", e)) < 0 ||
+	    (rc = db_purge_rows(db, "usage_latency_daily", account_id, apply, t, "daily usage rows", e)) < 0)
 		return rc;
-	return purge_table(db, account_id, apply, t, "daily indexing rows", "indexing_daily", e);
+	return db_purge_rows(db, "indexing_daily", account_id, apply, t, "daily indexing rows", e);
 }

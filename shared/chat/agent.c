@@ -487,9 +487,5 @@ int agent_list(struct db *db, long long account_id, long long limit, const char 
 
 int agent_purge_account(struct db *db, long long account_id, int apply, struct tally *t, struct fs_error *e)
 {
-	long long n;
-	int rc = db_purge_rows(db, "agents", account_id, apply, &n, e);
-	if (rc == 0)
-		tally_add(t, "agents", n);
-	return rc;
+	return db_purge_rows(db, "agents", account_id, apply, t, "agents", e);
 }

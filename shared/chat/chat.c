@@ -784,11 +784,9 @@ int chat_purge_account(struct db *db, long long account_id, int apply, struct ta
 						 { "messages", "messages" },
 						 { "conversations", "conversations" } };
 	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
-		long long n;
-		int rc = db_purge_rows(db, tables[i][0], account_id, apply, &n, e);
+		int rc = db_purge_rows(db, tables[i][0], account_id, apply, t, tables[i][1], e);
 		if (rc < 0)
 			return rc;
-		tally_add(t, tables[i][1], n);
 	}
 	return 0;
 }

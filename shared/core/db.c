@@ -518,29 +518,30 @@ int db_retry(struct db *db, db_work_fn work, void *arg, struct fs_error *e)
 	return rc;
 }
 
-int db_purge_rows(struct db *db, const char *table, long long account_id, int apply, long long *n,
-		  struct fs_error *e)
+int db_purge_rows(struct db *db, const char *table, long long account_id, int apply, struct tally *t,
+		  const char *what, struct fs_error *e)
 {
 	char sql[192];
 	struct db_res r;
 	unsigned long long gone;
+	long long n = 0;
 	int rc;
-	*n = 0;
 	if (!apply) {
 		snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM %s WHERE account_id = ?", table);
 		if ((rc = db_exec(db, &r, e, sql, "i", account_id)) < 0)
 			return rc;
-		*n = db_cell_ll(&r, 0, 0, 0);
+		tally_add(t, what, db_cell_ll(&r, 0, 0, 0));
 		db_res_release(&r);
 		return 0;
 	}
 	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE account_id = ? LIMIT %d", table, DB_PURGE_SLICE);
 	do {
 		if ((rc = db_exec(db, &r, e, sql, "i", account_id)) < 0)
-			return rc;
+			break;
 		gone = r.affected;
-		*n += (long long)gone;
+		n += (long long)gone;
 		db_res_release(&r);
 	} while (gone > 0);
-	return 0;
+	tally_add(t, what, n);
+	return rc;
 }

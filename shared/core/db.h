@@ -7,6 +7,7 @@
 
 #include "core/config.h"
 #include "core/err.h"
+#include "core/tally.h"
 
 struct db;
 
@@ -65,12 +66,12 @@ int db_commit(struct db *db, struct fs_error *e);
 /* Never fails from the caller's point of view: a rollback that cannot reach the server drops the connection. */
 void db_rollback(struct db *db);
 
-/* Counts the rows of table whose account_id is account_id into *n; with apply, deletes them instead, at most
- * DB_PURGE_SLICE per statement until none is left, and *n counts what went. table is the caller's constant (the
- * module that owns it), never client text. For deleting an account. */
+/* Counts the rows of table whose account_id is account_id into t as what; with apply, deletes them instead, at
+ * most DB_PURGE_SLICE per statement until none is left, counting what went (also when a statement fails midway).
+ * table is the caller's constant (the module that owns it), never client text. For deleting an account. */
 #define DB_PURGE_SLICE 10000
-int db_purge_rows(struct db *db, const char *table, long long account_id, int apply, long long *n,
-		  struct fs_error *e);
+int db_purge_rows(struct db *db, const char *table, long long account_id, int apply, struct tally *t,
+		  const char *what, struct fs_error *e);
 
 /* Opens the connection if it is not open. 0, or FS_EUNAVAIL. */
 int db_ping(struct db *db, struct fs_error *e);

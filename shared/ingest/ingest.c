@@ -669,9 +669,5 @@ int ingest_update_metadata(struct db *db, long long account_id, const char *docu
 
 int ingest_purge_account(struct db *db, long long account_id, int apply, struct tally *t, struct fs_error *e)
 {
-	long long n;
-	int rc = db_purge_rows(db, "ingest_jobs", account_id, apply, &n, e);
-	if (rc == 0)
-		tally_add(t, "ingestion jobs", n);
-	return rc;
+	return db_purge_rows(db, "ingest_jobs", account_id, apply, t, "ingestion jobs", e);
 }
