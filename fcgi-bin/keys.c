@@ -120,7 +120,7 @@ static int create_key(struct request *req, struct fs_error *e)
 	json_object_set_new(key, "key", json_string(secret));
 	char location[64];
 	snprintf(location, sizeof(location), "/api/v1/keys/%s", id);
-	req_header(req, "Location", location);
+	req_location(req, location);
 	rc = req_reply(req, 201, key);
 out:
 	json_decref(body);
@@ -236,7 +236,7 @@ static int create_agent(struct request *req, struct fs_error *e)
 		return rc;
 	char location[64];
 	snprintf(location, sizeof(location), "/api/v1/agents/%s", json_string_value(json_object_get(agent, "id")));
-	req_header(req, "Location", location);
+	req_location(req, location);
 	return req_reply(req, 201, agent);
 }
 

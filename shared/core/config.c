@@ -51,6 +51,7 @@ static const struct setting settings[] = {
 	INT("database", "read_timeout", db_read_timeout, 30, 1, 3600),
 	INT("database", "write_timeout", db_write_timeout, 30, 1, 3600),
 	INT("http", "max_body_bytes", http_max_body_bytes, 1048576, 1024, 1073741824),
+	STR("http", "base_path", http_base_path, ""),
 	INT("keys", "default_per_minute", keys_default_per_minute, 60, 1, 1000000),
 	INT("keys", "default_per_hour", keys_default_per_hour, 1000, 1, 100000000),
 	INT("ratelimit", "prune_every", ratelimit_prune_every, 1000, 1, 100000000),

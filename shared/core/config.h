@@ -23,6 +23,7 @@ struct config {
 
 	/* [http] */
 	long long http_max_body_bytes;
+	char *http_base_path; /* the URL path the API is served under ("/faqsure"), or "" to take what precedes /api */
 
 	/* [keys] */
 	long long keys_default_per_minute;

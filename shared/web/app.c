@@ -72,6 +72,15 @@ void req_header(struct request *req, const char *name, const char *value)
 	buf_addf(&req->headers, "%s: %s\r\n", name, value);
 }
 
+void req_location(struct request *req, const char *api_path)
+{
+	struct buf v;
+	buf_init(&v, BUF_NO_LIMIT);
+	buf_addf(&v, "%s%s", req->base, api_path);
+	req_header(req, "Location", buf_str(&v));
+	buf_release(&v);
+}
+
 int req_reply(struct request *req, int status, json_t *body)
 {
 	struct buf head;
@@ -652,7 +661,36 @@ static char *normalise_path(const char *raw)
 	return out;
 }
 
-/* Fills method, path (from REQUEST_URI, else SCRIPT_NAME + PATH_INFO) and query. */
+/* Where the API is mounted: with [http] base_path, that prefix (a path outside it keeps its full form and finds no
+ * route); otherwise whatever precedes the first "/api" segment, so the programs answer under any folder of a
+ * site (shared hosting: https://example.com/faqsure/api/v1/…) without being told. */
+static void split_base(struct request *req)
+{
+	const char *conf = req->cfg->http_base_path, *p = req->path;
+	size_t n = 0;
+	if (conf && *conf) {
+		size_t len = strlen(conf);
+		while (len > 0 && conf[len - 1] == '/')
+			len--;
+		if (len && !strncmp(p, conf, len) && (p[len] == '/' || !p[len]))
+			n = len;
+	} else {
+		for (const char *a = strstr(p, "/api"); a; a = strstr(a + 1, "/api"))
+			if (a[4] == '/' || !a[4]) {
+				n = (size_t)(a - p);
+				break;
+			}
+	}
+	req->base = xstrndup(p, n);
+	if (n) {
+		char *rest = xstrdup(p[n] ? p + n : "/");
+		free(req->path);
+		req->path = rest;
+	}
+}
+
+/* Fills method, path (from REQUEST_URI, else SCRIPT_NAME + PATH_INFO, without the prefix: split_base) and
+ * query. */
 static void parse_target(struct request *req)
 {
 	req->method = env_copy(req, "REQUEST_METHOD", "GET");
@@ -670,6 +708,7 @@ static void parse_target(struct request *req)
 	}
 	req->path = normalise_path(buf_str(&path));
 	buf_release(&path);
+	split_base(req);
 	const char *cl = req_param(req, "CONTENT_LENGTH");
 	if (!cl || !*cl || util_parse_ll(cl, 0, (long long)1 << 62, &req->content_length) < 0)
 		req->content_length = -1;
@@ -679,6 +718,7 @@ static void request_release(struct request *req)
 {
 	free(req->method);
 	free(req->path);
+	free(req->base);
 	free(req->query);
 	for (size_t i = 0; i < APP_MAX_PARAMS; i++)
 		free(req->params[i]);

@@ -40,7 +40,8 @@ struct request {
 	struct db *db;
 	const struct config *cfg;
 	char *method;
-	char *path;
+	char *path;  /* from /api on: the prefix the API is served under is in base */
+	char *base;  /* "" at the root of the host, else "/faqsure" ([http] base_path, or what preceded /api) */
 	char *query;
 	const struct route *route;
 	char *params[APP_MAX_PARAMS]; /* the {…} segments of the path, in order */
@@ -94,6 +95,8 @@ int req_sse_event(struct request *req, const char *event, json_t *data);
 int req_sse_error(struct request *req, const struct fs_error *e);
 /* Adds a response header (name and value must not hold CR or LF). */
 void req_header(struct request *req, const char *name, const char *value);
+/* Location: the API path given ("/api/v1/keys/…") under the prefix the request came in on. */
+void req_location(struct request *req, const char *api_path);
 /* A CGI/FastCGI parameter of the request (e.g. "CONTENT_TYPE"), or NULL. */
 const char *req_param(const struct request *req, const char *name);
 /* Reads up to len bytes of the raw body; 0 at its end. For routes that stream their body (uploads). */
