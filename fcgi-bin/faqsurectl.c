@@ -451,13 +451,10 @@ static int cmd_key_create(struct ctl *c, const struct args *a)
 			return 2;
 		}
 		json_t *list = json_array();
-		for (const char *p = opt(a, "--origins"); *p;) {
-			size_t n = strcspn(p, ", ");
-			if (n)
-				json_array_append_new(list, json_stringn(p, n));
-			p += n;
-			p += strspn(p, ", ");
-		}
+		const char *p, *cursor = opt(a, "--origins");
+		size_t n;
+		while ((p = apikey_origins_next(&cursor, &n)))
+			json_array_append_new(list, json_stringn(p, n));
 		int rc = apikey_origins_parse(list, "--origins", origins, &c->err);
 		json_decref(list);
 		if (rc < 0) {

@@ -22,18 +22,30 @@
 	"(SELECT GROUP_CONCAT(o.origin ORDER BY o.origin SEPARATOR ' ') FROM api_key_origins o"               \
 	" WHERE o.key_id = api_keys.id)"
 
+const char *apikey_origins_next(const char **cursor, size_t *n)
+{
+	const char *p = *cursor;
+	if (!p)
+		return NULL;
+	p += strspn(p, " ,");
+	if (!*p)
+		return NULL;
+	*n = strcspn(p, " ,");
+	*cursor = p + *n;
+	return p;
+}
+
 /* Replaces a key's origin rows with the space-separated list (inside the caller's transaction). */
 static int store_origins(struct db *db, const char *id, const char *origins, struct fs_error *e)
 {
 	int rc = db_exec(db, NULL, e, "DELETE FROM api_key_origins WHERE key_id = ?", "s", id);
-	for (const char *p = origins; rc == 0 && p && *p;) {
-		size_t n = strcspn(p, " ");
+	const char *p, *cursor = origins;
+	size_t n;
+	while (rc == 0 && (p = apikey_origins_next(&cursor, &n))) {
 		char one[APIKEY_ORIGIN_MAX + 1];
 		snprintf(one, sizeof(one), "%.*s", (int)n, p);
 		rc = db_exec(db, NULL, e, "INSERT IGNORE INTO api_key_origins (origin, key_id) VALUES (?, ?)", "ss", one,
 			     id);
-		p += n;
-		p += strspn(p, " ");
 	}
 	return rc;
 }
@@ -200,12 +212,10 @@ static json_t *str_or_null(const char *s)
 static json_t *origins_array(const char *list)
 {
 	json_t *a = json_array();
-	for (const char *p = list; p && *p;) {
-		size_t n = strcspn(p, " ");
+	const char *p, *cursor = list;
+	size_t n;
+	while ((p = apikey_origins_next(&cursor, &n)))
 		json_array_append_new(a, json_stringn(p, n));
-		p += n;
-		p += strspn(p, " ");
-	}
 	return a;
 }
 
@@ -393,14 +403,11 @@ int apikey_origins_parse(const json_t *list, const char *field, char *out, struc
 
 int apikey_origin_listed(const char *list, const char *origin)
 {
-	size_t n = strlen(origin);
-	for (const char *p = list; n && p && *p;) {
-		size_t m = strcspn(p, " ,");
+	size_t n = strlen(origin), m;
+	const char *p, *cursor = list;
+	while (n && (p = apikey_origins_next(&cursor, &m)))
 		if (m == n && !memcmp(p, origin, n))
 			return 1;
-		p += m;
-		p += strspn(p, " ,");
-	}
 	return 0;
 }
 

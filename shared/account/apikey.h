@@ -108,7 +108,10 @@ int apikey_update(struct db *db, long long account_id, const char *id, const str
  * port and one trailing slash are dropped, scheme and host lower-cased) and writes them space-separated into
  * out[APIKEY_ORIGINS_SIZE]. FS_EINVAL names the field and the bad entry. */
 int apikey_origins_parse(const json_t *list, const char *field, char *out, struct fs_error *e);
-/* 1 when origin is one of the space-separated list, exactly. */
+/* The next origin of a list separated by spaces or commas, from *cursor on: its start, with its length in *n and
+ * *cursor moved past it; NULL at the end. */
+const char *apikey_origins_next(const char **cursor, size_t *n);
+/* 1 when origin is one of the list (spaces or commas between), exactly. */
 int apikey_origin_listed(const char *list, const char *origin);
 /* Whether some usable publishable key lists origin (a preflight carries no key): *known 0 or 1. */
 int apikey_origin_known(struct db *db, const char *origin, int *known, struct fs_error *e);

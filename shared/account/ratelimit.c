@@ -110,8 +110,7 @@ static int take(struct db *db, const char *key_id, struct take *t, long long per
 		return 0;
 	/* Refused: give the increments back so the refusal uses no quota. Until then a concurrent request may
 	 * see a count one too high and be refused too; none is ever admitted beyond the limit. */
-	struct give_back g = { key_id, hour, minute };
-	return db_retry(db, give_back_once, &g, e);
+	return ratelimit_give_back(db, key_id, now, e);
 }
 
 int ratelimit_take(struct db *db, const struct apikey_auth *key, const unsigned char key_hash[32], time_t now,

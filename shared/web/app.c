@@ -384,25 +384,33 @@ nomatch:
 	return 0;
 }
 
+/* The methods of the routes whose pattern matches path, as an Allow header lists them (HEAD with GET), into allow
+ * (empty when no route has that path). */
+static void path_methods(const struct route *routes, size_t nroutes, const char *path, struct buf *allow)
+{
+	for (size_t i = 0; i < nroutes; i++) {
+		if (!app_match_path(routes[i].pattern, path, NULL, NULL))
+			continue;
+		buf_addf(allow, "%s%s", allow->len ? ", " : "", routes[i].method);
+		if (!strcmp(routes[i].method, "GET"))
+			buf_adds(allow, ", HEAD");
+	}
+}
+
 static int route_request(struct request *req, const struct route *routes, size_t nroutes, struct fs_error *e)
 {
 	struct buf allow;
 	/* HEAD is served by the GET route (req_reply leaves the body out). */
 	const char *method = strcmp(req->method, "HEAD") ? req->method : "GET";
-	buf_init(&allow, BUF_NO_LIMIT);
 	for (size_t i = 0; i < nroutes; i++) {
-		if (!app_match_path(routes[i].pattern, req->path, NULL, NULL))
-			continue;
-		if (!strcmp(routes[i].method, method)) {
-			app_match_path(routes[i].pattern, req->path, req->params, &req->nparams);
+		if (!strcmp(routes[i].method, method) &&
+		    app_match_path(routes[i].pattern, req->path, req->params, &req->nparams)) {
 			req->route = &routes[i];
-			buf_release(&allow);
 			return 0;
 		}
-		buf_addf(&allow, "%s%s", allow.len ? ", " : "", routes[i].method);
-		if (!strcmp(routes[i].method, "GET"))
-			buf_adds(&allow, ", HEAD");
 	}
+	buf_init(&allow, BUF_NO_LIMIT);
+	path_methods(routes, nroutes, req->path, &allow);
 	int rc;
 	if (allow.len) {
 		req_header(req, "Allow", buf_str(&allow));
@@ -427,17 +435,19 @@ static void ratelimit_headers(struct request *req, const struct ratelimit_result
 	req_header(req, "X-RateLimit-Reset", v);
 }
 
-static int reply_rate_limited(struct request *req, const struct ratelimit_result *rl)
+/* The 429 of a refused request: the limits that applied (the key's, or "per visitor" ones: who names them). */
+static int reply_rate_limited(struct request *req, const struct ratelimit_result *rl, long long per_minute,
+			      long long per_hour, const char *who)
 {
-	char msg[96], v[32];
-	long long limit = rl->hit_hour ? req->key.per_hour : req->key.per_minute;
-	snprintf(msg, sizeof(msg), "%lld requests per %s limit exceeded", limit, rl->hit_hour ? "hour" : "minute");
+	char msg[128], v[32];
+	snprintf(msg, sizeof(msg), "%lld requests per %s%s limit exceeded", rl->hit_hour ? per_hour : per_minute,
+		 rl->hit_hour ? "hour" : "minute", who);
 	snprintf(v, sizeof(v), "%lld", rl->reset_secs);
 	req_header(req, "Retry-After", v);
 	req->error_code = "rate_limit_exceeded";
 	return req_reply(req, 429, json_pack("{s:s, s:s, s:I, s:I}", "error", "rate_limit_exceeded", "message", msg,
-					     "limit_per_minute", (json_int_t)req->key.per_minute, "limit_per_hour",
-					     (json_int_t)req->key.per_hour));
+					     "limit_per_minute", (json_int_t)per_minute, "limit_per_hour",
+					     (json_int_t)per_hour));
 }
 
 /* ---- browsers: CORS and publishable keys ---- */
@@ -508,14 +518,7 @@ static int admit_visitor(struct request *req, time_t now, struct fs_error *e)
 	/* The key's own count of this request goes back: it was refused. */
 	if ((rc = ratelimit_give_back(req->db, req->key.id, now, e)) < 0)
 		return rc;
-	char msg[128], v[32];
-	snprintf(msg, sizeof(msg), "%lld requests per %s per visitor limit exceeded", rl.hit_hour ? per_hour : per_minute,
-		 rl.hit_hour ? "hour" : "minute");
-	snprintf(v, sizeof(v), "%lld", rl.reset_secs);
-	req_header(req, "Retry-After", v);
-	req->error_code = "rate_limit_exceeded";
-	req_reply(req, 429, json_pack("{s:s, s:s, s:I, s:I}", "error", "rate_limit_exceeded", "message", msg,
-				      "limit_per_minute", (json_int_t)per_minute, "limit_per_hour", (json_int_t)per_hour));
+	reply_rate_limited(req, &rl, per_minute, per_hour, " per visitor");
 	return 1;
 }
 
@@ -526,13 +529,7 @@ static int preflight(struct request *req, const struct route *routes, size_t nro
 	struct buf allow;
 	int rc = 0, allowed;
 	buf_init(&allow, BUF_NO_LIMIT);
-	for (size_t i = 0; i < nroutes; i++) {
-		if (!app_match_path(routes[i].pattern, req->path, NULL, NULL))
-			continue;
-		buf_addf(&allow, "%s%s", allow.len ? ", " : "", routes[i].method);
-		if (!strcmp(routes[i].method, "GET"))
-			buf_adds(&allow, ", HEAD");
-	}
+	path_methods(routes, nroutes, req->path, &allow);
 	const char *origin = req_param(req, "HTTP_ORIGIN"), *asked = req_param(req, "HTTP_ACCESS_CONTROL_REQUEST_METHOD");
 	if (!allow.len) {
 		rc = fs_fail(e, FS_ENOTFOUND, "no route %s", req->path);
@@ -607,7 +604,7 @@ static int admit(struct request *req, struct fs_error *e)
 	}
 	ratelimit_headers(req, &rl);
 	if (!rl.allowed) {
-		reply_rate_limited(req, &rl);
+		reply_rate_limited(req, &rl, req->key.per_minute, req->key.per_hour, "");
 		return 0;
 	}
 	if (req->key.publishable && (rc = admit_visitor(req, now, e)) != 0)
