@@ -1,4 +1,5 @@
 /* faqsurectl — the operator's command line: schema migrations, accounts, API keys, agents, the worker. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,8 @@ static const char usage_main[] =
 	"usage: faqsurectl [--config FILE] COMMAND [ARGS]\n"
 	"\n"
 	"Manages a FAQSure installation: its database schema, accounts, API keys and agents.\n"
-	"The configuration is FILE, else $FAQSURE_CONFIG, else " CONFIG_DEFAULT_PATH ".\n"
+	"The configuration is FILE, else $FAQSURE_CONFIG, else " CONFIG_BUNDLE_PATH " of the bundle this program runs\n"
+	"from (make dist: the folder above bin/), else " CONFIG_DEFAULT_PATH ".\n"
 	"\n"
 	"commands:\n"
 	"  migrate                         apply the database migrations that have not run yet\n"
@@ -232,6 +234,21 @@ static int parse_count(const char *what, const char *s, long long min, long long
 	return 0;
 }
 
+/* Run from a bundle (make dist: shared hosting, no daemons), the worker is a cron job: say the line to add. */
+static void print_cron_line(const struct ctl *c)
+{
+	char bundled[PATH_MAX];
+	if (!c->cfg.path || config_bundle_path(bundled, sizeof(bundled)) < 0 || strcmp(bundled, c->cfg.path) != 0)
+		return;
+	char *etc = strrchr(bundled, '/');
+	*etc = '\0';
+	char *top = strrchr(bundled, '/');
+	*top = '\0'; /* the bundle's folder */
+	printf("\nUploaded documents are indexed by the worker: add this line to your crontab (crontab -e, or your host's\n"
+	       "control panel) to run it every minute:\n\n"
+	       "* * * * * %s/bin/faqsurectl worker --once >>%s/var/worker.log 2>&1\n", bundled, bundled);
+}
+
 static int cmd_migrate(struct ctl *c, const struct args *a)
 {
 	struct terms *t = NULL;
@@ -247,7 +264,10 @@ static int cmd_migrate(struct ctl *c, const struct args *a)
 	terms_free(t);
 	if (rc == 0 && done)
 		printf("gave %lld earlier questions their paraphrase signature\n", done);
-	return rc < 0 ? fail(c) : 0;
+	if (rc < 0)
+		return fail(c);
+	print_cron_line(c);
+	return 0;
 }
 
 static int cmd_account_create(struct ctl *c, const struct args *a)

@@ -5,7 +5,7 @@
 set -eu
 PACKAGES="build-essential pkg-config libfcgi-dev libfcgi-bin libmariadb-dev mariadb-server mariadb-client
 libjansson-dev libcurl4-openssl-dev libmagic-dev libssl-dev libpoppler-glib-dev libxml2-dev libzip-dev
-libstemmer-dev apache2 libapache2-mod-fcgid lighttpd curl wrk python3 python3-jsonschema python3-xapian python3-faiss
+libstemmer-dev apache2 libapache2-mod-fcgid lighttpd nginx spawn-fcgi curl wrk python3 python3-jsonschema python3-xapian python3-faiss
 python3-pytest chromium chromium-driver python3-selenium $*"
 
 missing=""

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <limits.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/util.h"
@@ -255,6 +257,28 @@ out:
 	return rc;
 }
 
+/* A file named by a relative path in the configuration (sentence_model = ../share/use-lite-v2.bin) is found from
+ * the configuration file's folder, not from wherever the program was started: a bundle can be moved as a whole. */
+static int resolve_relative(struct config *c, const char *conf_path, struct fs_error *e)
+{
+	char **paths[] = { &c->answerer_sentence_model };
+	const char *slash = strrchr(conf_path, '/');
+	size_t dirlen = slash ? (size_t)(slash - conf_path) : 0;
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		char *v = *paths[i];
+		if (!v || !v[0] || v[0] == '/')
+			continue;
+		char full[PATH_MAX];
+		int len = slash ? snprintf(full, sizeof(full), "%.*s/%s", (int)dirlen, conf_path, v)
+				: snprintf(full, sizeof(full), "%s", v);
+		if (len < 0 || (size_t)len >= sizeof(full))
+			return fs_fail(e, FS_EINVAL, "%s: the path '%s' is too long", conf_path, v);
+		free(v);
+		*paths[i] = xstrdup(full);
+	}
+	return 0;
+}
+
 int config_load(struct config *c, const char *path, int must_exist, struct fs_error *e)
 {
 	FILE *f = fopen(path, "r");
@@ -282,11 +306,33 @@ int config_load(struct config *c, const char *path, int must_exist, struct fs_er
 	if (rc == 0) {
 		free(c->path);
 		c->path = xstrdup(path);
+		rc = resolve_relative(c, path, e);
 	}
 out:
 	fclose(f);
 	buf_release(&text);
 	return rc;
+}
+
+int config_bundle_path(char *out, size_t size)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return -1;
+	exe[n] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (!slash)
+		return -1;
+	*slash = '\0'; /* the program's folder */
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return -1;
+	*slash = '\0'; /* the bundle: the folder above */
+	int len = snprintf(out, size, "%s/%s", exe[0] ? exe : "", CONFIG_BUNDLE_PATH);
+	if (len < 0 || (size_t)len >= size || access(out, F_OK) != 0)
+		return -1;
+	return 0;
 }
 
 int config_load_env(struct config *c, struct fs_error *e)
@@ -295,5 +341,8 @@ int config_load_env(struct config *c, struct fs_error *e)
 	const char *path = getenv("FAQSURE_CONFIG");
 	if (path && *path)
 		return config_load(c, path, 1, e);
+	char bundled[PATH_MAX];
+	if (config_bundle_path(bundled, sizeof(bundled)) == 0)
+		return config_load(c, bundled, 1, e);
 	return config_load(c, CONFIG_DEFAULT_PATH, 0, e);
 }

@@ -3,9 +3,14 @@
 #ifndef FAQSURE_CONFIG_H
 #define FAQSURE_CONFIG_H
 
+#include <stddef.h>
+
 #include "core/err.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/faqsure/faqsure.conf"
+/* A bundle (make dist) keeps its configuration beside its programs: BUNDLE/etc/faqsure.conf, where the programs
+ * are BUNDLE/fcgi-bin/ and BUNDLE/bin/. */
+#define CONFIG_BUNDLE_PATH "etc/faqsure.conf"
 
 struct config {
 	char *path; /* the file read, or NULL when only defaults are in force */
@@ -102,10 +107,15 @@ struct config {
 
 /* Sets every default. */
 void config_init(struct config *c);
-/* Reads path over the defaults. A missing file is an error only when must_exist. */
+/* Reads path over the defaults. A missing file is an error only when must_exist. A relative path in it (e.g.
+ * [answerer] sentence_model) is taken from the file's folder. */
 int config_load(struct config *c, const char *path, int must_exist, struct fs_error *e);
-/* config_init + config_load of FAQSURE_CONFIG (must exist) or of the default path (may be absent). */
+/* config_init + config_load of FAQSURE_CONFIG (must exist), else of the bundle's configuration when the program
+ * runs from a bundle (config_bundle_path), else of the default path (may be absent). */
 int config_load_env(struct config *c, struct fs_error *e);
+/* The bundle's configuration: CONFIG_BUNDLE_PATH in the folder above the running program's own, when that file
+ * exists (0), else -1. */
+int config_bundle_path(char *out, size_t size);
 /* Parses INI text as if it came from file name (for tests and fuzzing). */
 int config_parse(struct config *c, const char *name, const char *text, struct fs_error *e);
 void config_release(struct config *c);

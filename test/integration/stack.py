@@ -114,7 +114,8 @@ class Stack(HttpClient, Admin, Database, Documents, Worker):
         found = []
         logs = []
         if self.vardir and self.vardir.exists():
-            logs = sorted(self.vardir.rglob("apache-error.log")) + sorted(self.vardir.rglob("lighttpd-error.log"))
+            logs = [p for name in ("apache-error.log", "lighttpd-error.log", "fcgi-programs.log")
+                    for p in sorted(self.vardir.rglob(name))]
         for p in logs:
             for line in p.read_bytes().decode("utf-8", "replace").splitlines():
                 if "Sanitizer" in line or "runtime error:" in line:

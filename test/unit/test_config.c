@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "core/buf.h"
@@ -134,6 +135,41 @@ static void table_of_files(void)
 	CHECK(seen >= 8);
 }
 
+/* A relative path in a configuration file is taken from that file's folder (a bundle moves as a whole); an
+ * absolute one stays as written. */
+static void relative_paths_are_taken_from_the_files_folder(void)
+{
+	char dir[] = "/tmp/faqsure-conf-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char path[256];
+	snprintf(path, sizeof(path), "%s/faqsure.conf", dir);
+	struct config c;
+	struct fs_error e;
+	FILE *f = fopen(path, "w");
+	CHECK(f != NULL);
+	fputs("[answerer]\nsentence_model = ../share/model.bin\n", f);
+	fclose(f);
+	config_init(&c);
+	CHECK_INT(config_load(&c, path, 1, &e), 0);
+	char want[300];
+	snprintf(want, sizeof(want), "%s/../share/model.bin", dir);
+	CHECK_STR(c.answerer_sentence_model, want);
+	config_release(&c);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	fputs("[answerer]\nsentence_model = /opt/model.bin\n", f);
+	fclose(f);
+	config_init(&c);
+	CHECK_INT(config_load(&c, path, 1, &e), 0);
+	CHECK_STR(c.answerer_sentence_model, "/opt/model.bin");
+	config_release(&c);
+	/* the unit tests do not run from a bundle: no etc/faqsure.conf beside build/ */
+	char bundled[4096];
+	CHECK_INT(config_bundle_path(bundled, sizeof(bundled)), -1);
+	remove(path);
+	rmdir(dir);
+}
+
 const struct test_case config_cases[] = {
 	{ "config_defaults_are_sensible", defaults_are_sensible },
 	{ "config_full_file_sets_values", full_file_sets_values },
@@ -141,5 +177,6 @@ const struct test_case config_cases[] = {
 	{ "config_missing_file_only_when_required", missing_file_only_when_required },
 	{ "config_table_of_files", table_of_files },
 	{ "config_shipped_example_parses", shipped_example_parses },
+	{ "config_relative_paths_are_taken_from_the_files_folder", relative_paths_are_taken_from_the_files_folder },
 	{ NULL, NULL },
 };
