@@ -6,8 +6,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILDDIR=${BUILDDIR:-build}
 filter=${1:-}
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+log=$(mktemp) targets_log=$(mktemp)
+trap 'rm -f "$log" "$targets_log"' EXIT
 
 passed=0 failed=0 skipped=0
 count() { # adds the counts of a runner's closing line in $log
@@ -38,9 +38,21 @@ integration() { # what to run, [pytest arguments...]
 		tee "$log" | grep -v '^[0-9]* passed'
 }
 
+# The deployments' suite (test/integration/targets: five web servers, each with its own stack) runs beside the
+# rest, in a second process: the two cores are mostly waiting on servers, not computing.
+BUILDDIR="$BUILDDIR" /usr/bin/python3 -m pytest -p no:cacheprovider -p no:terminal test/integration/targets \
+	${filter:+-k "$filter"} >"$targets_log" 2>&1 &
+targets_pid=$!
+
 echo "== integration tests (real MariaDB and Apache with mod_fcgid on 127.0.0.1)"
-integration test/integration ${filter:+-k "$filter"}
+integration test/integration --ignore=test/integration/targets ${filter:+-k "$filter"}
 count integration
+
+echo "== the same suite on every deployment (Apache vhost, .htaccess bundle, mod_cgi, nginx, lighttpd)"
+wait "$targets_pid"
+grep -v '^[0-9]* passed' "$targets_log"
+cp "$targets_log" "$log"
+count "integration (deployments)"
 
 # The search tests once more with the vectors in Qdrant (the stand-in), on a stack of their own: the qdrant
 # backend must pass what the embedded store passes.
