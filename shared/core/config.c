@@ -168,8 +168,10 @@ static int set_value(struct config *c, const char *name, int line, const char *s
 			s = &settings[i];
 	if (!s)
 		return fs_fail(e, FS_EINVAL, "%s:%d: unknown setting '%s' in section [%s]", name, line, key, section);
+	/* A value in double or single quotes is taken without them (a password with spaces or a leading '#');
+	 * nothing inside is special. */
 	size_t n = strlen(value);
-	if (n >= 2 && value[0] == '"' && value[n - 1] == '"') {
+	if (n >= 2 && (value[0] == '"' || value[0] == '\'') && value[n - 1] == value[0]) {
 		value[n - 1] = '\0';
 		value++;
 	}
