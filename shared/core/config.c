@@ -100,6 +100,7 @@ static const struct setting settings[] = {
 	INT("worker", "lease_seconds", worker_lease_seconds, 300, 5, 86400),
 	INT("worker", "poll_ms", worker_poll_ms, 1000, 10, 60000),
 	INT("worker", "sentence_seconds", worker_sentence_seconds, 5, 0, 86400),
+	STR("worker", "log_file", worker_log_file, ""),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
