@@ -220,6 +220,8 @@ apache_start() {
 			FcgidProcessTableFile $RUN/fcgid/shm
 			KeepAliveTimeout 5
 			Timeout 60
+			# This server serves nothing but FAQSure: Apache's own errors are JSON everywhere (apache-example.conf).
+			Define FAQSURE_WHOLE_HOST
 		CONF
 		printf '%s' "$extra"
 		sed -e "s|/usr/local/lib/faqsure/fcgi-bin|$bin|g" -e "s|/usr/local/share/faqsure/errors|$errors|g" \
