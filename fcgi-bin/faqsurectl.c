@@ -681,7 +681,7 @@ static int cmd_worker(struct ctl *c, const struct args *a)
 {
 	static const char *const known[] = { "--once", "--log", NULL };
 	struct ingest_worker w;
-	int once = opt(a, "--once") != NULL, rc = 0, worked, beat_failing = 0;
+	int once = opt(a, "--once") != NULL, rc = 0, worked, beat_failing = 0, log_lost = 0;
 	long long documents = 0;
 	if (check_args(a, known, 0, usage_worker) < 0)
 		return 2;
@@ -702,11 +702,11 @@ static int cmd_worker(struct ctl *c, const struct args *a)
 	worker_hello(c, &w, once);
 	worker_beat(&w, 0, 1, &beat_failing);
 	double started = 0, beaten = util_now_ms();
-	while (!worker_stopping) {
+	while (!worker_stopping && !log_lost) {
 		if (worker_reopen) {
 			worker_reopen = 0;
 			if (log[0] && worker_open_log(log) < 0)
-				worker_stopping = 1; /* nowhere to say anything: systemd restarts it */
+				log_lost = 1; /* its folder went: exit as failed, so systemd starts it again */
 		}
 		if (util_now_ms() - beaten >= 1000.0 * HEARTBEAT_SECONDS) {
 			worker_beat(&w, documents, 0, &beat_failing);
@@ -759,9 +759,10 @@ static int cmd_worker(struct ctl *c, const struct args *a)
 		}
 	}
 	worker_beat(&w, documents, 0, &beat_failing);
-	util_log("worker: stopped after %lld document(s)%s", documents, worker_stopping ? " (signal)" : "");
+	util_log("worker: stopped after %lld document(s)%s", documents,
+		 log_lost ? ": cannot reopen its log file" : worker_stopping ? " (signal)" : "");
 	ingest_worker_release(&w);
-	return rc < 0 ? 1 : 0;
+	return rc < 0 || log_lost ? 1 : 0;
 }
 
 struct command {

@@ -149,3 +149,30 @@ def test_worker_says_what_it_does_in_its_log_file_without_secrets(s):
     check(re.search(rf": ready, {chunks} chunks, \d+ ms$", doc_lines[0]), f"the document's line: {doc_lines[0]!r}")
     check(re.search(r"worker: stopped after [1-9]\d* document\(s\)$", lines[-1]), f"the last line: {lines[-1]!r}")
     check(settings["password"] and settings["password"] not in text, "the database password is in the log")
+
+
+def test_daemon_worker_reopens_its_log_file_on_sighup(s):
+    """What logrotate does: the file is moved away and the worker gets SIGHUP; its next lines go to a new file of
+    the same name. SIGTERM then stops it with a last line."""
+    _, key = s.account_with_key(per_minute=100)
+    log = s.vardir / "worker-hup.log"
+    rotated = s.vardir / "worker-hup.log.1"
+    with paused_worker(s):
+        p = subprocess.Popen([str(CTL), "worker", "--log", str(log)], env=worker_env(s.config_path),
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            wait_for(lambda: log.exists() and " started: pid " in log.read_text(), "the start line", 30)
+            log.rename(rotated)
+            p.send_signal(signal.SIGHUP)
+            doc_id = s.upload_ok(key, b"Processed after the log file was rotated.\n" * 10, "rotated.txt")
+            wait_for(lambda: log.exists() and doc_id in log.read_text(), "the document's line in the new file", 30)
+            p.send_signal(signal.SIGTERM)
+            eq(p.wait(timeout=60), 0, "exit code after SIGTERM")
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    eq(p.stderr.read(), "", "stderr with --log")
+    check(doc_id not in rotated.read_text(), "the document's line went to the rotated file")
+    last = log.read_text().splitlines()[-1]
+    check(re.search(r"worker: stopped after [1-9]\d* document\(s\) \(signal\)$", last), f"the last line: {last!r}")
