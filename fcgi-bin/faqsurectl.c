@@ -1,4 +1,6 @@
 /* faqsurectl — the operator's command line: schema migrations, accounts, API keys, agents, the worker. */
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,6 +8,9 @@
 #include <time.h>
 
 #include <signal.h>
+#include <unistd.h>
+
+#include "version.h" /* generated: $(BUILD)/gen */
 
 #include "account/account.h"
 #include "account/apikey.h"
@@ -19,6 +24,7 @@
 #include "core/migrate.h"
 #include "core/tally.h"
 #include "core/util.h"
+#include "ingest/heartbeat.h"
 #include "ingest/ingest.h"
 #include "ingest/reindex.h"
 #include "core/banned.h"
@@ -61,7 +67,7 @@ static const char usage_main[] =
 	"  key revoke ID_OR_PREFIX\n"
 	"  agent create --account NAME --name LABEL [--system-prompt S] [--fallback-message F] [--default]\n"
 	"  agent list --account NAME\n"
-	"  worker [--once]                 process uploaded documents (a daemon; --once drains the queue)\n"
+	"  worker [--once] [--log FILE]    process uploaded documents (a daemon; --once drains the queue)\n"
 	"  reindex [--account NAME]        re-embed stored chunks and rebuild the vector store\n"
 	"  sentences [--account NAME]      compute the sentence vectors stored chunks still lack\n"
 	"  stats --account NAME [--from DATE] [--to DATE]\n"
@@ -626,49 +632,113 @@ static int cmd_agent_list(struct ctl *c, const struct args *a)
 }
 
 static const char usage_worker[] =
-	"usage: faqsurectl worker [--once]\n"
+	"usage: faqsurectl worker [--once] [--log FILE]\n"
 	"\n"
 	"Processes uploaded documents: extracts their text, cuts it into chunks, embeds them and stores them, so\n"
 	"they can be searched. Any number of workers on any number of machines may run against one database; a job\n"
 	"whose worker died is taken up again when its lease ([worker] lease_seconds) runs out.\n"
-	"  --once   process what is queued now, then spend up to [worker] sentence_seconds on that idle work,\n"
-	"           then exit (for cron on hosts where no daemon may run)\n"
+	"  --once       process what is queued now, then spend up to [worker] sentence_seconds on that idle work,\n"
+	"               then exit (for cron on hosts where no daemon may run)\n"
+	"  --log FILE   append its lines to FILE (reopened on SIGHUP) instead of standard error; the default is\n"
+	"               [worker] log_file\n"
+	"It says when it starts (version, configuration, database, pid) and stops, and writes one line per document\n"
+	"(id, status, chunks, time). Every few seconds it records that it is alive, which GET /api/v1/health shows.\n"
 	"When the queue is empty it embeds again the chunks stored with an older embedder's vectors (after an upgrade\n"
 	"changed the built-in model; search does not see them until then), then computes the sentence vectors the\n"
 	"built-in answerer reads for stored chunks that have none yet (until then a chat computes them itself).\n"
 	"Without --once it runs until SIGTERM or SIGINT, finishing the document in hand first.\n";
 
-static volatile sig_atomic_t worker_stopping;
+static volatile sig_atomic_t worker_stopping, worker_reopen;
 
 static void on_worker_signal(int sig)
 {
-	(void)sig;
-	worker_stopping = 1;
+	if (sig == SIGHUP)
+		worker_reopen = 1;
+	else
+		worker_stopping = 1;
+}
+
+/* Points stderr (where every part of the worker writes) at path, appended. Before the first line, and on SIGHUP
+ * after logrotate moved the file away. */
+static int worker_open_log(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -1;
+	int rc = dup2(fd, STDERR_FILENO) < 0 ? -1 : 0;
+	close(fd);
+	return rc;
+}
+
+/* The start line: where this worker reads its settings and which database it works on (never the password). */
+static void worker_hello(const struct ctl *c, const struct ingest_worker *w, int once)
+{
+	const struct config *cfg = &c->cfg;
+	char where[600];
+	if (cfg->db_socket[0])
+		snprintf(where, sizeof(where), "socket %s", cfg->db_socket);
+	else
+		snprintf(where, sizeof(where), "%s:%lld", cfg->db_host[0] ? cfg->db_host : "127.0.0.1", cfg->db_port);
+	util_log("worker %s started%s: pid %ld, id %s, config %s, database %s on %s as user %s, embedder %s",
+		 FAQSURE_VERSION, once ? " (--once)" : "", (long)getpid(), w->id, cfg->path ? cfg->path : "(defaults)",
+		 cfg->db_name, where, cfg->db_user, w->embedder->model);
+}
+
+/* The heartbeat (ingest/heartbeat.h); a failure is said once until it works again, and never stops the work. */
+static void worker_beat(struct ingest_worker *w, long long documents, int first, int *failing)
+{
+	struct fs_error e = { 0 };
+	if (heartbeat_beat(w->db, w->id, documents, first, &e) < 0) {
+		if (!*failing)
+			util_log("worker: cannot record that it is alive: %s", e.msg);
+		*failing = 1;
+	} else {
+		*failing = 0;
+	}
 }
 
 static int cmd_worker(struct ctl *c, const struct args *a)
 {
-	static const char *const known[] = { "--once", NULL };
+	static const char *const known[] = { "--once", "--log", NULL };
 	struct ingest_worker w;
-	int once = opt(a, "--once") != NULL, rc = 0, worked;
+	int once = opt(a, "--once") != NULL, rc = 0, worked, beat_failing = 0, log_lost = 0;
+	long long documents = 0;
 	if (check_args(a, known, 0, usage_worker) < 0)
 		return 2;
+	const char *log = opt(a, "--log") ? opt(a, "--log") : c->cfg.worker_log_file;
+	if (log[0] && worker_open_log(log) < 0) {
+		fprintf(stderr, "faqsurectl worker: cannot open the log file %s: %s\n", log, strerror(errno));
+		return 1;
+	}
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_worker_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	if (ingest_worker_init(&w, &c->cfg, &c->err) < 0)
 		return fail(c);
-	double started = 0;
-	while (!worker_stopping) {
+	worker_hello(c, &w, once);
+	worker_beat(&w, 0, 1, &beat_failing);
+	double started = 0, beaten = util_now_ms();
+	while (!worker_stopping && !log_lost) {
+		if (worker_reopen) {
+			worker_reopen = 0;
+			if (log[0] && worker_open_log(log) < 0)
+				log_lost = 1; /* its folder went: exit as failed, so systemd starts it again */
+		}
+		if (util_now_ms() - beaten >= 1000.0 * HEARTBEAT_SECONDS) {
+			worker_beat(&w, documents, 0, &beat_failing);
+			beaten = util_now_ms();
+		}
 		rc = ingest_run_one(&w, &worked, &c->err);
+		documents += worked;
 		if (rc < 0) {
 			/* Say so, wait, try again: a daemon outlives outages, and a failed job's lease lets a later run
 			 * finish it. --once goes on with the queue unless the database is gone or nothing could be
 			 * claimed (trying again at once would fail the same way). */
-			fprintf(stderr, "faqsurectl worker: %s\n", c->err.msg);
+			util_log("worker: %s", c->err.msg);
 			if (once && (rc == FS_EUNAVAIL || !worked))
 				break;
 			rc = 0;
@@ -683,7 +753,7 @@ static int cmd_worker(struct ctl *c, const struct args *a)
 		if (started == 0)
 			started = util_now_ms();
 		if (vstore_sync(w.vs, w.db, 1000, &se) < 0)
-			fprintf(stderr, "faqsurectl worker: vector outbox: %s\n", se.msg);
+			util_log("worker: vector outbox: %s", se.msg);
 		/* ... and compute the sentence vectors of stored chunks, a few at a time so that a new upload waits
 		 * little; --once for at most [worker] sentence_seconds */
 		int filled = 0, refreshed = 0;
@@ -691,14 +761,13 @@ static int cmd_worker(struct ctl *c, const struct args *a)
 			break;
 		/* chunks embedded by an older model first: search does not see them until they are done */
 		if (reindex_refresh(&w, 16, &refreshed, &se) < 0) {
-			fprintf(stderr, "faqsurectl worker: vectors of an older embedder: %s\n", se.msg);
+			util_log("worker: vectors of an older embedder: %s", se.msg);
 		} else if (refreshed > 0) {
-			fprintf(stderr, "faqsurectl worker: embedded %d document(s) again with %s\n", refreshed,
-				w.embedder->model);
+			util_log("worker: embedded %d document(s) again with %s", refreshed, w.embedder->model);
 			continue;
 		}
 		if (ingest_fill_sentences(&w, 0, 16, &filled, &se) < 0)
-			fprintf(stderr, "faqsurectl worker: sentence vectors: %s\n", se.msg);
+			util_log("worker: sentence vectors: %s", se.msg);
 		else if (filled > 0)
 			continue;
 		if (once)
@@ -709,8 +778,11 @@ static int cmd_worker(struct ctl *c, const struct args *a)
 			nanosleep(&ts, NULL);
 		}
 	}
+	worker_beat(&w, documents, 0, &beat_failing);
+	util_log("worker: stopped after %lld document(s)%s", documents,
+		 log_lost ? ": cannot reopen its log file" : worker_stopping ? " (signal)" : "");
 	ingest_worker_release(&w);
-	return rc < 0 ? 1 : 0;
+	return rc < 0 || log_lost ? 1 : 0;
 }
 
 struct command {
@@ -816,7 +888,7 @@ static int cmd_stats(struct ctl *c, const struct args *a)
 
 static const char *const account_create_flags[] = { "--unlimited", NULL };
 static const char *const account_delete_flags[] = { "--yes", NULL };
-static const char *const worker_flags[] = { "--once", NULL };
+static const char *const worker_flags[] = { "--once", NULL }; /* --log takes a value */
 static const char *const agent_create_flags[] = { "--default", NULL };
 
 static const struct command commands[] = {

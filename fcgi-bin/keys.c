@@ -10,6 +10,7 @@
 #include "chat/agent.h"
 #include "core/jfield.h"
 #include "core/util.h"
+#include "ingest/heartbeat.h"
 #include "web/app.h"
 #include "core/banned.h"
 
@@ -280,7 +281,15 @@ static int health(struct request *req, struct fs_error *e)
 					      "database unavailable", "status", "unavailable", "database", "unavailable"));
 		return 0;
 	}
-	return req_reply(req, 200, json_pack("{s:s, s:s}", "status", "ok", "database", "ok"));
+	/* The API serves without a worker, but uploads stay 'processing': "degraded", still 200 (a load balancer
+	 * should keep sending requests here). */
+	json_t *worker;
+	int rc = heartbeat_status(req->db, &worker, e);
+	if (rc < 0)
+		return rc;
+	int ok = json_is_true(json_object_get(worker, "ok"));
+	return req_reply(req, 200, json_pack("{s:s, s:s, s:o}", "status", ok ? "ok" : "degraded", "database", "ok",
+					       "worker", worker));
 }
 
 static const struct route routes[] = {

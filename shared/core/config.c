@@ -102,6 +102,7 @@ static const struct setting settings[] = {
 	INT("worker", "lease_seconds", worker_lease_seconds, 300, 5, 86400),
 	INT("worker", "poll_ms", worker_poll_ms, 1000, 10, 60000),
 	INT("worker", "sentence_seconds", worker_sentence_seconds, 5, 0, 86400),
+	STR("worker", "log_file", worker_log_file, ""),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -170,8 +171,10 @@ static int set_value(struct config *c, const char *name, int line, const char *s
 			s = &settings[i];
 	if (!s)
 		return fs_fail(e, FS_EINVAL, "%s:%d: unknown setting '%s' in section [%s]", name, line, key, section);
+	/* A value in double or single quotes is taken without them (a password with spaces or a leading '#');
+	 * nothing inside is special. */
 	size_t n = strlen(value);
-	if (n >= 2 && value[0] == '"' && value[n - 1] == '"') {
+	if (n >= 2 && (value[0] == '"' || value[0] == '\'') && value[n - 1] == value[0]) {
 		value[n - 1] = '\0';
 		value++;
 	}

@@ -103,6 +103,7 @@ struct config {
 	long long worker_lease_seconds;
 	long long worker_poll_ms;
 	long long worker_sentence_seconds; /* worker --once: time for sentence vectors after the queue */
+	char *worker_log_file; /* the worker's lines go there (appended; reopened on SIGHUP), else to stderr */
 };
 
 /* Sets every default. */

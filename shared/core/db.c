@@ -27,6 +27,7 @@ struct db {
 	const struct config *cfg;
 	MYSQL *conn;
 	int in_txn;
+	long long max_packet; /* the server's max_allowed_packet as this connection got it; 0 until asked */
 	size_t nstmts;
 	struct cached_stmt stmts[DB_MAX_STMTS];
 };
@@ -49,6 +50,7 @@ static void db_disconnect(struct db *db)
 		mysql_close(db->conn);
 	db->conn = NULL;
 	db->in_txn = 0;
+	db->max_packet = 0;
 }
 
 void db_free(struct db *db)
@@ -136,6 +138,8 @@ static int db_error(struct db *db, unsigned int err, const char *what, const cha
 	}
 	if (err == ER_DUP_ENTRY)
 		return fs_fail(e, FS_ECONFLICT, "duplicate entry");
+	if (err == ER_NET_PACKET_TOO_LARGE) /* the server refused it whole and kept the connection */
+		return fs_fail(e, FS_ETOOLARGE, "the statement is larger than the database's max_allowed_packet");
 	fprintf(stderr, "faqsure: database error %u: %s in: %.200s\n", err, what, sql);
 	return fs_fail(e, FS_EINTERNAL, "database error %u", err);
 }
@@ -544,4 +548,23 @@ int db_purge_rows(struct db *db, const char *table, long long account_id, int ap
 	} while (gone > 0);
 	tally_add(t, what, n);
 	return rc;
+}
+
+int db_max_packet(struct db *db, long long *out, struct fs_error *e)
+{
+	if (db->conn && db->max_packet > 0) {
+		*out = db->max_packet;
+		return 0;
+	}
+	struct db_res r;
+	int rc = db_exec(db, &r, e, "SELECT @@max_allowed_packet", NULL);
+	if (rc < 0)
+		return rc;
+	long long v = db_cell_ll(&r, 0, 0, 0);
+	db_res_release(&r);
+	if (v <= 0)
+		return fs_fail(e, FS_EINTERNAL, "the database did not say its max_allowed_packet");
+	db->max_packet = v;
+	*out = v;
+	return 0;
 }

@@ -73,6 +73,11 @@ void db_rollback(struct db *db);
 int db_purge_rows(struct db *db, const char *table, long long account_id, int apply, struct tally *t,
 		  const char *what, struct fs_error *e);
 
+/* The server's max_allowed_packet in bytes: no statement (an upload's bytes are one parameter) and no result row
+ * may be larger, or MariaDB drops the connection (2006, indistinguishable from an outage). Read once per
+ * connection: a session cannot change it, and the connection made after a server restart reads it again. */
+int db_max_packet(struct db *db, long long *out, struct fs_error *e);
+
 /* Opens the connection if it is not open. 0, or FS_EUNAVAIL. */
 int db_ping(struct db *db, struct fs_error *e);
 /* Runs trusted SQL text that may hold several statements (migrations only: never with client data). */

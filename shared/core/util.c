@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +167,17 @@ double util_now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+void util_log(const char *fmt, ...)
+{
+	char when[21], line[2048];
+	va_list ap;
+	util_format_time(time(NULL), when);
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s faqsure: %s\n", when, line); /* one write: lines of several workers do not mix */
 }
 
 size_t util_utf8_seq(const unsigned char *s, size_t len)

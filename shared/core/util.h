@@ -33,6 +33,8 @@ int util_parse_ll(const char *s, long long min, long long max, long long *out);
 
 /* Milliseconds from a monotonic clock. */
 double util_now_ms(void);
+/* One line on stderr, after the UTC time and "faqsure: ", for the logs of long-running commands (the worker). */
+void util_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Length of the valid UTF-8 sequence at s (len >= 1 bytes there), 0 when it is not one; rejects what Jansson
  * rejects: overlong forms, surrogates, code points past U+10FFFF. */

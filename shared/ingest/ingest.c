@@ -510,6 +510,28 @@ static int claim_once(struct db *db, void *arg, struct fs_error *e)
 	return claim(c->w, c->job, e);
 }
 
+/* One line per job for the operator: the document's id, what it became, its chunks and the time taken. problem:
+ * why the attempt stopped when it is to be tried again (the document stays 'processing'). Never its content. */
+static void log_outcome(struct ingest_worker *w, const struct job *job, const char *problem, double ms)
+{
+	struct db_res r;
+	struct fs_error e;
+	char status[32] = "deleted";
+	long long chunks = 0;
+	if (db_exec(w->db, &r, &e, "SELECT status, chunk_count FROM documents WHERE id = ?", "s", job->document_id) < 0) {
+		snprintf(status, sizeof(status), "unknown");
+	} else {
+		if (r.nrows) {
+			snprintf(status, sizeof(status), "%s", db_cell(&r, 0, 0));
+			chunks = db_cell_ll(&r, 0, 1, 0);
+		}
+		db_res_release(&r);
+	}
+	util_log("worker: document %s (account %lld, attempt %lld): %s, %lld chunks, %.0f ms%s%s", job->document_id,
+		 job->account_id, job->attempts, status, chunks, ms, problem ? "; to be tried again: " : "",
+		 problem ? problem : "");
+}
+
 int ingest_run_one(struct ingest_worker *w, int *worked, struct fs_error *e)
 {
 	struct job job;
@@ -525,8 +547,7 @@ int ingest_run_one(struct ingest_worker *w, int *worked, struct fs_error *e)
 	if (rc < 0) { /* kept on the document (still processing) so a person, and the final failure, can say why */
 		document_note_problem(w->db, job.document_id, e->msg);
 	}
-	fprintf(stderr, "faqsure worker: document %s: %s after %.0f ms\n", job.document_id,
-		rc < 0 ? e->msg : "processed", util_now_ms() - started);
+	log_outcome(w, &job, rc < 0 ? e->msg : NULL, util_now_ms() - started);
 	return rc;
 }
 

@@ -141,7 +141,20 @@ int document_insert(struct db *db, long long account_id, const struct document_n
 {
 	struct db_res r;
 	char replaces[37] = "";
-	int rc = db_exec(db, &r, e,
+	long long packet;
+	/* The bytes go to the server as one packet and come back to the worker as one row: a file the server's
+	 * max_allowed_packet cannot hold would drop the connection (and be answered as an outage), so refuse it here
+	 * with the limit named. */
+	int rc = db_max_packet(db, &packet, e);
+	if (rc < 0)
+		return rc;
+	if ((long long)d->len > packet - DOCUMENT_PACKET_MARGIN)
+		return fs_fail(e, FS_ETOOLARGE,
+			       "the file has %zu bytes; the database stores at most %lld bytes in one piece (its "
+			       "max_allowed_packet is %lld bytes): upload a smaller file, or ask the administrator to raise "
+			       "max_allowed_packet",
+			       d->len, packet > DOCUMENT_PACKET_MARGIN ? packet - DOCUMENT_PACKET_MARGIN : 0, packet);
+	rc = db_exec(db, &r, e,
 			 "SELECT id FROM documents WHERE account_id = ? AND filename = ? ORDER BY created_at DESC LIMIT 1",
 			 "is", account_id, d->filename);
 	if (rc < 0)

@@ -50,7 +50,10 @@ struct document_new {
 };
 
 /* Stores a new document ('processing') and its bytes; id gets its new id. It replaces the account's newest
- * document of the same file name, if any (the worker deletes that one once this one is ready). */
+ * document of the same file name, if any (the worker deletes that one once this one is ready). Bytes that do not
+ * fit the database's max_allowed_packet less DOCUMENT_PACKET_MARGIN (room for the statement around them) are
+ * refused with FS_ETOOLARGE, the message naming the limit. */
+#define DOCUMENT_PACKET_MARGIN 4096
 int document_insert(struct db *db, long long account_id, const struct document_new *d, char id[37],
 		    struct fs_error *e);
 /* Deletes one document of the account and tells the vector store (vstore_changed). FS_ENOTFOUND when the

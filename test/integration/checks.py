@@ -40,6 +40,24 @@ def expect_error(resp, status, code, field=None):
     return body
 
 
+def expect_healthy(resp, what="health"):
+    """GET /api/v1/health of a stack whose database and worker run: 200, status and database "ok", and the worker
+    part with its exact keys (API.md), seen alive."""
+    eq(resp.status, 200, f"{what}: status ({resp.describe()})")
+    body = resp.json
+    check(isinstance(body, dict), f"{what}: not an object: {body!r}")
+    eq(sorted(body), ["database", "status", "worker"], f"{what}: keys")
+    eq((body["status"], body["database"]), ("ok", "ok"), f"{what}: status and database")
+    w = body["worker"]
+    eq(sorted(w), ["last_seen", "ok", "oldest_queued_seconds", "queued"], f"{what}: worker keys")
+    eq(w["ok"], True, f"{what}: worker ok ({w})")
+    check(isinstance(w["last_seen"], str) and TIME_RE.match(w["last_seen"]), f"{what}: last_seen {w}")
+    check(isinstance(w["queued"], int) and w["queued"] >= 0, f"{what}: queued {w}")
+    check(w["oldest_queued_seconds"] is None if w["queued"] == 0 else isinstance(w["oldest_queued_seconds"], int),
+          f"{what}: oldest_queued_seconds {w}")
+    return body
+
+
 def header_int(resp, name, lo, hi):
     value = resp.headers.get(name)
     check(value is not None, f"missing {name} header ({resp.describe()})")

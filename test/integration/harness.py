@@ -9,6 +9,7 @@
 #   stack      a private stack (MariaDB, Apache or lighttpd, the worker) and the stacks of a run
 # conftest.py turns the stacks into pytest fixtures.
 from checks import (KEY_RE, REQUEST_ID_RE, TIME_RE, UUID_RE, SkipTest, check, eq, expect_error,  # noqa: F401
+                    expect_healthy,
                     expect_request_id, fresh_minute, header_int, iso, name_cases, next_minute, random_key, sql_quote,
                     unique, utcnow, wait_for)
 from client import DOCS, DOCX_MIME, UPLOAD, Response, _free_port_other_than, multipart  # noqa: F401

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from admin import Admin
-from checks import check
+from checks import check, wait_for
 from client import HttpClient, _free_port, _free_port_other_than
 from paths import BUILD, ROOT
 from uploads import Documents
@@ -118,6 +118,9 @@ class HostingSite(HttpClient, Admin, Documents):
         self.start_apache()
         self.cron = threading.Thread(target=self.cron_loop, name="cron", daemon=True)
         self.cron.start()
+        # health is "ok" once a worker has been seen: the first run of the cron line
+        wait_for(lambda: self.get("/api/v1/health").json.get("status") == "ok", "the cron-run worker's first run",
+                 30, interval=0.3)
 
     def make_dist(self):
         build = os.path.relpath(BUILD, ROOT) if BUILD.is_relative_to(ROOT) else str(BUILD)

@@ -73,7 +73,8 @@ class Stack(HttpClient, Admin, Database, Documents, Worker):
         while time.time() < deadline:
             try:
                 last = self.request("GET", "/api/v1/health", parse_json=False, timeout=5)
-                if last.status == 200:
+                # "ok" once the worker started too (its first heartbeat): "degraded" before
+                if last.status == 200 and b'"status":"ok"' in last.body.replace(b" ", b""):
                     return
             except OSError as e:
                 last = e

@@ -67,6 +67,29 @@ static void later_sections_and_keys_win(void)
 	config_release(&c);
 }
 
+/* Quotes around a whole value are dropped, double or single; spaces and quote marks inside stay; a lone or
+ * mismatched quote is part of the value. */
+static void quoted_values_lose_their_quotes(void)
+{
+	struct config c;
+	struct fs_error e;
+	config_init(&c);
+	CHECK_INT(config_parse(&c, "q", "[database]\npassword = \"se cret\"\n", &e), 0);
+	CHECK_STR(c.db_password, "se cret");
+	CHECK_INT(config_parse(&c, "q", "[database]\npassword = ' se#cret= '\n", &e), 0);
+	CHECK_STR(c.db_password, " se#cret= ");
+	CHECK_INT(config_parse(&c, "q", "[database]\npassword = \"it's\"\n", &e), 0);
+	CHECK_STR(c.db_password, "it's");
+	CHECK_INT(config_parse(&c, "q", "[database]\npassword = 'mixed\"\n", &e), 0);
+	CHECK_STR(c.db_password, "'mixed\"");
+	CHECK_INT(config_parse(&c, "q", "[database]\npassword = '\n", &e), 0);
+	CHECK_STR(c.db_password, "'");
+	CHECK_INT(config_parse(&c, "q", "[database]\npassword = ''\nport = '3307'\n", &e), 0);
+	CHECK_STR(c.db_password, "");
+	CHECK_INT(c.db_port, 3307);
+	config_release(&c);
+}
+
 static void missing_file_only_when_required(void)
 {
 	struct config c;
@@ -174,6 +197,7 @@ const struct test_case config_cases[] = {
 	{ "config_defaults_are_sensible", defaults_are_sensible },
 	{ "config_full_file_sets_values", full_file_sets_values },
 	{ "config_later_sections_and_keys_win", later_sections_and_keys_win },
+	{ "config_quoted_values_lose_their_quotes", quoted_values_lose_their_quotes },
 	{ "config_missing_file_only_when_required", missing_file_only_when_required },
 	{ "config_table_of_files", table_of_files },
 	{ "config_shipped_example_parses", shipped_example_parses },

@@ -119,3 +119,60 @@ def test_killed_worker_job_is_taken_over_after_the_lease(s):
               f"{n} chunk rows, {distinct} distinct seq, chunk_count {cc} / {doc['chunk_count']}")
     finally:
         shutil.rmtree(conf.parent, ignore_errors=True)
+
+
+def test_worker_says_what_it_does_in_its_log_file_without_secrets(s):
+    """`worker --once --log FILE`: a start line (version, configuration file, database, pid), one line per
+    document (id, status, chunks, time) and a stop line, appended to FILE; nothing on stderr; never the password."""
+    _, key = s.account_with_key(per_minute=100)
+    log = s.vardir / "worker-test.log"
+    log.write_text("an older line\n")
+    with paused_worker(s):
+        doc_id = s.upload_ok(key, b"The worker writes one line for this document.\n" * 20, "logged.txt")
+        r = s.ctl("worker", "--once", "--log", log, timeout=120)
+        eq(r.stderr, "", "stderr with --log")
+    text = log.read_text()
+    lines = text.splitlines()
+    eq(lines[0], "an older line", "the log is appended to")
+    started = [ln for ln in lines if " worker " in ln and " started" in ln]
+    eq(len(started), 1, f"start lines in {text!r}")
+    settings = s.db_settings()
+    for part in (f"config {s.config_path}", f"database {settings['name']} on socket {settings['socket']}",
+                 f"as user {settings['user']}", "(--once)"):
+        check(part in started[0], f"the start line lacks {part!r}: {started[0]!r}")
+    check(re.search(r"started \(--once\): pid \d+, ", started[0]), f"the start line's pid: {started[0]!r}")
+    check(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ faqsure: worker \S+ started", started[0]),
+          f"time and version first: {started[0]!r}")
+    doc_lines = [ln for ln in lines if doc_id in ln]
+    eq(len(doc_lines), 1, f"lines naming the document in {text!r}")
+    chunks = s.document(key, doc_id)["chunk_count"]
+    check(re.search(rf": ready, {chunks} chunks, \d+ ms$", doc_lines[0]), f"the document's line: {doc_lines[0]!r}")
+    check(re.search(r"worker: stopped after [1-9]\d* document\(s\)$", lines[-1]), f"the last line: {lines[-1]!r}")
+    check(settings["password"] and settings["password"] not in text, "the database password is in the log")
+
+
+def test_daemon_worker_reopens_its_log_file_on_sighup(s):
+    """What logrotate does: the file is moved away and the worker gets SIGHUP; its next lines go to a new file of
+    the same name. SIGTERM then stops it with a last line."""
+    _, key = s.account_with_key(per_minute=100)
+    log = s.vardir / "worker-hup.log"
+    rotated = s.vardir / "worker-hup.log.1"
+    with paused_worker(s):
+        p = subprocess.Popen([str(CTL), "worker", "--log", str(log)], env=worker_env(s.config_path),
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            wait_for(lambda: log.exists() and " started: pid " in log.read_text(), "the start line", 30)
+            log.rename(rotated)
+            p.send_signal(signal.SIGHUP)
+            doc_id = s.upload_ok(key, b"Processed after the log file was rotated.\n" * 10, "rotated.txt")
+            wait_for(lambda: log.exists() and doc_id in log.read_text(), "the document's line in the new file", 30)
+            p.send_signal(signal.SIGTERM)
+            eq(p.wait(timeout=60), 0, "exit code after SIGTERM")
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    eq(p.stderr.read(), "", "stderr with --log")
+    check(doc_id not in rotated.read_text(), "the document's line went to the rotated file")
+    last = log.read_text().splitlines()[-1]
+    check(re.search(r"worker: stopped after [1-9]\d* document\(s\) \(signal\)$", last), f"the last line: {last!r}")
