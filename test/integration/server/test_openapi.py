@@ -317,17 +317,16 @@ def candidates(doc, rec, path):
                 allowed = [m.upper() for m in METHODS if m in item]
                 out.append((f"{method} {template} (method not allowed)", every["methodNotAllowed"].get(status),
                             allowed, None))
-    if web_server_page(rec):
-        out.append(("the web server's own answer", every["webServer"].get(status), None, None))
+    page = every["webServer"].get(status)
+    if page is not None and web_server_page(rec, resolve(doc, page)):
+        out.append(("the web server's own answer", page, None, None))
     return out, template
 
 
-def web_server_page(rec):
-    """Whether the answer is one of the web server's own pages (vendor-config/errors/STATUS.json, which the
-    description documents as x-faqsure-every-request.webServer): those bytes as JSON, or no body after a HEAD."""
-    page = ROOT / "vendor-config" / "errors" / f"{rec['status']}.json"
-    if not page.exists():
-        return False
+def web_server_page(rec, response):
+    """Whether the answer is the web server's own page the description names for its status (x-faqsure-page:
+    vendor-config/errors/*.json): that JSON, or no body after a HEAD."""
+    page = ROOT / response["x-faqsure-page"]
     if rec["method"] == "HEAD":
         return not rec["body"]
     try:
