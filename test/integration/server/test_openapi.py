@@ -23,6 +23,7 @@ SPEC_SOURCE = ROOT / "shared" / "web" / "openapi.json"
 SCHEMAS_VERSION = "2.1.0"
 SCHEMAS_INTEGRITY = ("sha512-Zc1AlqrJlX3SlpupFGpiLi2EbteyP7fXmUOGup6/DnkRgjP9bgMM/ag+n91rsv0U1Gpz0H3VILA/o3bW7Ua6BQ==")
 SCHEMAS_TGZ = BUILD / f"openapi-schemas-{SCHEMAS_VERSION}.tgz"
+WEB_SERVER = "the web server's own answer"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 ROUTE_RE = re.compile(r'\{\s*"(GET|POST|PUT|PATCH|DELETE)",\s*"(/api/v1[^"]*)",\s*\w+,\s*([^}]*)\}')
 
@@ -319,7 +320,7 @@ def candidates(doc, rec, path):
                             allowed, None))
     page = every["webServer"].get(status)
     if page is not None and web_server_page(rec, resolve(doc, page)):
-        out.append(("the web server's own answer", page, None, None))
+        out.append((WEB_SERVER, page, None, None))
     return out, template
 
 
@@ -345,10 +346,10 @@ def allow_problems(rec, allowed):
 
 
 def check_one(doc, rec):
-    """(problems or [], operation id answered, template) for one recorded response."""
+    """(problems or [], the operation id answered or None, what it was matched to) for one recorded response."""
     path = api_path(rec["path"])
     apache = rec["web"] == "apache"
-    found, template = candidates(doc, rec, path)
+    found, _ = candidates(doc, rec, path)
     first = None
     for label, response, allowed, opid in found:
         if response is None:
@@ -357,12 +358,12 @@ def check_one(doc, rec):
         problems = header_problems(doc, response, rec["headers"], apache) + body_problems(doc, response, rec) + \
             allow_problems(rec, allowed)
         if not problems:
-            return [], opid, template
+            return [], opid, label
         first = first or (label, problems)
     if first is None:
         label = found[0][0]
-        return [f"{label}: status {rec['status']} is not documented"], None, template
-    return [f"{first[0]} {rec['status']}: {p}" for p in first[1]], None, template
+        return [f"{label}: status {rec['status']} is not documented"], None, None
+    return [f"{first[0]} {rec['status']}: {p}" for p in first[1]], None, None
 
 
 def full_run(session):
@@ -377,7 +378,7 @@ def test_every_response_matches_the_description(request, capsys):
     s.get("/api/v1/openapi.json")  # at least one response, whatever ran before
     doc = spec()
     recorded = list(client.RECORDED)
-    checked, skipped, seen, ok_ops = 0, 0, {}, set()
+    checked, skipped, streams, ok_ops, kinds = 0, 0, 0, set(), {}
     problems = {}
     for rec in recorded:
         path = rec["path"]
@@ -388,18 +389,20 @@ def test_every_response_matches_the_description(request, capsys):
             skipped += 1  # test/probe.c, a program of the tests only
             continue
         checked += 1
-        found, opid, template = check_one(doc, rec)
+        found, opid, label = check_one(doc, rec)
+        kinds[label] = kinds.get(label, 0) + 1
+        if any(k == "content-type" and v.startswith("text/event-stream") for k, v in rec["headers"]):
+            streams += 1
         for p in found:
             problems.setdefault(p, []).append(f"{rec['method']} {rec['path']}")
         if opid and 200 <= rec["status"] < 300:
             ok_ops.add(opid)
-        if opid:
-            seen.setdefault(opid, set()).add(rec["status"])
     all_ops = {op["operationId"]: f"{m.upper()} {t}" for t, m, op in operations(doc)}
     full = full_run(request.session)
     missing = sorted(f"{all_ops[o]} ({o})" for o in all_ops if o not in ok_ops)
     with capsys.disabled():  # the figures, beside the test's line
-        print(f"  openapi: {checked} responses checked ({skipped} outside the API), {len(ok_ops)} of "
+        print(f"  openapi: {checked} responses checked ({skipped} outside the API; {streams} event streams, "
+              f"{kinds.get(WEB_SERVER, 0)} web-server pages, {len(problems)} kinds of mismatch), {len(ok_ops)} of "
               f"{len(all_ops)} operations answered with a 2xx"
               f"{'' if full else ' (not the whole suite: coverage not asserted)'}", flush=True)
     check(checked > 0, "no response was recorded (client.py's record())")
