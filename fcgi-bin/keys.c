@@ -1,6 +1,6 @@
 /* keys.fcgi — the account's settings as an API: its keys (/api/v1/keys, the "Settings → API Keys" page) and its
- * agents (/api/v1/agents), what the chat widget shows (/api/v1/widget), the health check, and the JSON 404 for
- * any /api path no other program serves. */
+ * agents (/api/v1/agents), what the chat widget shows (/api/v1/widget), the health check, the API's OpenAPI
+ * description (/api/v1/openapi.json), and the JSON 404 for any /api path no other program serves. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +12,7 @@
 #include "core/util.h"
 #include "ingest/heartbeat.h"
 #include "web/app.h"
+#include "openapi_json.h" /* generated from shared/web/openapi.json */
 #include "core/banned.h"
 
 /* The key's agent (a publishable key's agent_id): NULL (the default agent) or an agent of the account. */
@@ -292,6 +293,24 @@ static int health(struct request *req, struct fs_error *e)
 					       "worker", worker));
 }
 
+/* The API's OpenAPI description, built in. Its server URL becomes the prefix this request came in on + /api/v1,
+ * so the document's paths resolve wherever the API is mounted. The same for every caller: cacheable. */
+static int openapi(struct request *req, struct fs_error *e)
+{
+	json_error_t jerr;
+	json_t *doc = json_loads(openapi_json, 0, &jerr);
+	if (!doc)
+		return fs_fail(e, FS_EINTERNAL, "the built-in OpenAPI description is not JSON: %s (line %d)", jerr.text,
+			       jerr.line);
+	struct buf url;
+	buf_init(&url, BUF_NO_LIMIT);
+	buf_addf(&url, "%s/api/v1", req->base);
+	json_object_set_new(doc, "servers", json_pack("[{s:s}]", "url", buf_str(&url)));
+	buf_release(&url);
+	req->cache_control = "public, max-age=3600";
+	return req_reply(req, 200, doc);
+}
+
 static const struct route routes[] = {
 	{ "POST", "/api/v1/keys", create_key, ROUTE_ADMIN },
 	{ "GET", "/api/v1/keys", list_keys, ROUTE_ADMIN },
@@ -305,6 +324,7 @@ static const struct route routes[] = {
 	{ "PATCH", "/api/v1/agents/{id}", update_agent, 0 },
 	{ "DELETE", "/api/v1/agents/{id}", delete_agent, 0 },
 	{ "GET", "/api/v1/health", health, ROUTE_PUBLIC | ROUTE_NO_USAGE },
+	{ "GET", "/api/v1/openapi.json", openapi, ROUTE_PUBLIC | ROUTE_NO_USAGE },
 };
 
 int main(void)

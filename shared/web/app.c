@@ -94,8 +94,9 @@ int req_reply(struct request *req, int status, json_t *body)
 	buf_init(&head, BUF_NO_LIMIT);
 	buf_addf(&head,
 		 "Status: %d %s\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: %zu\r\n"
-		 "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nX-Request-Id: %s\r\n%s\r\n",
-		 status, fs_http_reason(status), len + 1, req->request_id, buf_str(&req->headers));
+		 "Cache-Control: %s\r\nX-Content-Type-Options: nosniff\r\nX-Request-Id: %s\r\n%s\r\n", status,
+		 fs_http_reason(status), len + 1, req->cache_control ? req->cache_control : "no-store", req->request_id,
+		 buf_str(&req->headers));
 	int rc = io_write(req, head.ptr, head.len);
 	if (strcmp(req->method, "HEAD") != 0) { /* HEAD: the same headers, no body */
 		if (rc == 0)

@@ -50,6 +50,7 @@ struct request {
 	int authenticated;
 	struct apikey_auth key;
 	long long tokens_prompt, tokens_completion;
+	const char *cache_control; /* of a req_reply answer: NULL is no-store (most answers are per key) */
 	/* private to app.c */
 	void *io;
 	struct apikey_cache *keys;

@@ -16,6 +16,19 @@ UPLOAD = "/api/v1/documents/upload"
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
+# Every response the suite receives through request() and sse(), in order, for server/test_openapi.py to check
+# against the API's OpenAPI description: dicts of method, path (without the query), status, headers (a list of
+# (lower-case name, value)), body (bytes), complete (False for a stream closed before its end) and web (the web
+# server: "apache" or "lighttpd"). Kept in memory: the run is one process.
+RECORDED = []
+
+
+def record(method, path, status, headers, body, complete=True, web=None):
+    RECORDED.append({"method": method.upper(), "path": path.partition("?")[0], "status": status,
+                     "headers": [(k.lower(), v) for k, v in headers], "body": bytes(body), "complete": complete,
+                     "web": web})
+
+
 class Response:
     def __init__(self, status, reason, headers, body, parse_json):
         self.status = status
@@ -134,7 +147,9 @@ class HttpClient:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the server may answer (e.g. 413) before reading everything; read its answer below
             resp = conn.getresponse()
-            return Response(resp.status, resp.reason, resp.headers, resp.read(), parse_json)
+            data = resp.read()
+            record(method, path, resp.status, resp.headers.items(), data, web=getattr(self, "web_server", None))
+            return Response(resp.status, resp.reason, resp.headers, data, parse_json)
         finally:
             conn.close()
 
@@ -157,7 +172,11 @@ class HttpClient:
         hdrs = dict(headers or {})
         if key is not None:
             hdrs["X-API-Key"] = key
-        return SSEStream("127.0.0.1", self.port, path, body=body, headers=hdrs, method=method, timeout=timeout)
+        st = SSEStream("127.0.0.1", self.port, path, body=body, headers=hdrs, method=method, timeout=timeout)
+        web = getattr(self, "web_server", None)
+        st.on_close = lambda st: record(method, path, st.status, st.header_list, b"".join(st._body_raw),
+                                        complete=st._ended, web=web)
+        return st
 
     def raw(self, method, path, headers=None, timeout=15):
         """One request over a plain socket with Connection: close; returns every byte the server sent, so a body

@@ -278,8 +278,13 @@ class SSEStream:
         except (UnicodeDecodeError, ValueError):
             raise AssertionError(f"HTTP {self.status}: body is not JSON: {body[:300]!r}") from None
 
+    on_close = None  # called with the stream when it is closed (client.py records the response)
+
     def close(self):
         self.sock.close()
+        if self.on_close is not None:
+            on_close, self.on_close = self.on_close, None
+            on_close(self)
 
     def __enter__(self):
         return self
