@@ -75,6 +75,13 @@ install -m 644 "$top"/vendor-config/errors/*.json "$b/share/errors/"
 cp -r "$top/shared/console" "$b/console"
 install -m 644 "$top/shared/widget/widget.js" "$b/widget.js"
 install -m 644 "$top/vendor-config/htaccess" "$b/.htaccess"
+# The JSON error pages as literal ErrorDocument texts (each page is one line of JSON; " escaped).
+{
+	printf '\n# The error pages (vendor-config/errors), added by make dist.\n'
+	for f in "$top"/vendor-config/errors/*.json; do
+		printf 'ErrorDocument %s "%s"\n' "$(basename "$f" .json)" "$(tr -d '\n' <"$f" | sed 's/"/\\"/g')"
+	done
+} >>"$b/.htaccess"
 # The private folders refuse every request on their own too, should the top .htaccess be lost or overridden.
 for d in bin etc lib share var; do
 	printf '# Nothing here is for the web.\nRequire all denied\n' >"$b/$d/.htaccess"
