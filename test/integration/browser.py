@@ -48,8 +48,10 @@ def console_errors(driver):
 def wait_for(driver, condition, timeout=15, what="the page"):
     """Waits until condition(driver) is true; fails naming what was awaited, with the page's errors."""
     from selenium.webdriver.support.ui import WebDriverWait
-    from selenium.common.exceptions import TimeoutException
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
+        # an element found by one poll may be re-rendered before it is read: that poll counts as not yet
+        return WebDriverWait(driver, timeout, poll_frequency=0.1,
+                             ignored_exceptions=(StaleElementReferenceException,)).until(condition)
     except TimeoutException:
         raise AssertionError(f"waited {timeout} s for {what}; browser errors: {console_errors(driver)}")

@@ -114,6 +114,8 @@ def api_path(path):
     if "api" not in segs:
         return None
     rest = segs[segs.index("api") + 1:]
+    if rest and re.fullmatch(r"v[0-9]+", rest[0]) is None:
+        return None  # /api/status.html: a page of the site FAQSure shares a host with (apache-example.conf)
     if rest[:1] != ["v1"]:
         return "/" + "/".join(["..", *rest])  # under /api but not v1: no template matches it
     return "/" + "/".join(rest[1:]) if len(rest) > 1 else ""

@@ -253,8 +253,10 @@ def test_install_next_to_a_static_site_as_the_readme_says(s):
                     check(raw.startswith(b"HTTP/1.1 413") and b'"file_too_large"' in raw,
                           f"{what}: an announced 40 MB upload: {raw[:300]!r}")
                 else:
-                    t = web.request("TRACE", "/api/v1/health", parse_json=False)
-                    check(t.status in (200, 405), f"{what}: TRACE follows the server's TraceEnable: {t.describe()}")
+                    # (raw: Apache's echo is not an answer of FAQSure's, nor among those checked against openapi.json)
+                    t = web.raw("TRACE", "/api/v1/health")
+                    check(t.startswith((b"HTTP/1.1 200", b"HTTP/1.1 405")),
+                          f"{what}: TRACE follows the server's TraceEnable: {t[:200]!r}")
             finally:
                 stop_apache(conf_path, run)
         for doc_id in uploaded:  # the worker (the run's, on the same database) made them searchable
