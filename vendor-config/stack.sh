@@ -171,9 +171,9 @@ stage_static() {
 }
 
 # Apache with mod_fcgid (WEB=apache), or with plain CGI (WEB=apache-cgi: mod_cgi under the prefork MPM, a process
-# per request, the configuration's path in the environment by SetEnv), from the same apache-example.conf.
+# per request), from the same apache-example.conf, which runs the programs as CGI where mod_fcgid is not loaded.
 apache_start() {
-	local bin="$RUN/bin" errors="$RUN/errors" extra="" prog path src mpm=event modules fcgid_dirs="" sed_cgi=()
+	local bin="$RUN/bin" errors="$RUN/errors" extra="" prog path src mpm=event modules fcgid_dirs=""
 	mkdir -p "$bin" "$errors" "$RUN/fcgid" "$RUN/htdocs" "$LOG"
 	chown "$web_user" "$RUN/fcgid"
 	for prog in "$BUILDDIR"/fcgi-bin/*.fcgi; do
@@ -191,8 +191,6 @@ apache_start() {
 		mpm=prefork
 		modules="LoadModule cgi_module /usr/lib/apache2/modules/mod_cgi.so
 			LoadModule env_module /usr/lib/apache2/modules/mod_env.so"
-		sed_cgi=(-e 's/SetHandler fcgid-script/SetHandler cgi-script/' -e '/^[[:space:]]*Fcgid/d'
-			-e "\$aSetEnv FAQSURE_CONFIG $RUN/faqsure.conf")
 	else
 		modules="LoadModule fcgid_module /usr/lib/apache2/modules/mod_fcgid.so"
 		fcgid_dirs="FcgidIPCDir $RUN/fcgid
@@ -238,7 +236,7 @@ apache_start() {
 		printf '%s' "$extra"
 		sed -e "s|/usr/local/lib/faqsure/fcgi-bin|$bin|g" -e "s|/usr/local/share/faqsure/errors|$errors|g" \
 			-e "s|/usr/local/share/faqsure/console|$RUN/console|g" -e "s|/usr/local/share/faqsure/widget|$RUN/widget|g" \
-			-e "s|/etc/faqsure/faqsure.conf|$RUN/faqsure.conf|g" "${sed_cgi[@]}" "$top/apache-example.conf"
+			-e "s|/etc/faqsure/faqsure.conf|$RUN/faqsure.conf|g" "$top/apache-example.conf"
 	} >"$APACHE_CONF"
 	if pid_alive "$RUN/apache.pid"; then
 		apache2 -f "$APACHE_CONF" -k graceful 2>>"$LOG/apache-error.log" || die "Apache reload failed"
