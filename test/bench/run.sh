@@ -27,7 +27,7 @@ port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1
 export VARDIR="$dir" PORT="$port" BUILDDIR EXTRA_FCGI="/bench/hello=$BUILDDIR/test/hello.fcgi"
 standin_pid=
 cleanup() {
-	bash vendor-config/stack.sh stop >/dev/null 2>&1 || true
+	bash test/stack/stack.sh stop >/dev/null 2>&1 || true
 	[ -z "$standin_pid" ] || kill "$standin_pid" 2>/dev/null || true
 	rm -rf "$dir" "/tmp/faqsure-run-"*"-bench" 2>/dev/null || true
 }
@@ -51,7 +51,7 @@ model = standin
 # the timed worker --once runs do the queue only; the chat corpus gets its sentence vectors from
 # faqsurectl sentences (test/bench/search.py), timed on its own
 sentence_seconds = 0"
-bash vendor-config/stack.sh start >/dev/null
+bash test/stack/stack.sh start >/dev/null
 export FAQSURE_CONFIG="$dir/faqsure.conf"
 "$BUILDDIR/bin/faqsurectl" account create bench --unlimited >/dev/null
 key=$("$BUILDDIR/bin/faqsurectl" key create --account bench --name bench --per-minute 1000000 \

@@ -4,7 +4,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = (ROOT / os.environ.get("BUILDDIR", "build")).resolve()  # a relative BUILDDIR is relative to the repo
-STACK_SH = ROOT / "vendor-config" / "stack.sh"
+STACK_SH = ROOT / "test" / "stack" / "stack.sh"
 CTL = BUILD / "bin" / "faqsurectl"
 DOCUMENTS_FCGI = BUILD / "fcgi-bin" / "documents.fcgi"
 KEYS_FCGI = BUILD / "fcgi-bin" / "keys.fcgi"
