@@ -153,6 +153,16 @@ write_config() {
 	install -m 640 -g "$web_user" "$CONF" "$RUN/faqsure.conf"
 }
 
+# Waits up to 10 s for the web server just started to answer on $PORT.
+wait_answers() { # name log
+	local i
+	for ((i = 0; i < 100; i++)); do
+		curl -s -o /dev/null "http://127.0.0.1:$PORT/api/v1/health" && return 0
+		sleep 0.1
+	done
+	die "$1 does not answer on 127.0.0.1:$PORT; see $2"
+}
+
 # Copies a program into the runtime folder without disturbing a running copy (rename, not overwrite).
 stage() { # source target
 	cp "$1" "$2.tmp" && chmod 755 "$2.tmp" && mv -f "$2.tmp" "$2"
@@ -246,12 +256,7 @@ apache_start() {
 	rm -f "$RUN/apache.pid"
 	apache2 -f "$APACHE_CONF" -k start 2>>"$LOG/apache-error.log" ||
 		die "Apache did not start (is port $PORT free?); see $LOG/apache-error.log"
-	local i
-	for ((i = 0; i < 100; i++)); do
-		curl -s -o /dev/null "http://127.0.0.1:$PORT/api/v1/health" && return 0
-		sleep 0.1
-	done
-	die "Apache does not answer on 127.0.0.1:$PORT; see $LOG/apache-error.log"
+	wait_answers Apache "$LOG/apache-error.log"
 }
 
 apache_stop() {
@@ -471,11 +476,7 @@ nginx_start() {
 		die "nginx refuses $RUN/nginx.conf; see $LOG/nginx-error.log"
 	nginx -e "$LOG/nginx-error.log" -c "$RUN/nginx.conf" 2>>"$LOG/nginx-error.log" ||
 		die "nginx did not start (is port $PORT free?); see $LOG/nginx-error.log"
-	for ((i = 0; i < 100; i++)); do
-		curl -s -o /dev/null "http://127.0.0.1:$PORT/api/v1/health" && return 0
-		sleep 0.1
-	done
-	die "nginx does not answer on 127.0.0.1:$PORT; see $LOG/nginx-error.log"
+	wait_answers nginx "$LOG/nginx-error.log"
 }
 
 nginx_stop() {

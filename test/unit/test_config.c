@@ -74,16 +74,16 @@ static void quoted_values_lose_their_quotes(void)
 	struct config c;
 	struct fs_error e;
 	config_init(&c);
-	CHECK_INT(config_parse(&c, "q", "[database]\npassword = \"se cret\"\n", &e), 0);
-	CHECK_STR(c.db_password, "se cret");
-	CHECK_INT(config_parse(&c, "q", "[database]\npassword = ' se#cret= '\n", &e), 0);
-	CHECK_STR(c.db_password, " se#cret= ");
-	CHECK_INT(config_parse(&c, "q", "[database]\npassword = \"it's\"\n", &e), 0);
-	CHECK_STR(c.db_password, "it's");
-	CHECK_INT(config_parse(&c, "q", "[database]\npassword = 'mixed\"\n", &e), 0);
-	CHECK_STR(c.db_password, "'mixed\"");
-	CHECK_INT(config_parse(&c, "q", "[database]\npassword = '\n", &e), 0);
-	CHECK_STR(c.db_password, "'");
+	static const char *const cases[][2] = {
+		{ "\"se cret\"", "se cret" }, { "' se#cret= '", " se#cret= " }, { "\"it's\"", "it's" },
+		{ "'mixed\"", "'mixed\"" }, { "'", "'" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[128];
+		snprintf(text, sizeof(text), "[database]\npassword = %s\n", cases[i][0]);
+		CHECK_INT(config_parse(&c, "q", text, &e), 0);
+		CHECK_STR(c.db_password, cases[i][1]);
+	}
 	CHECK_INT(config_parse(&c, "q", "[database]\npassword = ''\nport = '3307'\n", &e), 0);
 	CHECK_STR(c.db_password, "");
 	CHECK_INT(c.db_port, 3307);
