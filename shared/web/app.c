@@ -723,6 +723,18 @@ static void request_release(struct request *req)
 	buf_release(&req->headers);
 }
 
+/* Sends a CGI program's answer. Its body is written to its stdin before the answer is read: an answer given
+ * without reading it (a 401, a 503) would fail that write and reset the connection, so the rest is dropped. */
+static void finish_cgi(struct request *req)
+{
+	char chunk[65536];
+	size_t n;
+	fflush(stdout);
+	for (long long left = req->content_length; left > 0; left -= (long long)n)
+		if ((n = fread(chunk, 1, left < (long long)sizeof(chunk) ? (size_t)left : sizeof(chunk), stdin)) == 0)
+			break;
+}
+
 /* What a program keeps for its whole life. */
 struct app {
 	const struct app_program *p; /* its name, routes and hooks */
@@ -795,7 +807,7 @@ static void serve(struct app *app, FCGX_Request *fr)
 	if (fr)
 		FCGX_Finish_r(fr);
 	else
-		fflush(stdout);
+		finish_cgi(&req);
 	req.io = NULL;
 
 	if (!options && (!req.route || !(req.route->flags & ROUTE_NO_USAGE))) {

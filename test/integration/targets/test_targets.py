@@ -167,3 +167,12 @@ def test_web_server_errors_are_json(t):
     json_error(r, r.status)
     check(REQUEST_ID_RE.match(r.headers.get("X-Request-Id", "")) is not None or t.web_server != "apache",
           f"Apache's own 414 carries an X-Request-Id: {dict(r.headers)!r}")
+
+
+def test_refused_request_with_a_large_body_still_gets_its_answer(t):
+    """A request refused before its body is read (here: a wrong key) gets its JSON answer, not a reset connection:
+    a CGI program reads and drops the rest of the body, which the web server writes before reading the answer."""
+    body = b"x" * (3 * 1024 * 1024)
+    r = t.request("POST", "/api/v1/documents/upload", key=random_key(), body=body,
+                  headers={"Content-Type": "multipart/form-data; boundary=zzz"}, timeout=60)
+    expect_error(r, 401, "invalid_api_key")
