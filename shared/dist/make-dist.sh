@@ -124,7 +124,7 @@ Install (the README's "Shared hosting" section says the same, with more detail):
   5. Open https://YOUR-SITE/faqsure/console/ and sign in with the key; or call the API with it (X-API-Key).
 
 The host must provide: Linux x86-64 with glibc $glibc or newer, Apache 2.4 with mod_rewrite and mod_fcgid (or
-mod_cgi) and AllowOverride FileInfo Options AuthConfig (or All) for this folder, and these libraries:
+mod_cgi) and AllowOverride FileInfo Options AuthConfig Indexes (or All) for this folder, and these libraries:
 $(tr -s ' ' '\n' <<<"$HOST_SONAMES" | grep -v '^$' | grep -v vdso | tr '\n' ' ')
 Everything else is in lib/: $libs
 TXT

@@ -188,7 +188,8 @@ class HostingSite(HttpClient, Admin, Documents):
         if self.fcgid:
             modules.append("fcgid")
         lines = [
-            "# The host's Apache: the customer's folder with AllowOverride All, nothing of FAQSure's in here.",
+            "# The host's Apache: the customer's folder with the least AllowOverride the README asks for (hosts",
+            "# mostly give All), nothing of FAQSure's in here.",
             "ServerRoot /etc/apache2", "ServerName 127.0.0.1", f"Listen 127.0.0.1:{self.port}",
             f"PidFile {run}/apache.pid", f"DefaultRuntimeDir {run}", f"ErrorLog {log}/{self.run_name}-apache-error.log",
             "LogLevel warn",
@@ -197,7 +198,8 @@ class HostingSite(HttpClient, Admin, Documents):
             f"ScriptSock {run}/cgid.sock",
             f"DocumentRoot {self.public_html}",
             "<Directory />", "    Require all denied", "    AllowOverride None", "</Directory>",
-            f"<Directory {self.public_html}>", "    Require all granted", "    AllowOverride All",
+            f"<Directory {self.public_html}>", "    Require all granted",
+            "    AllowOverride FileInfo Options AuthConfig Indexes",
             "    Options SymLinksIfOwnerMatch", "</Directory>",
         ]
         if self.fcgid:
