@@ -38,8 +38,8 @@ integration() { # what to run, [pytest arguments...]
 		tee "$log" | grep -v '^[0-9]* passed'
 }
 
-# The deployments' suite (test/integration/targets: five web servers, each with its own stack) runs beside the
-# rest, in a second process: the two cores are mostly waiting on servers, not computing.
+# The deployments' suite (test/integration/targets: five web servers, each with its own stack, and `make run`'s
+# local stack) runs beside the rest, in a second process: the two cores are mostly waiting on servers.
 BUILDDIR="$BUILDDIR" /usr/bin/python3 -m pytest -p no:cacheprovider -p no:terminal test/integration/targets \
 	${filter:+-k "$filter"} >"$targets_log" 2>&1 &
 targets_pid=$!
@@ -48,7 +48,7 @@ echo "== integration tests (real MariaDB and Apache with mod_fcgid on 127.0.0.1)
 integration test/integration --ignore=test/integration/targets ${filter:+-k "$filter"}
 count integration
 
-echo "== the same suite on every deployment (Apache vhost, .htaccess bundle, mod_cgi, nginx, lighttpd)"
+echo "== the deployments: the same suite on Apache vhost, .htaccess bundle, mod_cgi, nginx, lighttpd; make run's stack"
 wait "$targets_pid"
 grep -v '^[0-9]* passed' "$targets_log"
 cp "$targets_log" "$log"
