@@ -141,9 +141,17 @@ int apikey_authenticate(struct db *db, const unsigned char hash[32], struct apik
 	return rc;
 }
 
+static int mark_used_once(struct db *db, void *arg, struct fs_error *e)
+{
+	return db_exec(db, NULL, e, "UPDATE api_keys SET last_used_at = UTC_TIMESTAMP() WHERE id = ?", "s",
+		       (const char *)arg);
+}
+
 int apikey_mark_used(struct db *db, const char *id, struct fs_error *e)
 {
-	return db_exec(db, NULL, e, "UPDATE api_keys SET last_used_at = UTC_TIMESTAMP() WHERE id = ?", "s", id);
+	/* Every process marks a key it has not marked for a minute: on Galera, processes on several nodes doing so
+	 * at once conflict on the key's row (1213), as InnoDB would only make them wait on one server. */
+	return db_retry(db, mark_used_once, (void *)id, e);
 }
 
 struct apikey_cache_entry *apikey_cache_find(struct apikey_cache *c, const unsigned char hash[32])
