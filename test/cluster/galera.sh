@@ -5,15 +5,16 @@
 #   galera.sh start   start the three nodes (each Synced, cluster size 3), create the database and the faqsure user
 #   galera.sh stop    stop the nodes this folder's pid files name (3, 2, then 1)
 #
-# Environment: GALERA_DIR (the folder of the nodes; must exist, is chowned to mysql), GALERA_PORTS (three
-# "sql:gcomm:sst" triples, space-separated; gcomm+1 is the node's IST port), GALERA_PASSWORD (the faqsure user's).
+# Environment: GALERA_DIR (the folder of the nodes; must exist, is chowned to mysql), and for start GALERA_PORTS
+# (three "sql:gcomm:sst" triples, space-separated; gcomm+1 is the node's IST port) and GALERA_PASSWORD (the
+# faqsure user's).
+# GALERA_SYNC_WAIT overrides wsrep_sync_wait (1, as the sample asks) to see what the product does without it.
 # The server runs as mysql: rsync SST fails under root (its daemon drops to nobody).
 set -euo pipefail
 
 cmd=${1:-}
 DIR=${GALERA_DIR:?GALERA_DIR is not set}
-read -r -a PORTS <<<"${GALERA_PORTS:?GALERA_PORTS is not set}"
-[ "${#PORTS[@]}" -eq 3 ] || { echo "galera: GALERA_PORTS needs three sql:gcomm:sst triples" >&2; exit 1; }
+PORTS=()
 
 die() { printf 'galera: %s\n' "$*" >&2; exit 1; }
 
@@ -47,7 +48,7 @@ node_start() { # node [--wsrep-new-cluster]
 		--wsrep_on=ON --wsrep_provider=/usr/lib/galera/libgalera_smm.so --wsrep_cluster_name=faqsure-test \
 		--wsrep_cluster_address="gcomm://$(gcomm_list)" --wsrep_node_address="127.0.0.1:$g" \
 		--wsrep_provider_options="gmcast.listen_addr=tcp://127.0.0.1:$g;ist.recv_addr=127.0.0.1:$((g + 1));gcache.size=64M" \
-		--wsrep_sst_method=rsync --wsrep_sst_receive_address="127.0.0.1:$s" --wsrep_sync_wait=1 \
+		--wsrep_sst_method=rsync --wsrep_sst_receive_address="127.0.0.1:$s" --wsrep_sync_wait="${GALERA_SYNC_WAIT:-1}" \
 		"${@:2}" </dev/null >/dev/null 2>&1 &
 }
 
@@ -67,6 +68,8 @@ wait_synced() { # node size
 }
 
 start() {
+	read -r -a PORTS <<<"${GALERA_PORTS:?GALERA_PORTS is not set}"
+	[ "${#PORTS[@]}" -eq 3 ] || die "GALERA_PORTS needs three sql:gcomm:sst triples"
 	[ -f /usr/lib/galera/libgalera_smm.so ] || die "galera-4 is not installed (apt-get install galera-4)"
 	command -v rsync >/dev/null || die "rsync is not installed (the joiners' SST)"
 	chmod 755 "$DIR"
