@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A 3-node MariaDB Galera cluster on 127.0.0.1 for the cluster tests (test/cluster): node 1 bootstraps, 2 and 3
-# join by rsync SST, one after the other. Settings as vendor-config/mariadb-galera.cnf asks of a production cluster.
+# join by rsync SST, one after the other. Each node reads vendor-config/mariadb-faqsure.cnf and mariadb-galera.cnf
+# as shipped, then its own addresses, folders and smaller caches.
 #
 #   galera.sh start   start the three nodes (each Synced, cluster size 3), create the database and the faqsure user
 #   galera.sh stop    stop the nodes this folder's pid files name (3, 2, then 1)
@@ -14,6 +15,7 @@ set -euo pipefail
 
 cmd=${1:-}
 DIR=${GALERA_DIR:?GALERA_DIR is not set}
+samples=$(cd "$(dirname "$0")/../../vendor-config" && pwd)
 PORTS=()
 
 die() { printf 'galera: %s\n' "$*" >&2; exit 1; }
@@ -40,16 +42,31 @@ node_start() { # node [--wsrep-new-cluster]
 		mariadb-install-db --no-defaults --datadir="$d/data" --user=mysql --auth-root-authentication-method=normal \
 			--skip-test-db >"$d/install.log" 2>&1 || die "mariadb-install-db failed; see $d/install.log"
 	fi
-	setsid mariadbd --no-defaults --user=mysql --datadir="$d/data" --socket="$d/mysqld.sock" \
-		--pid-file="$d/mysqld.pid" --log-error="$d/mariadb.log" --port="$sql" --bind-address=127.0.0.1 \
-		--innodb-log-file-size=48M --innodb-buffer-pool-size=128M --max-connections=500 --max-allowed-packet=64M \
-		--character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
-		--binlog_format=ROW --default-storage-engine=InnoDB --innodb_autoinc_lock_mode=2 \
-		--wsrep_on=ON --wsrep_provider=/usr/lib/galera/libgalera_smm.so --wsrep_cluster_name=faqsure-test \
-		--wsrep_cluster_address="gcomm://$(gcomm_list)" --wsrep_node_address="127.0.0.1:$g" \
-		--wsrep_provider_options="gmcast.listen_addr=tcp://127.0.0.1:$g;ist.recv_addr=127.0.0.1:$((g + 1));gcache.size=64M" \
-		--wsrep_sst_method=rsync --wsrep_sst_receive_address="127.0.0.1:$s" --wsrep_sync_wait="${GALERA_SYNC_WAIT:-1}" \
-		"${@:2}" </dev/null >/dev/null 2>&1 &
+	# The two samples as they are, then what differs per node here (later lines win).
+	{
+		cat "$samples/mariadb-faqsure.cnf" "$samples/mariadb-galera.cnf"
+		cat <<-CNF
+
+			# ---- node $n of test/cluster/galera.sh ----
+			[mariadbd]
+			user = mysql
+			datadir = $d/data
+			socket = $d/mysqld.sock
+			pid-file = $d/mysqld.pid
+			log-error = $d/mariadb.log
+			port = $sql
+			bind-address = 127.0.0.1
+			innodb_buffer_pool_size = 128M
+			innodb_log_file_size = 48M
+			wsrep_cluster_name = faqsure-test
+			wsrep_cluster_address = gcomm://$(gcomm_list)
+			wsrep_node_address = 127.0.0.1:$g
+			wsrep_provider_options = "gmcast.listen_addr=tcp://127.0.0.1:$g;ist.recv_addr=127.0.0.1:$((g + 1));gcache.size=64M"
+			wsrep_sst_receive_address = 127.0.0.1:$s
+		CNF
+		[ -z "${GALERA_SYNC_WAIT:-}" ] || printf 'wsrep_sync_wait = %s\n' "$GALERA_SYNC_WAIT"
+	} >"$d/my.cnf"
+	setsid mariadbd --defaults-file="$d/my.cnf" "${@:2}" </dev/null >/dev/null 2>&1 &
 }
 
 # Waits until the node is Synced and sees `size` members.

@@ -3,6 +3,7 @@
 # limit exact over both nodes however requests are spread, and every document processed once by one of the two
 # workers. Through HTTP, faqsurectl and (for what a client cannot see: chunk rows, jobs) SQL on one Galera node.
 import concurrent.futures
+import os
 import re
 import time
 from collections import Counter
@@ -11,6 +12,17 @@ from harness import check, eq, expect_error, fresh_minute, sql_quote, wait_for
 from kb import KB_FILES
 
 DOCS = "/api/v1/documents"
+
+
+def test_nodes_are_one_cluster_with_the_sample_settings(cluster):
+    """galera.sh starts each node from vendor-config's two samples: what they set is what the tests ran on."""
+    sync_wait = os.environ.get("GALERA_SYNC_WAIT", "1")
+    for node in (cluster.a, cluster.b):
+        rows = node.query("SELECT @@wsrep_on, @@wsrep_sync_wait, @@binlog_format, @@innodb_autoinc_lock_mode,"
+                          " @@max_allowed_packet, @@character_set_server")
+        eq(rows, [["1", sync_wait, "ROW", "2", str(64 * 1024 * 1024), "utf8mb4"]], f"settings of web node {node.name}'s")
+        status = dict(node.query("SHOW STATUS WHERE Variable_name IN ('wsrep_cluster_size', 'wsrep_local_state_comment')"))
+        eq(status, {"wsrep_cluster_size": "3", "wsrep_local_state_comment": "Synced"}, f"node {node.name}'s cluster")
 
 
 def test_migrate_run_on_two_nodes_at_once_applies_each_migration_once(cluster):
