@@ -599,15 +599,9 @@ static int admit(struct request *req, struct fs_error *e)
 					   origin))
 		cors_headers(req, origin);
 	if (util_now_ms() - known->marked_ms >= 60000.0 || known->marked_ms == 0) {
-		/* Bookkeeping: a request already counted in the rate limit is not failed for it when other
-		 * processes (other cluster nodes) kept winning the key's row; the next mark will do. */
-		rc = apikey_mark_used(req->db, req->key.id, e);
-		if (rc < 0 && rc != FS_ERETRY)
+		if ((rc = apikey_mark_used(req->db, req->key.id, e)) < 0)
 			return rc;
-		if (rc == 0)
-			known->marked_ms = util_now_ms();
-		else
-			fs_error_clear(e);
+		known->marked_ms = util_now_ms();
 	}
 	ratelimit_headers(req, &rl);
 	if (!rl.allowed) {
