@@ -141,9 +141,25 @@ int apikey_authenticate(struct db *db, const unsigned char hash[32], struct apik
 	return rc;
 }
 
+static int mark_used_once(struct db *db, void *arg, struct fs_error *e)
+{
+	return db_exec(db, NULL, e, "UPDATE api_keys SET last_used_at = UTC_TIMESTAMP() WHERE id = ?", "s",
+		       (const char *)arg);
+}
+
 int apikey_mark_used(struct db *db, const char *id, struct fs_error *e)
 {
-	return db_exec(db, NULL, e, "UPDATE api_keys SET last_used_at = UTC_TIMESTAMP() WHERE id = ?", "s", id);
+	/* Every process marks a key it has not marked for a minute: on Galera, processes on several nodes doing so
+	 * at once conflict on the key's row (1213), as InnoDB would only make them wait on one server. The request,
+	 * already counted in the rate limit, is never failed for this bookkeeping: when others keep winning the row,
+	 * one of their marks stands for this one. */
+	int rc = db_retry(db, mark_used_once, (void *)id, e);
+	if (rc == FS_ERETRY) {
+		if (e)
+			fs_error_clear(e);
+		rc = 0;
+	}
+	return rc;
 }
 
 struct apikey_cache_entry *apikey_cache_find(struct apikey_cache *c, const unsigned char hash[32])

@@ -87,7 +87,8 @@ int apikey_hash(const char *secret, unsigned char hash[32], struct fs_error *e);
 /* Finds a usable key by hash: FS_EAUTH for an unknown, expired or revoked one, or one of a disabled account
  * ("account is disabled"), saying which. */
 int apikey_authenticate(struct db *db, const unsigned char hash[32], struct apikey_auth *out, struct fs_error *e);
-/* Records that the key was used now (people see it with minute precision). */
+/* Records that the key was used now (people see it with minute precision). 0 also when other processes kept
+ * marking it at the same moment (their mark stands); a negative code when the database is unavailable. */
 int apikey_mark_used(struct db *db, const char *id, struct fs_error *e);
 
 struct apikey_cache_entry *apikey_cache_find(struct apikey_cache *c, const unsigned char hash[32]);

@@ -98,6 +98,8 @@ static int take(struct db *db, const char *key_id, struct take *t, long long per
 		db_res_release(&r);
 		return FS_EAUTH;
 	}
+	/* Two rows, or more on Galera: a node retrying the statement after a conflict (wsrep_retry_autocommit) sends
+	 * the rows of the aborted attempts first and the committed ones last, so the last row of each kind counts. */
 	for (size_t i = 0; i < r.nrows; i++) {
 		if (db_cell(&r, i, 0)[0] == 'm')
 			n_minute = db_cell_ll(&r, i, 1, 0);

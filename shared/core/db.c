@@ -28,6 +28,7 @@ struct db {
 	MYSQL *conn;
 	int in_txn;
 	long long max_packet; /* the server's max_allowed_packet as this connection got it; 0 until asked */
+	char lost_sql[100]; /* the start of the statement of the last deadlock or lock wait timeout (db_retry's log) */
 	size_t nstmts;
 	struct cached_stmt stmts[DB_MAX_STMTS];
 };
@@ -134,6 +135,7 @@ static int db_error(struct db *db, unsigned int err, const char *what, const cha
 		 * the job). The caller may run it again. */
 		if (db->in_txn)
 			db_rollback(db);
+		snprintf(db->lost_sql, sizeof(db->lost_sql), "%s", sql);
 		return fs_fail(e, FS_ERETRY, "database busy (%u)", err);
 	}
 	if (err == ER_DUP_ENTRY)
@@ -519,6 +521,9 @@ int db_retry(struct db *db, db_work_fn work, void *arg, struct fs_error *e)
 		retry_pause(i);
 		rc = work(db, arg, e);
 	}
+	if (rc == FS_ERETRY) /* what the operator needs to see: which rows are this contended */
+		fprintf(stderr, "faqsure: database conflict %d times in a row, given up: %s\n", DB_RETRY_TRIES,
+			db->lost_sql);
 	return rc;
 }
 

@@ -16,7 +16,7 @@ struct migration {
 extern const struct migration migrations[];
 extern const unsigned migrations_count;
 
-/* Applies what has not run yet, one migration at a time under a server-side lock; says what it did on out. */
+/* Applies what has not run yet, one migration at a time under a lease row (schema_lock) that holds on a Galera cluster too; says what it did on out. */
 int migrate_run(struct db *db, FILE *out, struct fs_error *e);
 
 #endif

@@ -11,7 +11,7 @@ from checks import check, eq, sql_quote, wait_for
 
 
 class Database:
-    """SQL on the stack's database (the mariadb client, over its socket); needs self.config_path."""
+    """SQL on the stack's database (the mariadb client, over its socket or TCP); needs self.config_path."""
 
     def db_settings(self):
         cp = configparser.ConfigParser(interpolation=None, strict=False)  # a section may repeat, as FAQSure allows
@@ -19,12 +19,14 @@ class Database:
         db = cp["database"]
         unq = lambda v: v[1:-1] if len(v) >= 2 and v[0] == v[-1] == '"' else v  # noqa: E731
         return {k: unq(db.get(k, d)) for k, d in
-                (("socket", ""), ("user", "faqsure"), ("password", ""), ("name", "faqsure"))}
+                (("socket", ""), ("host", ""), ("port", "3306"), ("user", "faqsure"), ("password", ""),
+                 ("name", "faqsure"))}
 
     def _db_args(self, tool):
         s = self.db_settings()
-        check(s["socket"], f"no [database] socket in {self.config_path}")
-        args = [tool, "--no-defaults", f"--socket={s['socket']}", f"--user={s['user']}"]
+        check(s["socket"] or s["host"], f"no [database] socket or host in {self.config_path}")
+        where = [f"--socket={s['socket']}"] if s["socket"] else [f"--host={s['host']}", f"--port={s['port']}"]
+        args = [tool, "--no-defaults", *where, f"--user={s['user']}"]
         if s["password"]:
             args.append(f"--password={s['password']}")
         return args, s["name"]

@@ -17,10 +17,11 @@ from worker import Worker
 
 
 class Stack(HttpClient, Admin, Database, Documents, Worker):
-    def __init__(self, web=None):
+    def __init__(self, web=None, parent="/tmp"):
         """web: "apache" or "lighttpd" (stack.sh's FAQSURE_WEB); None leaves it to the environment (Apache by
-        default)."""
+        default). parent: the folder the stack's temp dir is made in."""
         self.web = web
+        self.parent = parent
         self.vardir = None
         self.port = None
         self.started = False
@@ -60,7 +61,7 @@ class Stack(HttpClient, Admin, Database, Documents, Worker):
             self.qdrant, qport = start_standin("qdrant_standin.py")
             self.extra_config = (f"[vector]\nbackend = qdrant\nqdrant_url = http://127.0.0.1:{qport}\n"
                                  f"qdrant_collection = faqsure_it\n")
-        self.vardir = Path(tempfile.mkdtemp(prefix="faqsure-it-", dir="/tmp"))
+        self.vardir = Path(tempfile.mkdtemp(prefix="faqsure-it-", dir=self.parent))
         os.chmod(self.vardir, 0o755)
         self.port = _free_port()
         self.started = True  # from here on, stop() must run

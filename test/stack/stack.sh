@@ -15,7 +15,9 @@
 # space-separated URLPATH=BINARY pairs served in addition to the product's programs), FAQSURE_WEB (apache, the
 # default, and apache-cgi (plain CGI), configured from apache-example.conf; lighttpd, configured from
 # vendor-config/lighttpd.conf; nginx with spawn-fcgi, from vendor-config/nginx.conf), FAQSURE_LIGHTTPD_PROCS and
-# FAQSURE_NGINX_PROCS (processes started per program, default 4).
+# FAQSURE_NGINX_PROCS (processes started per program, default 4). FAQSURE_DB_HOST, FAQSURE_DB_PORT and
+# FAQSURE_DB_PASSWORD: a database of someone else's (a Galera node of test/cluster) with database and user faqsure
+# made already, reached over TCP: no MariaDB of this stack is started or stopped then.
 #
 # The web server runs its FastCGI children as www-data. Everything they touch — programs, configuration, the MariaDB
 # socket — lives in a runtime folder that www-data can reach: $VARDIR/run when www-data can enter $VARDIR,
@@ -37,6 +39,7 @@ case "$BUILDDIR" in /*) ;; *) BUILDDIR="$top/$BUILDDIR" ;; esac
 CTL="$BUILDDIR/bin/faqsurectl"
 # The sentence model the build fetched and converted (GNUmakefile, MODELDIR).
 MODEL=${FAQSURE_SENTENCE_MODEL:-$top/build/model/use-lite-v2.bin}
+DB_HOST=${FAQSURE_DB_HOST:-}
 
 web_user=www-data
 reachable() { runuser -u "$web_user" -- test -x "$1" 2>/dev/null; }
@@ -77,6 +80,7 @@ wait_gone() { # pidfile seconds
 db_start() {
 	mkdir -p "$RUN" "$LOG"
 	chmod 755 "$RUN"
+	[ -z "$DB_HOST" ] || return 0 # an external database: not ours to start
 	if pid_alive "$RUN/mysqld.pid"; then
 		return 0
 	fi
@@ -102,13 +106,15 @@ db_start() {
 }
 
 db_stop() {
+	[ -z "$DB_HOST" ] || return 0
 	if pid_alive "$RUN/mysqld.pid"; then
 		kill "$(cat "$RUN/mysqld.pid")"
 		wait_gone "$RUN/mysqld.pid" 60 || die "MariaDB did not stop"
 	fi
 }
 
-write_config() {
+# The stack's own database and its user, with a password made once.
+write_db_user() {
 	local pw
 	if [ ! -s "$VARDIR/db-password" ]; then
 		(umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$VARDIR/db-password")
@@ -120,6 +126,18 @@ write_config() {
 		ALTER USER 'faqsure'@'localhost' IDENTIFIED BY '$pw';
 		GRANT ALL PRIVILEGES ON faqsure.* TO 'faqsure'@'localhost';
 	SQL
+}
+
+write_config() {
+	local pw database
+	if [ -n "$DB_HOST" ]; then
+		pw=${FAQSURE_DB_PASSWORD:?FAQSURE_DB_PASSWORD goes with FAQSURE_DB_HOST}
+		database=$(printf 'host = %s\nport = %s' "$DB_HOST" "${FAQSURE_DB_PORT:-3306}")
+	else
+		write_db_user
+		pw=$(cat "$VARDIR/db-password")
+		database="socket = $SOCK"
+	fi
 	# The sentence model, where the web server's user can read it (a copy in the runtime folder when not).
 	local model="$MODEL"
 	[ -r "$MODEL" ] || die "$MODEL is missing: run make first"
@@ -131,7 +149,7 @@ write_config() {
 	cat >"$CONF.tmp" <<-CONF
 		# Written by test/stack/stack.sh for the local stack in $VARDIR.
 		[database]
-		socket = $SOCK
+		$database
 		user = faqsure
 		password = $pw
 		name = faqsure
@@ -625,7 +643,11 @@ stop) web_stop; worker_stop; db_stop ;;
 db-stop) db_stop ;;
 db-start) db_start ;;
 status)
-	pid_alive "$RUN/mysqld.pid" && say "MariaDB: running (socket $SOCK)" || say "MariaDB: stopped"
+	if [ -n "$DB_HOST" ]; then
+		say "MariaDB: external, $DB_HOST:${FAQSURE_DB_PORT:-3306}"
+	else
+		pid_alive "$RUN/mysqld.pid" && say "MariaDB: running (socket $SOCK)" || say "MariaDB: stopped"
+	fi
 	pid_alive "$RUN/apache.pid" && say "Apache: running on 127.0.0.1:$PORT" || say "Apache: stopped"
 	pid_alive "$RUN/lighttpd.pid" && say "lighttpd: running on 127.0.0.1:$PORT" || say "lighttpd: stopped"
 	pid_alive "$RUN/nginx.pid" && say "nginx: running on 127.0.0.1:$PORT" || say "nginx: stopped"

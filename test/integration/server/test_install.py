@@ -16,7 +16,8 @@ from client import HttpClient
 from harness import BUILD, ROOT, SkipTest, _free_port_other_than, check, eq, multipart, wait_for
 
 SAMPLES = ("apache-example.conf", "lighttpd.conf", "nginx.conf", "faqsure-worker.service", "faqsure-worker.cron",
-           "faqsure-spawn-fcgi@.service", "logrotate.faqsure", "mariadb-faqsure.cnf", "faqsure.conf.example")
+           "faqsure-spawn-fcgi@.service", "logrotate.faqsure", "mariadb-faqsure.cnf", "mariadb-galera.cnf",
+           "faqsure.conf.example")
 MODULES = "/usr/lib/apache2/modules"
 SITE_404 = "<!doctype html><title>Lost</title><p>This is the site's own page for a missing one.</p>\n"
 
