@@ -33,15 +33,16 @@ echo "== unit tests"
 count unit
 
 # pytest from Debian; test/integration/conftest.py prints one line per test and the closing counts
-integration() { # what to run, [pytest arguments...]
-	BUILDDIR="$BUILDDIR" /usr/bin/python3 -m pytest -p no:cacheprovider -p no:terminal "$@" 2>&1 |
-		tee "$log" | grep -v '^[0-9]* passed'
+pytest_run() { # what to run, [pytest arguments...]
+	BUILDDIR="$BUILDDIR" /usr/bin/python3 -m pytest -p no:cacheprovider -p no:terminal "$@" 2>&1
+}
+integration() { # the same, its lines shown as they come and kept in $log for count
+	pytest_run "$@" | tee "$log" | grep -v '^[0-9]* passed'
 }
 
 # The deployments' suite (test/integration/targets: five web servers, each with its own stack, and `make run`'s
 # local stack) runs beside the rest, in a second process: the two cores are mostly waiting on servers.
-BUILDDIR="$BUILDDIR" /usr/bin/python3 -m pytest -p no:cacheprovider -p no:terminal test/integration/targets \
-	${filter:+-k "$filter"} >"$targets_log" 2>&1 &
+pytest_run test/integration/targets ${filter:+-k "$filter"} >"$targets_log" &
 targets_pid=$!
 
 echo "== integration tests (real MariaDB and Apache with mod_fcgid on 127.0.0.1)"

@@ -106,6 +106,8 @@ sentence_model = ../share/$(basename "$model")
 CONF
 chmod 600 "$b/etc/faqsure.conf"
 install -m 644 "$top/vendor-config/faqsure.conf.example" "$b/share/"
+# The host's part, one soname a line: README.txt names it, and the tests hold ldd's findings against it.
+tr -s ' ' '\n' <<<"$HOST_SONAMES" | grep -v -e '^$' -e vdso >"$b/share/host-libraries.txt"
 
 libs=$(cd "$b/lib" && ls | sort | tr '\n' ' ')
 cat >"$b/README.txt" <<TXT
@@ -125,7 +127,7 @@ Install (the README's "Shared hosting" section says the same, with more detail):
 
 The host must provide: Linux x86-64 with glibc $glibc or newer, Apache 2.4 with mod_rewrite and mod_fcgid (or
 mod_cgi) and AllowOverride FileInfo Options AuthConfig Indexes (or All) for this folder, and these libraries:
-$(tr -s ' ' '\n' <<<"$HOST_SONAMES" | grep -v '^$' | grep -v vdso | tr '\n' ' ')
+$(tr '\n' ' ' <"$b/share/host-libraries.txt")
 Everything else is in lib/: $libs
 TXT
 

@@ -21,12 +21,6 @@ from uploads import Documents
 
 HOST_USER = "faqhost"
 DB_NAME, DB_USER, DB_PASSWORD = "hostdb", "hostuser", "Pw-7x!q_z9.k"
-# What the bundle promises the host provides (shared/dist/make-dist.sh HOST_SONAMES): nothing else may resolve
-# outside the bundle, except what those libraries need themselves.
-HOST_SONAMES = {"linux-vdso.so.1", "ld-linux-x86-64.so.2", "libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2",
-                "librt.so.1", "libresolv.so.2", "libstdc++.so.6", "libgcc_s.so.1", "libz.so.1", "liblzma.so.5",
-                "libbz2.so.1.0", "libzstd.so.1", "libssl.so.3", "libcrypto.so.3", "libexpat.so.1", "libcurl.so.4",
-                "libxml2.so.2", "libmariadb.so.3", "libmagic.so.1"}
 CLEAN_ENV = ["env", "-i", "PATH=/usr/bin:/bin", "LANG=C.UTF-8"]  # what cron or an SSH login gives, nothing of ours
 
 
@@ -276,10 +270,15 @@ class HostingSite(HttpClient, Admin, Documents):
     def foreign_libraries(self):
         """{program: [(soname, path)]} of every library a program of the bundle loads from outside the bundle that
         is neither on the host list nor needed by a library of it (ldd, run as the customer)."""
-        host_deps = set(HOST_SONAMES)
-        for soname in HOST_SONAMES:
-            for dep, _ in ldd(soname_path(soname)) if soname_path(soname) else []:
-                host_deps.add(dep)
+        # What the bundle promises the host provides (make-dist.sh writes it into the bundle), and what those
+        # libraries need themselves: nothing else may resolve outside the bundle.
+        host = (self.bundle / "share" / "host-libraries.txt").read_text().split()
+        check("libc.so.6" in host and "libfcgi.so.0" not in host, f"the bundle's host list: {host}")
+        cache = loader_cache()
+        host_deps = set(host) | {"linux-vdso.so.1"}
+        for soname in host:
+            if soname in cache:
+                host_deps.update(dep for dep, _ in ldd(cache[soname]))
         found = {}
         programs = sorted((self.bundle / "fcgi-bin").glob("*.fcgi")) + [self.bundle / "bin" / "faqsurectl"]
         for prog in programs:
@@ -290,12 +289,14 @@ class HostingSite(HttpClient, Admin, Documents):
         return found
 
 
-def soname_path(soname):
+def loader_cache():
+    """{soname: path} of this machine's x86-64 libraries, as `ldconfig -p` lists them (the first of each)."""
+    out = {}
     for line in subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout.splitlines():
         parts = line.split()
-        if parts and parts[0] == soname and "x86-64" in line:
-            return parts[-1]
-    return None
+        if parts and "x86-64" in line:
+            out.setdefault(parts[0], parts[-1])
+    return out
 
 
 def ldd(path, as_customer=False):

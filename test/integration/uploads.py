@@ -68,6 +68,18 @@ class Documents:
         eq(r.status, 200, f"GET {DOCS}/{doc_id} ({r.describe()})")
         return r.json
 
+    def document_decided(self, key, doc_id, seconds=60.0):
+        """Polls GET /api/v1/documents/{id} (the API only: also where the tests cannot reach the database) until the
+        worker decided the document; returns it."""
+        doc = {}
+
+        def decided():
+            doc.update(self.document(key, doc_id))
+            return doc["status"] != "processing"
+
+        wait_for(decided, f"the worker to decide document {doc_id}", seconds, interval=0.3)
+        return doc
+
     def wait_document(self, key, doc_id, status, seconds=30.0):
         """Waits until the worker decided doc_id, then checks through the API that it has `status`."""
         self.wait_processed([doc_id], seconds)

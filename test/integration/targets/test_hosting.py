@@ -4,7 +4,7 @@
 # .htaccess falls back to plain CGI where mod_fcgid is absent, and cron's worker indexes what is uploaded.
 import json
 
-from harness import check, eq, wait_for
+from harness import check, eq
 from test_targets import json_error, target
 
 SECRET_FOLDERS = ("etc/faqsure.conf", "etc/", "bin/faqsurectl", "lib/libfcgi.so.0", "share/use-lite-v2.bin",
@@ -68,13 +68,7 @@ def test_hosting_upload_above_mod_fcgid_default_limit_is_indexed_by_cron():
                    for i in range(4000)).encode()
     check(len(text) > 200 * 1024, "the document is above mod_fcgid's 128 KiB default")
     doc_id = s.upload_ok(key, text, "archive.txt")
-    state = {}
-
-    def decided():
-        state.update(s.get(f"/api/v1/documents/{doc_id}", key=key).json)
-        return state.get("status") != "processing"
-
-    wait_for(decided, "the cron-run worker indexes the upload", 90, interval=0.5)
+    state = s.document_decided(key, doc_id, 90)  # by the cron-run worker
     eq(state["status"], "ready", f"the large upload {state}")
     check(state["chunk_count"] > 10, f"chunks of the large upload: {state}")
     check(not s.cron_errors, f"the cron line failed: {s.cron_errors[:3]}")

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from harness import (REQUEST_ID_RE, check, eq, expect_error, expect_request_id, fresh_minute, kept_stack,
-                     keep_stack, random_key, wait_for, web_stack)
+                     keep_stack, random_key, web_stack)
 from hosting import HostingSite
 from kb import KB_FILES
 
@@ -64,16 +64,8 @@ def kb(t):
         for name, data in KB_FILES:
             ids[name] = t.upload_ok(admin, data, name)
         for name, doc_id in ids.items():
-            doc = {}
-
-            def decided():
-                r = t.get(f"/api/v1/documents/{doc_id}", key=admin)
-                eq(r.status, 200, f"GET the document {name} ({r.describe()})")
-                doc.update(r.json)
-                return r.json["status"] != "processing"
-
             # the worker decides it: a daemon at once, the hosting site's cron-run worker within its period
-            wait_for(decided, f"{name} processed by the worker", 60, interval=0.3)
+            doc = t.document_decided(admin, doc_id)
             eq(doc["status"], "ready", f"{name}: {doc}")
         _kb[id(t)] = (admin, ids)
     return _kb[id(t)]
