@@ -209,8 +209,21 @@ static size_t find_cut(const char *t, size_t len, size_t s, size_t fresh, size_t
 	return hard;
 }
 
-/* A sentence starts at p (a non-space character): after ". ", "! ", "? " or a blank line, or right after a
- * CJK full stop. */
+/* A list item starts at p: "- ", "* ", "+ ", "1. ", "2) " or a table row "|". */
+static int starts_item(const char *t, size_t len, size_t p)
+{
+	if (t[p] == '|')
+		return 1;
+	if (strchr("-*+", t[p]) && p + 1 < len && (t[p + 1] == ' ' || t[p + 1] == '\t'))
+		return 1;
+	size_t d = p;
+	while (d < len && d - p < 4 && t[d] >= '0' && t[d] <= '9')
+		d++;
+	return d > p && d + 1 < len && (t[d] == '.' || t[d] == ')') && t[d + 1] == ' ';
+}
+
+/* A sentence starts at p (a non-space character): after ". ", "! ", "? " or a blank line, right after a CJK
+ * full stop, or at a list item or table row that begins a line. */
 static int starts_sentence(const char *t, size_t len, size_t p)
 {
 	size_t q = p;
@@ -220,15 +233,20 @@ static int starts_sentence(const char *t, size_t len, size_t p)
 		return 1;
 	if (q == p)
 		return is_sentence_end(t, len, p);
-	return is_sentence_end(t, len, q) || is_paragraph_break(t, len, q);
+	if (is_sentence_end(t, len, q) || is_paragraph_break(t, len, q))
+		return 1;
+	return memchr(t + q, '\n', p - q) != NULL && starts_item(t, len, p);
 }
 
-/* Where the next piece starts, given that the previous one spans [s, e): about overlap characters back from
- * the new text (not before s), at the start of a sentence if one begins in the first half of that stretch (so
- * the repeat reads well and keeps at least half its size), else at the first word start. *fresh gets the first
- * byte of new text (e past its whitespace), which is also the answer when nothing starts in the stretch (a hard
- * cut, or whitespace longer than the overlap). Counting back from fresh rather than e keeps the piece's start
- * within overlap characters of fresh, so find_cut always reaches new text before aim. */
+/* Where the next piece starts, given that the previous one spans [s, e): at the earliest start of a sentence
+ * (or list item) within overlap characters before the new text (not before s), so that what is repeated is
+ * whole sentences, as much as fits; when none starts there, at the new text itself if a sentence starts there
+ * (nothing repeated rather than a piece that begins inside a sentence, which would lose the sentence's subject,
+ * its negation or its condition); else (the previous piece was cut inside a long sentence) at the first word
+ * start of that stretch. *fresh gets the first byte of new text (e past its whitespace), which is also the answer
+ * when nothing starts in the stretch (a hard cut, or whitespace longer than the overlap). Counting back from
+ * fresh rather than e keeps the piece's start within overlap characters of fresh, so find_cut always reaches
+ * new text before aim. */
 static size_t overlap_start(const char *t, size_t len, size_t s, size_t e, size_t overlap, size_t *fresh)
 {
 	size_t f = e, o, word = 0;
@@ -237,17 +255,16 @@ static size_t overlap_start(const char *t, size_t len, size_t s, size_t e, size_
 	*fresh = o = f;
 	for (size_t k = 0; k < overlap && o > s; k++)
 		o = prev_char(t, o);
-	for (size_t p = o, k = 0; p < e; p = next_char(t, len, p), k++) {
+	for (size_t p = o; p < e; p = next_char(t, len, p)) {
 		if (is_space((unsigned char)t[p]))
 			continue;
-		int at_word = p == 0 || is_space((unsigned char)t[p - 1]);
-		if (k <= overlap / 2 && starts_sentence(t, len, p))
+		if (starts_sentence(t, len, p))
 			return p;
-		if (at_word && !word)
+		if (!word && (p == 0 || is_space((unsigned char)t[p - 1])))
 			word = p;
-		if (k > overlap / 2 && word)
-			break;
 	}
+	if (f >= len || starts_sentence(t, len, f))
+		return f;
 	return word ? word : f;
 }
 

@@ -222,6 +222,38 @@ static void chunk_long_section_split_with_overlap(void)
 	free(src);
 }
 
+/* A piece that repeats the end of the one before starts where a sentence or a list item starts, never inside
+ * one: a list item longer than the overlap ("- Do not require ... (e.g., periodically) unless ...") is repeated
+ * whole or not at all, so no piece begins "(e.g., periodically) unless ...", the item without its negation. */
+static void chunk_overlap_starts_at_sentences(void)
+{
+	struct buf b;
+	struct chunk *c;
+	buf_init(&b, BUF_NO_LIMIT);
+	for (int p = 0; p < 8; p++) {
+		buf_addf(&b, "Section %d says what follows. Read it with care.\n\n", p);
+		for (int i = 0; i < 4; i++)
+			buf_addf(&b, "- Do not require that item %d.%d be changed arbitrarily (e.g., periodically) unless "
+				     "there is a request or evidence of compromise of the thing in question.\n",
+				 p, i);
+		buf_adds(&b, "- Short item.\n\n");
+	}
+	const char *src = buf_str(&b);
+	size_t n = chunk_one(src, NULL, 400, 600, 120, &c);
+	CHECK(n >= 8);
+	size_t repeated = check_pieces(src, c, n, 600, 120);
+	CHECK(repeated >= 1);
+	for (size_t i = 1; i < n; i++) {
+		const char *t = c[i].text;
+		CHECK(t[0] == '-' || t[0] == 'S' || t[0] == 'R');
+		if (strncmp(t, "(e.g.", 5) == 0 || strncmp(t, "unless", 6) == 0)
+			printf("    piece %zu starts inside a sentence: \"%.50s\"\n", i, t);
+		CHECK(strncmp(t, "(e.g.", 5) != 0 && strncmp(t, "unless", 6) != 0);
+	}
+	chunk_list_free(c, n);
+	buf_release(&b);
+}
+
 static void chunk_prefers_paragraphs(void)
 {
 	/* Paragraphs of about 300 characters with sentence ends throughout: cuts fall between paragraphs. */
@@ -550,6 +582,7 @@ const struct test_case chunk_cases[] = {
 	{ "chunk_defaults", chunk_defaults },
 	{ "chunk_short_section", chunk_short_section },
 	{ "chunk_long_section_split_with_overlap", chunk_long_section_split_with_overlap },
+	{ "chunk_overlap_starts_at_sentences", chunk_overlap_starts_at_sentences },
 	{ "chunk_prefers_paragraphs", chunk_prefers_paragraphs },
 	{ "chunk_qa_pair", chunk_qa_pair },
 	{ "chunk_qa_long_answer_cut_at_word", chunk_qa_long_answer_cut_at_word },
