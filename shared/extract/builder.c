@@ -365,10 +365,41 @@ static void unbullet(struct buf *t)
 		t->ptr[w] = '\0';
 }
 
-/* Adds a section with the current heading path. text is cleaned and tidied; a section left without text (and
- * without a question) is dropped. */
-int bld_section(struct builder *b, const char *text, size_t len, const char *question, size_t qlen,
-		       int page)
+/* Appends a section of the current heading path: text[0, len) and question[0, qlen) (NULL: none), already
+ * cleaned and tidied; trims both and drops a section left with nothing. */
+static int add_section(struct builder *b, const char *text, size_t len, const char *question, size_t qlen, int page)
+{
+	while (len && (*text == ' ' || *text == '\n'))
+		text++, len--;
+	while (len && (text[len - 1] == ' ' || text[len - 1] == '\n'))
+		len--;
+	while (qlen && (question[qlen - 1] == ' ' || question[qlen - 1] == '\n'))
+		qlen--;
+	if (len == 0 && (!question || qlen == 0))
+		return 0;
+	size_t add = len + qlen + b->path.len;
+	if (add > b->max || b->total > b->max - add)
+		return bld_too_large(b);
+	b->total += add;
+	b->fresh = -1;
+	struct extract_doc *d = b->doc;
+	if (d->nsections == b->alloc) {
+		b->alloc = b->alloc ? b->alloc * 2 : 16;
+		d->sections = xrealloc(d->sections, b->alloc * sizeof(*d->sections));
+	}
+	struct extract_section *s = &d->sections[d->nsections++];
+	s->heading = xstrdup(buf_str(&b->path));
+	s->text = xstrndup(text, len);
+	s->question = question ? xstrndup(question, qlen) : NULL;
+	if (s->question)
+		for (char *c = s->question; *c; c++)
+			if (*c == '\n')
+				*c = ' '; /* a question wrapped over lines is one line */
+	s->page = page;
+	return 0;
+}
+
+int bld_section(struct builder *b, const char *text, size_t len, const char *question, size_t qlen, int page)
 {
 	struct buf t, q;
 	int rc = 0;
@@ -381,25 +412,17 @@ int bld_section(struct builder *b, const char *text, size_t len, const char *que
 	unbullet(&t);
 	text_tidy(&t);
 	text_tidy(&q);
-	if (t.len == 0 && (!question || q.len == 0))
-		goto out;
-	size_t add = t.len + q.len + b->path.len;
-	if (add > b->max || b->total > b->max - add) {
-		rc = bld_too_large(b);
-		goto out;
+	const char *s = t.ptr ? t.ptr : "";
+	size_t at = 0;
+	struct faq_pair p;
+	while (!question && rc == 0 && faq_find(s, t.len, at, &p)) {
+		rc = add_section(b, s + at, p.start - at, NULL, 0, page);
+		if (rc == 0)
+			rc = add_section(b, s + p.a, p.end - p.a, s + p.q, p.q_end - p.q, page);
+		at = p.end;
 	}
-	b->total += add;
-	b->fresh = -1;
-	struct extract_doc *d = b->doc;
-	if (d->nsections == b->alloc) {
-		b->alloc = b->alloc ? b->alloc * 2 : 16;
-		d->sections = xrealloc(d->sections, b->alloc * sizeof(*d->sections));
-	}
-	struct extract_section *s = &d->sections[d->nsections++];
-	s->heading = xstrdup(buf_str(&b->path));
-	s->text = buf_take(&t, NULL);
-	s->question = question ? buf_take(&q, NULL) : NULL;
-	s->page = page;
+	if (rc == 0)
+		rc = add_section(b, s + at, t.len - at, question ? (q.ptr ? q.ptr : "") : NULL, q.len, page);
 out:
 	buf_release(&t);
 	buf_release(&q);

@@ -112,8 +112,22 @@ int bld_too_large(struct builder *b);
  * gathered under the previous heading first. page is where the heading is (PDF). */
 int bld_heading(struct builder *b, int level, const char *text, size_t len, int page);
 /* Adds a section with the current heading path. text is cleaned and tidied; a section left without text (and
- * without a question) is dropped. */
+ * without a question) is dropped. Text without a question that writes Q/A pairs inline (faq_find) becomes
+ * sections of its own: the text before each pair, and each pair as a Q/A section. */
 int bld_section(struct builder *b, const char *text, size_t len, const char *question, size_t qlen, int page);
+/* ---- Inline Q/A pairs (faq.c) ----------------------------------------------------------------------------- */
+
+/* A question and its answer written in running text ("2. Question – …?" then a line "Answer – …"; also "Q:"
+ * and "A:"): the pair starts at start (its question marker), the question's words are [q, q_end), the answer's
+ * [a, end): its paragraph, and the next ones while it stays short, never the next question. */
+struct faq_pair {
+	size_t start, q, q_end, a, end;
+};
+
+/* The first pair whose question marker starts a line at or after from (text as bld_section tidies it: lines
+ * end in "\n", paragraphs in "\n\n"); 1 when found, else 0. */
+int faq_find(const char *text, size_t len, size_t from, struct faq_pair *p);
+
 /* Sets a string in the document metadata, cleaned and trimmed; empty values are left out. */
 void bld_meta_set(json_t *meta, const char *key, const char *val, size_t len);
 

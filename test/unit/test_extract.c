@@ -301,6 +301,17 @@ static const struct {
 	{ "invalid-utf8.txt", EXTRACT_TEXT, 1, NULL,
 	  { { 0, "", "Valid é and €, then stray \xef\xbf\xbd bytes and a cut \xef\xbf\xbd.", NULL, 0 } }, { NULL },
 	  { { NULL } } },
+	/* Q/A pairs written inline become Q/A sections (the question without its marker or number, joined when
+	 * wrapped; the answer with the paragraph after it); a "Question –" line with no answer stays text */
+	{ "inline-faq.txt", EXTRACT_TEXT, 5, NULL,
+	  { { 0, "", "Ordering help\n\nThe question of returns is covered below.", NULL, 0 },
+	    { 1, "", "No. Once an order ships it cannot be changed, but you can return it within 30 days.\n\n"
+		     "Returns are free for members.", "Can I change an order after it ships?", 0 },
+	    { 2, "", "About five business days after we receive the item.",
+	      "How long does a refund take for a card payment?", 0 },
+	    { 3, "", "Yes, to 40 countries.", "Do you ship abroad?", 0 },
+	    { 4, "", "Question \u2013 one without an answer, which stays text.", NULL, 0 } },
+	  { "Answer \u2013", "A: ", "3 Answer" }, { { NULL } } },
 	/* BOM, CRLF, quoted commas and newlines, doubled quotes, columns in any order, a category column */
 	{ "faq.csv", EXTRACT_CSV, 3, NULL,
 	  { { 0, "Billing", "Yes, by card or \"invoice\".", "Can I pay later?", 0 },

@@ -407,6 +407,29 @@ Badges open the front door \\*always\\*.
 """
 
 
+# Q/A pairs written in running text, as handbooks do: numbered "Question –" / "Answer –" lines (a question
+# that runs over two lines, a stray number before "Answer"), "Q:" / "A:", and lines that only look like it.
+INLINE_FAQ = """Ordering help
+
+The question of returns is covered below.
+
+1. Question \u2013 Can I change an order after it ships?
+Answer \u2013 No. Once an order ships it cannot be changed, but you can return it within 30 days.
+
+Returns are free for members.
+
+2. Question \u2013 How long does a refund take
+for a card payment?
+
+3 Answer: About five business days after we receive the item.
+
+Q: Do you ship abroad?
+A: Yes, to 40 countries.
+
+Question \u2013 one without an answer, which stays text.
+"""
+
+
 def make_text():
     write("guide.md", GUIDE_MD)
     write("front-matter-only.md", "---\ntitle: Nothing here\n---\n\n   \n")
@@ -415,6 +438,7 @@ def make_text():
     write("latin1.txt", b"Caf\xe9 cr\xe8me \x96 na\xefve \x93quotes\x94\n")  # Windows-1252
     write("invalid-utf8.txt", b"Valid \xc3\xa9 and \xe2\x82\xac, then stray \xff\xfe bytes and a cut \xe2\x82.\n")
     write("empty.txt", b"")
+    write("inline-faq.txt", INLINE_FAQ)
     csv = ("\ufeffCategory,Answer,Question,Notes\r\n"
            "Billing,\"Yes, by card or \"\"invoice\"\".\",Can I pay later?,x\r\n"
            "Accounts,\"Open Settings.\r\nThen choose Reset.\",How do I reset my password?,\r\n"
