@@ -37,34 +37,63 @@ const char *const span_feature_names[SPAN_NFEATURES] = {
 	[SF_SEM_SPAN] = "sem_span",
 	[SF_SEM_BEST] = "sem_best",
 	[SF_SEM_PASSAGE] = "sem_passage",
+	[SF_META] = "meta",
+	[SF_STEPS] = "steps",
 };
 
 /* The span model: log-odds that a candidate is a right answer, w . f (test/tune/answer_fit.py writes these). */
 static const double span_weights[SPAN_NFEATURES] = {
-	[SF_BIAS] = -7.8549,
-	[SF_SCORE] = 1.6893,
-	[SF_TOP] = 0.5335,
-	[SF_GAP] = 3.1306,
-	[SF_QCOV] = 1.2658,
-	[SF_QCOV_PASSAGE] = 0.6116,
-	[SF_QCOV_BEST] = 0.7287,
-	[SF_TYPE_MATCH] = 0.5326,
-	[SF_TYPE_MISS] = -0.1466,
-	[SF_NOVELTY] = 0.2699,
-	[SF_LENGTH] = 2.0406,
-	[SF_SENTENCES] = 0.0511,
-	[SF_QUESTIONS] = -1.3613,
-	[SF_QA] = 0.0000,
-	[SF_LEAD] = 0.1462,
-	[SF_FOCUS] = -0.0258,
-	[SF_RARE] = -0.0517,
-	[SF_SEM_SPAN] = 1.3956,
-	[SF_SEM_BEST] = 1.2318,
-	[SF_SEM_PASSAGE] = 0.8200,
+	[SF_BIAS] = -7.7606,
+	[SF_SCORE] = 1.8642,
+	[SF_TOP] = 0.4768,
+	[SF_GAP] = 3.1025,
+	[SF_QCOV] = 1.3608,
+	[SF_QCOV_PASSAGE] = 0.6457,
+	[SF_QCOV_BEST] = 0.6745,
+	[SF_TYPE_MATCH] = 0.5449,
+	[SF_TYPE_MISS] = -0.2052,
+	[SF_NOVELTY] = 0.1893,
+	[SF_LENGTH] = 2.0384,
+	[SF_SENTENCES] = 0.0546,
+	[SF_QUESTIONS] = -1.2166,
+	[SF_QA] = -0.1746,
+	[SF_LEAD] = 0.1398,
+	[SF_FOCUS] = -0.1261,
+	[SF_RARE] = -0.1187,
+	[SF_SEM_SPAN] = 1.3650,
+	[SF_SEM_BEST] = 1.0970,
+	[SF_SEM_PASSAGE] = 0.7552,
+	[SF_META] = -0.3085,
+	[SF_STEPS] = 0.4542,
 };
 
-/* The confidence model: sigmoid(c0 + c1 z + c2 min(margin, SPAN_NO_RIVAL)) of the best candidate. */
-static const double calib[3] = { -0.5109, 1.0405, 0.1646 };
+/* The confidence model, over the best candidate: sigmoid(c0 + c1 z + c2 min(margin, SPAN_NO_RIVAL) + v . f), v
+ * the weights of its own features (v[SF_BIAS] unused): what makes the best of a question's candidates right is
+ * not only what makes one candidate better than another (test/tune/answer_fit.py writes these too). */
+static const double calib[3] = { -1.9860, 1.0093, 0.2593 };
+static const double calib_features[SPAN_NFEATURES] = {
+	[SF_SCORE] = -0.4545,
+	[SF_TOP] = -0.5350,
+	[SF_GAP] = -0.4272,
+	[SF_QCOV] = -0.3771,
+	[SF_QCOV_PASSAGE] = -0.0947,
+	[SF_QCOV_BEST] = 0.3796,
+	[SF_TYPE_MATCH] = 0.4414,
+	[SF_TYPE_MISS] = 0.5611,
+	[SF_NOVELTY] = 0.0554,
+	[SF_LENGTH] = 0.4539,
+	[SF_SENTENCES] = 0.3546,
+	[SF_QUESTIONS] = -0.4744,
+	[SF_QA] = -0.5335,
+	[SF_LEAD] = 0.6710,
+	[SF_FOCUS] = -0.1288,
+	[SF_RARE] = 0.5815,
+	[SF_SEM_SPAN] = 0.4300,
+	[SF_SEM_BEST] = 0.3026,
+	[SF_SEM_PASSAGE] = 0.2817,
+	[SF_META] = -0.1800,
+	[SF_STEPS] = -0.5133,
+};
 
 enum qtype { QT_NONE, QT_NUMBER, QT_DATE, QT_NAME };
 
@@ -79,7 +108,7 @@ struct sent {
 	double qcos; /* cosine of its sentence vector with the question's */
 	uint64_t mask; /* which question terms it holds */
 	int words, novel;
-	int number, date, name, qmark, heading, step;
+	int number, date, name, qmark, heading, step, meta, command;
 };
 
 struct question {
@@ -88,6 +117,7 @@ struct question {
 	double total_weight;
 	size_t n;
 	enum qtype type;
+	int procedure; /* it asks how to do something */
 	char *lower; /* the question lower-cased, for "is this word the question's" */
 	float vec[USE_DIMS]; /* its sentence vector */
 };
@@ -119,164 +149,6 @@ void span_finder_free(struct span_finder *sf)
 	terms_free(sf->terms);
 	use_model_free(sf->model);
 	free(sf);
-}
-
-/* ---- sentences ---- */
-
-/* A line break ends a sentence when a blank line, a list item or a table row follows. */
-static int line_ends_sentence(const char *s, size_t len, size_t i)
-{
-	size_t j = i + 1;
-	while (j < len && (s[j] == ' ' || s[j] == '\t'))
-		j++;
-	if (j >= len || s[j] == '\n' || s[j] == '\r' || strchr("-*+|#>", s[j]))
-		return 1;
-	size_t d = j;
-	while (d < len && isdigit((unsigned char)s[d]))
-		d++;
-	return d > j && d < len && (s[d] == '.' || s[d] == ')');
-}
-
-/* The line that ends at i (s[i] == '\n') is a heading or a label: it is the sentence's first line, short, with
- * no closing punctuation, and the next line does not go on with a lower-case word (a wrapped line does). */
-static int line_is_heading(const char *s, size_t len, size_t from, size_t i)
-{
-	size_t b = i;
-	while (b > from && s[b - 1] != '\n')
-		b--;
-	for (size_t k = from; k < b; k++)
-		if (!isspace((unsigned char)s[k]))
-			return 0; /* the sentence began on an earlier line */
-	size_t e = i;
-	while (e > b && isspace((unsigned char)s[e - 1]))
-		e--;
-	size_t n = i + 1;
-	while (n < len && isspace((unsigned char)s[n]))
-		n++;
-	return e > b && e - b < 120 && !strchr(".!?:;,)\"'", s[e - 1]) && !(n < len && islower((unsigned char)s[n]));
-}
-
-static const char *const abbreviations[] = {
-	"e.g", "i.e", "vs", "mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "no", "nos", "fig", "figs", "vol",
-	"pp", "approx", "inc", "ltd", "co", "corp", "dept", "cf", "al", "gen", "gov", "sen", "rep", "rev", "capt",
-	"col", "lt", "sgt", "ft", "mt", "ave", "jan", "feb", "aug", "sept", "oct", "nov", "dec", "sec", "art", "ch",
-	"ed", "eds", "est", "viz", "ca", "min", "max", "govt", "univ", "assn", "bros", "op", "pt", "para",
-};
-
-/* The full stop at s[i] ends an abbreviation or an initial, not a sentence. */
-static int ends_abbreviation(const char *s, size_t from, size_t i)
-{
-	size_t b = i;
-	while (b > from && (isalpha((unsigned char)s[b - 1]) || s[b - 1] == '.'))
-		b--;
-	size_t n = i - b;
-	if (n == 0)
-		return 0; /* "year ." or a number */
-	if (n == 1 && isupper((unsigned char)s[b]))
-		return 1; /* an initial: "J. Smith" */
-	char w[16];
-	if (n >= sizeof(w))
-		return 0;
-	for (size_t k = 0; k < n; k++)
-		w[k] = (char)tolower((unsigned char)s[b + k]);
-	w[n] = '\0';
-	/* letters with dots between them: "U.S", "a.m", "Ph.D" */
-	if (strchr(w, '.')) {
-		int parts_short = 1;
-		for (const char *p = w; *p;) {
-			size_t l = strcspn(p, ".");
-			if (l > 2)
-				parts_short = 0;
-			p += l + (p[l] == '.');
-		}
-		if (parts_short)
-			return 1;
-	}
-	for (size_t k = 0; k < sizeof(abbreviations) / sizeof(abbreviations[0]); k++)
-		if (!strcmp(w, abbreviations[k]))
-			return 1;
-	return 0;
-}
-
-/* The index just past the sentence that starts at i. */
-static size_t sentence_end(const char *s, size_t len, size_t i)
-{
-	size_t from = i;
-	for (; i < len; i++) {
-		if (s[i] == '\n') {
-			if (line_ends_sentence(s, len, i) || line_is_heading(s, len, from, i))
-				return i + 1;
-			continue;
-		}
-		if (s[i] != '.' && s[i] != '!' && s[i] != '?')
-			continue;
-		size_t d = i;
-		while (d > from && isdigit((unsigned char)s[d - 1]))
-			d--;
-		if (s[i] == '.' && d < i && (d == from || s[d - 1] == '\n' || (d - from < 4 && isspace((unsigned char)s[d - 1]))))
-			continue; /* a numbered step: "1." */
-		size_t j = i + 1;
-		while (j < len && strchr("\"')]", s[j]))
-			j++;
-		if (j >= len)
-			return len;
-		if (!isspace((unsigned char)s[j]))
-			continue; /* "2.4.1", "3.5", "e.g.," */
-		size_t k = j;
-		while (k < len && isspace((unsigned char)s[k]))
-			k++;
-		if (k < len && islower((unsigned char)s[k]))
-			continue; /* "e.g. this" */
-		if (s[i] == '.' && ends_abbreviation(s, from, i))
-			continue;
-		return j;
-	}
-	return len;
-}
-
-size_t span_sentences(const char *text, size_t len, size_t (**out)[2])
-{
-	size_t n = 0, cap = 16, i = 0;
-	*out = xmalloc(cap * sizeof(**out));
-	while (i < len) {
-		size_t end = sentence_end(text, len, i), a = i, b = end;
-		while (a < b && isspace((unsigned char)text[a]))
-			a++;
-		while (b > a && isspace((unsigned char)text[b - 1]))
-			b--;
-		if (b > a) {
-			if (n == cap)
-				*out = xrealloc(*out, (cap *= 2) * sizeof(**out));
-			(*out)[n][0] = a;
-			(*out)[n][1] = b;
-			n++;
-		}
-		i = end;
-	}
-	return n;
-}
-
-void span_text(struct buf *out, const char *text, size_t start, size_t end)
-{
-	size_t i = start;
-	while (i < end) {
-		if (!isspace((unsigned char)text[i])) {
-			buf_add(out, text + i, 1);
-			i++;
-			continue;
-		}
-		size_t j = i, newlines = 0, first_nl = end;
-		for (; j < end && isspace((unsigned char)text[j]); j++)
-			if (text[j] == '\n' && newlines++ == 0)
-				first_nl = j;
-		if (newlines >= 2)
-			buf_adds(out, "\n\n");
-		else if (newlines == 1 && line_ends_sentence(text, end, first_nl))
-			buf_adds(out, "\n");
-		else
-			buf_adds(out, " ");
-		i = j;
-	}
 }
 
 /* ---- the question ---- */
@@ -492,6 +364,45 @@ static int is_step(const char *s, size_t start, size_t end)
 	return i > start && i < end && (s[i] == '.' || s[i] == ')');
 }
 
+/* A sentence that speaks of the text itself rather than of its subject: "This page outlines how to…", "This
+ * section describes…", "See above for…". */
+static int is_meta(const char *s, size_t start, size_t end)
+{
+	static const char *const nouns[] = { "page", "pages", "guide", "document", "section", "chapter", "table",
+					     "article", "appendix", "handbook", "memo", "memorandum", "tutorial",
+					     "faq", "manual", "website", "site", "paragraph", "figure" };
+	static const char *const refs[] = { "see above", "see below", "above for", "below for", "described above",
+					    "described below", "discussed above", "discussed below" };
+	size_t n = end - start < 400 ? end - start : 400;
+	char lower[401];
+	for (size_t i = 0; i < n; i++)
+		lower[i] = (char)tolower((unsigned char)s[start + i]);
+	lower[n] = '\0';
+	for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]); i++)
+		if (has_phrase(lower, refs[i]))
+			return 1;
+	for (const char *p = strstr(lower, "this "); p; p = strstr(p + 1, "this ")) {
+		if (p > lower && isalnum((unsigned char)p[-1]))
+			continue;
+		const char *w = p + 5;
+		size_t wl = 0;
+		while (isalpha((unsigned char)w[wl]))
+			wl++;
+		if (word_is(w, wl, nouns, sizeof(nouns) / sizeof(nouns[0])))
+			return 1;
+	}
+	return 0;
+}
+
+/* A command line: "$ make", "# apachectl start", "C:\> …". */
+static int is_command(const char *s, size_t start, size_t end)
+{
+	for (size_t i = start; i + 1 < end; i++)
+		if ((i == start || s[i - 1] == '\n') && (s[i] == '$' || s[i] == '#' || s[i] == '>') && s[i + 1] == ' ')
+			return 1;
+	return 0;
+}
+
 static double sigmoid(double x)
 {
 	return 1.0 / (1.0 + exp(-x));
@@ -685,6 +596,8 @@ static void passage_read(struct span_finder *sf, const struct question *q, const
 			      (st->end >= len || text[st->end] == '\n');
 		scan_evidence(text, st->start, st->end, q, st);
 		st->step = is_step(text, st->start, st->end);
+		st->meta = is_meta(text, st->start, st->end);
+		st->command = is_command(text, st->start, st->end);
 		pa->text_mask |= st->mask;
 	}
 	passage_vectors(sf, q, r, pos, pa);
@@ -727,7 +640,8 @@ static void passage_candidates(const struct question *q, const struct search_res
 		if (ss[i].heading && i + 1 < last)
 			continue;
 		uint64_t mask = faq_mask;
-		int words = 0, novel = 0, best_cov = 0, number = 0, date = 0, name = 0, qmark = 0;
+		int words = 0, novel = 0, best_cov = 0, number = 0, date = 0, name = 0, qmark = 0, steps = 0;
+		int command = 0;
 		float sum[USE_DIMS] = { 0 };
 		double best_cos = -1;
 		for (size_t k = 1; i + k <= last; k++) {
@@ -744,6 +658,8 @@ static void passage_candidates(const struct question *q, const struct search_res
 			date |= st->date;
 			name |= st->name;
 			qmark |= st->qmark;
+			steps += st->step;
+			command |= st->command;
 			if (popcount64(st->mask) > best_cov)
 				best_cov = popcount64(st->mask);
 			const float *sv = pa->vecs + (i + k - 1) * USE_DIMS;
@@ -774,6 +690,8 @@ static void passage_candidates(const struct question *q, const struct search_res
 			c.f[SF_SEM_SPAN] = sum_norm > 0 ? dot(q->vec, sum) / sum_norm : 0;
 			c.f[SF_SEM_BEST] = best_cos;
 			c.f[SF_SEM_PASSAGE] = pa->qcos;
+			c.f[SF_META] = ss[i].meta;
+			c.f[SF_STEPS] = q->procedure && (steps >= 2 || command);
 			c.z = model_z(c.f);
 			if (words == 0)
 				continue; /* punctuation or a bare number */
@@ -795,6 +713,10 @@ void span_find(struct span_finder *sf, const char *question, const struct search
 	for (char *p = q.lower; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
 	q.type = question_type(q.lower);
+	q.procedure = has_phrase(q.lower, "how do") || has_phrase(q.lower, "how can") || has_phrase(q.lower, "how to") ||
+		      has_phrase(q.lower, "how should") || has_phrase(q.lower, "how does one") ||
+		      has_phrase(q.lower, "what steps") || has_phrase(q.lower, "the steps") ||
+		      has_phrase(q.lower, "instructions");
 	use_embed(sf->model, question, strlen(question), q.vec);
 	terms_each(sf->terms, question, add_question_term, &q);
 	size_t np = n < SPAN_MAX_PASSAGES ? n : SPAN_MAX_PASSAGES;
@@ -821,7 +743,10 @@ void span_find(struct span_finder *sf, const char *question, const struct search
 		out->margin = isfinite(rival) ? out->best.z - rival : SPAN_NO_RIVAL;
 		if (out->margin > SPAN_NO_RIVAL)
 			out->margin = SPAN_NO_RIVAL;
-		out->confidence = sigmoid(calib[0] + calib[1] * out->best.z + calib[2] * out->margin);
+		double c = calib[0] + calib[1] * out->best.z + calib[2] * out->margin;
+		for (int i = 1; i < SPAN_NFEATURES; i++)
+			c += calib_features[i] * out->best.f[i];
+		out->confidence = sigmoid(c);
 	}
 	for (size_t p = 0; p < np; p++) {
 		free(pa[p].ss);

@@ -48,6 +48,10 @@ enum span_feature {
 			    span's (the mean of its sentences') */
 	SF_SEM_BEST,     /* ... the best cosine of one of the span's sentences */
 	SF_SEM_PASSAGE,  /* ... the cosine with the whole passage's (the mean of all its sentences') */
+	SF_META,         /* 1 when the span's first sentence speaks of the text itself ("This page outlines…",
+			    "See above…"): a description of a document, not what it says */
+	SF_STEPS,        /* the question asks how to do something and the span holds steps (two list items or
+			    numbered steps, or a command line) */
 	SPAN_NFEATURES
 };
 

@@ -4,7 +4,8 @@
 #      of every candidate (answer-tune), labelled right when it holds at least half of a gold answer's words
 #      (the scoring of ../shared/eval/README.md); each question's candidates weigh 1 in all;
 #   2. the confidence model: over the chosen span of every question (answerable or not), the probability that
-#      the answer given is right, logistic in the span's log-odds and its margin over another passage's best.
+#      the answer given is right, logistic in the span's log-odds, its margin over another passage's best and
+#      the span's own features (FIT_CALIB_L2, default 1.0, regularises it).
 # Also prints what these would score (right / wrong / fell back / honest, confidence gap) at several thresholds,
 # fitted on all questions and in 2-fold cross-validation (fitted on one half of the questions, scored on the
 # other), so that a gain that only fits the dev set shows.
@@ -52,11 +53,12 @@ def candidates(results, binary):
     return names, cands
 
 
-def fit_logistic(X, y, w, l2=L2, iters=50):
-    """Weighted L2-regularised logistic regression by Newton's method (the bias, column 0, not regularised)."""
+def fit_logistic(X, y, w, l2=L2, iters=50, free=1):
+    """Weighted L2-regularised logistic regression by Newton's method (the first `free` columns, the bias and
+    what the model is built on, not regularised)."""
     beta = np.zeros(X.shape[1])
     reg = np.full(X.shape[1], l2)
-    reg[0] = 1e-6
+    reg[:free] = 1e-6
     for _ in range(iters):
         p = 1 / (1 + np.exp(-(X @ beta)))
         g = X.T @ (w * (p - y)) + reg * beta
@@ -80,8 +82,12 @@ def choose(cands_by_q, beta):
     return out
 
 
-def calib_features(z, margin):
-    return np.array([1.0, z, margin])
+CALIB_L2 = float(os.environ.get("FIT_CALIB_L2", "1.0"))
+
+
+def calib_features(c, z, margin):
+    """The confidence model's inputs: the best candidate's log-odds, its margin, and its own features."""
+    return np.concatenate([[1.0, z, margin], c["f"][1:]])
 
 
 def fit(train_q, cands_by_q, labels):
@@ -94,9 +100,9 @@ def fit(train_q, cands_by_q, labels):
             w.append(1.0 / len(cs))
     beta = fit_logistic(np.array(X), np.array(y, dtype=float), np.array(w))
     chosen = choose({q: cands_by_q[q] for q in train_q if q in cands_by_q}, beta)
-    Xc = np.array([calib_features(z, m) for _, z, m in chosen.values()])
+    Xc = np.array([calib_features(c, z, m) for c, z, m in chosen.values()])
     yc = np.array([labels[q](c["text"]) for q, (c, _, _) in chosen.items()], dtype=float)
-    gamma = fit_logistic(Xc, yc, np.ones(len(yc)), l2=0.1)
+    gamma = fit_logistic(Xc, yc, np.ones(len(yc)), l2=CALIB_L2, free=3)
     return beta, gamma
 
 
@@ -111,7 +117,7 @@ def score(test_q, cands_by_q, beta, gamma, answerable, labels, threshold):
             conf, ok = 0.0, False
         else:
             c, z, m = chosen[q]
-            conf = float(1 / (1 + np.exp(-np.dot(gamma, calib_features(z, m)))))
+            conf = float(1 / (1 + np.exp(-np.dot(gamma, calib_features(c, z, m)))))
             ok = labels[q](c["text"])
         answered = conf >= threshold
         if answerable[q]:
@@ -184,7 +190,12 @@ def main():
     print("\n/* span model */")
     for n, v in zip(names, beta):
         print(f"\t[SF_{n.upper()}] = {v:.4f},")
-    print(f"/* confidence model */\nstatic const double calib[3] = {{ {gamma[0]:.4f}, {gamma[1]:.4f}, {gamma[2]:.4f} }};")
+    print("/* confidence model */")
+    print(f"static const double calib[3] = {{ {gamma[0]:.4f}, {gamma[1]:.4f}, {gamma[2]:.4f} }};")
+    print("static const double calib_features[SPAN_NFEATURES] = {")
+    for n, v in zip(names[1:], gamma[3:]):
+        print(f"\t[SF_{n.upper()}] = {v:.4f},")
+    print("};")
     return 0
 
 

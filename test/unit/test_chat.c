@@ -276,6 +276,52 @@ static void chat_builtin_stored_sentence_vectors_agree(void)
 	span_finder_free(sf);
 }
 
+struct span_seen {
+	const char *text;
+	int meta_first, meta_other, steps_how, steps_none;
+	int procedure;
+};
+
+static void see_candidate(void *arg, const struct span_pick *c)
+{
+	struct span_seen *s = arg;
+	int from_meta = !strncmp(s->text + c->start, "This page outlines", 18);
+	if (c->f[SF_META] != 0)
+		from_meta ? s->meta_first++ : s->meta_other++;
+	else if (from_meta)
+		s->meta_other += 100; /* a meta sentence not seen as one */
+	const char *click = strstr(s->text + c->start, "- Click"), *fill = strstr(s->text + c->start, "- Fill");
+	int lists = click && fill && (size_t)(fill - s->text) < c->end; /* two items of the list */
+	if (c->f[SF_STEPS] != 0)
+		s->steps_how += lists && s->procedure ? 1 : 1000;
+	else if (lists && s->procedure)
+		s->steps_none++;
+}
+
+/* The structure features: a sentence about the document itself ("This page outlines…") is marked as such, and
+ * steps count for a question that asks how to do something, not for one that asks what something is. */
+static void chat_builtin_span_structure_features(void)
+{
+	struct span_finder *sf;
+	struct fs_error e;
+	const char *text = "This page outlines how to sign up for and how to cancel the transit subsidy.\n\n"
+			   "To cancel your subsidy:\n\n- Go to the transit site and log in to your account.\n"
+			   "- Click Withdraw from the program.\n- Fill out and submit the form.";
+	CHECK_INT(span_finder_new(&sf, test_config()->answerer_sentence_model, &e), 0);
+	struct search_result src = source(text, NULL);
+	struct span_result r;
+	struct span_seen how = { .text = text, .procedure = 1 }, what = { .text = text, .procedure = 0 };
+	span_find(sf, "How do I cancel my transit subsidy?", &src, 1, see_candidate, &how, &r);
+	CHECK(how.meta_first > 0);
+	CHECK_INT(how.meta_other, 0);
+	CHECK(how.steps_how > 0 && how.steps_how < 1000);
+	CHECK_INT(how.steps_none, 0);
+	span_find(sf, "What is the transit subsidy?", &src, 1, see_candidate, &what, &r);
+	CHECK_INT(what.steps_how, 0);
+	json_decref(src.metadata);
+	span_finder_free(sf);
+}
+
 /* A missing sentence model is the server's fault, said with its path: never a client error, never a silent
  * answer without the meaning features. */
 static void chat_builtin_without_its_model_is_a_server_error(void)
@@ -351,6 +397,7 @@ const struct test_case chat_cases[] = {
 	{ "chat_sentences_are_split_around_abbreviations", chat_sentences_are_split_around_abbreviations },
 	{ "chat_builtin_streams_the_same_text", chat_builtin_streams_the_same_text },
 	{ "chat_builtin_stored_sentence_vectors_agree", chat_builtin_stored_sentence_vectors_agree },
+	{ "chat_builtin_span_structure_features", chat_builtin_span_structure_features },
 	{ "chat_builtin_without_its_model_is_a_server_error", chat_builtin_without_its_model_is_a_server_error },
 	{ "chat_followup_detection", chat_followup_detection },
 	{ NULL, NULL },
