@@ -39,60 +39,63 @@ const char *const span_feature_names[SPAN_NFEATURES] = {
 	[SF_SEM_PASSAGE] = "sem_passage",
 	[SF_META] = "meta",
 	[SF_STEPS] = "steps",
+	[SF_HEADING] = "heading",
 };
 
 /* The span model: log-odds that a candidate is a right answer, w . f (test/tune/answer_fit.py writes these). */
 static const double span_weights[SPAN_NFEATURES] = {
-	[SF_BIAS] = -7.7606,
-	[SF_SCORE] = 1.8642,
-	[SF_TOP] = 0.4768,
-	[SF_GAP] = 3.1025,
-	[SF_QCOV] = 1.3608,
-	[SF_QCOV_PASSAGE] = 0.6457,
-	[SF_QCOV_BEST] = 0.6745,
-	[SF_TYPE_MATCH] = 0.5449,
-	[SF_TYPE_MISS] = -0.2052,
-	[SF_NOVELTY] = 0.1893,
-	[SF_LENGTH] = 2.0384,
-	[SF_SENTENCES] = 0.0546,
-	[SF_QUESTIONS] = -1.2166,
-	[SF_QA] = -0.1746,
-	[SF_LEAD] = 0.1398,
-	[SF_FOCUS] = -0.1261,
-	[SF_RARE] = -0.1187,
-	[SF_SEM_SPAN] = 1.3650,
-	[SF_SEM_BEST] = 1.0970,
-	[SF_SEM_PASSAGE] = 0.7552,
-	[SF_META] = -0.3085,
-	[SF_STEPS] = 0.4542,
+	[SF_BIAS] = -7.6302,
+	[SF_SCORE] = 1.8312,
+	[SF_TOP] = 0.4565,
+	[SF_GAP] = 3.0396,
+	[SF_QCOV] = 1.3473,
+	[SF_QCOV_PASSAGE] = 0.6266,
+	[SF_QCOV_BEST] = 0.6906,
+	[SF_TYPE_MATCH] = 0.5325,
+	[SF_TYPE_MISS] = -0.2058,
+	[SF_NOVELTY] = 0.1450,
+	[SF_LENGTH] = 2.0149,
+	[SF_SENTENCES] = 0.0724,
+	[SF_QUESTIONS] = -1.1278,
+	[SF_QA] = -0.1902,
+	[SF_LEAD] = 0.1372,
+	[SF_FOCUS] = -0.0687,
+	[SF_RARE] = -0.1293,
+	[SF_SEM_SPAN] = 1.3494,
+	[SF_SEM_BEST] = 1.1115,
+	[SF_SEM_PASSAGE] = 0.7437,
+	[SF_META] = -0.2786,
+	[SF_STEPS] = 0.4537,
+	[SF_HEADING] = 0.4922,
 };
 
 /* The confidence model, over the best candidate: sigmoid(c0 + c1 z + c2 min(margin, SPAN_NO_RIVAL) + v . f), v
  * the weights of its own features (v[SF_BIAS] unused): what makes the best of a question's candidates right is
  * not only what makes one candidate better than another (test/tune/answer_fit.py writes these too). */
-static const double calib[3] = { -1.9860, 1.0093, 0.2593 };
+static const double calib[3] = { -1.7818, 1.0006, 0.2793 };
 static const double calib_features[SPAN_NFEATURES] = {
-	[SF_SCORE] = -0.4545,
-	[SF_TOP] = -0.5350,
-	[SF_GAP] = -0.4272,
-	[SF_QCOV] = -0.3771,
-	[SF_QCOV_PASSAGE] = -0.0947,
-	[SF_QCOV_BEST] = 0.3796,
-	[SF_TYPE_MATCH] = 0.4414,
-	[SF_TYPE_MISS] = 0.5611,
-	[SF_NOVELTY] = 0.0554,
-	[SF_LENGTH] = 0.4539,
-	[SF_SENTENCES] = 0.3546,
-	[SF_QUESTIONS] = -0.4744,
-	[SF_QA] = -0.5335,
-	[SF_LEAD] = 0.6710,
-	[SF_FOCUS] = -0.1288,
-	[SF_RARE] = 0.5815,
-	[SF_SEM_SPAN] = 0.4300,
-	[SF_SEM_BEST] = 0.3026,
-	[SF_SEM_PASSAGE] = 0.2817,
-	[SF_META] = -0.1800,
-	[SF_STEPS] = -0.5133,
+	[SF_SCORE] = -0.4663,
+	[SF_TOP] = -0.5120,
+	[SF_GAP] = -0.4473,
+	[SF_QCOV] = -0.3923,
+	[SF_QCOV_PASSAGE] = -0.1642,
+	[SF_QCOV_BEST] = 0.4437,
+	[SF_TYPE_MATCH] = 0.4693,
+	[SF_TYPE_MISS] = 0.5913,
+	[SF_NOVELTY] = -0.0421,
+	[SF_LENGTH] = 0.4534,
+	[SF_SENTENCES] = 0.2787,
+	[SF_QUESTIONS] = -0.5185,
+	[SF_QA] = -0.5294,
+	[SF_LEAD] = 0.6410,
+	[SF_FOCUS] = -0.1160,
+	[SF_RARE] = 0.4357,
+	[SF_SEM_SPAN] = 0.4181,
+	[SF_SEM_BEST] = 0.2505,
+	[SF_SEM_PASSAGE] = 0.2944,
+	[SF_META] = -0.1247,
+	[SF_STEPS] = -0.4865,
+	[SF_HEADING] = 0.2356,
 };
 
 enum qtype { QT_NONE, QT_NUMBER, QT_DATE, QT_NAME };
@@ -445,13 +448,41 @@ struct passage {
 	uint64_t heading_mask; /* ... of its section heading (metadata.section) */
 	float *vecs;          /* ns sentence vectors, USE_DIMS floats each */
 	double qcos;          /* cosine of the question's vector with the passage's (its sentences' mean) */
+	double hcos;          /* ... with its heading's (heading_of), 0 without one */
 };
 
 /* ---- sentence vectors ---- */
 
+/* What a passage's heading asks or names: a Q/A passage's question, else the last level of its section heading
+ * ("Leave > Paid parental leave" -> "Paid parental leave"); NULL without one. */
+static const char *heading_of(const json_t *metadata, size_t *len)
+{
+	const char *h = json_string_value(json_object_get(metadata, "question"));
+	if (!h || !*h) {
+		h = json_string_value(json_object_get(metadata, "section"));
+		for (const char *p = h ? strstr(h, " > ") : NULL; p; p = strstr(h, " > "))
+			h = p + 3;
+	}
+	if (!h || !*h)
+		return NULL;
+	*len = strlen(h);
+	return h;
+}
+
+/* FNV-1a of a heading, to know that a kept heading vector is of the heading the passage has now. */
+static uint32_t heading_hash(const char *h, size_t len)
+{
+	uint32_t x = 2166136261u;
+	for (size_t i = 0; i < len; i++)
+		x = (x ^ (unsigned char)h[i]) * 16777619u;
+	return x;
+}
+
 /* As kept with a chunk (chunks.sentences): SV_MAGIC, uint16 count, then per sentence uint32 start, uint32 end
- * (its bytes in the chunk's text), float32 scale and USE_DIMS int8 (component = scale · value); little-endian.
- * The magic carries SPAN_VECTORS_VERSION: vectors of another version are computed again, not read. */
+ * (its bytes in the chunk's text), float32 scale and USE_DIMS int8 (component = scale · value); little-endian;
+ * then, for a passage with a heading (heading_of), one more entry of the same shape for the heading, its start
+ * the heading's hash and its end SV_HEADING. The magic carries SPAN_VECTORS_VERSION: vectors of another version
+ * are computed again, not read. */
 #define SV_STR2(v) #v
 #define SV_STR(v) SV_STR2(v)
 #define SV_MAGIC "SV" SV_STR(SPAN_VECTORS_VERSION) "\n" /* its first 4 bytes are compared */
@@ -459,6 +490,7 @@ _Static_assert(SPAN_VECTORS_VERSION > 0 && SPAN_VECTORS_VERSION < 100, "SV_MAGIC
 #define SV_HEAD 6
 #define SV_ENTRY (12 + USE_DIMS)
 #define SV_MAX 2000 /* sentences kept per chunk */
+#define SV_HEADING 0xFFFFFFFFu
 
 static double dot(const float *a, const float *b)
 {
@@ -502,9 +534,41 @@ static size_t passage_sentences(const char *text, const json_t *metadata, size_t
 	return n;
 }
 
+static void put_entry(struct buf *out, uint32_t start, uint32_t end, const float *v)
+{
+	float mx = 0;
+	for (size_t j = 0; j < USE_DIMS; j++)
+		mx = fabsf(v[j]) > mx ? fabsf(v[j]) : mx;
+	float scale = mx > 0 ? mx / 127.0f : 1.0f;
+	uint32_t se[2] = { start, end };
+	int8_t qv[USE_DIMS];
+	for (size_t j = 0; j < USE_DIMS; j++)
+		qv[j] = (int8_t)lrintf(v[j] / scale);
+	buf_add(out, se, sizeof(se));
+	buf_add(out, &scale, sizeof(scale));
+	buf_add(out, qv, sizeof(qv));
+}
+
+/* The unit vector of a kept entry into v. */
+static void get_entry(const unsigned char *e, float *v)
+{
+	float scale;
+	memcpy(&scale, e + 8, sizeof(scale));
+	if (!isfinite(scale))
+		scale = 0; /* a damaged row: a zero vector, which agrees with nothing */
+	double norm = 0;
+	for (size_t j = 0; j < USE_DIMS; j++) {
+		v[j] = scale * (float)(int8_t)e[12 + j];
+		norm += (double)v[j] * v[j];
+	}
+	float inv = norm > 0 ? (float)(1.0 / sqrt(norm)) : 0;
+	for (size_t j = 0; j < USE_DIMS; j++)
+		v[j] *= inv;
+}
+
 void span_passage_vectors(struct span_finder *sf, const char *text, const json_t *metadata, struct buf *out)
 {
-	size_t(*pos)[2], qa;
+	size_t(*pos)[2], qa, hlen = 0;
 	size_t n = passage_sentences(text, metadata, &qa, &pos);
 	if (n > SV_MAX)
 		n = SV_MAX;
@@ -513,19 +577,13 @@ void span_passage_vectors(struct span_finder *sf, const char *text, const json_t
 	buf_add(out, &count, 2);
 	float *vecs = xcalloc(n ? n : 1, USE_DIMS * sizeof(float));
 	sentence_vectors(sf, text, pos, n, vecs);
-	for (size_t i = 0; i < n; i++) {
-		const float *v = vecs + i * USE_DIMS;
-		float mx = 0;
-		for (size_t j = 0; j < USE_DIMS; j++)
-			mx = fabsf(v[j]) > mx ? fabsf(v[j]) : mx;
-		float scale = mx > 0 ? mx / 127.0f : 1.0f;
-		uint32_t se[2] = { (uint32_t)pos[i][0], (uint32_t)pos[i][1] };
-		int8_t qv[USE_DIMS];
-		for (size_t j = 0; j < USE_DIMS; j++)
-			qv[j] = (int8_t)lrintf(v[j] / scale);
-		buf_add(out, se, sizeof(se));
-		buf_add(out, &scale, sizeof(scale));
-		buf_add(out, qv, sizeof(qv));
+	for (size_t i = 0; i < n; i++)
+		put_entry(out, (uint32_t)pos[i][0], (uint32_t)pos[i][1], vecs + i * USE_DIMS);
+	const char *h = heading_of(metadata, &hlen);
+	if (h) {
+		float hv[USE_DIMS];
+		use_embed(sf->model, h, hlen, hv);
+		put_entry(out, heading_hash(h, hlen), SV_HEADING, hv);
 	}
 	free(vecs);
 	free(pos);
@@ -543,7 +601,8 @@ static void passage_vectors(struct span_finder *sf, const struct question *q, co
 	int kept = b && r->sentences_len >= SV_HEAD && !memcmp(b, SV_MAGIC, 4);
 	if (kept) {
 		memcpy(&count, b + 4, 2);
-		kept = count == ns && r->sentences_len == SV_HEAD + (size_t)count * SV_ENTRY;
+		size_t body = SV_HEAD + (size_t)count * SV_ENTRY;
+		kept = count == ns && (r->sentences_len == body || r->sentences_len == body + SV_ENTRY);
 	}
 	for (size_t i = 0; kept && i < ns; i++) {
 		uint32_t se[2];
@@ -555,21 +614,8 @@ static void passage_vectors(struct span_finder *sf, const struct question *q, co
 	float mean[USE_DIMS] = { 0 };
 	for (size_t i = 0; i < ns; i++) {
 		float *v = pa->vecs + i * USE_DIMS;
-		if (kept) {
-			const unsigned char *e = b + SV_HEAD + i * SV_ENTRY;
-			float scale;
-			memcpy(&scale, e + 8, sizeof(scale));
-			if (!isfinite(scale))
-				scale = 0; /* a damaged row: a zero vector, which agrees with nothing */
-			double norm = 0;
-			for (size_t j = 0; j < USE_DIMS; j++) {
-				v[j] = scale * (float)(int8_t)e[12 + j];
-				norm += (double)v[j] * v[j];
-			}
-			float inv = norm > 0 ? (float)(1.0 / sqrt(norm)) : 0;
-			for (size_t j = 0; j < USE_DIMS; j++)
-				v[j] *= inv;
-		}
+		if (kept)
+			get_entry(b + SV_HEAD + i * SV_ENTRY, v);
 		pa->ss[i].qcos = dot(q->vec, v);
 		for (size_t j = 0; j < USE_DIMS; j++)
 			mean[j] += v[j];
@@ -608,9 +654,55 @@ static void passage_read(struct span_finder *sf, const struct question *q, const
 	pa->heading_mask = section ? text_mask(sf->terms, q, section, strlen(section), NULL, NULL) : 0;
 }
 
-/* Every candidate of passage p (read into pa). */
+/* The heading vector kept with a passage's sentence vectors (span_passage_vectors) into v, when it is there and of
+ * this heading; else 0. */
+static int kept_heading(const struct search_result *r, const char *h, size_t hlen, float *v)
+{
+	const unsigned char *b = r->sentences;
+	uint16_t count;
+	if (!b || r->sentences_len < SV_HEAD + SV_ENTRY || memcmp(b, SV_MAGIC, 4))
+		return 0;
+	memcpy(&count, b + 4, 2);
+	if (r->sentences_len != SV_HEAD + ((size_t)count + 1) * SV_ENTRY)
+		return 0;
+	const unsigned char *e = b + SV_HEAD + (size_t)count * SV_ENTRY;
+	uint32_t se[2];
+	memcpy(se, e, sizeof(se));
+	if (se[1] != SV_HEADING || se[0] != heading_hash(h, hlen))
+		return 0;
+	get_entry(e, v);
+	return 1;
+}
+
+/* The cosine of the question's vector with each passage's heading (pa[p].hcos): the vector kept with the chunk,
+ * else computed now (those of all the passages at once). */
+static void passage_headings(struct span_finder *sf, const struct question *q, const struct search_result *src,
+			     size_t np, struct passage *pa)
+{
+	const char *texts[SPAN_MAX_PASSAGES];
+	size_t lens[SPAN_MAX_PASSAGES], of[SPAN_MAX_PASSAGES], n = 0;
+	float v[USE_DIMS];
+	for (size_t p = 0; p < np; p++) {
+		pa[p].hcos = 0;
+		if ((texts[n] = heading_of(src[p].metadata, &lens[n])) == NULL)
+			continue;
+		if (kept_heading(&src[p], texts[n], lens[n], v))
+			pa[p].hcos = dot(q->vec, v);
+		else
+			of[n++] = p;
+	}
+	if (!n)
+		return;
+	float *vs = xmalloc(n * USE_DIMS * sizeof(float));
+	use_embed_many(sf->model, texts, lens, n, vs);
+	for (size_t i = 0; i < n; i++)
+		pa[of[i]].hcos = dot(q->vec, vs + i * USE_DIMS);
+	free(vs);
+}
+
+/* Every candidate of passage p (read into pa); best_hcos is the best heading agreement of the passages. */
 static void passage_candidates(const struct question *q, const struct search_result *src, size_t n, size_t p,
-			       const struct passage *pa, struct finding *fd)
+			       const struct passage *pa, double best_hcos, struct finding *fd)
 {
 	const struct search_result *r = &src[p];
 	const char *text = r->text;
@@ -692,6 +784,7 @@ static void passage_candidates(const struct question *q, const struct search_res
 			c.f[SF_SEM_PASSAGE] = pa->qcos;
 			c.f[SF_META] = ss[i].meta;
 			c.f[SF_STEPS] = q->procedure && (steps >= 2 || command);
+			c.f[SF_HEADING] = pa->hcos - best_hcos;
 			c.z = model_z(c.f);
 			if (words == 0)
 				continue; /* punctuation or a bare number */
@@ -733,8 +826,13 @@ void span_find(struct span_finder *sf, const char *question, const struct search
 	}
 	for (size_t p = 0; p < SPAN_MAX_PASSAGES; p++)
 		fd.rival[p] = -INFINITY;
+	passage_headings(sf, &q, src, np, pa);
+	double best_hcos = 0;
 	for (size_t p = 0; p < np; p++)
-		passage_candidates(&q, src, n, p, &pa[p], &fd);
+		if (pa[p].hcos > best_hcos)
+			best_hcos = pa[p].hcos;
+	for (size_t p = 0; p < np; p++)
+		passage_candidates(&q, src, n, p, &pa[p], best_hcos, &fd);
 	if (out->found) {
 		double rival = -INFINITY;
 		for (size_t p = 0; p < n && p < SPAN_MAX_PASSAGES; p++)

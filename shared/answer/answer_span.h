@@ -52,6 +52,9 @@ enum span_feature {
 			    "See above…"): a description of a document, not what it says */
 	SF_STEPS,        /* the question asks how to do something and the span holds steps (two list items or
 			    numbered steps, or a command line) */
+	SF_HEADING,      /* agreement in meaning of the question with the passage's heading (an FAQ's question, else
+			    the last level of its section heading; 0 without one) less the best of the passages':
+			    0 for the passage whose heading asks what the question asks */
 	SPAN_NFEATURES
 };
 
@@ -82,12 +85,12 @@ void span_finder_free(struct span_finder *sf);
 
 /* The version of the stored sentence vectors (chunks.sentences_version holds the version a chunk's vectors are of):
  * raise it whenever the sentence model (USE_MAGIC), span_sentences or span_text change, and the worker computes
- * every chunk's vectors again. */
-#define SPAN_VECTORS_VERSION 1
+ * every chunk's vectors again. Version 2 keeps the heading's vector too. */
+#define SPAN_VECTORS_VERSION 2
 
 /* Appends to out the sentence vectors of a passage (text and metadata as its chunk keeps them), for the chunk's
- * `sentences` column: the sentences exactly as the finder reads them, so that a chat reads the vectors instead of
- * computing them. A passage stored without them (or with others) still works, at the price of computing them at
+ * `sentences` column: the sentences exactly as the finder reads them, and its heading's (SF_HEADING), so that a
+ * chat reads the vectors instead of computing them. A passage stored without them (or with others) still works, at the price of computing them at
  * question time. */
 void span_passage_vectors(struct span_finder *sf, const char *text, const json_t *metadata, struct buf *out);
 

@@ -322,6 +322,64 @@ static void chat_builtin_span_structure_features(void)
 	span_finder_free(sf);
 }
 
+struct heading_seen {
+	double f[3];
+	int seen[3];
+};
+
+static void see_heading(void *arg, const struct span_pick *c)
+{
+	struct heading_seen *h = arg;
+	if (h->seen[c->source]++ && h->f[c->source] != c->f[SF_HEADING])
+		h->f[c->source] = 99; /* every candidate of a passage has its passage's value */
+	else
+		h->f[c->source] = c->f[SF_HEADING];
+}
+
+/* Heading agreement: 0 for the passage whose heading (the last level of its section, or an FAQ's question) asks
+ * what the question asks, below 0 for the others, as low as the best for a passage without a heading. */
+static void chat_builtin_heading_agreement(void)
+{
+	struct span_finder *sf;
+	struct fs_error e;
+	CHECK_INT(span_finder_new(&sf, test_config()->answerer_sentence_model, &e), 0);
+	struct search_result src[3] = {
+		source("You can book flights through the travel agent at least two weeks ahead.", NULL),
+		source("You are entitled to 12 weeks of paid time off for the birth or adoption of a child.", NULL),
+		source("Weeks are counted from the first day of the leave.", NULL),
+	};
+	json_object_set_new(src[0].metadata, "section", json_string("Handbook > Travel > Booking flights"));
+	json_object_set_new(src[1].metadata, "section", json_string("Handbook > Leave > Paid parental leave"));
+	struct heading_seen h = { { 0 }, { 0 } };
+	struct span_result r;
+	span_find(sf, "How many weeks of paid parental leave do I get?", src, 3, see_heading, &h, &r);
+	CHECK(h.seen[0] && h.seen[1] && h.seen[2]);
+	CHECK(h.f[1] == 0);
+	CHECK(h.f[0] < -0.1 && h.f[0] > -2);
+	CHECK(h.f[2] < h.f[0]); /* no heading: the best's agreement below */
+	/* the heading's vector kept with the chunk's sentence vectors gives the same; kept for another heading (the
+	 * section was renamed), it is not used */
+	struct buf b;
+	buf_init(&b, BUF_NO_LIMIT);
+	span_passage_vectors(sf, src[1].text, src[1].metadata, &b);
+	src[1].sentences = (unsigned char *)b.ptr;
+	src[1].sentences_len = b.len;
+	struct heading_seen kept = { { 0 }, { 0 } };
+	span_find(sf, "How many weeks of paid parental leave do I get?", src, 3, see_heading, &kept, &r);
+	CHECK(fabs(kept.f[0] - h.f[0]) < 0.02 && fabs(kept.f[2] - h.f[2]) < 0.02);
+	json_object_set_new(src[1].metadata, "section", json_string("Handbook > Travel > Booking flights"));
+	struct heading_seen renamed = { { 0 }, { 0 } }, fresh = { { 0 }, { 0 } };
+	span_find(sf, "How many weeks of paid parental leave do I get?", src, 3, see_heading, &renamed, &r);
+	src[1].sentences = NULL;
+	span_find(sf, "How many weeks of paid parental leave do I get?", src, 3, see_heading, &fresh, &r);
+	CHECK(fabs(renamed.f[2] - fresh.f[2]) < 1e-9);
+	CHECK(fabs(renamed.f[2] - h.f[2]) > 0.02);
+	buf_release(&b);
+	for (int i = 0; i < 3; i++)
+		json_decref(src[i].metadata);
+	span_finder_free(sf);
+}
+
 /* A missing sentence model is the server's fault, said with its path: never a client error, never a silent
  * answer without the meaning features. */
 static void chat_builtin_without_its_model_is_a_server_error(void)
@@ -398,6 +456,7 @@ const struct test_case chat_cases[] = {
 	{ "chat_builtin_streams_the_same_text", chat_builtin_streams_the_same_text },
 	{ "chat_builtin_stored_sentence_vectors_agree", chat_builtin_stored_sentence_vectors_agree },
 	{ "chat_builtin_span_structure_features", chat_builtin_span_structure_features },
+	{ "chat_builtin_heading_agreement", chat_builtin_heading_agreement },
 	{ "chat_builtin_without_its_model_is_a_server_error", chat_builtin_without_its_model_is_a_server_error },
 	{ "chat_followup_detection", chat_followup_detection },
 	{ NULL, NULL },
