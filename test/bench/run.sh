@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make bench: starts a private stack on loopback and measures, with wrk, the authenticated request path
-# (GET /api/v1/documents: auth + rate limit + query + usage event) against a hello-world FastCGI program
-# under the same Apache in the same run. Prints requests/s, p50/p99 latency and the ratio.
+# (GET /api/v1/documents: auth + rate limit + query + usage event) against a hello-world FastCGI program, under
+# the same Apache (the product's configuration) and under a minimal Apache started beside it (event MPM,
+# mod_fcgid with 32 processes and output buffering off, nothing else), in the same run. Prints requests/s,
+# p50/p99 latency and both ratios.
 # Then ingestion: ../shared/docs and 10,000 generated documents through the upload route and one worker.
 # Then search (test/bench/search.py): POST /api/v1/search on generated corpora of 1k, 10k and 100k chunks, dense
 # and hybrid, against the same hello-world ceiling; search.fcgi's memory; the exact scan alone against FAISS; and
@@ -27,6 +29,7 @@ port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1
 export VARDIR="$dir" PORT="$port" BUILDDIR EXTRA_FCGI="/bench/hello=$BUILDDIR/test/hello.fcgi"
 standin_pid=
 cleanup() {
+	[ ! -f "$dir/minimal/apache.pid" ] || apache2 -f "$dir/minimal/httpd.conf" -k stop 2>/dev/null || true
 	bash test/stack/stack.sh stop >/dev/null 2>&1 || true
 	[ -z "$standin_pid" ] || kill "$standin_pid" 2>/dev/null || true
 	rm -rf "$dir" "/tmp/faqsure-run-"*"-bench" 2>/dev/null || true
@@ -58,15 +61,50 @@ key=$("$BUILDDIR/bin/faqsurectl" key create --account bench --name bench --per-m
 	--per-hour 100000000 | tail -n 1)
 url="http://127.0.0.1:$port"
 
+# The ceiling without our configuration: the same hello under an Apache that has only what it needs.
+min_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$dir/minimal/bin" "$dir/minimal/fcgid" "$dir/minimal/htdocs"
+cp "$BUILDDIR/test/hello.fcgi" "$dir/minimal/bin/"
+chmod -R a+rX "$dir/minimal"
+chown www-data "$dir/minimal/fcgid"
+cat >"$dir/minimal/httpd.conf" <<CONF
+ServerRoot /etc/apache2
+ServerName 127.0.0.1
+Listen 127.0.0.1:$min_port
+PidFile $dir/minimal/apache.pid
+DefaultRuntimeDir $dir/minimal
+ErrorLog $dir/minimal/error.log
+User www-data
+Group www-data
+LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
+LoadModule fcgid_module /usr/lib/apache2/modules/mod_fcgid.so
+LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so
+DocumentRoot $dir/minimal/htdocs
+FcgidIPCDir $dir/minimal/fcgid
+FcgidProcessTableFile $dir/minimal/fcgid/shm
+FcgidMaxProcessesPerClass 32
+FcgidOutputBufferSize 0
+Alias /bench/hello $dir/minimal/bin/hello.fcgi
+<Directory $dir/minimal/bin>
+    SetHandler fcgid-script
+    Options +ExecCGI
+    Require all granted
+</Directory>
+CONF
+apache2 -f "$dir/minimal/httpd.conf" -k start || { echo "bench: the minimal Apache did not start" >&2; exit 1; }
+for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$min_port/bench/hello" && break; sleep 0.1; done
+
 # run NAME PATH [HEADER]: warm up with twice the connections, so mod_fcgid spawns spare processes (it adds
 # them slowly, and a request that finds every process busy waits about a second), then measure.
+# BASE: another server than the stack's.
 run() {
-	local name=$1 path=$2 out i
+	local name=$1 path=$2 out i base=${BASE:-$url}
 	shift 2
 	for i in 1 2 3 4; do
-		wrk -t2 -c$((2 * CONNECTIONS)) -d5s "$@" "$url$path" >/dev/null
+		wrk -t2 -c$((2 * CONNECTIONS)) -d5s "$@" "$base$path" >/dev/null
 	done
-	out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url$path")
+	out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$base$path")
 	local rps p50 p99 non2xx
 	rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
 	p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
@@ -78,9 +116,13 @@ run() {
 }
 
 echo "FAQSure benchmark: wrk -t2 -c$CONNECTIONS, ${DURATION}s per run, Apache mod_fcgid on 127.0.0.1, $(nproc) cores"
+BASE="http://127.0.0.1:$min_port" run "minimal (hello world, minimal Apache)" /bench/hello
 run "hello (libfcgi hello world)" /bench/hello
 run "documents (GET /api/v1/documents, keyed)" /api/v1/documents -H "X-API-Key: $key"
-awk -v a="$documents_rps" -v h="$hello_rps" 'BEGIN { printf "ratio: authenticated path keeps %.1f%% of the hello-world ceiling\n", 100 * a / h }'
+apache2 -f "$dir/minimal/httpd.conf" -k stop 2>/dev/null || true
+awk -v a="$documents_rps" -v h="$hello_rps" -v m="$minimal_rps" 'BEGIN {
+	printf "ratio: authenticated path keeps %.1f%% of the hello-world ceiling (%.1f%% of it under a minimal Apache)\n", 100 * a / h, 100 * a / m
+	printf "ratio: our Apache configuration keeps %.1f%% of the minimal Apache'"'"'s hello world\n", 100 * h / m }'
 run_dir=$(awk -F' = ' '/^socket/ {print $2}' "$FAQSURE_CONFIG" | xargs dirname)
 # This stack's processes only (other stacks may run on the machine): Apache runs the copies in $run_dir/bin.
 rss=$(ps -C documents.fcgi -o rss=,args= | awk -v bin="$run_dir/bin/" 'index($2, bin) == 1 { s += $1; n++ }
