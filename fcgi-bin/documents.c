@@ -115,21 +115,35 @@ static int read_upload(struct request *req, struct upload *u, struct fs_error *e
 	return rc;
 }
 
-/* Stores the document, its bytes and its job in one transaction. */
+struct store {
+	long long account_id;
+	const struct document_new *d;
+	char *id;
+};
+
+static int store_once(struct db *db, void *arg, struct fs_error *e)
+{
+	struct store *st = arg;
+	int rc = db_begin(db, e);
+	if (rc < 0)
+		return rc;
+	if ((rc = document_insert(db, st->account_id, st->d, st->id, e)) < 0 ||
+	    (rc = ingest_enqueue(db, st->account_id, st->id, e)) < 0 || (rc = db_commit(db, e)) < 0) {
+		db_rollback(db);
+		return rc;
+	}
+	return 0;
+}
+
+/* Stores the document, its bytes and its job in one transaction, run again when it loses to another writer (on a
+ * Galera cluster, uploads on two nodes at once fail certification now and then). */
 static int store_upload(struct request *req, const struct upload *u, const char *mime, const char *metadata,
 			const unsigned char sha[32], char id[37], struct fs_error *e)
 {
 	const struct document_new d = { .filename = u->filename, .content_type = mime, .metadata = metadata,
 					.data = u->file.ptr, .len = u->file.len, .sha256 = sha };
-	int rc = db_begin(req->db, e);
-	if (rc < 0)
-		return rc;
-	if ((rc = document_insert(req->db, req->key.account_id, &d, id, e)) < 0 ||
-	    (rc = ingest_enqueue(req->db, req->key.account_id, id, e)) < 0 || (rc = db_commit(req->db, e)) < 0) {
-		db_rollback(req->db);
-		return rc;
-	}
-	return 0;
+	struct store st = { req->key.account_id, &d, id };
+	return db_retry(req->db, store_once, &st, e);
 }
 
 /* The same bytes again: the answer is the document that holds them, with its real status (processing or ready)

@@ -68,7 +68,10 @@ static int is_connection_error(unsigned int err)
 	return err == CR_SERVER_GONE_ERROR || err == CR_SERVER_LOST || err == CR_CONNECTION_ERROR ||
 	       err == CR_CONN_HOST_ERROR || err == CR_SERVER_LOST_EXTENDED || err == ER_CONNECTION_KILLED ||
 	       err == ER_SERVER_SHUTDOWN || err == 4031 /* ER_CLIENT_INTERACTION_TIMEOUT */ ||
-	       err == CR_COMMANDS_OUT_OF_SYNC;
+	       err == CR_COMMANDS_OUT_OF_SYNC ||
+	       /* a Galera node that is not part of the cluster (cut off, or joining and not Synced yet) takes
+		* connections and refuses statements: "WSREP has not yet prepared node for application use" */
+	       err == ER_UNKNOWN_COM_ERROR;
 }
 
 static int db_connect(struct db *db, struct fs_error *e)
@@ -510,7 +513,7 @@ static void retry_pause(int i)
 	if (i == 0)
 		return;
 	util_random(&r, sizeof(r));
-	struct timespec ts = { 0, (long)(r % (1000000u << (i > 6 ? 6 : i))) };
+	struct timespec ts = { 0, (long)(r % (1000000u << (i > 7 ? 7 : i))) };
 	nanosleep(&ts, NULL);
 }
 
