@@ -5,6 +5,10 @@
 #
 #   galera.sh start   start the three nodes (each Synced, cluster size 3), create the database and the faqsure user
 #   galera.sh stop    stop the nodes this folder's pid files name (3, 2, then 1)
+#   galera.sh kill N  kill node N (SIGKILL: a crash, not a shutdown) and wait until it is gone
+#   galera.sh rejoin N
+#                     start node N again from its folder and configuration; it rejoins the cluster (IST from its
+#                     gcache when it can, else SST); returns once it is Synced in a cluster of 3
 #
 # Environment: GALERA_DIR (the folder of the nodes; must exist, is chowned to mysql), and for start GALERA_PORTS
 # (three "sql:gcomm:sst" triples, space-separated; gcomm+1 is the node's IST port) and GALERA_PASSWORD (the
@@ -61,6 +65,7 @@ node_start() { # node [--wsrep-new-cluster]
 			wsrep_cluster_name = faqsure-test
 			wsrep_cluster_address = gcomm://$(gcomm_list)
 			wsrep_node_address = 127.0.0.1:$g
+			wsrep_node_name = node$n
 			wsrep_provider_options = "gmcast.listen_addr=tcp://127.0.0.1:$g;ist.recv_addr=127.0.0.1:$((g + 1));gcache.size=64M"
 			wsrep_sst_receive_address = 127.0.0.1:$s
 		CNF
@@ -114,8 +119,38 @@ node_stop() { # node
 	echo "galera: node $1 did not stop in 60 s: killed" >&2
 }
 
+node_kill() { # node
+	local f="$DIR/node$1/mysqld.pid" pid i
+	[ -f "$f" ] || die "node $1 has no pid file"
+	pid=$(cat "$f")
+	kill -9 "$pid" 2>/dev/null || true
+	for ((i = 0; i < 300; i++)); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	die "node $1 (pid $pid) is still there 30 s after SIGKILL"
+}
+
+# As systemd's galera_recovery does after a crash: the node reads the position it reached from its own data
+# (--wsrep-recover), then starts from there, so it catches up from a peer's gcache (IST) instead of copying
+# everything (SST). The donor is another node than 1, which web node A uses: an rsync donor blocks its clients.
+node_rejoin() { # node
+	local d="$DIR/node$1" pos donor=node3
+	[ -f "$d/my.cnf" ] || die "node $1 was never started here"
+	[ "$1" != 3 ] || donor=node2
+	rm -f "$d/mysqld.pid" "$d/recover.log"
+	mariadbd --defaults-file="$d/my.cnf" --wsrep-recover --log-error="$d/recover.log" </dev/null >/dev/null 2>&1 ||
+		die "node $1: --wsrep-recover failed; see $d/recover.log"
+	pos=$(sed -n 's/.*WSREP: Recovered position: *\([^ ]*\).*/\1/p' "$d/recover.log" | tail -n 1)
+	setsid mariadbd --defaults-file="$d/my.cnf" ${pos:+--wsrep-start-position="$pos"} --wsrep-sst-donor="$donor," \
+		</dev/null >/dev/null 2>&1 &
+	wait_synced "$1" 3
+}
+
 case "$cmd" in
 start) start ;;
 stop) node_stop 3; node_stop 2; node_stop 1 ;;
-*) die "usage: galera.sh start|stop" ;;
+kill) node_kill "${2:?galera.sh kill N}" ;;
+rejoin) node_rejoin "${2:?galera.sh rejoin N}" ;;
+*) die "usage: galera.sh start|stop|kill N|rejoin N" ;;
 esac
