@@ -303,6 +303,10 @@ def test_a_galera_node_killed_under_load_and_brought_back_loses_nothing(cluster)
        f"both until {back + settle:.1f} s)")
     print(f"  503s more than 5 s after node 2 was Synced again (node, began, ended, seconds after): {late}",
           flush=True)
+    for node in (a, b):  # Galera's flow control: how long this node kept the whole cluster from committing
+        fc = dict(node.query("SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_flow_control_sent', "
+                             "'wsrep_flow_control_paused_ns', 'wsrep_local_bf_aborts', 'wsrep_local_cert_failures')"))
+        print(f"  Galera node of web node {node.name}: {fc}", flush=True)
 
     uploads = [body["id"] for _, _, kind, status, body, _ in log if kind == "upload" and status == 200]
     docs = wait_ready(a, key, uploads, seconds=180)
@@ -317,7 +321,15 @@ def test_a_galera_node_killed_under_load_and_brought_back_loses_nothing(cluster)
         eq(len(rows), len(docs), "every accepted upload has chunks")
     answered = [body["message_id"] for _, _, kind, status, body, _ in log if kind == "chat" and status == 200]
     stored = {m for (m,) in a.query(f"SELECT id FROM messages WHERE account_id = {account_id} AND role = 'assistant'")}
-    eq(sorted(set(answered) - stored), [], "chats answered 200 whose answer is not stored")
+    missing = sorted(set(answered) - stored)
+    if missing:  # where and when they were answered, and whether another node has them
+        ids = ", ".join(sql_quote(m) for m in missing)
+        seen = {n.name: n.query(f"SELECT id FROM messages WHERE id IN ({ids})") for n in (a, b)}
+        when = [(round(began, 1), round(at, 1), node) for at, node, kind, status, body, began in log
+                if kind == "chat" and status == 200 and body.get("message_id") in missing]
+        print(f"  answered but not stored: {missing}, answered by (began, ended, node) {when}; rows seen by the "
+              f"nodes: {seen}; node 2 away from {away:.1f} s to {back:.1f} s", flush=True)
+    eq(missing, [], "chats answered 200 whose answer is not stored")
     (tokens,), = a.query(f"SELECT COALESCE(SUM(tokens_prompt + tokens_completion), 0) FROM messages "
                          f"WHERE account_id = {account_id} AND role = 'assistant'")
     # an upload is charged its chunks' tokens when ready; counted from the rows, as an upload whose answer was
