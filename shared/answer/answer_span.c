@@ -469,19 +469,11 @@ static const char *heading_of(const json_t *metadata, size_t *len)
 	return h;
 }
 
-/* FNV-1a of a heading, to know that a kept heading vector is of the heading the passage has now. */
-static uint32_t heading_hash(const char *h, size_t len)
-{
-	uint32_t x = 2166136261u;
-	for (size_t i = 0; i < len; i++)
-		x = (x ^ (unsigned char)h[i]) * 16777619u;
-	return x;
-}
-
 /* As kept with a chunk (chunks.sentences): SV_MAGIC, uint16 count, then per sentence uint32 start, uint32 end
  * (its bytes in the chunk's text), float32 scale and USE_DIMS int8 (component = scale · value); little-endian;
  * then, for a passage with a heading (heading_of), one more entry of the same shape for the heading, its start
- * the heading's hash and its end SV_HEADING. The magic carries SPAN_VECTORS_VERSION: vectors of another version
+ * the heading's hash (terms_id of its bytes: a kept vector is used only for the heading the passage has now) and
+ * its end SV_HEADING. The magic carries SPAN_VECTORS_VERSION: vectors of another version
  * are computed again, not read. */
 #define SV_STR2(v) #v
 #define SV_STR(v) SV_STR2(v)
@@ -583,7 +575,7 @@ void span_passage_vectors(struct span_finder *sf, const char *text, const json_t
 	if (h) {
 		float hv[USE_DIMS];
 		use_embed(sf->model, h, hlen, hv);
-		put_entry(out, heading_hash(h, hlen), SV_HEADING, hv);
+		put_entry(out, terms_id(h, hlen), SV_HEADING, hv);
 	}
 	free(vecs);
 	free(pos);
@@ -668,7 +660,7 @@ static int kept_heading(const struct search_result *r, const char *h, size_t hle
 	const unsigned char *e = b + SV_HEAD + (size_t)count * SV_ENTRY;
 	uint32_t se[2];
 	memcpy(se, e, sizeof(se));
-	if (se[1] != SV_HEADING || se[0] != heading_hash(h, hlen))
+	if (se[1] != SV_HEADING || se[0] != terms_id(h, hlen))
 		return 0;
 	get_entry(e, v);
 	return 1;

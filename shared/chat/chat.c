@@ -526,6 +526,9 @@ out:
 	return rc;
 }
 
+/* How many times a turn is stored when the database acknowledges it and does not hold it (chat_answer). */
+#define TURN_STORES 3
+
 /* Whether the stored turn is there (read on the node that stored it: with wsrep_sync_wait it sees its commit).
  * When the read itself fails, the COMMIT's word is taken. */
 static int turn_kept(struct db *db, const char *message_id)
@@ -615,7 +618,7 @@ int chat_answer(struct chat_engine *ce, struct db *db, struct chat *c, answer_de
 		goto out;
 	long long signature = (long long)signature_question(ce->terms, c->message);
 	struct turn t = { c, signature, &hold };
-	for (int tries = 0; (rc = db_retry(db, store_turn_once, &t, e)) == 0; tries++) {
+	for (int tries = 1; (rc = db_retry(db, store_turn_once, &t, e)) == 0; tries++) {
 		if (turn_kept(db, c->message_id)) {
 			hold.id[0] = '\0'; /* released by the debit */
 			break;
@@ -624,8 +627,8 @@ int chat_answer(struct chat_engine *ce, struct db *db, struct chat *c, answer_de
 		 * that no node holds afterwards: the turn and its debit are gone together, so storing it again is
 		 * safe. Never answered as stored when it is not. */
 		fprintf(stderr, "faqsure chat: the database acknowledged answer %s and does not hold it; %s\n",
-			c->message_id, tries < 2 ? "storing it again" : "given up");
-		if (tries == 2) {
+			c->message_id, tries < TURN_STORES ? "storing it again" : "given up");
+		if (tries == TURN_STORES) {
 			rc = fs_fail(e, FS_EUNAVAIL, "the answer could not be stored");
 			break;
 		}

@@ -59,10 +59,11 @@ typedef int (*db_work_fn)(struct db *db, void *arg, struct fs_error *e);
 #define DB_RETRY_TRIES 24
 /* The one retry policy for work that lost to another process: runs work, and again (up to DB_RETRY_TRIES in all,
  * each time after a random pause of up to 2^min(i,7) ms, so that colliding processes spread out; 2.3 s in all at
- * most, about half of it on average) while it answers FS_ERETRY (a deadlock, a lock wait timeout or a Galera certification failure: the server
- * rolled the work back, so running it again is safe). A lost connection is not tried again here: db_exec already
- * retries a read outside a transaction on a new connection, and a write whose commit went unanswered may have
- * happened. Returns work's last answer; when the tries run out, says on stderr which statement kept losing. */
+ * most, about half of it on average) while it answers FS_ERETRY (a deadlock, a lock wait timeout or a Galera
+ * certification failure: the server rolled the work back, so running it again is safe). A lost connection is not
+ * tried again here: db_exec already retries a read outside a transaction on a new connection, and a write whose
+ * commit went unanswered may have happened. Returns work's last answer; when the tries run out, says on stderr
+ * which statement kept losing. */
 int db_retry(struct db *db, db_work_fn work, void *arg, struct fs_error *e);
 
 int db_begin(struct db *db, struct fs_error *e);

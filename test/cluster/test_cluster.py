@@ -12,7 +12,7 @@ import time
 from collections import Counter
 
 from harness import check, eq, expect_error, fresh_minute, sql_quote, wait_for
-from kb import KB_FILES
+from kb import CHAT_QUESTIONS, KB_FILES
 
 DOCS = "/api/v1/documents"
 
@@ -176,8 +176,6 @@ def test_documents_uploaded_on_both_nodes_are_each_processed_once(cluster):
        "chunks per document: both workers at once against one worker alone")
 
 
-QUESTIONS = ["What is your return policy?", "How much does express shipping cost?", "Can I return gift cards?",
-             "Do you deliver abroad?"]
 
 
 def test_chats_on_both_nodes_debit_exactly_and_never_fail_on_a_conflict(cluster):
@@ -198,7 +196,7 @@ def test_chats_on_both_nodes_debit_exactly_and_never_fail_on_a_conflict(cluster)
         f"SELECT route, COALESCE(SUM(requests), 0) FROM usage_daily WHERE account_id = {account_id} GROUP BY route")}
 
     def chat(node, i):
-        r = node.post("/api/v1/chat", {"message": QUESTIONS[i % len(QUESTIONS)]}, key=key, timeout=60)
+        r = node.post("/api/v1/chat", {"message": CHAT_QUESTIONS[i % len(CHAT_QUESTIONS)]}, key=key, timeout=60)
         return r.status, r.json if r.status in (200, 402) else r.describe()
 
     results = spread((a, b), [lambda node, i=i: chat(node, i) for i in range(96)], workers=16)
@@ -247,16 +245,16 @@ def test_a_galera_node_killed_under_load_and_brought_back_loses_nothing(cluster)
 
     def one(node, i):
         kind = ("upload", "chat", "chat", "search", "search", "search")[i % 6]
+        question = CHAT_QUESTIONS[i % len(CHAT_QUESTIONS)]
         began = time.time() - t0
         try:
             if kind == "upload":
                 r = node.upload(key, f"# Note {i}\n\nNote {i} says that room {i} opens at {i % 12 + 1} o'clock.\n"
                                 .encode(), f"fault-note-{i}.md")
             elif kind == "chat":
-                r = node.post("/api/v1/chat", {"message": QUESTIONS[i % len(QUESTIONS)]}, key=key, timeout=60)
+                r = node.post("/api/v1/chat", {"message": question}, key=key, timeout=60)
             else:
-                r = node.post("/api/v1/search", {"query": QUESTIONS[i % len(QUESTIONS)], "top_k": 3}, key=key,
-                              timeout=60)
+                r = node.post("/api/v1/search", {"query": question, "top_k": 3}, key=key, timeout=60)
             entry = (time.time() - t0, node.name, kind, r.status, r.json if isinstance(r.json, dict) else r.describe(),
                      began)
         except Exception as e:  # noqa: BLE001 -- a refused or reset connection is what this test counts

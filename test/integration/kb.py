@@ -90,6 +90,9 @@ PARAPHRASES = [
     ("How do I set up an authenticator for signing in?", "help.md", "authenticator app"),
 ]
 
+# Short questions the KB_FILES answer, for tests that chat many times.
+CHAT_QUESTIONS = ["What is your return policy?", "How much does express shipping cost?", "Can I return gift cards?",
+                  "Do you deliver abroad?"]
 OFF_TOPIC = "What makes volcanoes erupt, and how does magma form beneath the crust?"
 
 

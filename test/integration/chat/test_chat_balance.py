@@ -5,11 +5,9 @@ import re
 import threading
 
 from harness import check, eq, expect_error
-from kb import RETURNS_TXT, SHIPPING_MD, upload_ready
+from kb import CHAT_QUESTIONS, RETURNS_TXT, SHIPPING_MD, upload_ready
 from chatting import CHAT, CONVERSATIONS, SEED_CHAT, answered, chat, check_chat
 
-QUESTIONS = ["What is your return policy?", "How much does express shipping cost?", "Can I return gift cards?",
-             "Do you deliver abroad?"]
 
 
 def small_balance_account(s, prefix, balance):
@@ -40,7 +38,7 @@ def test_parallel_chats_never_take_the_balance_below_zero(s):
 
     def client(i):
         for n in range(6):
-            body = {"message": QUESTIONS[(i + n) % len(QUESTIONS)]}
+            body = {"message": CHAT_QUESTIONS[(i + n) % len(CHAT_QUESTIONS)]}
             if i % 2:
                 status, out = streamed_chat(s, key, body)
             else:
