@@ -754,6 +754,10 @@ static int cmd_worker(struct ctl *c, const struct args *a)
 			started = util_now_ms();
 		if (vstore_sync(w.vs, w.db, 1000, &se) < 0)
 			util_log("worker: vector outbox: %s", se.msg);
+		/* ... bring this machine's index of the accounts just indexed up to date, so their next search does
+		 * not wait for it ... */
+		if (ingest_warm(&w, &se) < 0)
+			util_log("worker: vector index: %s", se.msg);
 		/* ... and compute the sentence vectors of stored chunks, a few at a time so that a new upload waits
 		 * little; --once for at most [worker] sentence_seconds */
 		int filled = 0, refreshed = 0;

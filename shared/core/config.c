@@ -75,6 +75,7 @@ static const struct setting settings[] = {
 	INT("embedder", "timeout_ms", embedder_timeout_ms, 30000, 100, 600000),
 	INT("embedder", "max_retries", embedder_max_retries, 3, 0, 10),
 	STR("vector", "backend", vector_backend, "embedded"),
+	STR("vector", "index_dir", vector_index_dir, "/var/cache/faqsure/vectors"),
 	STR("vector", "qdrant_url", qdrant_url, "http://127.0.0.1:6333"),
 	STR("vector", "qdrant_api_key", qdrant_api_key, ""),
 	STR("vector", "qdrant_collection", qdrant_collection, "faqsure"),
@@ -260,11 +261,12 @@ out:
 	return rc;
 }
 
-/* A file named by a relative path in the configuration (sentence_model = ../share/use-lite-v2.bin) is found from
- * the configuration file's folder, not from wherever the program was started: a bundle can be moved as a whole. */
+/* A file or folder named by a relative path in the configuration (sentence_model = ../share/use-lite-v2.bin,
+ * index_dir = ../var/vectors) is found from the configuration file's folder, not from wherever the program was
+ * started: a bundle can be moved as a whole. */
 static int resolve_relative(struct config *c, const char *conf_path, struct fs_error *e)
 {
-	char **paths[] = { &c->answerer_sentence_model };
+	char **paths[] = { &c->answerer_sentence_model, &c->vector_index_dir };
 	const char *slash = strrchr(conf_path, '/');
 	size_t dirlen = slash ? (size_t)(slash - conf_path) : 0;
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {

@@ -64,6 +64,7 @@ struct config {
 
 	/* [vector] */
 	char *vector_backend;        /* embedded | qdrant */
+	char *vector_index_dir;      /* embedded: the folder of the machine's index files ("" = each process its own) */
 	char *qdrant_url;
 	char *qdrant_api_key;
 	char *qdrant_collection;

@@ -103,6 +103,10 @@ password =
 
 [answerer]
 sentence_model = ../share/$(basename "$model")
+
+[vector]
+# The search index files, one per account, shared by the programs (a private folder: var/.htaccess refuses it).
+index_dir = ../var/vectors
 CONF
 chmod 600 "$b/etc/faqsure.conf"
 install -m 644 "$top/vendor-config/faqsure.conf.example" "$b/share/"

@@ -548,6 +548,20 @@ int ingest_run_one(struct ingest_worker *w, int *worked, struct fs_error *e)
 		document_note_problem(w->db, job.document_id, e->msg);
 	}
 	log_outcome(w, &job, rc < 0 ? e->msg : NULL, util_now_ms() - started);
+	size_t i = 0;
+	while (i < w->ntouched && w->touched[i] != job.account_id)
+		i++;
+	if (i == w->ntouched && w->ntouched < INGEST_TOUCHED_MAX)
+		w->touched[w->ntouched++] = job.account_id;
+	return rc;
+}
+
+int ingest_warm(struct ingest_worker *w, struct fs_error *e)
+{
+	int rc = 0;
+	for (size_t i = 0; i < w->ntouched && rc == 0; i++)
+		rc = vstore_warm(w->vs, w->touched[i], e);
+	w->ntouched = 0;
 	return rc;
 }
 

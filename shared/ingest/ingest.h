@@ -17,6 +17,8 @@
 
 #define INGEST_MAX_ATTEMPTS 3
 
+#define INGEST_TOUCHED_MAX 32
+
 struct ingest_worker {
 	struct db *db;
 	const struct config *cfg;
@@ -25,6 +27,9 @@ struct ingest_worker {
 	struct vstore *vs;
 	struct span_finder *spans; /* for the sentence vectors the answerer reads (answer_span.h) */
 	char id[128]; /* host:pid, recorded on the jobs it holds */
+	/* Accounts whose documents it indexed since it last warmed the vector store (ingest_warm). */
+	long long touched[INGEST_TOUCHED_MAX];
+	size_t ntouched;
 };
 
 /* Queues a stored document (kb/document.h, document_insert) for the worker, inside the caller's transaction. */
@@ -36,6 +41,11 @@ void ingest_worker_release(struct ingest_worker *w);
 /* Puts jobs whose lease ran out back in the queue, then claims and processes one job. *worked says whether
  * there was one. A job that fails leaves its document 'failed' and returns 0: the error is the document's. */
 int ingest_run_one(struct ingest_worker *w, int *worked, struct fs_error *e);
+
+/* Brings the vector store's copy on this machine of each account indexed since the last call up to date
+ * (vstore_warm), so the first search after an upload does not wait for it; the worker calls it when its queue
+ * is empty. An account beyond INGEST_TOUCHED_MAX is left to its first search. */
+int ingest_warm(struct ingest_worker *w, struct fs_error *e);
 
 /* What is embedded (and keyword-indexed) for a chunk (malloc'd): the document's title as its file name says it
  * ("return-policy.pdf" gives "return policy": the words of the name without its extension, leaving out words

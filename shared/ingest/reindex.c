@@ -100,7 +100,8 @@ out:
 static int restart_caches(struct ingest_worker *w, long long account_id, struct fs_error *e)
 {
 	return db_exec(w->db, NULL, e,
-		       "INSERT INTO vector_generations (account_id, generation, epoch) VALUES (?, 1, 1)"
+		       "INSERT INTO vector_generations (account_id, generation, epoch, stamp)"
+		       " VALUES (?, 1, 1, FLOOR(1 + RAND() * 9007199254740991))"
 		       " ON DUPLICATE KEY UPDATE generation = generation + 1, epoch = epoch + 1",
 		       "i", account_id);
 }

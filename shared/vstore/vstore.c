@@ -79,12 +79,18 @@ int vstore_search(struct vstore *vs, const struct vstore_query *q, struct vstore
 	return vs->ops->search(vs, q, hits, nhits, e);
 }
 
+int vstore_warm(struct vstore *vs, long long account_id, struct fs_error *e)
+{
+	return vs->ops->warm ? vs->ops->warm(vs, account_id, e) : 0;
+}
+
 int vstore_changed(const struct config *cfg, struct db *db, long long account_id, const char *document_id,
 		   const char *op, struct fs_error *e)
 {
 	const struct vstore_ops *ops = backend(cfg);
 	int rc = db_exec(db, NULL, e,
-			 "INSERT INTO vector_generations (account_id, generation) VALUES (?, 1)"
+			 "INSERT INTO vector_generations (account_id, generation, stamp)"
+			 " VALUES (?, 1, FLOOR(1 + RAND() * 9007199254740991))"
 			 " ON DUPLICATE KEY UPDATE generation = generation + 1",
 			 "i", account_id);
 	if (rc < 0 || !ops || !ops->external)

@@ -80,6 +80,9 @@ struct vstore_ops {
 	 * cannot be reached is FS_EUNAVAIL. */
 	int (*search)(struct vstore *vs, const struct vstore_query *q, struct vstore_hit *hits, size_t *nhits,
 		      struct fs_error *e);
+	/* Optional: brings what this machine keeps of the account up to date with MariaDB now, so that the next
+	 * search does not wait for it (the worker, after indexing). */
+	int (*warm)(struct vstore *vs, long long account_id, struct fs_error *e);
 	void (*free)(struct vstore *vs);
 };
 
@@ -102,6 +105,8 @@ int vstore_delete_account(struct vstore *vs, long long account_id, struct fs_err
 int vstore_recreate(struct vstore *vs, struct fs_error *e);
 int vstore_search(struct vstore *vs, const struct vstore_query *q, struct vstore_hit *hits, size_t *nhits,
 		  struct fs_error *e);
+/* The backend's warm operation; 0 when it has none. */
+int vstore_warm(struct vstore *vs, long long account_id, struct fs_error *e);
 
 /* Inside the caller's transaction that changed a document's chunks: bumps the account's vector generation and,
  * for an external store, queues the change in the outbox. op is "upsert" or "delete". */

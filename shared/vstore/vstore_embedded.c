@@ -1,12 +1,27 @@
-/* The embedded vector store ("embedded", the default): the vectors are the chunk rows in MariaDB; each process
- * keeps the accounts it serves in memory (struct vindex) and scans them exactly. Every search first reads the
- * account's generation (one primary-key lookup); when it moved, the process compares the chunk numbers
- * (vec_seq) it holds with the table's (an index-only scan), drops what is gone and loads what is new. So any
- * number of processes on any number of machines see every change at their next search, and nothing needs to be
- * written here: upsert and delete are the chunk rows themselves. */
+/* The embedded vector store ("embedded", the default): the vectors are the chunk rows in MariaDB, scanned exactly
+ * from an index of each account (struct vindex). Every search first reads the account's generation (one
+ * primary-key lookup); when it moved, the index is brought up to date by comparing the chunk numbers (vec_seq) it
+ * holds with the table's (an index-only scan), dropping what is gone and loading what is new.
+ *
+ * The index lives in a file per account in [vector] index_dir on the machine's local disk, mapped read-only by
+ * every process that searches the account, so the machine holds one copy however many processes there are, and a
+ * process started a moment ago answers at once. The file is labelled with the generation, epoch and stamp it
+ * was built at; a process that finds it stale takes the account's lock file (flock), looks again (another may
+ * have just rebuilt it), and otherwise builds the new one from the old and the table and puts it in place
+ * atomically (vindex_write). Each machine keeps its own files, built from the one database: several web nodes
+ * need nothing shared but MariaDB. When the folder cannot be used (not writable, disk full), the process keeps
+ * its own copy in memory, as before the files existed, and says so once on stderr.
+ *
+ * Nothing needs to be written here on a change: upsert and delete are the chunk rows themselves. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "text/terms.h"
@@ -14,22 +29,26 @@
 #include "vstore/vstore.h"
 #include "core/banned.h"
 
-/* Accounts kept in memory per process; the least recently searched goes first. */
+/* Accounts kept (mapped or in memory) per process; the least recently searched goes first. */
 #define MAX_ACCOUNTS 16
 /* Chunks loaded per statement. */
 #define LOAD_BATCH 500
+/* The index files' permissions: the web server's processes and the worker (their group) read and replace them. */
+#define FILE_MODE 0660
+#define DIR_MODE 02770
 
 struct cached {
 	long long account_id;
 	long long generation; /* -1: never loaded */
-	long long epoch;
+	struct vindex_label label; /* what ix holds */
 	unsigned long long last_used;
-	struct vindex ix;
+	struct vindex ix; /* mapped from the account's file, or this process's own */
 };
 
 struct embedded {
 	struct vstore base;
 	struct db *db;
+	char *dir; /* the folder of the index files; NULL: this process keeps its own copies */
 	struct cached accounts[MAX_ACCOUNTS];
 	size_t naccounts;
 	unsigned long long clock;
@@ -44,6 +63,11 @@ static int embedded_new(const struct config *cfg, struct db *db, size_t dims, st
 	s->base.cfg = cfg;
 	s->base.dims = dims;
 	s->db = db;
+	if (cfg->vector_index_dir && cfg->vector_index_dir[0]) {
+		s->dir = xstrdup(cfg->vector_index_dir);
+		if (mkdir(s->dir, DIR_MODE) == 0)
+			chmod(s->dir, DIR_MODE); /* whatever the umask: the setgid bit gives new files the folder's group */
+	}
 	*out = &s->base;
 	return 0;
 }
@@ -53,6 +77,7 @@ static void embedded_free(struct vstore *vs)
 	struct embedded *s = (struct embedded *)vs;
 	for (size_t i = 0; i < s->naccounts; i++)
 		vindex_release(&s->accounts[i].ix);
+	free(s->dir);
 	free(s);
 }
 
@@ -101,6 +126,7 @@ static struct cached *cache_for(struct embedded *s, long long account_id)
 		}
 		c->account_id = account_id;
 		c->generation = -1;
+		memset(&c->label, 0, sizeof(c->label));
 		vindex_init(&c->ix, s->base.dims);
 	}
 	c->last_used = ++s->clock;
@@ -118,8 +144,9 @@ static int held(const uint64_t *sorted, size_t n, uint64_t seq)
 	return bsearch(&seq, sorted, n, sizeof(*sorted), cmp_u64) != NULL;
 }
 
-/* Loads the chunks whose vec_seq is in want[0..n) (ascending). */
-static int load_rows(struct embedded *s, struct cached *c, const uint64_t *want, size_t n, struct fs_error *e)
+/* Loads the chunks whose vec_seq is in want[0..n) (ascending) into ix. */
+static int load_rows(struct embedded *s, long long account_id, struct vindex *ix, const uint64_t *want, size_t n,
+		     struct fs_error *e)
 {
 	float *vec = xmalloc(s->base.dims * sizeof(float));
 	struct sparse sp;
@@ -132,7 +159,7 @@ static int load_rows(struct embedded *s, struct cached *c, const uint64_t *want,
 		rc = db_exec(s->db, &r, e,
 			     "SELECT id, document_id, vec_seq, embedding, sparse FROM chunks"
 			     " WHERE account_id = ? AND vec_seq BETWEEN ? AND ? AND dims = ? ORDER BY vec_seq",
-			     "iiii", c->account_id, (long long)want[at], (long long)want[at + k - 1],
+			     "iiii", account_id, (long long)want[at], (long long)want[at + k - 1],
 			     (long long)s->base.dims);
 		if (rc < 0)
 			break;
@@ -145,7 +172,7 @@ static int load_rows(struct embedded *s, struct cached *c, const uint64_t *want,
 				fprintf(stderr, "faqsure: chunk %s has a damaged vector; skipped\n", db_cell(&r, i, 0));
 				continue;
 			}
-			vindex_add(&c->ix, db_cell(&r, i, 0), db_cell(&r, i, 1), seq, vec, &sp);
+			vindex_add(ix, db_cell(&r, i, 0), db_cell(&r, i, 1), seq, vec, &sp);
 		}
 		db_res_release(&r);
 	}
@@ -154,26 +181,12 @@ static int load_rows(struct embedded *s, struct cached *c, const uint64_t *want,
 	return rc;
 }
 
-/* Brings the cached account up to date with the table. */
-static int refresh(struct embedded *s, struct cached *c, struct fs_error *e)
+/* Brings ix (in memory) up to date with the account's rows in the table. */
+static int sync_rows(struct embedded *s, long long account_id, struct vindex *ix, struct fs_error *e)
 {
 	struct db_res r;
-	int rc = db_exec(s->db, &r, e, "SELECT generation, epoch FROM vector_generations WHERE account_id = ?", "i",
-			 c->account_id);
-	if (rc < 0)
-		return rc;
-	long long gen = r.nrows ? db_cell_ll(&r, 0, 0, 0) : 0, epoch = r.nrows ? db_cell_ll(&r, 0, 1, 0) : 0;
-	db_res_release(&r);
-	if (gen == c->generation && epoch == c->epoch)
-		return 0;
-	if (epoch != c->epoch) { /* vectors changed in place: start over */
-		vindex_release(&c->ix);
-		vindex_init(&c->ix, s->base.dims);
-		c->epoch = epoch;
-	}
-
-	rc = db_exec(s->db, &r, e, "SELECT vec_seq FROM chunks WHERE account_id = ? AND dims = ? ORDER BY vec_seq",
-		     "ii", c->account_id, (long long)s->base.dims);
+	int rc = db_exec(s->db, &r, e, "SELECT vec_seq FROM chunks WHERE account_id = ? AND dims = ? ORDER BY vec_seq",
+			 "ii", account_id, (long long)s->base.dims);
 	if (rc < 0)
 		return rc;
 	size_t n = r.nrows, nwant = 0;
@@ -183,28 +196,173 @@ static int refresh(struct embedded *s, struct cached *c, struct fs_error *e)
 	db_res_release(&r);
 
 	/* drop rows the table no longer has */
-	uint8_t *keep = xmalloc(c->ix.n ? c->ix.n : 1);
-	for (size_t i = 0; i < c->ix.n; i++)
-		keep[i] = (uint8_t)held(table, n, c->ix.seq[i]);
-	vindex_retain(&c->ix, keep);
+	uint8_t *keep = xmalloc(ix->n ? ix->n : 1);
+	for (size_t i = 0; i < ix->n; i++)
+		keep[i] = (uint8_t)held(table, n, ix->seq[i]);
+	vindex_retain(ix, keep);
 	free(keep);
 
 	/* load rows it has that are not held (table order is ascending) */
-	uint64_t *mine = xmalloc((c->ix.n ? c->ix.n : 1) * sizeof(*mine));
-	if (c->ix.n) {
-		memcpy(mine, c->ix.seq, c->ix.n * sizeof(*mine));
-		qsort(mine, c->ix.n, sizeof(*mine), cmp_u64);
+	uint64_t *mine = xmalloc((ix->n ? ix->n : 1) * sizeof(*mine));
+	if (ix->n) {
+		memcpy(mine, ix->seq, ix->n * sizeof(*mine));
+		qsort(mine, ix->n, sizeof(*mine), cmp_u64);
 	}
 	uint64_t *want = xmalloc((n ? n : 1) * sizeof(*want));
 	for (size_t i = 0; i < n; i++)
-		if (!held(mine, c->ix.n, table[i]))
+		if (!held(mine, ix->n, table[i]))
 			want[nwant++] = table[i];
-	rc = nwant ? load_rows(s, c, want, nwant, e) : 0;
+	rc = nwant ? load_rows(s, account_id, ix, want, nwant, e) : 0;
 	free(want);
 	free(mine);
 	free(table);
-	if (rc == 0)
-		c->generation = gen;
+	return rc;
+}
+
+static int same_label(const struct vindex_label *a, const struct vindex_label *b)
+{
+	return a->generation == b->generation && a->epoch == b->epoch && a->stamp == b->stamp;
+}
+
+/* The folder cannot be used: this process keeps its own copies from now on. */
+static void give_up_files(struct embedded *s, const char *why)
+{
+	fprintf(stderr, "faqsure: %s; this process keeps its own copy of the vectors in memory instead ([vector]"
+		" index_dir must be a folder on local disk that the web server's user and the worker may write)\n", why);
+	free(s->dir);
+	s->dir = NULL;
+}
+
+/* The account's file, or its lock file, in the folder. */
+static int file_path(const struct embedded *s, long long account_id, const char *suffix, char *out, size_t size)
+{
+	int n = snprintf(out, size, "%s/account-%lld-%zu.%s", s->dir, account_id, s->base.dims, suffix);
+	return n > 0 && (size_t)n < size ? 0 : -1;
+}
+
+/* Maps the account's file into c when it holds exactly want; 1 when it did. */
+static int take_file(struct embedded *s, struct cached *c, const char *path, const struct vindex_label *want)
+{
+	struct vindex m;
+	struct vindex_label got;
+	struct fs_error err = { 0 };
+	int rc = vindex_map(&m, path, s->base.dims, &got, &err);
+	if (rc == FS_EINVAL) /* damaged or of another format: rebuilt (and replaced) below */
+		fprintf(stderr, "faqsure: %s; building it again\n", err.msg);
+	if (rc < 0)
+		return 0;
+	if (!same_label(&got, want)) {
+		vindex_release(&m);
+		return 0;
+	}
+	vindex_release(&c->ix);
+	c->ix = m;
+	c->label = got;
+	c->generation = (long long)got.generation;
+	return 1;
+}
+
+/* The account's index in the folder, brought to want: mapped when the file is current, else rebuilt under the
+ * account's lock. Returns a database error, or 0; *done is 0 when the folder failed (the caller falls back). */
+static int refresh_file(struct embedded *s, struct cached *c, const struct vindex_label *want, int *done,
+			struct fs_error *e)
+{
+	char path[PATH_MAX], lock[PATH_MAX];
+	*done = 0;
+	if (file_path(s, c->account_id, "index", path, sizeof(path)) < 0 ||
+	    file_path(s, c->account_id, "lock", lock, sizeof(lock)) < 0) {
+		give_up_files(s, "[vector] index_dir is too long a path");
+		return 0;
+	}
+	if (take_file(s, c, path, want)) {
+		*done = 1;
+		return 0;
+	}
+	int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, FILE_MODE);
+	if (fd >= 0)
+		(void)fchmod(fd, FILE_MODE); /* whatever the umask (fails harmlessly when another user made it) */
+	if (fd < 0) {
+		char why[PATH_MAX + 64];
+		snprintf(why, sizeof(why), "cannot open %s: %s", lock, strerror(errno));
+		give_up_files(s, why);
+		return 0;
+	}
+	while (flock(fd, LOCK_EX) < 0 && errno == EINTR)
+		;
+	if (take_file(s, c, path, want)) { /* another process built it while this one waited */
+		close(fd);
+		*done = 1;
+		return 0;
+	}
+	/* Build from what is at hand: this process's index or the file on disk, when of the same epoch and stamp
+	 * (the rows are the same, only some came or went), else from nothing. */
+	struct vindex work, old;
+	struct vindex_label old_label;
+	if (c->generation >= 0 && c->label.epoch == want->epoch && c->label.stamp == want->stamp) {
+		vindex_copy(&work, &c->ix);
+	} else if (vindex_map(&old, path, s->base.dims, &old_label, NULL) == 0) {
+		if (old_label.epoch == want->epoch && old_label.stamp == want->stamp)
+			vindex_copy(&work, &old);
+		else
+			vindex_init(&work, s->base.dims);
+		vindex_release(&old);
+	} else {
+		vindex_init(&work, s->base.dims);
+	}
+	int rc = sync_rows(s, c->account_id, &work, e);
+	if (rc == 0) {
+		struct fs_error werr = { 0 };
+		if (vindex_write(&work, path, want, FILE_MODE, &werr) == 0 && take_file(s, c, path, want)) {
+			*done = 1;
+		} else {
+			give_up_files(s, werr.msg[0] ? werr.msg : "the index file just written cannot be read back");
+			vindex_release(&c->ix); /* the work is not lost: it becomes this process's copy */
+			c->ix = work;
+			c->label = *want;
+			c->generation = (long long)want->generation;
+			vindex_init(&work, s->base.dims);
+			*done = 1;
+		}
+	}
+	vindex_release(&work);
+	close(fd);
+	return rc;
+}
+
+/* Brings the account's index up to date with the table. */
+static int refresh(struct embedded *s, struct cached *c, struct fs_error *e)
+{
+	struct db_res r;
+	int rc = db_exec(s->db, &r, e,
+			 "SELECT generation, epoch, stamp FROM vector_generations WHERE account_id = ?", "i",
+			 c->account_id);
+	if (rc < 0)
+		return rc;
+	struct vindex_label want = { 0, 0, 0 };
+	if (r.nrows) {
+		want.generation = (uint64_t)db_cell_ll(&r, 0, 0, 0);
+		want.epoch = (uint64_t)db_cell_ll(&r, 0, 1, 0);
+		want.stamp = (uint64_t)db_cell_ll(&r, 0, 2, 0);
+	}
+	db_res_release(&r);
+	if (c->generation >= 0 && same_label(&c->label, &want))
+		return 0;
+	if (s->dir) {
+		int done;
+		rc = refresh_file(s, c, &want, &done, e);
+		if (rc < 0 || done)
+			return rc;
+	}
+	/* this process's own copy */
+	if (c->ix.map || c->label.epoch != want.epoch || c->label.stamp != want.stamp) {
+		vindex_release(&c->ix); /* from a file, or of another epoch or database: start over */
+		vindex_init(&c->ix, s->base.dims);
+	}
+	rc = sync_rows(s, c->account_id, &c->ix, e);
+	if (rc == 0) {
+		c->label = want;
+		c->generation = (long long)want.generation;
+	}
 	return rc;
 }
 
@@ -222,6 +380,18 @@ static int embedded_search(struct vstore *vs, const struct vstore_query *q, stru
 	return 0;
 }
 
+static int embedded_warm(struct vstore *vs, long long account_id, struct fs_error *e)
+{
+	struct embedded *s = (struct embedded *)vs;
+	if (!s->dir) /* without the files, a copy here helps no other process */
+		return 0;
+	struct cached *c = cache_for(s, account_id);
+	int rc = refresh(s, c, e);
+	if (rc < 0)
+		c->generation = -1;
+	return rc;
+}
+
 const struct vstore_ops vstore_embedded_ops = {
 	.name = "embedded",
 	.external = 0,
@@ -231,5 +401,6 @@ const struct vstore_ops vstore_embedded_ops = {
 	.delete_account = embedded_delete_account,
 	.recreate = embedded_recreate,
 	.search = embedded_search,
+	.warm = embedded_warm,
 	.free = embedded_free,
 };

@@ -156,7 +156,12 @@ write_config() {
 
 		[answerer]
 		sentence_model = $model
+
+		[vector]
+		index_dir = $RUN/vectors
 	CONF
+	# the machine's vector index files: the web server's processes and the worker (its group) share them
+	install -d -m 2770 -g "$web_user" "$RUN/vectors"
 	if [ -f "$LOCAL_CONF" ]; then
 		printf '\n# ---- %s, appended at each start (edit it there) ----\n' "$LOCAL_CONF" >>"$CONF.tmp"
 		LOCAL_FROM=$(($(wc -l <"$CONF.tmp") + 1))

@@ -1,10 +1,12 @@
 /* search: terms (stopwords, stems, BM25 vectors, the stored blob), vscan_topk against a naive scan, vindex ranking
- * (dense, BM25 where the rare term wins, RRF, retain, the document filter) and the similarity_score curve. */
+ * (dense, BM25 where the rare term wins, RRF, retain, the document filter), the index file (the same results
+ * mapped as in memory, damaged files refused) and the similarity_score curve. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "core/buf.h"
@@ -639,6 +641,198 @@ static void search_vindex_document_filter(void)
 	vindex_release(&ix);
 }
 
+/* ---- the index file ----------------------------------------------------------------------------------------- */
+
+/* A random index: 16 dims, terms from a wide id range (both halves of the postings' radix sort matter). */
+static void random_index(struct vindex *ix, unsigned rows, unsigned seed)
+{
+	static const char *docs[] = { DOC_A, DOC_B };
+	srand(seed);
+	vindex_init(ix, 16);
+	for (unsigned i = 0; i < rows; i++) {
+		float v[16];
+		uint32_t tid[12];
+		float tw[12];
+		size_t nt = (size_t)(rand() % 12);
+		for (int d = 0; d < 16; d++)
+			v[d] = (float)(rand() % 2001 - 1000) / 1000.0f;
+		vscan_normalize(v, 16);
+		/* ascending, distinct ids: a step from 1 to 2^20 each */
+		uint32_t at = (uint32_t)(rand() % 300);
+		for (size_t t = 0; t < nt; t++) {
+			at += 1 + (uint32_t)(rand() % 2 ? rand() % 40 : rand() % (1 << 20));
+			tid[t] = at;
+			tw[t] = (float)(rand() % 100 + 1) / 50.0f;
+		}
+		struct sparse sp = { .n = nt, .cap = nt, .idx = tid, .val = tw };
+		char id[37];
+		chunk_id(id, i + 1);
+		vindex_add(ix, id, docs[i % 2], (uint64_t)i + 1, v, &sp);
+	}
+}
+
+/* Every kind of query, against a and b: the same hits, the same scores. */
+static void same_results(const struct vindex *a, const struct vindex *b, unsigned seed)
+{
+	struct vstore_hit ha[20], hb[20];
+	const char *only_a[] = { DOC_A };
+	srand(seed);
+	for (int k = 0; k < 40; k++) {
+		float q[16];
+		uint32_t qt[4];
+		float qw[4] = { 1, 1, 1, 1 };
+		for (int d = 0; d < 16; d++)
+			q[d] = (float)(rand() % 2001 - 1000) / 1000.0f;
+		vscan_normalize(q, 16);
+		/* terms the rows have (taken from a random row), or none */
+		size_t nqt = 0;
+		size_t row = (size_t)rand() % (a->n ? a->n : 1);
+		for (uint64_t u = a->n ? a->sp_off[row] : 0; a->n && u < a->sp_off[row + 1] && nqt < 4; u++)
+			qt[nqt++] = a->sp_idx[u];
+		struct vstore_query vq = { .account_id = 1, .dense = q, .sparse_idx = qt, .sparse_val = qw,
+					   .sparse_n = nqt, .hybrid = k % 3 == 2 ? VINDEX_SPARSE_ONLY : k % 3,
+					   .limit = 20, .prefetch = 30, .feedback = (size_t)(k % 4 == 1 ? 3 : 0),
+					   .feedback_weight = 1.0 };
+		if (k % 5 == 4) {
+			vq.document_ids = only_a;
+			vq.ndocument_ids = 1;
+		}
+		size_t na = vindex_search(a, &vq, ha), nb = vindex_search(b, &vq, hb);
+		CHECK_INT(nb, na);
+		for (size_t h = 0; h < na && h < nb; h++) {
+			CHECK_STR(hb[h].chunk_id, ha[h].chunk_id);
+			CHECK_NEAR(hb[h].score, ha[h].score, 0);
+			CHECK_NEAR(hb[h].cosine, ha[h].cosine, 0);
+			CHECK_NEAR(hb[h].coverage, ha[h].coverage, 0);
+		}
+	}
+}
+
+/* The keyword ranking from the inverted lists against BM25 computed row by row. */
+static void sparse_matches_naive(const struct vindex *ix)
+{
+	struct vstore_hit hits[500];
+	for (size_t row = 0; row < ix->n; row += 37) {
+		uint32_t qt[3];
+		float qw[3] = { 1, 0.5f, 2 };
+		size_t nq = 0;
+		for (uint64_t u = ix->sp_off[row]; u < ix->sp_off[row + 1] && nq < 3; u++)
+			qt[nq++] = ix->sp_idx[u];
+		if (!nq)
+			continue;
+		struct vstore_query vq = { .account_id = 1, .dense = ix->vecs, .sparse_idx = qt, .sparse_val = qw,
+					   .sparse_n = nq, .hybrid = VINDEX_SPARSE_ONLY, .limit = 500 };
+		size_t n = vindex_search(ix, &vq, hits), expect = 0;
+		double best = -1;
+		for (size_t i = 0; i < ix->n; i++) {
+			double score = 0;
+			int any = 0;
+			for (size_t j = 0; j < nq; j++) {
+				size_t df = 0;
+				for (size_t r = 0; r < ix->n; r++)
+					for (uint64_t u = ix->sp_off[r]; u < ix->sp_off[r + 1]; u++)
+						df += ix->sp_idx[u] == qt[j];
+				for (uint64_t u = ix->sp_off[i]; u < ix->sp_off[i + 1]; u++)
+					if (ix->sp_idx[u] == qt[j]) {
+						score += idf((double)ix->n, (double)df) * qw[j] * ix->sp_val[u];
+						any = 1;
+					}
+			}
+			expect += any;
+			if (any && score > best)
+				best = score;
+		}
+		CHECK_INT(n, expect);
+		if (n)
+			CHECK_NEAR(hits[0].score, best, 1e-9);
+	}
+}
+
+static void search_vindex_file_round_trip(void)
+{
+	char dir[] = "/tmp/faqsure-vix-XXXXXX", path[64], bad[80];
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/a.index", dir);
+	snprintf(bad, sizeof(bad), "%s/bad.index", dir);
+	struct vindex mem, map, copy;
+	struct vindex_label label = { 7, 2, 123456789012345ULL }, got = { 0, 0, 0 };
+	struct fs_error e = { 0 };
+	random_index(&mem, 600, 11);
+	sparse_matches_naive(&mem);
+	CHECK_INT(vindex_write(&mem, path, &label, 0600, &e), 0);
+	CHECK_INT(vindex_map(&map, path, 16, &got, &e), 0);
+	CHECK(map.map != NULL);
+	CHECK_INT(got.generation, 7);
+	CHECK_INT(got.epoch, 2);
+	CHECK(got.stamp == 123456789012345ULL);
+	CHECK_INT(map.n, 600);
+	same_results(&mem, &map, 5);
+	sparse_matches_naive(&map);
+
+	/* a copy of the mapped index may change; the mapping stays valid after the file is replaced */
+	vindex_copy(&copy, &map);
+	uint8_t keep[600];
+	for (int i = 0; i < 600; i++)
+		keep[i] = i % 3 != 0;
+	vindex_retain(&copy, keep);
+	vindex_retain(&mem, keep);
+	same_results(&mem, &copy, 6);
+	struct vindex_label next = { 8, 2, label.stamp };
+	CHECK_INT(vindex_write(&copy, path, &next, 0600, &e), 0);
+	CHECK_INT(map.n, 600); /* the old mapping still answers */
+	struct vstore_hit h1[5];
+	struct vstore_query vq = { .account_id = 1, .dense = map.vecs, .hybrid = 0, .limit = 5 };
+	CHECK_INT(vindex_search(&map, &vq, h1), 5);
+	vindex_release(&map);
+	CHECK_INT(vindex_map(&map, path, 16, &got, &e), 0);
+	CHECK_INT(got.generation, 8);
+	CHECK_INT(map.n, 400);
+	same_results(&copy, &map, 7);
+	vindex_release(&copy);
+
+	/* an empty index */
+	struct vindex empty;
+	vindex_init(&empty, 16);
+	CHECK_INT(vindex_write(&empty, bad, &label, 0600, &e), 0);
+	vindex_release(&empty);
+	CHECK_INT(vindex_map(&empty, bad, 16, &got, &e), 0);
+	CHECK_INT(empty.n, 0);
+	CHECK_INT(vindex_search(&empty, &vq, h1), 0);
+	vindex_release(&empty);
+
+	/* what is refused: no file, vectors of another size, a partial file, offsets out of order */
+	CHECK_INT(vindex_map(&empty, "/nonexistent/a.index", 16, &got, &e), FS_ENOTFOUND);
+	CHECK_INT(vindex_map(&empty, path, 8, &got, &e), FS_EINVAL);
+	FILE *in = fopen(path, "rb"), *out = fopen(bad, "wb");
+	CHECK(in && out);
+	char block[4096];
+	size_t len = map.map_len, at = 0, k;
+	while (at < len / 2 && (k = fread(block, 1, sizeof(block), in)) > 0) {
+		fwrite(block, 1, k, out);
+		at += k;
+	}
+	fclose(in);
+	fclose(out);
+	CHECK_INT(vindex_map(&empty, bad, 16, &got, &e), FS_EINVAL);
+	CHECK(strstr(e.msg, "partial") != NULL);
+	/* a whole file whose row offsets were changed */
+	in = fopen(path, "rb");
+	out = fopen(bad, "wb");
+	while ((k = fread(block, 1, sizeof(block), in)) > 0)
+		fwrite(block, 1, k, out);
+	fclose(in);
+	uint64_t big = UINT64_MAX / 2;
+	fseek(out, (long)((const char *)&map.sp_off[5] - (const char *)map.map), SEEK_SET);
+	fwrite(&big, sizeof(big), 1, out);
+	fclose(out);
+	CHECK_INT(vindex_map(&empty, bad, 16, &got, &e), FS_EINVAL);
+	vindex_release(&map);
+	vindex_release(&mem);
+	unlink(path);
+	unlink(bad);
+	rmdir(dir);
+}
+
 /* ---- the score -------------------------------------------------------------------------------------------------- */
 
 static void search_score_curve(void)
@@ -693,6 +887,7 @@ const struct test_case search_cases[] = {
 	{ "search_vindex_rrf_hybrid", search_vindex_rrf_hybrid },
 	{ "search_vindex_retain", search_vindex_retain },
 	{ "search_vindex_document_filter", search_vindex_document_filter },
+	{ "search_vindex_file_round_trip", search_vindex_file_round_trip },
 	{ "search_score_curve", search_score_curve },
 	{ NULL, NULL },
 };

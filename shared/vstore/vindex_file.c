@@ -1,0 +1,272 @@
+/* The file form of struct vindex: one account's index on local disk, written once and then only mapped
+ * read-only, so every process of the machine shares one copy in the page cache.
+ *
+ * Layout (little-endian, as the machine that wrote it; a file of another byte order is refused):
+ *   header, 128 bytes: magic "FAQSVIX\n", format, byte-order mark, then dims, rows, sparse entries, distinct
+ *   terms, generation, epoch, stamp, and the file's length;
+ *   then the arrays of struct vindex in this order, each starting at a multiple of 64 bytes: vecs, codes,
+ *   scales, chunk_ids, doc_ids, seq, sp_off, sp_idx, sp_val, post_terms, post_off, post_rows, post_w.
+ * The arrays' places follow from the counts alone, so a reader checks the file's length against them and the
+ * offsets' bounds before it trusts one. */
+#include "vstore/vindex.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/banned.h"
+
+#define VIX_MAGIC "FAQSVIX\n"
+#define VIX_FORMAT 1u
+#define VIX_BOM 0x01020304u
+#define VIX_HEADER 128
+#define VIX_ALIGN 64
+
+struct vix_header {
+	char magic[8];
+	uint32_t format, bom;
+	uint64_t dims, n, sp_len, nterms, generation, epoch, stamp, length;
+};
+
+/* Where each array starts, from the counts. */
+struct vix_layout {
+	size_t vecs, codes, scales, chunk_ids, doc_ids, seq, sp_off, sp_idx, sp_val, post_terms, post_off, post_rows,
+		post_w, length;
+};
+
+static size_t place(size_t *at, size_t bytes)
+{
+	size_t start = (*at + VIX_ALIGN - 1) / VIX_ALIGN * VIX_ALIGN;
+	*at = start + bytes;
+	return start;
+}
+
+/* 0, or -1 when the counts would not fit in memory (a damaged header). */
+static int layout(uint64_t dims, uint64_t n, uint64_t sp_len, uint64_t nterms, struct vix_layout *l)
+{
+	const uint64_t limit = (uint64_t)1 << 40;
+	if (dims == 0 || dims > 65536 || n > UINT32_MAX || sp_len > limit || nterms > sp_len || n * dims > limit ||
+	    (uint64_t)SIZE_MAX < limit)
+		return -1;
+	size_t at = VIX_HEADER, rows = (size_t)n, d = (size_t)dims, sp = (size_t)sp_len, t = (size_t)nterms;
+	l->vecs = place(&at, rows * d * sizeof(float));
+	l->codes = place(&at, rows * d);
+	l->scales = place(&at, rows * sizeof(float));
+	l->chunk_ids = place(&at, rows * 37);
+	l->doc_ids = place(&at, rows * 37);
+	l->seq = place(&at, rows * sizeof(uint64_t));
+	l->sp_off = place(&at, (rows + 1) * sizeof(uint64_t));
+	l->sp_idx = place(&at, sp * sizeof(uint32_t));
+	l->sp_val = place(&at, sp * sizeof(float));
+	l->post_terms = place(&at, t * sizeof(uint32_t));
+	l->post_off = place(&at, (t + 1) * sizeof(uint64_t));
+	l->post_rows = place(&at, sp * sizeof(uint32_t));
+	l->post_w = place(&at, sp * sizeof(float));
+	l->length = at;
+	return 0;
+}
+
+void vindex_copy(struct vindex *dst, const struct vindex *src)
+{
+	size_t n = src->n, d = src->dims, sp = src->sp_len;
+	memset(dst, 0, sizeof(*dst));
+	dst->dims = d;
+	dst->n = dst->cap = n;
+	dst->sp_len = dst->sp_cap = sp;
+#define COPY(field, count)                                                                      \
+	do {                                                                                    \
+		size_t bytes_ = (count) * sizeof(*src->field);                                  \
+		dst->field = xmalloc(bytes_ ? bytes_ : 1);                                      \
+		if (bytes_)                                                                     \
+			memcpy(dst->field, src->field, bytes_);                                 \
+	} while (0)
+	COPY(vecs, n * d);
+	COPY(codes, n * d);
+	COPY(scales, n);
+	COPY(chunk_ids, n);
+	COPY(doc_ids, n);
+	COPY(seq, n);
+	COPY(sp_off, n + 1);
+	COPY(sp_idx, sp);
+	COPY(sp_val, sp);
+#undef COPY
+	/* the inverted lists are built again when needed: the copy is about to change */
+}
+
+/* write(2) until done. */
+static int write_all(int fd, const void *p, size_t len)
+{
+	const char *c = p;
+	while (len) {
+		ssize_t w = write(fd, c, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		c += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Writes len bytes at offset (after zero padding from *pos). */
+static int put(int fd, size_t *pos, size_t offset, const void *p, size_t len)
+{
+	static const char zeros[VIX_ALIGN];
+	while (*pos < offset) {
+		size_t k = offset - *pos < sizeof(zeros) ? offset - *pos : sizeof(zeros);
+		if (write_all(fd, zeros, k) < 0)
+			return -1;
+		*pos += k;
+	}
+	if (len && write_all(fd, p, len) < 0)
+		return -1;
+	*pos += len;
+	return 0;
+}
+
+int vindex_write(struct vindex *ix, const char *path, const struct vindex_label *label, unsigned mode,
+		 struct fs_error *e)
+{
+	struct vix_layout l;
+	struct vix_header h;
+	char tmp[PATH_MAX];
+	int fd, rc = 0;
+	size_t pos = 0, n = ix->n, d = ix->dims;
+	if (!ix->map)
+		vindex_prepare(ix);
+	if (layout(d, n, ix->sp_len, ix->post_nterms, &l) < 0)
+		return fs_fail(e, FS_EINTERNAL, "vector index too large to write");
+	memset(&h, 0, sizeof(h));
+	memcpy(h.magic, VIX_MAGIC, sizeof(h.magic));
+	h.format = VIX_FORMAT;
+	h.bom = VIX_BOM;
+	h.dims = d;
+	h.n = n;
+	h.sp_len = ix->sp_len;
+	h.nterms = ix->post_nterms;
+	h.generation = label->generation;
+	h.epoch = label->epoch;
+	h.stamp = label->stamp;
+	h.length = l.length;
+
+	int len = snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
+	if (len < 0 || (size_t)len >= sizeof(tmp))
+		return fs_fail(e, FS_EINTERNAL, "vector index path too long: %s", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return fs_fail(e, FS_EUNAVAIL, "cannot write %s: %s", tmp, strerror(errno));
+	if (fchmod(fd, mode) < 0 || /* whatever the umask */
+	    put(fd, &pos, 0, &h, sizeof(h)) < 0 || put(fd, &pos, l.vecs, ix->vecs, n * d * sizeof(float)) < 0 ||
+	    put(fd, &pos, l.codes, ix->codes, n * d) < 0 || put(fd, &pos, l.scales, ix->scales, n * sizeof(float)) < 0 ||
+	    put(fd, &pos, l.chunk_ids, ix->chunk_ids, n * 37) < 0 || put(fd, &pos, l.doc_ids, ix->doc_ids, n * 37) < 0 ||
+	    put(fd, &pos, l.seq, ix->seq, n * sizeof(uint64_t)) < 0 ||
+	    put(fd, &pos, l.sp_off, ix->sp_off, (n + 1) * sizeof(uint64_t)) < 0 ||
+	    put(fd, &pos, l.sp_idx, ix->sp_idx, ix->sp_len * sizeof(uint32_t)) < 0 ||
+	    put(fd, &pos, l.sp_val, ix->sp_val, ix->sp_len * sizeof(float)) < 0 ||
+	    put(fd, &pos, l.post_terms, ix->post_terms, ix->post_nterms * sizeof(uint32_t)) < 0 ||
+	    put(fd, &pos, l.post_off, ix->post_off, (ix->post_nterms + 1) * sizeof(uint64_t)) < 0 ||
+	    put(fd, &pos, l.post_rows, ix->post_rows, ix->sp_len * sizeof(uint32_t)) < 0 ||
+	    put(fd, &pos, l.post_w, ix->post_w, ix->sp_len * sizeof(float)) < 0 || put(fd, &pos, l.length, NULL, 0) < 0 ||
+	    fsync(fd) < 0) {
+		rc = fs_fail(e, FS_EUNAVAIL, "cannot write %s: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return rc;
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
+		rc = fs_fail(e, FS_EUNAVAIL, "cannot put %s in place: %s", path, strerror(errno));
+		unlink(tmp);
+		return rc;
+	}
+	/* the rename itself survives a crash once the folder is synced */
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
+int vindex_map(struct vindex *ix, const char *path, size_t dims, struct vindex_label *label, struct fs_error *e)
+{
+	struct stat st;
+	struct vix_header h;
+	struct vix_layout l;
+	memset(ix, 0, sizeof(*ix));
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fs_fail(e, errno == ENOENT ? FS_ENOTFOUND : FS_EUNAVAIL, "cannot open %s: %s", path,
+			       strerror(errno));
+	if (fstat(fd, &st) < 0 || st.st_size < VIX_HEADER) {
+		close(fd);
+		return fs_fail(e, FS_EINVAL, "%s: not a vector index (too short)", path);
+	}
+	void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return fs_fail(e, FS_EUNAVAIL, "cannot map %s: %s", path, strerror(errno));
+	memcpy(&h, map, sizeof(h));
+	const char *why = NULL;
+	if (memcmp(h.magic, VIX_MAGIC, sizeof(h.magic)) || h.bom != VIX_BOM)
+		why = "not a vector index of this machine's byte order";
+	else if (h.format != VIX_FORMAT)
+		why = "another format of vector index";
+	else if (h.dims != dims)
+		why = "vectors of another size";
+	else if (layout(h.dims, h.n, h.sp_len, h.nterms, &l) < 0 || h.length != l.length ||
+		 (uint64_t)st.st_size != l.length)
+		why = "its length does not match its header (a partial or damaged file)";
+	if (why) {
+		munmap(map, (size_t)st.st_size);
+		return fs_fail(e, FS_EINVAL, "%s: %s", path, why);
+	}
+	char *base = map;
+	ix->dims = dims;
+	ix->n = ix->cap = (size_t)h.n;
+	ix->sp_len = ix->sp_cap = (size_t)h.sp_len;
+	ix->post_nterms = (size_t)h.nterms;
+	ix->vecs = (float *)(void *)(base + l.vecs);
+	ix->codes = (int8_t *)(void *)(base + l.codes);
+	ix->scales = (float *)(void *)(base + l.scales);
+	ix->chunk_ids = (char(*)[37])(void *)(base + l.chunk_ids);
+	ix->doc_ids = (char(*)[37])(void *)(base + l.doc_ids);
+	ix->seq = (uint64_t *)(void *)(base + l.seq);
+	ix->sp_off = (uint64_t *)(void *)(base + l.sp_off);
+	ix->sp_idx = (uint32_t *)(void *)(base + l.sp_idx);
+	ix->sp_val = (float *)(void *)(base + l.sp_val);
+	ix->post_terms = (uint32_t *)(void *)(base + l.post_terms);
+	ix->post_off = (uint64_t *)(void *)(base + l.post_off);
+	ix->post_rows = (uint32_t *)(void *)(base + l.post_rows);
+	ix->post_w = (float *)(void *)(base + l.post_w);
+	ix->post_ready = 1;
+	ix->map = map;
+	ix->map_len = (size_t)st.st_size;
+	/* offsets out of bounds would send a search outside the mapping: check them (rows and terms, not entries) */
+	int bad = ix->sp_off[0] != 0 || ix->sp_off[ix->n] != ix->sp_len || ix->post_off[0] != 0 ||
+		  ix->post_off[ix->post_nterms] != ix->sp_len;
+	for (size_t i = 0; i < ix->n && !bad; i++)
+		bad = ix->sp_off[i] > ix->sp_off[i + 1] || !memchr(ix->chunk_ids[i], 0, 37) || !memchr(ix->doc_ids[i], 0, 37);
+	for (size_t i = 0; i < ix->post_nterms && !bad; i++)
+		bad = ix->post_off[i] > ix->post_off[i + 1];
+	if (bad) {
+		vindex_release(ix);
+		return fs_fail(e, FS_EINVAL, "%s: damaged vector index (offsets out of order)", path);
+	}
+	label->generation = h.generation;
+	label->epoch = h.epoch;
+	label->stamp = h.stamp;
+	return 0;
+}
