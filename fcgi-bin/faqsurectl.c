@@ -697,6 +697,9 @@ static void worker_beat(struct ingest_worker *w, long long documents, int first,
 	}
 }
 
+/* How often an idle worker removes the vector index files of deleted accounts (vstore_tidy). */
+#define TIDY_SECONDS 600
+
 static int cmd_worker(struct ctl *c, const struct args *a)
 {
 	static const char *const known[] = { "--once", "--log", NULL };
@@ -721,7 +724,7 @@ static int cmd_worker(struct ctl *c, const struct args *a)
 		return fail(c);
 	worker_hello(c, &w, once);
 	worker_beat(&w, 0, 1, &beat_failing);
-	double started = 0, beaten = util_now_ms();
+	double started = 0, beaten = util_now_ms(), tidied = 0;
 	while (!worker_stopping && !log_lost) {
 		if (worker_reopen) {
 			worker_reopen = 0;
@@ -758,6 +761,15 @@ static int cmd_worker(struct ctl *c, const struct args *a)
 		 * not wait for it ... */
 		if (ingest_warm(&w, &se) < 0)
 			util_log("worker: vector index: %s", se.msg);
+		/* ... and now and then, remove the index files of deleted accounts */
+		if (util_now_ms() - tidied >= 1000.0 * TIDY_SECONDS) {
+			int removed = vstore_tidy(w.vs, &se);
+			if (removed < 0)
+				util_log("worker: vector index files: %s", se.msg);
+			else if (removed > 0)
+				util_log("worker: removed %d vector index file(s) of deleted accounts", removed);
+			tidied = util_now_ms();
+		}
 		/* ... and compute the sentence vectors of stored chunks, a few at a time so that a new upload waits
 		 * little; --once for at most [worker] sentence_seconds */
 		int filled = 0, refreshed = 0;

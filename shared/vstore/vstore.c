@@ -84,6 +84,11 @@ int vstore_warm(struct vstore *vs, long long account_id, struct fs_error *e)
 	return vs->ops->warm ? vs->ops->warm(vs, account_id, e) : 0;
 }
 
+int vstore_tidy(struct vstore *vs, struct fs_error *e)
+{
+	return vs->ops->tidy ? vs->ops->tidy(vs, e) : 0;
+}
+
 int vstore_changed(const struct config *cfg, struct db *db, long long account_id, const char *document_id,
 		   const char *op, struct fs_error *e)
 {

@@ -83,6 +83,9 @@ struct vstore_ops {
 	/* Optional: brings what this machine keeps of the account up to date with MariaDB now, so that the next
 	 * search does not wait for it (the worker, after indexing). */
 	int (*warm)(struct vstore *vs, long long account_id, struct fs_error *e);
+	/* Optional: removes what this machine keeps for accounts that are gone or vectors of another size (the
+	 * worker, now and then). Returns how many things it removed, or a negative fs_code. */
+	int (*tidy)(struct vstore *vs, struct fs_error *e);
 	void (*free)(struct vstore *vs);
 };
 
@@ -105,8 +108,9 @@ int vstore_delete_account(struct vstore *vs, long long account_id, struct fs_err
 int vstore_recreate(struct vstore *vs, struct fs_error *e);
 int vstore_search(struct vstore *vs, const struct vstore_query *q, struct vstore_hit *hits, size_t *nhits,
 		  struct fs_error *e);
-/* The backend's warm operation; 0 when it has none. */
+/* The backend's warm and tidy operations; 0 when it has none. */
 int vstore_warm(struct vstore *vs, long long account_id, struct fs_error *e);
+int vstore_tidy(struct vstore *vs, struct fs_error *e);
 
 /* Inside the caller's transaction that changed a document's chunks: bumps the account's vector generation and,
  * for an external store, queues the change in the outbox. op is "upsert" or "delete". */

@@ -13,6 +13,7 @@
  * its own copy in memory, as before the files existed, and says so once on stderr.
  *
  * Nothing needs to be written here on a change: upsert and delete are the chunk rows themselves. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/buf.h"
@@ -392,6 +394,54 @@ static int embedded_warm(struct vstore *vs, long long account_id, struct fs_erro
 	return rc;
 }
 
+/* A temporary file older than this was left by a writer that died. */
+#define STALE_TMP_SECONDS 3600
+
+/* The folder's files of accounts without a generation row (deleted: `faqsurectl account delete` drops it; an
+ * account that never had a chunk has none either, and its empty file costs nothing to build again), of another
+ * vector size (the embedder changed), and temporary files a writer that died left behind. */
+static int embedded_tidy(struct vstore *vs, struct fs_error *e)
+{
+	struct embedded *s = (struct embedded *)vs;
+	if (!s->dir)
+		return 0;
+	DIR *d = opendir(s->dir);
+	if (!d)
+		return 0;
+	int removed = 0, rc = 0;
+	struct dirent *de;
+	while (rc == 0 && (de = readdir(d))) {
+		long long account;
+		size_t dims;
+		int used = 0;
+		char path[PATH_MAX], suffix[16];
+		if (snprintf(path, sizeof(path), "%s/%s", s->dir, de->d_name) >= (int)sizeof(path))
+			continue;
+		if (strstr(de->d_name, ".tmp") && !strncmp(de->d_name, "account-", 8)) {
+			struct stat st;
+			if (stat(path, &st) == 0 && time(NULL) - st.st_mtime > STALE_TMP_SECONDS && unlink(path) == 0)
+				removed++;
+			continue;
+		}
+		if (sscanf(de->d_name, "account-%lld-%zu.%15[a-z]%n", &account, &dims, suffix, &used) != 3 ||
+		    de->d_name[used] || (strcmp(suffix, "index") && strcmp(suffix, "lock")))
+			continue;
+		int gone = dims != s->base.dims;
+		if (!gone) {
+			struct db_res r;
+			rc = db_exec(s->db, &r, e, "SELECT 1 FROM vector_generations WHERE account_id = ?", "i", account);
+			if (rc < 0)
+				break;
+			gone = r.nrows == 0;
+			db_res_release(&r);
+		}
+		if (gone && unlink(path) == 0)
+			removed++;
+	}
+	closedir(d);
+	return rc < 0 ? rc : removed;
+}
+
 const struct vstore_ops vstore_embedded_ops = {
 	.name = "embedded",
 	.external = 0,
@@ -402,5 +452,6 @@ const struct vstore_ops vstore_embedded_ops = {
 	.recreate = embedded_recreate,
 	.search = embedded_search,
 	.warm = embedded_warm,
+	.tidy = embedded_tidy,
 	.free = embedded_free,
 };

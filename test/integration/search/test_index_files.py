@@ -189,3 +189,15 @@ def test_damaged_or_foreign_file_is_never_used(s):
     check(all(h["document_id"] in ids.values() for h in after), f"hits of another account: {after}")
     eq(header(path), {**now, "dims": header(path)["dims"]}, "the foreign file replaced by this database's")
     eq(glob.glob(path + ".*"), [], "temporary files left beside the index")
+
+
+def test_a_deleted_accounts_file_is_removed_by_the_worker(s):
+    account, key = s.account_with_key(per_minute=100000, per_hour=1000000)
+    acct = account_id(s, account)
+    upload_ready(s, key, KB_FILES[:1])
+    search_ok(s, key, "What is your return policy?")
+    path = index_file(s, acct)
+    s.ctl("account", "delete", account, "--yes")
+    s.worker_once()  # tidies the folder once its queue is empty, as the daemon does every 10 minutes
+    check(not os.path.exists(path), f"{path} is still there after the account was deleted")
+    check(not os.path.exists(path[: -len("index")] + "lock"), "the account's lock file is still there")
