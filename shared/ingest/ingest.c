@@ -2,7 +2,9 @@
 #include "ingest/ingest.h"
 
 #include <ctype.h>
-
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,14 +71,63 @@ void ingest_worker_release(struct ingest_worker *w)
 	memset(w, 0, sizeof(*w));
 }
 
+/* Whether the worker id `other` (host:pid) names a process of this machine that is gone: the same host as this
+ * worker's own id, and no process of that pid here. A pid taken again by another process reads as alive (the job
+ * then waits for its lease, as on another machine). */
+static int dead_here(const struct ingest_worker *w, const char *other)
+{
+	const char *mine = strrchr(w->id, ':'), *colon = strrchr(other, ':');
+	if (!mine || !colon || colon - other != mine - w->id || memcmp(other, w->id, (size_t)(mine - w->id)) != 0 ||
+	    !strcmp(other, w->id))
+		return 0;
+	char *end;
+	errno = 0;
+	long pid = strtol(colon + 1, &end, 10);
+	if (errno || end == colon + 1 || *end || pid <= 0 || pid > INT_MAX)
+		return 0;
+	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+/* Queues again at once the jobs of workers of this machine that died holding them (killed, crashed, the machine's
+ * worker restarted), instead of when their lease runs out ([worker] lease_seconds, minutes): their documents would
+ * stay 'processing' that long for nothing. Should the guess be wrong (two machines with one host name), the cost is
+ * work done twice, never a document stored twice: the first worker finds the job no longer its own (still_ours). */
+static int requeue_dead_here(struct ingest_worker *w, struct fs_error *e)
+{
+	struct db_res r;
+	int rc = db_exec(w->db, &r, e, "SELECT DISTINCT worker FROM ingest_jobs WHERE state = 'running'", "");
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < r.nrows && rc >= 0; i++) {
+		const char *other = db_cell(&r, i, 0);
+		struct db_res u;
+		if (!other || !dead_here(w, other))
+			continue;
+		rc = db_exec(w->db, &u, e,
+			     "UPDATE ingest_jobs SET state = 'queued', worker = NULL WHERE state = 'running' AND worker = ?",
+			     "s", other);
+		if (rc < 0)
+			break;
+		if (u.affected)
+			util_log("worker: %llu job(s) of worker %s, whose process is gone, queued again", u.affected,
+				 other);
+		db_res_release(&u);
+	}
+	db_res_release(&r);
+	return rc < 0 ? rc : 0;
+}
+
 /* Claims the oldest queued job: 1 with job filled in, 0 when the queue is empty. */
 static int claim(struct ingest_worker *w, struct job *job, struct fs_error *e)
 {
 	struct db_res r;
-	int rc = db_exec(w->db, NULL, e,
-			 "UPDATE ingest_jobs SET state = 'queued', worker = NULL"
-			 " WHERE state = 'running' AND lease_until < UTC_TIMESTAMP(6)",
-			 "");
+	int rc = requeue_dead_here(w, e);
+	if (rc < 0)
+		return rc;
+	rc = db_exec(w->db, NULL, e,
+		     "UPDATE ingest_jobs SET state = 'queued', worker = NULL"
+		     " WHERE state = 'running' AND lease_until < UTC_TIMESTAMP(6)",
+		     "");
 	if (rc < 0 || (rc = db_begin(w->db, e)) < 0)
 		return rc;
 	rc = db_exec(w->db, &r, e,

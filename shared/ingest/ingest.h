@@ -1,7 +1,8 @@
 /* Ingestion: the worker's side of uploads. Jobs are claimed with SELECT … FOR UPDATE SKIP LOCKED (many workers
  * on many machines never take the same job) under a lease; a job whose worker died is queued again when its
- * lease runs out. Each job extracts, chunks and embeds its document and stores the chunks in one transaction;
- * the document ends 'ready' with its chunk count or 'failed' with a reason. */
+ * lease runs out, or at once by a worker of the same machine, which sees that the process is gone. Each job
+ * extracts, chunks and embeds its document and stores the chunks in one transaction; the document ends 'ready'
+ * with its chunk count or 'failed' with a reason. */
 #ifndef FAQSURE_INGEST_H
 #define FAQSURE_INGEST_H
 
