@@ -117,12 +117,32 @@ static int requeue_dead_here(struct ingest_worker *w, struct fs_error *e)
 	return rc < 0 ? rc : 0;
 }
 
+/* Queues again the job this worker let go of when the database went away (w->dropped_job), when the database still
+ * shows it as this worker's. */
+static int requeue_dropped(struct ingest_worker *w, struct fs_error *e)
+{
+	struct db_res u;
+	if (!w->dropped_job)
+		return 0;
+	int rc = db_exec(w->db, &u, e,
+			 "UPDATE ingest_jobs SET state = 'queued', worker = NULL"
+			 " WHERE id = ? AND state = 'running' AND worker = ?",
+			 "is", w->dropped_job, w->id);
+	if (rc < 0)
+		return rc;
+	if (u.affected)
+		util_log("worker: job %lld, cut off when the database went away, queued again", w->dropped_job);
+	db_res_release(&u);
+	w->dropped_job = 0;
+	return 0;
+}
+
 /* Claims the oldest queued job: 1 with job filled in, 0 when the queue is empty. */
 static int claim(struct ingest_worker *w, struct job *job, struct fs_error *e)
 {
 	struct db_res r;
-	int rc = requeue_dead_here(w, e);
-	if (rc < 0)
+	int rc = requeue_dropped(w, e);
+	if (rc < 0 || (rc = requeue_dead_here(w, e)) < 0)
 		return rc;
 	rc = db_exec(w->db, NULL, e,
 		     "UPDATE ingest_jobs SET state = 'queued', worker = NULL"
@@ -157,6 +177,8 @@ static int claim(struct ingest_worker *w, struct job *job, struct fs_error *e)
 		return rc;
 	}
 	rc = db_commit(w->db, e);
+	if (rc == FS_EUNAVAIL) /* the COMMIT may have happened: the job would be this worker's until its lease ran out */
+		w->dropped_job = job->id;
 	return rc < 0 ? rc : 1;
 }
 
@@ -594,9 +616,14 @@ int ingest_run_one(struct ingest_worker *w, int *worked, struct fs_error *e)
 		return rc;
 	*worked = 1;
 	double started = util_now_ms();
+	unsigned long long losses = db_losses(w->db);
 	rc = process(w, &job, e);
 	if (rc < 0) { /* kept on the document (still processing) so a person, and the final failure, can say why */
 		document_note_problem(w->db, job.document_id, e->msg);
+		/* The database went away meanwhile: the attempt was cut off, not refused (an embedder that fails waits
+		 * for the lease, so as not to spend the attempts at once), and the next claim queues it again. */
+		if (db_losses(w->db) != losses)
+			w->dropped_job = job.id;
 	}
 	log_outcome(w, &job, rc < 0 ? e->msg : NULL, util_now_ms() - started);
 	return rc;

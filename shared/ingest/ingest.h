@@ -26,6 +26,10 @@ struct ingest_worker {
 	struct vstore *vs;
 	struct span_finder *spans; /* for the sentence vectors the answerer reads (answer_span.h) */
 	char id[128]; /* host:pid, recorded on the jobs it holds */
+	/* A job the database still shows as this worker's though the worker let go of it when the database went
+	 * away (the claim's COMMIT unanswered, or the attempt cut off): queued again as soon as the database
+	 * answers, rather than when its lease runs out. 0 when none. */
+	long long dropped_job;
 };
 
 /* Queues a stored document (kb/document.h, document_insert) for the worker, inside the caller's transaction. */

@@ -159,6 +159,38 @@ def test_killed_worker_job_is_taken_over_after_the_lease(s):
         shutil.rmtree(conf.parent, ignore_errors=True)
 
 
+def test_worker_cut_off_from_the_database_takes_its_job_again(s):
+    """A running worker whose attempt lost its database connection (MariaDB restarted, here the connection killed)
+    queues that job again itself as soon as the database answers, instead of leaving the document 'processing'
+    under its own name until the lease (300 s) runs out. Found by test_faults.py: after a MariaDB restart under
+    load, one document in a few runs stayed 'processing', its job 'running' under the live worker."""
+    _, key = s.docs_key("wk-cut-off")
+    log = s.vardir / "log" / "worker-cut-off.log"
+    with paused_worker(s):
+        doc = s.upload_ok(key, docfiles.prose(60_000, seed=7).encode(), "cut-off.txt")
+        p = subprocess.Popen([str(CTL), "worker", "--log", str(log)], env=worker_env(s.config_path),
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            # Holding the document's row keeps the worker waiting in the middle of the job; its waiting
+            # connection is then killed, as a server going away would.
+            with s.holding_row("documents", doc):
+                waiting = lambda: s.query("SELECT ID FROM information_schema.PROCESSLIST "  # noqa: E731
+                                          "WHERE COMMAND = 'Execute' AND INFO LIKE '%documents%'")
+                wait_for(waiting, "the worker waiting on the document's row", 20, interval=0.05)
+                (thread,), = waiting()
+                s.sql(f"KILL CONNECTION {int(thread)}")
+            wait_for(lambda: s.doc_states([doc])[doc][0] != "processing",
+                     "the same worker to process the document again", 20, interval=0.25)
+            check(p.poll() is None, "the worker is still running")
+        finally:
+            p.terminate()
+            p.wait(timeout=30)
+    eq(s.doc_states([doc])[doc][0], "ready", "the document")
+    eq(jobs(s, [doc])[doc]["state"], "done", "its job")
+    eq(jobs(s, [doc])[doc]["attempts"], 2, "its attempts: the one cut off and the one that finished")
+    check("cut off when the database went away, queued again" in log.read_text(), "the worker says why in its log")
+
+
 def test_worker_says_what_it_does_in_its_log_file_without_secrets(s):
     """`worker --once --log FILE`: a start line (version, configuration file, database, pid), one line per
     document (id, status, chunks, time) and a stop line, appended to FILE; nothing on stderr; never the password."""
