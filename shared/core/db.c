@@ -29,6 +29,7 @@ struct db {
 	int in_txn;
 	long long max_packet; /* the server's max_allowed_packet as this connection got it; 0 until asked */
 	char lost_sql[100]; /* the start of the statement of the last deadlock or lock wait timeout (db_retry's log) */
+	unsigned long long losses; /* db_losses */
 	size_t nstmts;
 	struct cached_stmt stmts[DB_MAX_STMTS];
 };
@@ -99,6 +100,7 @@ static int db_connect(struct db *db, struct fs_error *e)
 	if (!mysql_real_connect(m, host, c->db_user, c->db_password, c->db_name, (unsigned int)c->db_port, sock,
 				CLIENT_FOUND_ROWS)) {
 		fprintf(stderr, "faqsure: database connect failed: %s\n", mysql_error(m));
+		db->losses++;
 		int rc = fs_fail(e, FS_EUNAVAIL, "database unavailable");
 		mysql_close(m);
 		return rc;
@@ -113,11 +115,13 @@ int db_ping(struct db *db, struct fs_error *e)
 	if (rc < 0)
 		return rc;
 	if (mysql_ping(db->conn) != 0) {
+		db->losses++;
 		db_disconnect(db);
 		rc = db_connect(db, e);
 		if (rc < 0)
 			return rc;
 		if (mysql_ping(db->conn) != 0) {
+			db->losses++;
 			db_disconnect(db);
 			return fs_fail(e, FS_EUNAVAIL, "database unavailable");
 		}
@@ -130,6 +134,7 @@ static int db_error(struct db *db, unsigned int err, const char *what, const cha
 {
 	if (is_connection_error(err)) {
 		fprintf(stderr, "faqsure: database connection lost (%u: %s)\n", err, what);
+		db->losses++;
 		db_disconnect(db);
 		return fs_fail(e, FS_EUNAVAIL, "database unavailable");
 	}
@@ -461,6 +466,11 @@ int db_begin(struct db *db, struct fs_error *e)
 	if (rc == 0)
 		db->in_txn = 1;
 	return rc;
+}
+
+unsigned long long db_losses(const struct db *db)
+{
+	return db->losses;
 }
 
 int db_commit(struct db *db, struct fs_error *e)

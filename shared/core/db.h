@@ -83,6 +83,10 @@ int db_purge_rows(struct db *db, const char *table, long long account_id, int ap
  * connection: a session cannot change it, and the connection made after a server restart reads it again. */
 int db_max_packet(struct db *db, long long *out, struct fs_error *e);
 
+/* How many times so far this handle found the database gone: a connection lost, or none to be made. A caller
+ * compares two readings to learn whether work that failed met an outage (and not a refusal of its own). */
+unsigned long long db_losses(const struct db *db);
+
 /* Opens the connection if it is not open. 0, or FS_EUNAVAIL. */
 int db_ping(struct db *db, struct fs_error *e);
 /* Runs trusted SQL text that may hold several statements (migrations only: never with client data). */

@@ -2,7 +2,9 @@
 #include "ingest/ingest.h"
 
 #include <ctype.h>
-
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,14 +71,83 @@ void ingest_worker_release(struct ingest_worker *w)
 	memset(w, 0, sizeof(*w));
 }
 
+/* Whether the worker id `other` (host:pid) names a process of this machine that is gone: the same host as this
+ * worker's own id, and no process of that pid here. A pid taken again by another process reads as alive (the job
+ * then waits for its lease, as on another machine). */
+static int dead_here(const struct ingest_worker *w, const char *other)
+{
+	const char *mine = strrchr(w->id, ':'), *colon = strrchr(other, ':');
+	if (!mine || !colon || colon - other != mine - w->id || memcmp(other, w->id, (size_t)(mine - w->id)) != 0 ||
+	    !strcmp(other, w->id))
+		return 0;
+	char *end;
+	errno = 0;
+	long pid = strtol(colon + 1, &end, 10);
+	if (errno || end == colon + 1 || *end || pid <= 0 || pid > INT_MAX)
+		return 0;
+	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+/* Queues again at once the jobs of workers of this machine that died holding them (killed, crashed, the machine's
+ * worker restarted), instead of when their lease runs out ([worker] lease_seconds, minutes): their documents would
+ * stay 'processing' that long for nothing. Should the guess be wrong (two machines with one host name), the cost is
+ * work done twice, never a document stored twice: the first worker finds the job no longer its own (still_ours). */
+static int requeue_dead_here(struct ingest_worker *w, struct fs_error *e)
+{
+	struct db_res r;
+	int rc = db_exec(w->db, &r, e, "SELECT DISTINCT worker FROM ingest_jobs WHERE state = 'running'", "");
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < r.nrows && rc >= 0; i++) {
+		const char *other = db_cell(&r, i, 0);
+		struct db_res u;
+		if (!other || !dead_here(w, other))
+			continue;
+		rc = db_exec(w->db, &u, e,
+			     "UPDATE ingest_jobs SET state = 'queued', worker = NULL WHERE state = 'running' AND worker = ?",
+			     "s", other);
+		if (rc < 0)
+			break;
+		if (u.affected)
+			util_log("worker: %llu job(s) of worker %s, whose process is gone, queued again", u.affected,
+				 other);
+		db_res_release(&u);
+	}
+	db_res_release(&r);
+	return rc < 0 ? rc : 0;
+}
+
+/* Queues again the job this worker let go of when the database went away (w->dropped_job), when the database still
+ * shows it as this worker's. */
+static int requeue_dropped(struct ingest_worker *w, struct fs_error *e)
+{
+	struct db_res u;
+	if (!w->dropped_job)
+		return 0;
+	int rc = db_exec(w->db, &u, e,
+			 "UPDATE ingest_jobs SET state = 'queued', worker = NULL"
+			 " WHERE id = ? AND state = 'running' AND worker = ?",
+			 "is", w->dropped_job, w->id);
+	if (rc < 0)
+		return rc;
+	if (u.affected)
+		util_log("worker: job %lld, cut off when the database went away, queued again", w->dropped_job);
+	db_res_release(&u);
+	w->dropped_job = 0;
+	return 0;
+}
+
 /* Claims the oldest queued job: 1 with job filled in, 0 when the queue is empty. */
 static int claim(struct ingest_worker *w, struct job *job, struct fs_error *e)
 {
 	struct db_res r;
-	int rc = db_exec(w->db, NULL, e,
-			 "UPDATE ingest_jobs SET state = 'queued', worker = NULL"
-			 " WHERE state = 'running' AND lease_until < UTC_TIMESTAMP(6)",
-			 "");
+	int rc = requeue_dropped(w, e);
+	if (rc < 0 || (rc = requeue_dead_here(w, e)) < 0)
+		return rc;
+	rc = db_exec(w->db, NULL, e,
+		     "UPDATE ingest_jobs SET state = 'queued', worker = NULL"
+		     " WHERE state = 'running' AND lease_until < UTC_TIMESTAMP(6)",
+		     "");
 	if (rc < 0 || (rc = db_begin(w->db, e)) < 0)
 		return rc;
 	rc = db_exec(w->db, &r, e,
@@ -106,6 +177,8 @@ static int claim(struct ingest_worker *w, struct job *job, struct fs_error *e)
 		return rc;
 	}
 	rc = db_commit(w->db, e);
+	if (rc == FS_EUNAVAIL) /* the COMMIT may have happened: the job would be this worker's until its lease ran out */
+		w->dropped_job = job->id;
 	return rc < 0 ? rc : 1;
 }
 
@@ -543,9 +616,14 @@ int ingest_run_one(struct ingest_worker *w, int *worked, struct fs_error *e)
 		return rc;
 	*worked = 1;
 	double started = util_now_ms();
+	unsigned long long losses = db_losses(w->db);
 	rc = process(w, &job, e);
 	if (rc < 0) { /* kept on the document (still processing) so a person, and the final failure, can say why */
 		document_note_problem(w->db, job.document_id, e->msg);
+		/* The database went away meanwhile: the attempt was cut off, not refused (an embedder that fails waits
+		 * for the lease, so as not to spend the attempts at once), and the next claim queues it again. */
+		if (db_losses(w->db) != losses)
+			w->dropped_job = job.id;
 	}
 	log_outcome(w, &job, rc < 0 ? e->msg : NULL, util_now_ms() - started);
 	size_t i = 0;

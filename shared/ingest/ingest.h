@@ -1,7 +1,8 @@
 /* Ingestion: the worker's side of uploads. Jobs are claimed with SELECT … FOR UPDATE SKIP LOCKED (many workers
  * on many machines never take the same job) under a lease; a job whose worker died is queued again when its
- * lease runs out. Each job extracts, chunks and embeds its document and stores the chunks in one transaction;
- * the document ends 'ready' with its chunk count or 'failed' with a reason. */
+ * lease runs out, or at once by a worker of the same machine, which sees that the process is gone. Each job
+ * extracts, chunks and embeds its document and stores the chunks in one transaction; the document ends 'ready'
+ * with its chunk count or 'failed' with a reason. */
 #ifndef FAQSURE_INGEST_H
 #define FAQSURE_INGEST_H
 
@@ -30,6 +31,10 @@ struct ingest_worker {
 	/* Accounts whose documents it indexed since it last warmed the vector store (ingest_warm). */
 	long long touched[INGEST_TOUCHED_MAX];
 	size_t ntouched;
+	/* A job the database still shows as this worker's though the worker let go of it when the database went
+	 * away (the claim's COMMIT unanswered, or the attempt cut off): queued again as soon as the database
+	 * answers, rather than when its lease runs out. 0 when none. */
+	long long dropped_job;
 };
 
 /* Queues a stored document (kb/document.h, document_insert) for the worker, inside the caller's transaction. */

@@ -1,6 +1,7 @@
 # The ingestion worker (`faqsurectl worker`): two workers draining one queue never process the same job; a worker
-# killed in the middle of a job leaves it to another once its lease has run out. The stack's daemon worker is
-# paused meanwhile, so the test's own workers are the only ones taking jobs.
+# killed in the middle of a job leaves it to the next worker of its machine at once, and to a worker elsewhere once
+# its lease has run out. The stack's daemon worker is paused meanwhile, so the test's own workers are the only ones
+# taking jobs.
 import os
 import re
 import shutil
@@ -75,29 +76,73 @@ def test_two_workers_never_take_the_same_job(s):
     check(not bad, "\n".join(bad))
 
 
+def killed_mid_job(s, key, conf):
+    """Uploads a large document and kills (SIGKILL) a `worker --once` on conf in the middle of its job; the daemon
+    worker must be paused. Returns the document's id."""
+    doc_id = s.upload_ok(key, docfiles.prose(300_000, seed=42).encode(), "big.txt")
+    # Holding the document's row keeps the worker from finishing (every way to finish writes that row), so it is
+    # surely killed in the middle of the job, however fast it extracts and embeds.
+    with s.holding_row("documents", doc_id):
+        p = subprocess.Popen([str(CTL), "worker", "--once"], env=worker_env(conf), stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            wait_for(lambda: jobs(s, [doc_id])[doc_id]["state"] == "running" and p.poll() is None,
+                     "the worker claims the job", 20)
+            p.send_signal(signal.SIGKILL)
+        finally:
+            p.kill()
+            p.wait(timeout=10)
+            p.stderr.close()
+        eq(p.returncode, -signal.SIGKILL, "the worker was killed")
+    job = jobs(s, [doc_id])[doc_id]
+    eq((job["state"], job["attempts"], job["worker"].rsplit(":", 1)[-1]), ("running", 1, str(p.pid)),
+       "the job of the killed worker")
+    eq(s.doc_states([doc_id])[doc_id][0], "processing", "the document of the killed worker")
+    eq(s.count_rows("chunks", f"document_id = {sql_quote(doc_id)}"), 0, "chunks of the killed job")
+    return doc_id
+
+
+def taken_over(s, key, doc_id, conf):
+    """A worker run on conf takes the job over: the document ready, each chunk once, at the second attempt."""
+    r = s.worker_once(config=conf)
+    check(doc_id in r.stderr, f"worker --once does not mention the document: {r.stderr[-500:]!r}")
+    doc = s.wait_document(key, doc_id, "ready", seconds=5)
+    job = jobs(s, [doc_id])[doc_id]
+    eq((job["state"], job["attempts"]), ("done", 2), "the job after the take-over")
+    n, distinct, cc = chunk_counts(s, doc_id)
+    check(n == distinct == cc == doc["chunk_count"] > 0,
+          f"{n} chunk rows, {distinct} distinct seq, chunk_count {cc} / {doc['chunk_count']}")
+    return r.stderr
+
+
+def test_killed_worker_job_on_this_machine_is_taken_over_at_once(s):
+    """The next worker of the same machine sees that the process holding the job (host:pid) is gone and takes the
+    job at once, long before its lease (the default 300 s) runs out (issue 18: a worker restarted after a crash
+    left its document 'processing' for five minutes)."""
+    _, key = s.docs_key("wk-kill-here")
+    conf = s.config_copy("[worker]\nsentence_seconds = 0\n")  # --once: the queue only
+    try:
+        with paused_worker(s):
+            doc_id = killed_mid_job(s, key, conf)
+            left = float(s.query(f"SELECT TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6), lease_until) / 1e6 "
+                                 f"FROM ingest_jobs WHERE document_id = {sql_quote(doc_id)}")[0][0])
+            check(left > 200, f"the lease has {left:.0f} s to run")
+            said = taken_over(s, key, doc_id, conf)
+            check("whose process is gone, queued again" in said, f"the worker says why it took the job: {said!r}")
+    finally:
+        shutil.rmtree(conf.parent, ignore_errors=True)
+
+
 def test_killed_worker_job_is_taken_over_after_the_lease(s):
+    """A job held by a worker of another machine (its host:pid names another host) is left to it until its lease
+    runs out, whatever its pid: only the lease says that worker died."""
     _, key = s.docs_key("wk-kill")
     conf = s.config_copy("[worker]\nlease_seconds = 5\nsentence_seconds = 0\n")  # --once: the queue only
     try:
         with paused_worker(s):
-            doc_id = s.upload_ok(key, docfiles.prose(300_000, seed=42).encode(), "big.txt")
-            # Holding the document's row keeps the worker from finishing (every way to finish writes that row),
-            # so it is surely killed in the middle of the job, however fast it extracts and embeds.
-            with s.holding_row("documents", doc_id):
-                p = subprocess.Popen([str(CTL), "worker", "--once"], env=worker_env(conf), stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-                try:
-                    wait_for(lambda: jobs(s, [doc_id])[doc_id]["state"] == "running" and p.poll() is None,
-                             "the worker claims the job", 20)
-                    p.send_signal(signal.SIGKILL)
-                finally:
-                    p.kill()
-                    p.wait(timeout=10)
-                eq(p.returncode, -signal.SIGKILL, "the worker was killed")
-            job = jobs(s, [doc_id])[doc_id]
-            eq((job["state"], job["attempts"]), ("running", 1), "the job of the killed worker")
-            eq(s.doc_states([doc_id])[doc_id][0], "processing", "the document of the killed worker")
-            eq(s.count_rows("chunks", f"document_id = {sql_quote(doc_id)}"), 0, "chunks of the killed job")
+            doc_id = killed_mid_job(s, key, conf)
+            s.sql(f"UPDATE ingest_jobs SET worker = CONCAT('elsewhere.invalid:', SUBSTRING_INDEX(worker, ':', -1)) "
+                  f"WHERE document_id = {sql_quote(doc_id)}")
             # A worker started well before the lease runs out leaves the job alone ...
             left = float(s.query(f"SELECT TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6), lease_until) / 1e6 "
                                  f"FROM ingest_jobs WHERE document_id = {sql_quote(doc_id)}")[0][0])
@@ -109,16 +154,41 @@ def test_killed_worker_job_is_taken_over_after_the_lease(s):
             wait_for(lambda: s.query(f"SELECT lease_until < UTC_TIMESTAMP(6) FROM ingest_jobs "
                                      f"WHERE document_id = {sql_quote(doc_id)}")[0][0] == "1",
                      "the lease of the killed worker runs out", 15, interval=0.25)
-            r = s.worker_once(config=conf)
-            check(doc_id in r.stderr, f"worker --once does not mention the document: {r.stderr[-500:]!r}")
-        doc = s.wait_document(key, doc_id, "ready", seconds=5)
-        job = jobs(s, [doc_id])[doc_id]
-        eq((job["state"], job["attempts"]), ("done", 2), "the job after the take-over")
-        n, distinct, cc = chunk_counts(s, doc_id)
-        check(n == distinct == cc == doc["chunk_count"] > 0,
-              f"{n} chunk rows, {distinct} distinct seq, chunk_count {cc} / {doc['chunk_count']}")
+            taken_over(s, key, doc_id, conf)
     finally:
         shutil.rmtree(conf.parent, ignore_errors=True)
+
+
+def test_worker_cut_off_from_the_database_takes_its_job_again(s):
+    """A running worker whose attempt lost its database connection (MariaDB restarted, here the connection killed)
+    queues that job again itself as soon as the database answers, instead of leaving the document 'processing'
+    under its own name until the lease (300 s) runs out. Found by test_faults.py: after a MariaDB restart under
+    load, one document in a few runs stayed 'processing', its job 'running' under the live worker."""
+    _, key = s.docs_key("wk-cut-off")
+    log = s.vardir / "log" / "worker-cut-off.log"
+    with paused_worker(s):
+        doc = s.upload_ok(key, docfiles.prose(60_000, seed=7).encode(), "cut-off.txt")
+        p = subprocess.Popen([str(CTL), "worker", "--log", str(log)], env=worker_env(s.config_path),
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            # Holding the document's row keeps the worker waiting in the middle of the job; its waiting
+            # connection is then killed, as a server going away would.
+            with s.holding_row("documents", doc):
+                waiting = lambda: s.query("SELECT ID FROM information_schema.PROCESSLIST "  # noqa: E731
+                                          "WHERE COMMAND = 'Execute' AND INFO LIKE '%documents%'")
+                wait_for(waiting, "the worker waiting on the document's row", 20, interval=0.05)
+                (thread,), = waiting()
+                s.sql(f"KILL CONNECTION {int(thread)}")
+            wait_for(lambda: s.doc_states([doc])[doc][0] != "processing",
+                     "the same worker to process the document again", 20, interval=0.25)
+            check(p.poll() is None, "the worker is still running")
+        finally:
+            p.terminate()
+            p.wait(timeout=30)
+    eq(s.doc_states([doc])[doc][0], "ready", "the document")
+    eq(jobs(s, [doc])[doc]["state"], "done", "its job")
+    eq(jobs(s, [doc])[doc]["attempts"], 2, "its attempts: the one cut off and the one that finished")
+    check("cut off when the database went away, queued again" in log.read_text(), "the worker says why in its log")
 
 
 def test_worker_says_what_it_does_in_its_log_file_without_secrets(s):
