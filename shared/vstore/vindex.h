@@ -65,6 +65,9 @@ int vindex_write(struct vindex *ix, const char *path, const struct vindex_label 
  * FS_EINVAL when it is not a whole index of dims-sized vectors in this format (a damaged file is never used).
  * The mapping stays valid after the file is replaced or removed. */
 int vindex_map(struct vindex *ix, const char *path, size_t dims, struct vindex_label *label, struct fs_error *e);
+/* The label of the file at path, from its header alone (nothing checked beyond the header); -1 when there is
+ * no such file or it is not an index file of this format. */
+int vindex_peek(const char *path, struct vindex_label *label);
 
 /* q->hybrid may also be this: the keyword ranking alone (for tuning and tests). */
 #define VINDEX_SPARSE_ONLY 2

@@ -200,6 +200,23 @@ int vindex_write(struct vindex *ix, const char *path, const struct vindex_label 
 	return 0;
 }
 
+int vindex_peek(const char *path, struct vindex_label *label)
+{
+	struct vix_header h;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t got = pread(fd, &h, sizeof(h), 0);
+	close(fd);
+	if (got != (ssize_t)sizeof(h) || memcmp(h.magic, VIX_MAGIC, sizeof(h.magic)) || h.bom != VIX_BOM ||
+	    h.format != VIX_FORMAT)
+		return -1;
+	label->generation = h.generation;
+	label->epoch = h.epoch;
+	label->stamp = h.stamp;
+	return 0;
+}
+
 int vindex_map(struct vindex *ix, const char *path, size_t dims, struct vindex_label *label, struct fs_error *e)
 {
 	struct stat st;

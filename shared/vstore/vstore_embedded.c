@@ -37,6 +37,12 @@
 #define LOAD_BATCH 500
 /* The index files' permissions: the web server's processes and the worker (their group) read and replace them. */
 #define FILE_MODE 0660
+/* How long a search waits for another process that is rebuilding the account's file before it answers from the
+ * index it already has (the same rows but those of the change that started the rebuild). A file of thousands of
+ * chunks is rebuilt well within it, so a search right after an upload finds the new document; one of 100k chunks
+ * takes seconds, and the account's searches are not held up all that time. Once a search went ahead, the next
+ * ones of this process only look whether the new file is there, without waiting. */
+#define REBUILD_WAIT_MS 300
 #define DIR_MODE 02770
 
 struct cached {
@@ -45,6 +51,7 @@ struct cached {
 	struct vindex_label label; /* what ix holds */
 	unsigned long long last_used;
 	struct vindex ix; /* mapped from the account's file, or this process's own */
+	int behind; /* its searches answer from ix while another process rebuilds the file (REBUILD_WAIT_MS) */
 };
 
 struct embedded {
@@ -129,6 +136,7 @@ static struct cached *cache_for(struct embedded *s, long long account_id)
 		c->account_id = account_id;
 		c->generation = -1;
 		memset(&c->label, 0, sizeof(c->label));
+		c->behind = 0;
 		vindex_init(&c->ix, s->base.dims);
 	}
 	c->last_used = ++s->clock;
@@ -248,12 +256,51 @@ static int take_file(struct embedded *s, struct cached *c, const char *path, con
 	struct vindex m;
 	struct vindex_label got;
 	struct fs_error err = { 0 };
+	if (vindex_peek(path, &got) == 0 && !same_label(&got, want))
+		return 0; /* stale: not worth mapping (and checking) */
 	int rc = vindex_map(&m, path, s->base.dims, &got, &err);
 	if (rc == FS_EINVAL) /* damaged or of another format: rebuilt (and replaced) below */
 		fprintf(stderr, "faqsure: %s; building it again\n", err.msg);
 	if (rc < 0)
 		return 0;
 	if (!same_label(&got, want)) {
+		vindex_release(&m);
+		return 0;
+	}
+	vindex_release(&c->ix);
+	c->ix = m;
+	c->label = got;
+	c->generation = (long long)got.generation;
+	c->behind = 0;
+	return 1;
+}
+
+/* Takes the lock, waiting up to ms milliseconds; 1 when it has it. */
+static int lock_within(int fd, int ms)
+{
+	for (int waited = 0;; waited += 5) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 1;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return 0;
+		if (waited >= ms)
+			return 0;
+		struct timespec ts = { 0, 5 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Whether c holds an index that may answer while the file of want is being built: the same database and epoch
+ * (the same vectors), an older generation. A process with none maps the file on disk when it is such a one. */
+static int can_answer_meanwhile(struct embedded *s, struct cached *c, const char *path, const struct vindex_label *want)
+{
+	if (c->generation >= 0 && c->label.epoch == want->epoch && c->label.stamp == want->stamp)
+		return 1;
+	struct vindex m;
+	struct vindex_label got;
+	if (vindex_map(&m, path, s->base.dims, &got, NULL) < 0)
+		return 0;
+	if (got.epoch != want->epoch || got.stamp != want->stamp) {
 		vindex_release(&m);
 		return 0;
 	}
@@ -289,8 +336,16 @@ static int refresh_file(struct embedded *s, struct cached *c, const struct vinde
 		give_up_files(s, why);
 		return 0;
 	}
-	while (flock(fd, LOCK_EX) < 0 && errno == EINTR)
-		;
+	if (!lock_within(fd, c->behind ? 0 : REBUILD_WAIT_MS)) {
+		if (can_answer_meanwhile(s, c, path, want)) {
+			c->behind = 1; /* the label stays the old one: the next search looks again */
+			close(fd);
+			*done = 1;
+			return 0;
+		}
+		while (flock(fd, LOCK_EX) < 0 && errno == EINTR) /* nothing to answer from: wait for the builder */
+			;
+	}
 	if (take_file(s, c, path, want)) { /* another process built it while this one waited */
 		close(fd);
 		*done = 1;

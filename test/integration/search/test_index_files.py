@@ -2,12 +2,14 @@
 # after indexing, mapped by every process that searches it (the same inode, no private copy), replaced atomically
 # when the account's documents change (searches running meanwhile all answer, and find the new document at once),
 # and rebuilt when the file on disk is damaged or was left by another database.
+import fcntl
 import glob
 import os
 import re
 import stat
 import struct
 import threading
+import time
 import uuid
 
 from harness import check, eq, sql_quote, wait_for
@@ -201,3 +203,29 @@ def test_a_deleted_accounts_file_is_removed_by_the_worker(s):
     s.worker_once()  # tidies the folder once its queue is empty, as the daemon does every 10 minutes
     check(not os.path.exists(path), f"{path} is still there after the account was deleted")
     check(not os.path.exists(path[: -len("index")] + "lock"), "the account's lock file is still there")
+
+
+def test_searches_go_ahead_while_another_process_rebuilds(s):
+    """A rebuild of a large account's file takes seconds (every row is written again): the account's searches
+    meanwhile answer from the index they have, after waiting a moment, instead of queueing behind the builder;
+    once the new file is there they find the new document. The builder is played by the test, which holds the
+    account's lock file."""
+    account, key = s.account_with_key(per_minute=100000, per_hour=1000000)
+    acct = account_id(s, account)
+    upload_ready(s, key, KB_FILES)
+    search_ok(s, key, "How long do refunds take?")
+    path = index_file(s, acct)
+    word = "zq" + uuid.uuid4().hex[:10]
+    with open(path[: -len("index")] + "lock", "r+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        doc = s.upload_ok(key, f"The {word} harbour ferry leaves at noon on Sundays.\n".encode() * 3, "ferry.txt")
+        s.wait_document(key, doc, "ready")
+        for i in range(3):
+            started = time.monotonic()
+            hits = search_ok(s, key, f"{word} harbour ferry")
+            took = time.monotonic() - started
+            check(took < 2.5, f"search {i} during the rebuild took {took:.1f} s: it waited for the builder")
+            check(all(h["document_id"] != doc for h in hits), "the new document found before its file was built")
+    hits = search_ok(s, key, f"{word} harbour ferry")
+    check(hits and hits[0]["document_id"] == doc, f"the new document once the lock is free: {hits}")
+    eq(header(index_file(s, acct))["generation"], db_state(s, acct)["generation"], "the file rebuilt")
