@@ -250,6 +250,15 @@ static int file_path(const struct embedded *s, long long account_id, const char 
 	return n > 0 && (size_t)n < size ? 0 : -1;
 }
 
+/* c's index becomes m (a mapped file, or one in memory), labelled got. */
+static void adopt(struct cached *c, struct vindex *m, const struct vindex_label *got)
+{
+	vindex_release(&c->ix);
+	c->ix = *m;
+	c->label = *got;
+	c->generation = (long long)got->generation;
+}
+
 /* Maps the account's file into c when it holds exactly want; 1 when it did. */
 static int take_file(struct embedded *s, struct cached *c, const char *path, const struct vindex_label *want)
 {
@@ -267,10 +276,7 @@ static int take_file(struct embedded *s, struct cached *c, const char *path, con
 		vindex_release(&m);
 		return 0;
 	}
-	vindex_release(&c->ix);
-	c->ix = m;
-	c->label = got;
-	c->generation = (long long)got.generation;
+	adopt(c, &m, &got);
 	c->behind = 0;
 	return 1;
 }
@@ -304,10 +310,7 @@ static int can_answer_meanwhile(struct embedded *s, struct cached *c, const char
 		vindex_release(&m);
 		return 0;
 	}
-	vindex_release(&c->ix);
-	c->ix = m;
-	c->label = got;
-	c->generation = (long long)got.generation;
+	adopt(c, &m, &got);
 	return 1;
 }
 
@@ -373,10 +376,7 @@ static int refresh_file(struct embedded *s, struct cached *c, const struct vinde
 			*done = 1;
 		} else {
 			give_up_files(s, werr.msg[0] ? werr.msg : "the index file just written cannot be read back");
-			vindex_release(&c->ix); /* the work is not lost: it becomes this process's copy */
-			c->ix = work;
-			c->label = *want;
-			c->generation = (long long)want->generation;
+			adopt(c, &work, want); /* the work is not lost: it becomes this process's copy */
 			vindex_init(&work, s->base.dims);
 			*done = 1;
 		}
