@@ -41,15 +41,17 @@ integration() { # the same, its lines shown as they come and kept in $log for co
 }
 
 # The deployments' suite (test/integration/targets: five web servers, each with its own stack, and `make run`'s
-# local stack) runs beside the rest, in a second process: the two cores are mostly waiting on servers.
-pytest_run test/integration/targets ${filter:+-k "$filter"} >"$targets_log" &
+# local stack) and the faults under load (server/test_faults.py, on a stack of that process's own: about 80 s of
+# load and waiting) run beside the rest, in a second process: the two cores are mostly waiting on servers.
+FAULTS=test/integration/server/test_faults.py
+pytest_run test/integration/targets "$FAULTS" ${filter:+-k "$filter"} >"$targets_log" &
 targets_pid=$!
 
 echo "== integration tests (real MariaDB and Apache with mod_fcgid on 127.0.0.1)"
-integration test/integration --ignore=test/integration/targets ${filter:+-k "$filter"}
+integration test/integration --ignore=test/integration/targets --ignore="$FAULTS" ${filter:+-k "$filter"}
 count integration
 
-echo "== the deployments: the same suite on Apache vhost, .htaccess bundle, mod_cgi, nginx, lighttpd; make run's stack"
+echo "== the deployments: the same suite on Apache vhost, .htaccess bundle, mod_cgi, nginx, lighttpd; make run's stack; faults under load"
 wait "$targets_pid"
 grep -v '^[0-9]* passed' "$targets_log"
 cp "$targets_log" "$log"

@@ -38,11 +38,11 @@
 /* The index files' permissions: the web server's processes and the worker (their group) read and replace them. */
 #define FILE_MODE 0660
 /* How long a search waits for another process that is rebuilding the account's file before it answers from the
- * index it already has (the same rows but those of the change that started the rebuild). A file of thousands of
- * chunks is rebuilt well within it, so a search right after an upload finds the new document; one of 100k chunks
- * takes seconds, and the account's searches are not held up all that time. Once a search went ahead, the next
- * ones of this process only look whether the new file is there, without waiting. */
-#define REBUILD_WAIT_MS 300
+ * index it already has (the same rows but those of the change that started the rebuild). A file of up to tens of
+ * thousands of chunks is rebuilt well within it, even on a busy disk, so a search right after an upload finds the
+ * new document; one of 100k chunks takes seconds, and the account's searches are not held up all that time: once
+ * a search of this process went ahead, its next ones only look whether the new file is there, without waiting. */
+#define REBUILD_WAIT_MS 2000
 #define DIR_MODE 02770
 
 struct cached {

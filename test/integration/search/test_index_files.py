@@ -51,7 +51,8 @@ def search_ok(s, key, query, **more):
 
 
 def mappers(path):
-    """{pid: (program, private bytes of the mapping)} of the processes that map the file at path."""
+    """{pid: (program, bytes of the mapping that are the process's own copy)} of the processes that map the file
+    at path."""
     ino = os.stat(path).st_ino
     found = {}
     for maps in glob.glob("/proc/[0-9]*/smaps"):
@@ -68,7 +69,9 @@ def mappers(path):
             if m:
                 current = int(m.group(1)) == ino and m.group(2).startswith(path)
                 continue
-            if current and line.startswith(("Private_Clean:", "Private_Dirty:")):
+            # a page only one process has touched yet counts as Private_Clean; a copy of its own would be
+            # dirty or anonymous
+            if current and line.startswith(("Private_Dirty:", "Anonymous:")):
                 private += int(line.split()[1]) * 1024
         if any(f" {ino} " in line and path in line for line in text.splitlines() if re.match(r"^[0-9a-f]+-", line)):
             found[pid] = (comm, private)
@@ -103,7 +106,7 @@ def test_one_file_per_account_shared_and_replaced_atomically(s):
     check(len(m) >= 2, f"several processes map {path}: {programs}")
     for pid, (comm, private) in m.items():
         check(comm.startswith(("search", "chat", "faqsurectl")), f"pid {pid} ({comm}) maps the index")
-        eq(private, 0, f"private bytes of pid {pid} ({comm}) in its mapping of the index")
+        eq(private, 0, f"bytes of its own (dirty or anonymous) of pid {pid} ({comm}) in its mapping of the index")
 
     # a new document while searches run: every search answers, and the document is found right after it is ready
     word = "zq" + uuid.uuid4().hex[:10]
@@ -224,7 +227,8 @@ def test_searches_go_ahead_while_another_process_rebuilds(s):
             started = time.monotonic()
             hits = search_ok(s, key, f"{word} harbour ferry")
             took = time.monotonic() - started
-            check(took < 2.5, f"search {i} during the rebuild took {took:.1f} s: it waited for the builder")
+            # the first waits for the builder 2 s (REBUILD_WAIT_MS), the others look and go ahead
+            check(took < (4.5 if i == 0 else 1.5), f"search {i} during the rebuild took {took:.1f} s")
             check(all(h["document_id"] != doc for h in hits), "the new document found before its file was built")
     hits = search_ok(s, key, f"{word} harbour ferry")
     check(hits and hits[0]["document_id"] == doc, f"the new document once the lock is free: {hits}")

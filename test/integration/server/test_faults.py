@@ -23,7 +23,8 @@ from kb import CHAT_QUESTIONS, KB_FILES, upload_ready
 from paths import QDRANT_SPECS
 from standins import call, start_standin, stop_standin
 
-RUN_LAST = True  # restarts the database, kills the worker and the programs of the run's stack
+RUN_LAST = True  # restarts the database, kills the worker and the programs of its process's stack (test/run.sh runs
+# this file in the second process, beside the deployments)
 
 CLIENTS = 6
 TIMEOUT = 30  # a request not answered within this is a hang
