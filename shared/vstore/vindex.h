@@ -61,6 +61,12 @@ void vindex_copy(struct vindex *dst, const struct vindex *src);
  * permissions. */
 int vindex_write(struct vindex *ix, const char *path, const struct vindex_label *label, unsigned mode,
 		 struct fs_error *e);
+/* Writes, as vindex_write does, the index of base's rows for which keep[i] is non-zero (keep NULL: all), in
+ * order, followed by add's rows (add may be NULL), without building it in memory: base may be a mapped file
+ * (an index in memory needs its inverted lists, vindex_prepare). The same index as vindex_retain and vindex_add
+ * would make, at the cost of writing it. */
+int vindex_write_merged(const struct vindex *base, const uint8_t *keep, struct vindex *add, const char *path,
+			const struct vindex_label *label, unsigned mode, struct fs_error *e);
 /* Maps the file at path into ix (uninitialised) and its label into *label. FS_ENOTFOUND when there is no file;
  * FS_EINVAL when it is not a whole index of dims-sized vectors in this format (a damaged file is never used).
  * The mapping stays valid after the file is replaced or removed. */

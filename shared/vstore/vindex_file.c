@@ -100,91 +100,228 @@ void vindex_copy(struct vindex *dst, const struct vindex *src)
 	/* the inverted lists are built again when needed: the copy is about to change */
 }
 
-/* write(2) until done. */
-static int write_all(int fd, const void *p, size_t len)
+/* A buffered writer that places each array at its offset (zero padding before it). */
+struct out {
+	int fd, failed;
+	size_t pos, len;
+	char buf[1 << 16];
+};
+
+static void out_flush(struct out *o)
 {
-	const char *c = p;
-	while (len) {
-		ssize_t w = write(fd, c, len);
+	const char *c = o->buf;
+	size_t len = o->len;
+	while (len && !o->failed) {
+		ssize_t w = write(o->fd, c, len);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0)
-			return -1;
+		if (w <= 0) {
+			o->failed = 1;
+			break;
+		}
 		c += w;
 		len -= (size_t)w;
 	}
-	return 0;
+	o->len = 0;
 }
 
-/* Writes len bytes at offset (after zero padding from *pos). */
-static int put(int fd, size_t *pos, size_t offset, const void *p, size_t len)
+static void out_put(struct out *o, const void *p, size_t len)
+{
+	const char *c = p;
+	while (len && !o->failed) {
+		size_t k = sizeof(o->buf) - o->len < len ? sizeof(o->buf) - o->len : len;
+		memcpy(o->buf + o->len, c, k);
+		o->len += k;
+		o->pos += k;
+		c += k;
+		len -= k;
+		if (o->len == sizeof(o->buf))
+			out_flush(o);
+	}
+}
+
+static void out_at(struct out *o, size_t offset)
 {
 	static const char zeros[VIX_ALIGN];
-	while (*pos < offset) {
-		size_t k = offset - *pos < sizeof(zeros) ? offset - *pos : sizeof(zeros);
-		if (write_all(fd, zeros, k) < 0)
-			return -1;
-		*pos += k;
-	}
-	if (len && write_all(fd, p, len) < 0)
-		return -1;
-	*pos += len;
-	return 0;
+	while (o->pos < offset && !o->failed)
+		out_put(o, zeros, offset - o->pos < sizeof(zeros) ? offset - o->pos : sizeof(zeros));
 }
 
-int vindex_write(struct vindex *ix, const char *path, const struct vindex_label *label, unsigned mode,
-		 struct fs_error *e)
+static void out_u64(struct out *o, uint64_t v)
+{
+	out_put(o, &v, sizeof(v));
+}
+
+/* What a pass over the merged inverted lists writes. */
+enum pass { COUNT, TERMS, OFFSETS, ROWS, WEIGHTS };
+
+/* The inverted lists of base's kept rows (renumbered by remap) and of add's rows (after them, from nk), merged
+ * term by term; a term left with no row is dropped. Writes what pass says; returns the number of terms. */
+static size_t merge_postings(struct out *o, const struct vindex *b, const uint8_t *keep, const uint32_t *remap,
+			     const struct vindex *a, uint32_t nk, enum pass pass)
+{
+	size_t i = 0, j = 0, nterms = 0, bt = b->n ? b->post_nterms : 0, at = a->n ? a->post_nterms : 0;
+	uint64_t total = 0;
+	if (pass == OFFSETS)
+		out_u64(o, 0);
+	while (i < bt || j < at) {
+		int from_b = j >= at || (i < bt && b->post_terms[i] <= a->post_terms[j]);
+		int from_a = i >= bt || (j < at && a->post_terms[j] <= b->post_terms[i]);
+		uint32_t term = from_b ? b->post_terms[i] : a->post_terms[j];
+		size_t count = 0;
+		if (from_b) {
+			for (uint64_t p = b->post_off[i]; p < b->post_off[i + 1]; p++) {
+				uint32_t row = b->post_rows[p];
+				if (row >= b->n || (keep && !keep[row]))
+					continue;
+				count++;
+				if (pass == ROWS)
+					out_put(o, &remap[row], sizeof(uint32_t));
+				else if (pass == WEIGHTS)
+					out_put(o, &b->post_w[p], sizeof(float));
+			}
+			i++;
+		}
+		if (from_a) {
+			for (uint64_t p = a->post_off[j]; p < a->post_off[j + 1]; p++) {
+				uint32_t row = a->post_rows[p] + nk;
+				count++;
+				if (pass == ROWS)
+					out_put(o, &row, sizeof(row));
+				else if (pass == WEIGHTS)
+					out_put(o, &a->post_w[p], sizeof(float));
+			}
+			j++;
+		}
+		if (!count)
+			continue;
+		nterms++;
+		total += count;
+		if (pass == TERMS)
+			out_put(o, &term, sizeof(term));
+		else if (pass == OFFSETS)
+			out_u64(o, total);
+	}
+	return nterms;
+}
+
+/* Row i's span of sparse entries. */
+static uint64_t entries(const struct vindex *ix, size_t i)
+{
+	return ix->sp_off[i + 1] - ix->sp_off[i];
+}
+
+int vindex_write_merged(const struct vindex *base, const uint8_t *keep, struct vindex *add, const char *path,
+			const struct vindex_label *label, unsigned mode, struct fs_error *e)
 {
 	struct vix_layout l;
 	struct vix_header h;
+	struct vindex none;
 	char tmp[PATH_MAX];
-	int fd, rc = 0;
-	size_t pos = 0, n = ix->n, d = ix->dims;
-	if (!ix->map)
-		vindex_prepare(ix);
-	if (layout(d, n, ix->sp_len, ix->post_nterms, &l) < 0)
-		return fs_fail(e, FS_EINTERNAL, "vector index too large to write");
+	int rc = 0;
+	size_t d = base->dims, nk = 0, sp_len = 0;
+	vindex_init(&none, d);
+	const struct vindex *a = add ? add : &none;
+	if (add)
+		vindex_prepare(add);
+	if (base->n && !base->post_ready) {
+		vindex_release(&none);
+		return fs_fail(e, FS_EINTERNAL, "the index to write from has no inverted lists");
+	}
+	uint32_t *remap = xmalloc((base->n ? base->n : 1) * sizeof(*remap));
+	for (size_t i = 0; i < base->n; i++)
+		if (!keep || keep[i]) {
+			remap[i] = (uint32_t)nk++;
+			sp_len += entries(base, i);
+		}
+	sp_len += a->sp_len;
+	size_t n = nk + a->n;
+	struct out *o = xcalloc(1, sizeof(*o));
+	size_t nterms = merge_postings(o, base, keep, remap, a, (uint32_t)nk, COUNT);
+	if (layout(d, n, sp_len, nterms, &l) < 0) {
+		rc = fs_fail(e, FS_EINTERNAL, "vector index too large to write");
+		goto out;
+	}
 	memset(&h, 0, sizeof(h));
 	memcpy(h.magic, VIX_MAGIC, sizeof(h.magic));
 	h.format = VIX_FORMAT;
 	h.bom = VIX_BOM;
 	h.dims = d;
 	h.n = n;
-	h.sp_len = ix->sp_len;
-	h.nterms = ix->post_nterms;
+	h.sp_len = sp_len;
+	h.nterms = nterms;
 	h.generation = label->generation;
 	h.epoch = label->epoch;
 	h.stamp = label->stamp;
 	h.length = l.length;
 
 	int len = snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
-	if (len < 0 || (size_t)len >= sizeof(tmp))
-		return fs_fail(e, FS_EINTERNAL, "vector index path too long: %s", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0)
-		return fs_fail(e, FS_EUNAVAIL, "cannot write %s: %s", tmp, strerror(errno));
-	if (fchmod(fd, mode) < 0 || /* whatever the umask */
-	    put(fd, &pos, 0, &h, sizeof(h)) < 0 || put(fd, &pos, l.vecs, ix->vecs, n * d * sizeof(float)) < 0 ||
-	    put(fd, &pos, l.codes, ix->codes, n * d) < 0 || put(fd, &pos, l.scales, ix->scales, n * sizeof(float)) < 0 ||
-	    put(fd, &pos, l.chunk_ids, ix->chunk_ids, n * 37) < 0 || put(fd, &pos, l.doc_ids, ix->doc_ids, n * 37) < 0 ||
-	    put(fd, &pos, l.seq, ix->seq, n * sizeof(uint64_t)) < 0 ||
-	    put(fd, &pos, l.sp_off, ix->sp_off, (n + 1) * sizeof(uint64_t)) < 0 ||
-	    put(fd, &pos, l.sp_idx, ix->sp_idx, ix->sp_len * sizeof(uint32_t)) < 0 ||
-	    put(fd, &pos, l.sp_val, ix->sp_val, ix->sp_len * sizeof(float)) < 0 ||
-	    put(fd, &pos, l.post_terms, ix->post_terms, ix->post_nterms * sizeof(uint32_t)) < 0 ||
-	    put(fd, &pos, l.post_off, ix->post_off, (ix->post_nterms + 1) * sizeof(uint64_t)) < 0 ||
-	    put(fd, &pos, l.post_rows, ix->post_rows, ix->sp_len * sizeof(uint32_t)) < 0 ||
-	    put(fd, &pos, l.post_w, ix->post_w, ix->sp_len * sizeof(float)) < 0 || put(fd, &pos, l.length, NULL, 0) < 0 ||
-	    fsync(fd) < 0) {
-		rc = fs_fail(e, FS_EUNAVAIL, "cannot write %s: %s", tmp, strerror(errno));
-		close(fd);
-		unlink(tmp);
-		return rc;
+	if (len < 0 || (size_t)len >= sizeof(tmp)) {
+		rc = fs_fail(e, FS_EINTERNAL, "vector index path too long: %s", path);
+		goto out;
 	}
-	if (close(fd) < 0 || rename(tmp, path) < 0) {
+	o->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (o->fd < 0) {
+		rc = fs_fail(e, FS_EUNAVAIL, "cannot write %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	o->failed = fchmod(o->fd, mode) < 0; /* whatever the umask */
+	out_put(o, &h, sizeof(h));
+	/* each array: the kept rows of base in order, then add's */
+#define ROWS_OF(offset, field, per_row)                                                                        \
+	do {                                                                                                   \
+		out_at(o, offset);                                                                             \
+		for (size_t i = 0; i < base->n; i++)                                                           \
+			if (!keep || keep[i])                                                                  \
+				out_put(o, (const char *)base->field + i * (per_row), per_row);               \
+		if (a->n)                                                                                      \
+			out_put(o, a->field, a->n * (per_row));                                                \
+	} while (0)
+	ROWS_OF(l.vecs, vecs, d * sizeof(float));
+	ROWS_OF(l.codes, codes, d);
+	ROWS_OF(l.scales, scales, sizeof(float));
+	ROWS_OF(l.chunk_ids, chunk_ids, 37);
+	ROWS_OF(l.doc_ids, doc_ids, 37);
+	ROWS_OF(l.seq, seq, sizeof(uint64_t));
+#undef ROWS_OF
+	out_at(o, l.sp_off);
+	uint64_t acc = 0;
+	out_u64(o, 0);
+	for (size_t i = 0; i < base->n; i++)
+		if (!keep || keep[i])
+			out_u64(o, acc += entries(base, i));
+	for (size_t j = 0; j < a->n; j++)
+		out_u64(o, acc += entries(a, j));
+	out_at(o, l.sp_idx);
+	for (size_t i = 0; i < base->n; i++)
+		if (!keep || keep[i])
+			out_put(o, base->sp_idx + base->sp_off[i], entries(base, i) * sizeof(uint32_t));
+	out_put(o, a->sp_idx, a->sp_len * sizeof(uint32_t));
+	out_at(o, l.sp_val);
+	for (size_t i = 0; i < base->n; i++)
+		if (!keep || keep[i])
+			out_put(o, base->sp_val + base->sp_off[i], entries(base, i) * sizeof(float));
+	out_put(o, a->sp_val, a->sp_len * sizeof(float));
+	out_at(o, l.post_terms);
+	merge_postings(o, base, keep, remap, a, (uint32_t)nk, TERMS);
+	out_at(o, l.post_off);
+	merge_postings(o, base, keep, remap, a, (uint32_t)nk, OFFSETS);
+	out_at(o, l.post_rows);
+	merge_postings(o, base, keep, remap, a, (uint32_t)nk, ROWS);
+	out_at(o, l.post_w);
+	merge_postings(o, base, keep, remap, a, (uint32_t)nk, WEIGHTS);
+	out_at(o, l.length);
+	out_flush(o);
+	if (o->failed || o->pos != l.length || fsync(o->fd) < 0) {
+		rc = fs_fail(e, FS_EUNAVAIL, "cannot write %s: %s", tmp, o->failed ? strerror(errno) : "short file");
+		close(o->fd);
+		unlink(tmp);
+		goto out;
+	}
+	if (close(o->fd) < 0 || rename(tmp, path) < 0) {
 		rc = fs_fail(e, FS_EUNAVAIL, "cannot put %s in place: %s", path, strerror(errno));
 		unlink(tmp);
-		return rc;
+		goto out;
 	}
 	/* the rename itself survives a crash once the folder is synced */
 	char dir[PATH_MAX];
@@ -197,7 +334,19 @@ int vindex_write(struct vindex *ix, const char *path, const struct vindex_label 
 		fsync(dfd);
 		close(dfd);
 	}
-	return 0;
+out:
+	free(o);
+	free(remap);
+	vindex_release(&none);
+	return rc;
+}
+
+int vindex_write(struct vindex *ix, const char *path, const struct vindex_label *label, unsigned mode,
+		 struct fs_error *e)
+{
+	if (!ix->map)
+		vindex_prepare(ix);
+	return vindex_write_merged(ix, NULL, NULL, path, label, mode, e);
 }
 
 int vindex_peek(const char *path, struct vindex_label *label)

@@ -191,41 +191,61 @@ static int load_rows(struct embedded *s, long long account_id, struct vindex *ix
 	return rc;
 }
 
-/* Brings ix (in memory) up to date with the account's rows in the table. */
-static int sync_rows(struct embedded *s, long long account_id, struct vindex *ix, struct fs_error *e)
+/* ix against the account's rows in the table: which of its rows the table still has (keep), and the chunk numbers
+ * of the table's rows it does not hold (want, ascending). */
+struct row_diff {
+	uint8_t *keep;
+	uint64_t *want;
+	size_t nwant;
+};
+
+static int diff_rows(struct embedded *s, long long account_id, const struct vindex *ix, struct row_diff *d,
+		     struct fs_error *e)
 {
 	struct db_res r;
+	memset(d, 0, sizeof(*d));
 	int rc = db_exec(s->db, &r, e, "SELECT vec_seq FROM chunks WHERE account_id = ? AND dims = ? ORDER BY vec_seq",
 			 "ii", account_id, (long long)s->base.dims);
 	if (rc < 0)
 		return rc;
-	size_t n = r.nrows, nwant = 0;
+	size_t n = r.nrows;
 	uint64_t *table = xmalloc((n ? n : 1) * sizeof(*table));
 	for (size_t i = 0; i < n; i++)
 		table[i] = (uint64_t)db_cell_ll(&r, i, 0, 0);
 	db_res_release(&r);
-
-	/* drop rows the table no longer has */
-	uint8_t *keep = xmalloc(ix->n ? ix->n : 1);
+	d->keep = xmalloc(ix->n ? ix->n : 1);
 	for (size_t i = 0; i < ix->n; i++)
-		keep[i] = (uint8_t)held(table, n, ix->seq[i]);
-	vindex_retain(ix, keep);
-	free(keep);
-
-	/* load rows it has that are not held (table order is ascending) */
+		d->keep[i] = (uint8_t)held(table, n, ix->seq[i]);
 	uint64_t *mine = xmalloc((ix->n ? ix->n : 1) * sizeof(*mine));
 	if (ix->n) {
 		memcpy(mine, ix->seq, ix->n * sizeof(*mine));
 		qsort(mine, ix->n, sizeof(*mine), cmp_u64);
 	}
-	uint64_t *want = xmalloc((n ? n : 1) * sizeof(*want));
-	for (size_t i = 0; i < n; i++)
+	d->want = xmalloc((n ? n : 1) * sizeof(*d->want));
+	for (size_t i = 0; i < n; i++) /* table order is ascending */
 		if (!held(mine, ix->n, table[i]))
-			want[nwant++] = table[i];
-	rc = nwant ? load_rows(s, account_id, ix, want, nwant, e) : 0;
-	free(want);
+			d->want[d->nwant++] = table[i];
 	free(mine);
 	free(table);
+	return 0;
+}
+
+static void diff_release(struct row_diff *d)
+{
+	free(d->keep);
+	free(d->want);
+}
+
+/* Brings ix (in memory) up to date with the account's rows in the table. */
+static int sync_rows(struct embedded *s, long long account_id, struct vindex *ix, struct fs_error *e)
+{
+	struct row_diff d;
+	int rc = diff_rows(s, account_id, ix, &d, e);
+	if (rc < 0)
+		return rc;
+	vindex_retain(ix, d.keep);
+	rc = d.nwant ? load_rows(s, account_id, ix, d.want, d.nwant, e) : 0;
+	diff_release(&d);
 	return rc;
 }
 
@@ -355,33 +375,40 @@ static int refresh_file(struct embedded *s, struct cached *c, const struct vinde
 		return 0;
 	}
 	/* Build from what is at hand: this process's index or the file on disk, when of the same epoch and stamp
-	 * (the rows are the same, only some came or went), else from nothing. */
-	struct vindex work, old;
+	 * (the rows are the same, only some came or went), else from nothing. The new file is written from the old
+	 * one's rows that stay and the rows that came, read from the table; nothing else is copied. */
+	struct vindex empty, old, add;
 	struct vindex_label old_label;
+	const struct vindex *base = &empty;
+	int have_old = 0;
+	vindex_init(&empty, s->base.dims);
 	if (c->generation >= 0 && c->label.epoch == want->epoch && c->label.stamp == want->stamp) {
-		vindex_copy(&work, &c->ix);
+		if (!c->ix.map)
+			vindex_prepare(&c->ix);
+		base = &c->ix;
 	} else if (vindex_map(&old, path, s->base.dims, &old_label, NULL) == 0) {
+		have_old = 1;
 		if (old_label.epoch == want->epoch && old_label.stamp == want->stamp)
-			vindex_copy(&work, &old);
-		else
-			vindex_init(&work, s->base.dims);
-		vindex_release(&old);
-	} else {
-		vindex_init(&work, s->base.dims);
+			base = &old;
 	}
-	int rc = sync_rows(s, c->account_id, &work, e);
+	struct row_diff d;
+	vindex_init(&add, s->base.dims);
+	int rc = diff_rows(s, c->account_id, base, &d, e);
+	if (rc == 0 && d.nwant)
+		rc = load_rows(s, c->account_id, &add, d.want, d.nwant, e);
 	if (rc == 0) {
 		struct fs_error werr = { 0 };
-		if (vindex_write(&work, path, want, FILE_MODE, &werr) == 0 && take_file(s, c, path, want)) {
+		if (vindex_write_merged(base, d.keep, &add, path, want, FILE_MODE, &werr) == 0 &&
+		    take_file(s, c, path, want))
 			*done = 1;
-		} else {
+		else /* the caller builds this process's own copy instead */
 			give_up_files(s, werr.msg[0] ? werr.msg : "the index file just written cannot be read back");
-			adopt(c, &work, want); /* the work is not lost: it becomes this process's copy */
-			vindex_init(&work, s->base.dims);
-			*done = 1;
-		}
 	}
-	vindex_release(&work);
+	diff_release(&d);
+	vindex_release(&add);
+	if (have_old)
+		vindex_release(&old);
+	vindex_release(&empty);
 	close(fd);
 	return rc;
 }

@@ -644,11 +644,19 @@ static void search_vindex_document_filter(void)
 /* ---- the index file ----------------------------------------------------------------------------------------- */
 
 /* A random index: 16 dims, terms from a wide id range (both halves of the postings' radix sort matter). */
+static void random_rows(struct vindex *ix, unsigned rows, unsigned seed, unsigned first);
+
 static void random_index(struct vindex *ix, unsigned rows, unsigned seed)
+{
+	vindex_init(ix, 16);
+	random_rows(ix, rows, seed, 1);
+}
+
+/* Appends rows with chunk numbers from first. */
+static void random_rows(struct vindex *ix, unsigned rows, unsigned seed, unsigned first)
 {
 	static const char *docs[] = { DOC_A, DOC_B };
 	srand(seed);
-	vindex_init(ix, 16);
 	for (unsigned i = 0; i < rows; i++) {
 		float v[16];
 		uint32_t tid[12];
@@ -666,8 +674,8 @@ static void random_index(struct vindex *ix, unsigned rows, unsigned seed)
 		}
 		struct sparse sp = { .n = nt, .cap = nt, .idx = tid, .val = tw };
 		char id[37];
-		chunk_id(id, i + 1);
-		vindex_add(ix, id, docs[i % 2], (uint64_t)i + 1, v, &sp);
+		chunk_id(id, first + i);
+		vindex_add(ix, id, docs[i % 2], (uint64_t)(first + i), v, &sp);
 	}
 }
 
@@ -789,6 +797,46 @@ static void search_vindex_file_round_trip(void)
 	CHECK_INT(map.n, 400);
 	same_results(&copy, &map, 7);
 	vindex_release(&copy);
+
+	/* written merged (the mapped file's kept rows, then new ones) = retained and added in memory */
+	struct vindex fresh, ref, merged;
+	uint8_t keep2[400];
+	vindex_init(&fresh, 16);
+	random_rows(&fresh, 90, 21, 1000);
+	vindex_copy(&ref, &map);
+	for (int i = 0; i < 400; i++)
+		keep2[i] = i % 7 != 3;
+	vindex_retain(&ref, keep2);
+	for (size_t i = 0; i < fresh.n; i++) {
+		struct sparse sp = { .n = fresh.sp_off[i + 1] - fresh.sp_off[i], .idx = fresh.sp_idx + fresh.sp_off[i],
+				     .val = fresh.sp_val + fresh.sp_off[i] };
+		sp.cap = sp.n;
+		vindex_add(&ref, fresh.chunk_ids[i], fresh.doc_ids[i], fresh.seq[i], fresh.vecs + i * 16, &sp);
+	}
+	struct vindex_label third = { 9, 2, label.stamp };
+	char mpath[80];
+	snprintf(mpath, sizeof(mpath), "%s/merged.index", dir);
+	CHECK_INT(vindex_write_merged(&map, keep2, &fresh, mpath, &third, 0600, &e), 0);
+	CHECK_INT(vindex_map(&merged, mpath, 16, &got, &e), 0);
+	CHECK_INT(got.generation, 9);
+	CHECK_INT(merged.n, ref.n);
+	CHECK_INT(merged.sp_len, ref.sp_len);
+	same_results(&ref, &merged, 8);
+	sparse_matches_naive(&merged);
+	/* all of base dropped, only new rows; and nothing at all */
+	uint8_t none[400] = { 0 };
+	vindex_release(&merged);
+	CHECK_INT(vindex_write_merged(&map, none, &fresh, bad, &third, 0600, &e), 0);
+	CHECK_INT(vindex_map(&merged, bad, 16, &got, &e), 0);
+	same_results(&fresh, &merged, 9);
+	vindex_release(&merged);
+	CHECK_INT(vindex_write_merged(&map, none, NULL, bad, &third, 0600, &e), 0);
+	CHECK_INT(vindex_map(&merged, bad, 16, &got, &e), 0);
+	CHECK_INT(merged.n, 0);
+	vindex_release(&merged);
+	vindex_release(&ref);
+	vindex_release(&fresh);
+	unlink(mpath);
 
 	/* an empty index */
 	struct vindex empty;
