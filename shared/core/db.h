@@ -53,12 +53,13 @@ void db_res_release(struct db_res *r);
 /* One unit of database work for db_retry: a statement in autocommit, or a whole transaction (db_begin …
  * db_commit, rolled back by the work itself when it fails). */
 typedef int (*db_work_fn)(struct db *db, void *arg, struct fs_error *e);
-/* 24: on a Galera cluster every write to a row that another node writes at once (a key's rate-limit counters under
+/* 48: on a Galera cluster every write to a row that another node writes at once (a key's rate-limit counters under
  * a burst, an account's balance under chats and indexing on two nodes) fails certification and comes back as
- * 1213; 8 tries ran out under 40 requests at once on two nodes, 16 under a sustained load of 8 clients. */
-#define DB_RETRY_TRIES 24
+ * 1213; 8 tries ran out under 40 requests at once on two nodes, 16 under a sustained load of 8 clients, 24 now and
+ * then under 16 clients chatting on one key and one balance through two nodes. */
+#define DB_RETRY_TRIES 48
 /* The one retry policy for work that lost to another process: runs work, and again (up to DB_RETRY_TRIES in all,
- * each time after a random pause of up to 2^min(i,7) ms, so that colliding processes spread out; 2.3 s in all at
+ * each time after a random pause of up to 2^min(i,7) ms, so that colliding processes spread out; 5.4 s in all at
  * most, about half of it on average) while it answers FS_ERETRY (a deadlock, a lock wait timeout or a Galera
  * certification failure: the server rolled the work back, so running it again is safe). A lost connection is not
  * tried again here: db_exec already retries a read outside a transaction on a new connection, and a write whose
