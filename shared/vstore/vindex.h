@@ -33,7 +33,7 @@ struct vindex {
 	size_t post_nterms;
 	int post_ready;
 	/* A mapped index (vindex_map): every array above points into this read-only mapping, and the index must
-	 * not be changed (vindex_copy gives one that may). NULL for an index in memory. */
+	 * not be changed. NULL for an index in memory. */
 	void *map;
 	size_t map_len;
 };
@@ -53,18 +53,11 @@ void vindex_add(struct vindex *ix, const char *chunk_id, const char *doc_id, uin
 void vindex_retain(struct vindex *ix, const uint8_t *keep);
 /* Builds what the first keyword search after a change would (the inverted lists). */
 void vindex_prepare(struct vindex *ix);
-/* dst (uninitialised) becomes an in-memory copy of src, mapped or not. */
-void vindex_copy(struct vindex *dst, const struct vindex *src);
-
-/* Writes ix (built with its inverted lists) to path atomically: a temporary file beside it, fsync, rename over
- * path, fsync of the folder; a reader sees the old file or the new one, never a part. mode: the file's
- * permissions. */
-int vindex_write(struct vindex *ix, const char *path, const struct vindex_label *label, unsigned mode,
-		 struct fs_error *e);
-/* Writes, as vindex_write does, the index of base's rows for which keep[i] is non-zero (keep NULL: all), in
- * order, followed by add's rows (add may be NULL), without building it in memory: base may be a mapped file
- * (an index in memory needs its inverted lists, vindex_prepare). The same index as vindex_retain and vindex_add
- * would make, at the cost of writing it. */
+/* Writes to path the index of base's rows for which keep[i] is non-zero (keep NULL: all), in order, followed by
+ * add's rows (add may be NULL), without building it in memory: base may be a mapped file (an index in memory
+ * needs its inverted lists, vindex_prepare). The same index as vindex_retain and vindex_add would make. Atomic:
+ * a temporary file beside path, fsync, rename over path, fsync of the folder; a reader sees the old file or the
+ * new one, never a part. mode: the file's permissions. */
 int vindex_write_merged(const struct vindex *base, const uint8_t *keep, struct vindex *add, const char *path,
 			const struct vindex_label *label, unsigned mode, struct fs_error *e);
 /* Maps the file at path into ix (uninitialised) and its label into *label. FS_ENOTFOUND when there is no file;

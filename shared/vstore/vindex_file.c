@@ -35,6 +35,16 @@ struct vix_header {
 	uint64_t dims, n, sp_len, nterms, generation, epoch, stamp, length;
 };
 
+/* Why h is not the header of an index file this program reads, or NULL when it is. */
+static const char *header_problem(const struct vix_header *h)
+{
+	if (memcmp(h->magic, VIX_MAGIC, sizeof(h->magic)) || h->bom != VIX_BOM)
+		return "not a vector index of this machine's byte order";
+	if (h->format != VIX_FORMAT)
+		return "another format of vector index";
+	return NULL;
+}
+
 /* Where each array starts, from the counts. */
 struct vix_layout {
 	size_t vecs, codes, scales, chunk_ids, doc_ids, seq, sp_off, sp_idx, sp_val, post_terms, post_off, post_rows,
@@ -71,33 +81,6 @@ static int layout(uint64_t dims, uint64_t n, uint64_t sp_len, uint64_t nterms, s
 	l->post_w = place(&at, sp * sizeof(float));
 	l->length = at;
 	return 0;
-}
-
-void vindex_copy(struct vindex *dst, const struct vindex *src)
-{
-	size_t n = src->n, d = src->dims, sp = src->sp_len;
-	memset(dst, 0, sizeof(*dst));
-	dst->dims = d;
-	dst->n = dst->cap = n;
-	dst->sp_len = dst->sp_cap = sp;
-#define COPY(field, count)                                                                      \
-	do {                                                                                    \
-		size_t bytes_ = (count) * sizeof(*src->field);                                  \
-		dst->field = xmalloc(bytes_ ? bytes_ : 1);                                      \
-		if (bytes_)                                                                     \
-			memcpy(dst->field, src->field, bytes_);                                 \
-	} while (0)
-	COPY(vecs, n * d);
-	COPY(codes, n * d);
-	COPY(scales, n);
-	COPY(chunk_ids, n);
-	COPY(doc_ids, n);
-	COPY(seq, n);
-	COPY(sp_off, n + 1);
-	COPY(sp_idx, sp);
-	COPY(sp_val, sp);
-#undef COPY
-	/* the inverted lists are built again when needed: the copy is about to change */
 }
 
 /* A buffered writer that places each array at its offset (zero padding before it). */
@@ -341,14 +324,6 @@ out:
 	return rc;
 }
 
-int vindex_write(struct vindex *ix, const char *path, const struct vindex_label *label, unsigned mode,
-		 struct fs_error *e)
-{
-	if (!ix->map)
-		vindex_prepare(ix);
-	return vindex_write_merged(ix, NULL, NULL, path, label, mode, e);
-}
-
 int vindex_peek(const char *path, struct vindex_label *label)
 {
 	struct vix_header h;
@@ -357,8 +332,7 @@ int vindex_peek(const char *path, struct vindex_label *label)
 		return -1;
 	ssize_t got = pread(fd, &h, sizeof(h), 0);
 	close(fd);
-	if (got != (ssize_t)sizeof(h) || memcmp(h.magic, VIX_MAGIC, sizeof(h.magic)) || h.bom != VIX_BOM ||
-	    h.format != VIX_FORMAT)
+	if (got != (ssize_t)sizeof(h) || header_problem(&h))
 		return -1;
 	label->generation = h.generation;
 	label->epoch = h.epoch;
@@ -385,15 +359,11 @@ int vindex_map(struct vindex *ix, const char *path, size_t dims, struct vindex_l
 	if (map == MAP_FAILED)
 		return fs_fail(e, FS_EUNAVAIL, "cannot map %s: %s", path, strerror(errno));
 	memcpy(&h, map, sizeof(h));
-	const char *why = NULL;
-	if (memcmp(h.magic, VIX_MAGIC, sizeof(h.magic)) || h.bom != VIX_BOM)
-		why = "not a vector index of this machine's byte order";
-	else if (h.format != VIX_FORMAT)
-		why = "another format of vector index";
-	else if (h.dims != dims)
+	const char *why = header_problem(&h);
+	if (!why && h.dims != dims)
 		why = "vectors of another size";
-	else if (layout(h.dims, h.n, h.sp_len, h.nterms, &l) < 0 || h.length != l.length ||
-		 (uint64_t)st.st_size != l.length)
+	if (!why && (layout(h.dims, h.n, h.sp_len, h.nterms, &l) < 0 || h.length != l.length ||
+		     (uint64_t)st.st_size != l.length))
 		why = "its length does not match its header (a partial or damaged file)";
 	if (why) {
 		munmap(map, (size_t)st.st_size);

@@ -47,8 +47,8 @@
 
 struct cached {
 	long long account_id;
-	long long generation; /* -1: never loaded */
-	struct vindex_label label; /* what ix holds */
+	int loaded; /* ix holds the rows of label (0: never loaded, or its last refresh failed) */
+	struct vindex_label label;
 	unsigned long long last_used;
 	struct vindex ix; /* mapped from the account's file, or this process's own */
 	int behind; /* its searches answer from ix while another process rebuilds the file (REBUILD_WAIT_MS) */
@@ -134,7 +134,7 @@ static struct cached *cache_for(struct embedded *s, long long account_id)
 			vindex_release(&c->ix);
 		}
 		c->account_id = account_id;
-		c->generation = -1;
+		c->loaded = 0;
 		memset(&c->label, 0, sizeof(c->label));
 		c->behind = 0;
 		vindex_init(&c->ix, s->base.dims);
@@ -276,7 +276,7 @@ static void adopt(struct cached *c, struct vindex *m, const struct vindex_label 
 	vindex_release(&c->ix);
 	c->ix = *m;
 	c->label = *got;
-	c->generation = (long long)got->generation;
+	c->loaded = 1;
 }
 
 /* Maps the account's file into c when it holds exactly want; 1 when it did. */
@@ -320,7 +320,7 @@ static int lock_within(int fd, int ms)
  * (the same vectors), an older generation. A process with none maps the file on disk when it is such a one. */
 static int can_answer_meanwhile(struct embedded *s, struct cached *c, const char *path, const struct vindex_label *want)
 {
-	if (c->generation >= 0 && c->label.epoch == want->epoch && c->label.stamp == want->stamp)
+	if (c->loaded && c->label.epoch == want->epoch && c->label.stamp == want->stamp)
 		return 1;
 	struct vindex m;
 	struct vindex_label got;
@@ -382,7 +382,7 @@ static int refresh_file(struct embedded *s, struct cached *c, const struct vinde
 	const struct vindex *base = &empty;
 	int have_old = 0;
 	vindex_init(&empty, s->base.dims);
-	if (c->generation >= 0 && c->label.epoch == want->epoch && c->label.stamp == want->stamp) {
+	if (c->loaded && c->label.epoch == want->epoch && c->label.stamp == want->stamp) {
 		if (!c->ix.map)
 			vindex_prepare(&c->ix);
 		base = &c->ix;
@@ -429,7 +429,7 @@ static int refresh(struct embedded *s, struct cached *c, struct fs_error *e)
 		want.stamp = (uint64_t)db_cell_ll(&r, 0, 2, 0);
 	}
 	db_res_release(&r);
-	if (c->generation >= 0 && same_label(&c->label, &want))
+	if (c->loaded && same_label(&c->label, &want))
 		return 0;
 	if (s->dir) {
 		int done;
@@ -445,35 +445,39 @@ static int refresh(struct embedded *s, struct cached *c, struct fs_error *e)
 	rc = sync_rows(s, c->account_id, &c->ix, e);
 	if (rc == 0) {
 		c->label = want;
-		c->generation = (long long)want.generation;
+		c->loaded = 1;
 	}
+	return rc;
+}
+
+/* The account's slot, brought up to date; a failed refresh leaves it to be looked at again next time. */
+static int current(struct embedded *s, long long account_id, struct cached **out, struct fs_error *e)
+{
+	struct cached *c = cache_for(s, account_id);
+	int rc = refresh(s, c, e);
+	if (rc < 0)
+		c->loaded = 0;
+	*out = c;
 	return rc;
 }
 
 static int embedded_search(struct vstore *vs, const struct vstore_query *q, struct vstore_hit *hits, size_t *nhits,
 			   struct fs_error *e)
 {
-	struct embedded *s = (struct embedded *)vs;
-	struct cached *c = cache_for(s, q->account_id);
-	int rc = refresh(s, c, e);
-	if (rc < 0) {
-		c->generation = -1;
-		return rc;
-	}
-	*nhits = vindex_search(&c->ix, q, hits);
-	return 0;
+	struct cached *c;
+	int rc = current((struct embedded *)vs, q->account_id, &c, e);
+	if (rc == 0)
+		*nhits = vindex_search(&c->ix, q, hits);
+	return rc;
 }
 
 static int embedded_warm(struct vstore *vs, long long account_id, struct fs_error *e)
 {
 	struct embedded *s = (struct embedded *)vs;
+	struct cached *c;
 	if (!s->dir) /* without the files, a copy here helps no other process */
 		return 0;
-	struct cached *c = cache_for(s, account_id);
-	int rc = refresh(s, c, e);
-	if (rc < 0)
-		c->generation = -1;
-	return rc;
+	return current(s, account_id, &c, e);
 }
 
 /* A temporary file older than this was left by a writer that died. */
