@@ -1,6 +1,7 @@
 /* Accounts: create, find, state, list, top up, lock, holds and debits, purge. */
 #include "account/account.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "account/ratelimit.h"
@@ -290,9 +291,20 @@ int account_debit(struct db *db, long long account_id, long long tokens, const s
 				       tokens, room, balance, other);
 		take = room;
 	}
-	if (take > 0 &&
-	    (rc = db_exec(db, NULL, e, "UPDATE accounts SET balance = balance - ? WHERE id = ?", "ii", take, account_id)) < 0)
-		return rc;
+	if (take > 0) {
+		/* Only inside the caller's transaction, which holds what the debit pays for: should that transaction
+		 * have ended unseen, this statement would run on its own and charge for rows that are gone. */
+		struct db_res r;
+		if ((rc = db_exec(db, &r, e, "UPDATE accounts SET balance = balance - ? WHERE id = ? AND @@in_transaction = 1",
+				  "ii", take, account_id)) < 0)
+			return rc;
+		unsigned long long n = r.affected;
+		db_res_release(&r);
+		if (n != 1) {
+			fprintf(stderr, "faqsure: account %lld: a debit outside its transaction refused\n", account_id);
+			return fs_fail(e, FS_ERETRY, "database busy (the transaction was ended)");
+		}
+	}
 	if (taken)
 		*taken = take;
 	return 0;

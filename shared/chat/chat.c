@@ -526,20 +526,30 @@ out:
 	return rc;
 }
 
-/* How many times a turn is stored when the database acknowledges it and does not hold it (chat_answer). */
+/* How many times a turn is stored when the database acknowledges it and does not hold it, or went away while it
+ * was being stored and does not hold it once back (chat_answer). */
 #define TURN_STORES 3
+/* How long an answer that is ready waits for a database that went away while it was being stored. */
+#define STORE_WAIT_MS 15000
+
+/* 1 when the turn is stored, 0 when it is not, FS_EUNAVAIL when the database cannot say. */
+static int turn_stored(struct db *db, const char *message_id, struct fs_error *e)
+{
+	struct db_res r;
+	int rc = db_exec(db, &r, e, "SELECT 1 FROM messages WHERE id = ?", "s", message_id);
+	if (rc < 0)
+		return rc;
+	rc = r.nrows > 0;
+	db_res_release(&r);
+	return rc;
+}
 
 /* Whether the stored turn is there (read on the node that stored it: with wsrep_sync_wait it sees its commit).
  * When the read itself fails, the COMMIT's word is taken. */
 static int turn_kept(struct db *db, const char *message_id)
 {
-	struct db_res r;
 	struct fs_error ignored;
-	if (db_exec(db, &r, &ignored, "SELECT 1 FROM messages WHERE id = ?", "s", message_id) < 0)
-		return 1;
-	int kept = r.nrows > 0;
-	db_res_release(&r);
-	return kept;
+	return turn_stored(db, message_id, &ignored) != 0;
 }
 
 static void fall_back(struct chat *c)
@@ -618,16 +628,46 @@ int chat_answer(struct chat_engine *ce, struct db *db, struct chat *c, answer_de
 		goto out;
 	long long signature = (long long)signature_question(ce->terms, c->message);
 	struct turn t = { c, signature, &hold };
-	for (int tries = 1; (rc = db_retry(db, store_turn_once, &t, e)) == 0; tries++) {
-		if (turn_kept(db, c->message_id)) {
+	for (int tries = 1;; tries++) {
+		rc = db_retry(db, store_turn_once, &t, e);
+		if (rc == 0 && turn_kept(db, c->message_id)) {
 			hold.id[0] = '\0'; /* released by the debit */
 			break;
 		}
-		/* On a Galera cluster under conflicts on the account's row, a COMMIT was seen to answer OK for a turn
-		 * that no node holds afterwards: the turn and its debit are gone together, so storing it again is
-		 * safe. Never answered as stored when it is not. */
-		fprintf(stderr, "faqsure chat: the database acknowledged answer %s and does not hold it; %s\n",
-			c->message_id, tries < TURN_STORES ? "storing it again" : "given up");
+		if (rc == 0) {
+			/* On a Galera cluster under conflicts on the account's row, a COMMIT was seen to answer OK for a
+			 * turn that no node holds afterwards: the turn and its debit are gone together, so storing it
+			 * again is safe. Never answered as stored when it is not. */
+			fprintf(stderr, "faqsure chat: the database acknowledged answer %s and does not hold it; %s\n",
+				c->message_id, tries < TURN_STORES ? "storing it again" : "given up");
+		} else if (rc == FS_EUNAVAIL) {
+			/* The database went away while the turn was being stored (restarted, a cluster node lost): its
+			 * COMMIT may have gone through with only the answer lost, or nothing was kept. A 503 for a turn
+			 * that was kept and debited would have the client ask, and pay, again: the answer is ready, so
+			 * it waits for the database and looks. */
+			fprintf(stderr, "faqsure chat: the database went away while answer %s was being stored; waiting up"
+				" to %d s for it\n", c->message_id, STORE_WAIT_MS / 1000);
+			int kept = db_await(db, STORE_WAIT_MS, e);
+			if (kept == 0)
+				kept = turn_stored(db, c->message_id, e);
+			if (kept < 0) {
+				rc = fs_fail(e, FS_EUNAVAIL,
+					     "the database went away while the answer was being stored and is still"
+					     " unavailable; message %s of conversation %s may have been stored: look for it"
+					     " there before asking again",
+					     c->message_id, c->conversation_id);
+				break;
+			}
+			if (kept) {
+				fprintf(stderr, "faqsure chat: answer %s was stored before the database went away\n",
+					c->message_id);
+				rc = 0;
+				hold.id[0] = '\0';
+				break;
+			}
+		} else {
+			break;
+		}
 		if (tries == TURN_STORES) {
 			rc = fs_fail(e, FS_EUNAVAIL, "the answer could not be stored");
 			break;

@@ -27,9 +27,11 @@ struct db {
 	const struct config *cfg;
 	MYSQL *conn;
 	int in_txn;
+	int galera; /* the server is a Galera node: 1, 0, or -1 until the connection's first transaction asks */
 	long long max_packet; /* the server's max_allowed_packet as this connection got it; 0 until asked */
 	char lost_sql[100]; /* the start of the statement of the last deadlock or lock wait timeout (db_retry's log) */
 	unsigned long long losses; /* db_losses */
+	int quiet; /* db_await: failed connects are not logged one by one */
 	size_t nstmts;
 	struct cached_stmt stmts[DB_MAX_STMTS];
 };
@@ -38,6 +40,7 @@ struct db *db_new(const struct config *cfg)
 {
 	struct db *db = xcalloc(1, sizeof(*db));
 	db->cfg = cfg;
+	db->galera = -1;
 	return db;
 }
 
@@ -52,6 +55,7 @@ static void db_disconnect(struct db *db)
 		mysql_close(db->conn);
 	db->conn = NULL;
 	db->in_txn = 0;
+	db->galera = -1;
 	db->max_packet = 0;
 }
 
@@ -99,7 +103,8 @@ static int db_connect(struct db *db, struct fs_error *e)
 	const char *sock = c->db_socket[0] ? c->db_socket : NULL;
 	if (!mysql_real_connect(m, host, c->db_user, c->db_password, c->db_name, (unsigned int)c->db_port, sock,
 				CLIENT_FOUND_ROWS)) {
-		fprintf(stderr, "faqsure: database connect failed: %s\n", mysql_error(m));
+		if (!db->quiet)
+			fprintf(stderr, "faqsure: database connect failed: %s\n", mysql_error(m));
 		db->losses++;
 		int rc = fs_fail(e, FS_EUNAVAIL, "database unavailable");
 		mysql_close(m);
@@ -133,7 +138,8 @@ int db_ping(struct db *db, struct fs_error *e)
 static int db_error(struct db *db, unsigned int err, const char *what, const char *sql, struct fs_error *e)
 {
 	if (is_connection_error(err)) {
-		fprintf(stderr, "faqsure: database connection lost (%u: %s)\n", err, what);
+		if (!db->quiet)
+			fprintf(stderr, "faqsure: database connection lost (%u: %s)\n", err, what);
 		db->losses++;
 		db_disconnect(db);
 		return fs_fail(e, FS_EUNAVAIL, "database unavailable");
@@ -338,6 +344,20 @@ static int exec_once(struct db *db, struct db_res *res, struct fs_error *e, cons
 		mysql_stmt_free_result(st);
 	if (rc == 0 && res)
 		res->affected = mysql_stmt_affected_rows(st);
+	if (rc == 0 && db->in_txn && !(db->conn->server_status & SERVER_STATUS_IN_TRANS)) {
+		/* Every answer says whether a transaction is open: ours was ended under us without an error (see
+		 * db_begin). Started again as after a deadlock. */
+		fprintf(stderr, "faqsure: the database ended the transaction unseen, before: %.100s\n", sql);
+		snprintf(db->lost_sql, sizeof(db->lost_sql), "%s", sql);
+		db_rollback(db);
+		rc = fs_fail(e, FS_ERETRY, "database busy (the transaction was ended)");
+	} else if (rc == 0 && !db->in_txn && db->galera > 0 && !(db->conn->server_status & SERVER_STATUS_AUTOCOMMIT)) {
+		/* a transaction left open by a path that neither committed nor rolled back: what it and this
+		 * statement did is committed, as without Galera, and autocommit is back */
+		fprintf(stderr, "faqsure: a transaction was left open before: %.100s\n", sql);
+		if (mysql_query(db->conn, "SET autocommit = 1") != 0)
+			db_disconnect(db);
+	}
 	if (rc < 0 && db->conn) /* still connected: only this statement is suspect */
 		db_forget_stmt(db, st);
 	return rc;
@@ -354,7 +374,10 @@ int db_exec_params(struct db *db, struct db_res *res, struct fs_error *e, const 
 		memset(res, 0, sizeof(*res));
 	int was_in_txn = db->in_txn, had_conn = db->conn != NULL;
 	rc = exec_once(db, res, e, sql, &p);
-	if (rc == FS_EUNAVAIL && had_conn && !was_in_txn && !strncmp(sql, "SELECT", 6)) {
+	/* A read outside a transaction is safe to ask again: on a new connection when the old one had died while
+	 * idle, and at once after a 1213 (a Galera node can hand a conflict of the connection's previous
+	 * transaction to its next statement) */
+	if (((rc == FS_EUNAVAIL && had_conn) || rc == FS_ERETRY) && !was_in_txn && !strncmp(sql, "SELECT", 6)) {
 		if (res)
 			db_res_release(res);
 		rc = exec_once(db, res, e, sql, &p);
@@ -458,11 +481,56 @@ static int simple_query(struct db *db, const char *sql, struct fs_error *e)
 	return 0;
 }
 
+/* Whether the server is a Galera node: asked once per connection, on its first transaction. */
+static int ask_galera(struct db *db, struct fs_error *e)
+{
+	if (db->galera >= 0)
+		return 0;
+	int rc = simple_query(db, "SELECT @@wsrep_on", e);
+	if (rc == FS_EUNAVAIL)
+		return rc;
+	db->galera = 0;
+	if (rc == 0) {
+		MYSQL_RES *r = mysql_store_result(db->conn);
+		MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
+		db->galera = row && row[0] && strcmp(row[0], "0") != 0;
+		if (r)
+			mysql_free_result(r);
+	}
+	return 0;
+}
+
+#define SAVEPOINT_NAME "faqsure_transaction"
+
+/* On a Galera node a transaction can end under its client with no error: a node that has to abort it for a write
+ * replicated from another node (the 1213 every client must retry) was seen, under load, to answer the next
+ * statement as if it ran alone, in autocommit, and every statement after it too; COMMIT then answers OK. A chat
+ * was charged twice so (its turn rolled back, its debit committed alone, the turn stored again). There, a
+ * transaction runs with autocommit off and a savepoint at its start: statements after such an end then run in a
+ * new implicit transaction instead of committing one by one, and db_commit, finding the savepoint gone, rolls
+ * that back and answers FS_ERETRY. Three statements instead of one at the start, two more at the end; only on
+ * Galera. */
+static int begin_once(struct db *db, struct fs_error *e)
+{
+	int rc = db_connect(db, e);
+	if (rc == 0)
+		rc = ask_galera(db, e);
+	if (rc < 0)
+		return rc;
+	if (!db->galera)
+		return simple_query(db, "START TRANSACTION", e);
+	if ((rc = simple_query(db, "SET autocommit = 0", e)) == 0 && (rc = simple_query(db, "START TRANSACTION", e)) == 0 &&
+	    (rc = simple_query(db, "SAVEPOINT " SAVEPOINT_NAME, e)) == 0)
+		return 0;
+	db_rollback(db); /* autocommit back on */
+	return rc;
+}
+
 int db_begin(struct db *db, struct fs_error *e)
 {
-	int rc = simple_query(db, "START TRANSACTION", e);
+	int rc = begin_once(db, e);
 	if (rc == FS_EUNAVAIL) /* an idle connection that died: nothing was sent yet, so try a fresh one */
-		rc = simple_query(db, "START TRANSACTION", e);
+		rc = begin_once(db, e);
 	if (rc == 0)
 		db->in_txn = 1;
 	return rc;
@@ -475,14 +543,34 @@ unsigned long long db_losses(const struct db *db)
 
 int db_commit(struct db *db, struct fs_error *e)
 {
-	int rc = simple_query(db, "COMMIT", e);
+	int rc;
+	if (db->galera > 0 && db->conn && mysql_query(db->conn, "RELEASE SAVEPOINT " SAVEPOINT_NAME) != 0) {
+		unsigned int err = mysql_errno(db->conn);
+		if (err == ER_SP_DOES_NOT_EXIST) {
+			fprintf(stderr, "faqsure: the database ended the transaction unseen; what ran after is rolled back\n");
+			db_rollback(db);
+			return fs_fail(e, FS_ERETRY, "database busy (the transaction was ended)");
+		}
+		char what[256];
+		snprintf(what, sizeof(what), "%s", mysql_error(db->conn));
+		rc = db_error(db, err, what, "RELEASE SAVEPOINT", e);
+		if (db->in_txn)
+			db_rollback(db);
+		return rc;
+	}
+	rc = simple_query(db, "COMMIT", e);
+	if (rc < 0 && db->in_txn) /* not rolled back by db_error (a deadlock is): autocommit back on as well */
+		db_rollback(db);
+	else if (rc == 0 && db->galera > 0 && mysql_query(db->conn, "SET autocommit = 1") != 0)
+		db_disconnect(db);
 	db->in_txn = 0;
 	return rc;
 }
 
 void db_rollback(struct db *db)
 {
-	if (db->conn && mysql_query(db->conn, "ROLLBACK") != 0)
+	if (db->conn && (mysql_query(db->conn, "ROLLBACK") != 0 ||
+			 (db->galera > 0 && mysql_query(db->conn, "SET autocommit = 1") != 0)))
 		db_disconnect(db);
 	db->in_txn = 0;
 }
@@ -527,6 +615,18 @@ static void retry_pause(int i)
 	nanosleep(&ts, NULL);
 }
 
+/* A statement answered: a Galera node that takes connections but is not Synced yet answers ping, not statements. */
+static int answers(struct db *db, struct fs_error *e)
+{
+	int rc = simple_query(db, "SELECT 1", e);
+	if (rc == 0) {
+		MYSQL_RES *r = mysql_store_result(db->conn);
+		if (r)
+			mysql_free_result(r);
+	}
+	return rc;
+}
+
 /* Before trying again after a conflict: on a Galera node, a write loses certification to every replicated write
  * of the same rows that its node had not applied yet when the write read them. A node that lags behind a busy
  * other node (its appliers always a few writes behind) then loses every time, and its clients starve while the
@@ -536,11 +636,20 @@ static void retry_pause(int i)
 static void catch_up(struct db *db)
 {
 	struct fs_error ignored;
-	if (db->conn && simple_query(db, "SELECT 1", &ignored) == 0) {
-		MYSQL_RES *r = mysql_store_result(db->conn);
-		if (r)
-			mysql_free_result(r);
-	}
+	if (db->conn)
+		answers(db, &ignored);
+}
+
+int db_await(struct db *db, int ms, struct fs_error *e)
+{
+	double until = util_now_ms() + ms;
+	struct timespec pause = { 0, 200 * 1000000L };
+	int rc;
+	db->quiet = 1;
+	while ((rc = answers(db, e)) == FS_EUNAVAIL && util_now_ms() < until)
+		nanosleep(&pause, NULL);
+	db->quiet = 0;
+	return rc;
 }
 
 int db_retry(struct db *db, db_work_fn work, void *arg, struct fs_error *e)

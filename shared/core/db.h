@@ -27,7 +27,8 @@ void db_free(struct db *db);
  *   's' const char * (NULL binds SQL NULL)   'b' const void *, size_t (bytes)   'i' long long
  * res may be NULL when no rows are wanted; otherwise it must be released with db_res_release.
  * A lost connection gives FS_EUNAVAIL (a SELECT outside a transaction is retried once on a new connection);
- * a duplicate key gives FS_ECONFLICT; anything else FS_EINTERNAL. */
+ * a deadlock, lock wait timeout or Galera conflict FS_ERETRY (a SELECT outside a transaction is retried once at
+ * once); a duplicate key gives FS_ECONFLICT; anything else FS_EINTERNAL. */
 int db_exec(struct db *db, struct db_res *res, struct fs_error *e, const char *sql, const char *types, ...);
 /* One bound parameter, for statements whose parameter count is only known at run time. */
 struct db_param {
@@ -90,6 +91,9 @@ unsigned long long db_losses(const struct db *db);
 
 /* Opens the connection if it is not open. 0, or FS_EUNAVAIL. */
 int db_ping(struct db *db, struct fs_error *e);
+/* Waits up to ms milliseconds for the database to answer a statement (trying again every 200 ms, on a new
+ * connection when the old one is gone, without logging each failure): 0 once it does, else FS_EUNAVAIL. */
+int db_await(struct db *db, int ms, struct fs_error *e);
 /* Runs trusted SQL text that may hold several statements (migrations only: never with client data). */
 int db_exec_script(struct db *db, const char *sql, struct fs_error *e);
 

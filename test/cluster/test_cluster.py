@@ -417,6 +417,22 @@ def test_a_galera_node_killed_under_load_and_brought_back_loses_nothing(cluster)
              "every document of the account decided", 120, interval=0.5)
     (indexed,), = a.query(f"SELECT COALESCE(SUM(tokens), 0) FROM documents WHERE account_id = {account_id} "
                           f"AND id NOT IN ({kb})")
+    if start_balance - a.balance(account) != int(tokens) + int(indexed):
+        # which side took more: indexing_daily is written in the transaction that debits an indexing, so it counts
+        # every indexing debit; the documents count each document once
+        (by_day,), = a.query(f"SELECT COALESCE(SUM(tokens), 0) FROM indexing_daily WHERE account_id = {account_id}")
+        (all_docs,), = a.query(f"SELECT COALESCE(SUM(tokens), 0) FROM documents WHERE account_id = {account_id}")
+        again = a.query(f"SELECT document_id, attempts, state, worker FROM ingest_jobs WHERE account_id = {account_id} "
+                        f"AND attempts > 1")
+        print(f"  debit mismatch: indexing debits by indexing_daily {by_day}, documents' tokens {all_docs}; "
+              f"jobs tried more than once: {again}",
+              flush=True)
+    # what the programs and workers said about transactions that did not go as written (printed always)
+    for path in sorted(cluster.dir.rglob("*.log")):
+        for line in path.read_text(errors="replace").splitlines():
+            if any(w in line for w in ("acknowledged", "queued again", "given up", "attempt 2", "attempt 3",
+                                       "unseen", "outside its", "was stored before")):
+                print(f"  {path.parent.name}/{path.name}: {line[:300]}", flush=True)
     eq(start_balance - a.balance(account), int(tokens) + int(indexed),
        f"debits against the tokens of the answers stored ({tokens}) and of the uploads indexed ({indexed})")
     print(f"  {len(uploads)} uploads ready, {len(answered)} chats answered and stored ({len(stored)} stored in all), "

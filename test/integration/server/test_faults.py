@@ -529,3 +529,64 @@ def test_openai_answerer_down_under_load(capsys):
     eq(down, [], "searches or uploads that failed while the answerer was down")
     check(c["json 503 in window"] > 0, "no chat met the answerer down: the fault missed the load")
     check(all(a["agent_id"] == agent for a in load.ok("chat")), "every chat answered by the agent of the stand-in")
+
+
+# -- (f) the database gone while an answer is being stored -----------------------------------------------------------
+
+def test_database_gone_while_an_answer_is_stored_keeps_the_answer(capsys):
+    """One chat whose answer the OpenAI stand-in holds back 1.5 s. MariaDB is stopped as soon as the stand-in has
+    the request (the chat has read what it needs and set its hold aside) and started again 2 s later, so the
+    answer is ready while the database is away. The chat waits for it and answers 200 once it is back (before,
+    a 503 for an answer that a client would ask, and pay for, again), stored once, with its sources and its debit,
+    its hold gone."""
+    env = standin_stack()
+    s, oport = env["stack"], env["openai"]
+    account, key, kb_ids, start = prepare(s, "fault-store")
+    r = s.post("/api/v1/agents", {"name": "slow upstream", "answerer": "openai"}, key=key)
+    eq(r.status, 201, f"create the agent ({r.describe()})")
+    agent = r.json["id"]
+    call(oport, "POST", "/_reset")
+    control(oport, delay_ms=1500)
+    done = {}
+
+    def ask():
+        try:
+            done["r"] = s.post("/api/v1/chat", {"message": CHAT_QUESTIONS[0], "agent_id": agent}, key=key,
+                               timeout=TIMEOUT)
+        finally:
+            done["at"] = time.monotonic()
+
+    def asked():
+        status, body = call(oport, "GET", "/_log")
+        return status == 200 and any(q["path"] == "/v1/chat/completions" for q in body["requests"])
+
+    asker = threading.Thread(target=ask)
+    t0 = time.monotonic()
+    asker.start()
+    try:
+        wait_for(asked, "the chat reached the answerer", 10, interval=0.02)
+        r = s.stack_sh("db-stop", timeout=60)
+        check(r.returncode == 0, f"stack.sh db-stop: {r.stderr}")
+        stopped = time.monotonic()
+        time.sleep(2)
+    finally:
+        r = s.stack_sh("db-start", timeout=120)
+        back = time.monotonic()
+        call(oport, "POST", "/_reset")
+        asker.join(TIMEOUT + 5)
+    check(r.returncode == 0, f"stack.sh db-start: {r.stderr}")
+    a = done["r"]
+    with capsys.disabled():
+        print(f"  answer held 1.5 s: database stopped {stopped - t0:.1f} s after the chat was sent, back at "
+              f"{back - t0:.1f} s; the chat answered {a.status} at {done['at'] - t0:.1f} s", flush=True)
+    eq(a.status, 200, f"the chat whose answer was ready while the database was away ({a.describe()})")
+    # db-stop returns once MariaDB has exited; it sent SIGTERM (which drops every connection) at its start, before
+    # the answer was ready. Back 2 s later: a chat that waited ended well after the stop (one stored before it
+    # would have ended before)
+    check(done["at"] >= stopped + 1.5, "the chat ended before the database had been away long: the fault missed "
+                                       "the store")
+    eq(stored_as_answered(s, key, a.json), None, "the answer stored in its conversation as answered")
+    account_id = s.account_id(account)
+    eq(s.count_rows("messages", f"id = {sql_quote(a.json['message_id'])}"), 1, "the answer stored once")
+    eq(start - s.balance(account), a.json["tokens_used"]["total"], "the debit: the answer's tokens, once")
+    eq(s.count_rows("balance_holds", f"account_id = {account_id}"), 0, "holds left behind")
