@@ -628,16 +628,24 @@ int chat_answer(struct chat_engine *ce, struct db *db, struct chat *c, answer_de
 		goto out;
 	long long signature = (long long)signature_question(ce->terms, c->message);
 	struct turn t = { c, signature, &hold };
+	int unsure = 0; /* an earlier try lost the database with its outcome unknown */
 	for (int tries = 1;; tries++) {
 		rc = db_retry(db, store_turn_once, &t, e);
+		if (rc == FS_ECONFLICT && unsure && turn_stored(db, c->message_id, e) == 1) {
+			/* The earlier try's COMMIT was still running in the server when the database was looked at
+			 * (a client that goes away does not stop it): this try met its rows, so it went through. */
+			fprintf(stderr, "faqsure chat: answer %s was stored by the try whose reply was lost\n", c->message_id);
+			rc = 0;
+		}
 		if (rc == 0 && turn_kept(db, c->message_id)) {
 			hold.id[0] = '\0'; /* released by the debit */
 			break;
 		}
 		if (rc == 0) {
-			/* On a Galera cluster under conflicts on the account's row, a COMMIT was seen to answer OK for a
-			 * turn that no node holds afterwards: the turn and its debit are gone together, so storing it
-			 * again is safe. Never answered as stored when it is not. */
+			/* A COMMIT that answered OK for a turn the node does not hold: seen on Galera before db_commit
+			 * learnt to notice a transaction ended unseen (the turn gone, its debit committed alone; the
+			 * debit now refuses to run outside its transaction). Storing it again is safe; never answered
+			 * as stored when it is not. */
 			fprintf(stderr, "faqsure chat: the database acknowledged answer %s and does not hold it; %s\n",
 				c->message_id, tries < TURN_STORES ? "storing it again" : "given up");
 		} else if (rc == FS_EUNAVAIL) {
@@ -647,6 +655,7 @@ int chat_answer(struct chat_engine *ce, struct db *db, struct chat *c, answer_de
 			 * it waits for the database and looks. */
 			fprintf(stderr, "faqsure chat: the database went away while answer %s was being stored; waiting up"
 				" to %d s for it\n", c->message_id, STORE_WAIT_MS / 1000);
+			unsure = 1;
 			int kept = db_await(db, STORE_WAIT_MS, e);
 			if (kept == 0)
 				kept = turn_stored(db, c->message_id, e);

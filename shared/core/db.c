@@ -487,9 +487,9 @@ static int ask_galera(struct db *db, struct fs_error *e)
 	if (db->galera >= 0)
 		return 0;
 	int rc = simple_query(db, "SELECT @@wsrep_on", e);
-	if (rc == FS_EUNAVAIL)
+	if (rc == FS_EUNAVAIL || rc == FS_ERETRY) /* asked again by the next try */
 		return rc;
-	db->galera = 0;
+	db->galera = 0; /* a server without the variable has no Galera */
 	if (rc == 0) {
 		MYSQL_RES *r = mysql_store_result(db->conn);
 		MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
