@@ -198,23 +198,37 @@ static int insert(struct db *db, const struct agent *a, int is_default, struct f
 		       a->welcome_message);
 }
 
-int agent_default(struct db *db, long long account_id, struct agent *out, struct fs_error *e)
+struct defaulting {
+	long long account_id;
+	struct agent *out;
+};
+
+static int default_once(struct db *db, void *arg, struct fs_error *e)
 {
+	struct defaulting *d = arg;
 	struct agent a;
-	int rc = find_default(db, account_id, out, e);
+	int rc = find_default(db, d->account_id, d->out, e);
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
-	agent_init_defaults(&a, account_id);
+	agent_init_defaults(&a, d->account_id);
 	rc = insert(db, &a, 1, e);
 	agent_release(&a);
-	/* Another process made the default between our read and our insert: the unique default_for refused ours,
-	 * and theirs is the one. */
-	if (rc < 0 && rc != FS_ECONFLICT)
+	/* Another process made the default between our read and our insert (the unique default_for refused ours;
+	 * on Galera, two nodes inserting at once: 1213): theirs is the one, read on the next try. */
+	if (rc == FS_ECONFLICT)
+		return fs_fail(e, FS_ERETRY, "the default agent was made meanwhile");
+	if (rc < 0)
 		return rc;
-	rc = find_default(db, account_id, out, e);
+	rc = find_default(db, d->account_id, d->out, e);
 	if (rc == 0)
-		rc = fs_fail(e, FS_EINTERNAL, "account %lld has no default agent after creating one", account_id);
+		rc = fs_fail(e, FS_EINTERNAL, "account %lld has no default agent after creating one", d->account_id);
 	return rc < 0 ? rc : 0;
+}
+
+int agent_default(struct db *db, long long account_id, struct agent *out, struct fs_error *e)
+{
+	struct defaulting d = { account_id, out };
+	return db_retry(db, default_once, &d, e);
 }
 
 static int read_choice(json_t *body, const struct field *f, const char **out, struct fs_error *e)
