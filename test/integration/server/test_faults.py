@@ -497,17 +497,23 @@ def test_qdrant_down_under_load(capsys):
 
 # -- (e) the OpenAI-compatible answerer down -----------------------------------------------------------------------
 
+def upstream_agent(prefix, name):
+    """On the stand-ins' stack: an account as prepare makes it and an agent that answers through the OpenAI
+    stand-in; (stack, the stand-in's port, account, key, KB ids, balance before, agent id)."""
+    env = standin_stack()
+    s, oport = env["stack"], env["openai"]
+    account, key, kb_ids, start = prepare(s, prefix)
+    r = s.post("/api/v1/agents", {"name": name, "answerer": "openai"}, key=key)
+    eq(r.status, 201, f"create the agent ({r.describe()})")
+    return s, oport, account, key, kb_ids, start, r.json["id"]
+
+
 def test_openai_answerer_down_under_load(capsys):
     """The chats ask an agent that answers through the OpenAI-compatible stand-in; 2 s into the load the stand-in
     is stopped (connections refused) and 3 s later started again on the same port; the load goes on 3 s more.
     Chats need it: JSON 503s in the window (grace 3 s); searches and uploads do not, and must not fail. The debit is
     the upstream's usage of the answers it gave."""
-    env = standin_stack()
-    s, oport = env["stack"], env["openai"]
-    account, key, kb_ids, start = prepare(s, "fault-openai")
-    r = s.post("/api/v1/agents", {"name": "upstream", "answerer": "openai"}, key=key)
-    eq(r.status, 201, f"create the agent ({r.describe()})")
-    agent = r.json["id"]
+    s, oport, account, key, kb_ids, start, agent = upstream_agent("fault-openai", "upstream")
     down = []
     with Load(s, key, chat_extra={"agent_id": agent}, tag="oa") as load:
         load.sleep(2)
@@ -539,12 +545,7 @@ def test_database_gone_while_an_answer_is_stored_keeps_the_answer(capsys):
     answer is ready while the database is away. The chat waits for it and answers 200 once it is back (before,
     a 503 for an answer that a client would ask, and pay for, again), stored once, with its sources and its debit,
     its hold gone."""
-    env = standin_stack()
-    s, oport = env["stack"], env["openai"]
-    account, key, kb_ids, start = prepare(s, "fault-store")
-    r = s.post("/api/v1/agents", {"name": "slow upstream", "answerer": "openai"}, key=key)
-    eq(r.status, 201, f"create the agent ({r.describe()})")
-    agent = r.json["id"]
+    s, oport, account, key, kb_ids, start, agent = upstream_agent("fault-store", "slow upstream")
     call(oport, "POST", "/_reset")
     control(oport, delay_ms=1500)
     done = {}
