@@ -284,6 +284,65 @@ static int resolve_relative(struct config *c, const char *conf_path, struct fs_e
 	return 0;
 }
 
+/* [database] host: one server or several, separated by commas, each as name, name:port or [address]:port (an
+ * IPv6 address may also stand bare, without a port); a server without a port has [database] port. */
+static int parse_db_hosts(struct config *c, const char *conf_path, struct fs_error *e)
+{
+	const char *p = c->db_host ? c->db_host : "";
+	c->db_nhosts = 0;
+	while (*p) {
+		const char *end = strchr(p, ','), *stop;
+		if (!end)
+			end = p + strlen(p);
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		for (stop = end; stop > p && (stop[-1] == ' ' || stop[-1] == '\t'); stop--)
+			;
+		char entry[300], *name = entry, *port = NULL, *bad = NULL;
+		size_t len = (size_t)(stop - p);
+		if (len == 0 || len >= sizeof(entry)) {
+			bad = "";
+		} else {
+			memcpy(entry, p, len);
+			entry[len] = '\0';
+			char *colon = strchr(entry, ':');
+			if (entry[0] == '[') { /* [address] or [address]:port */
+				char *close = strchr(entry, ']');
+				if (!close || (close[1] && close[1] != ':') || close == entry + 1)
+					bad = entry;
+				else {
+					*close = '\0';
+					name = entry + 1;
+					port = close[1] ? close + 2 : NULL;
+				}
+			} else if (colon && !strchr(colon + 1, ':')) { /* name:port (two or more colons: a bare address) */
+				*colon = '\0';
+				port = colon + 1;
+			}
+		}
+		long long n = c->db_port;
+		if (!bad && port) {
+			char *tail;
+			errno = 0;
+			n = strtoll(port, &tail, 10);
+			if (errno || tail == port || *tail || n < 1 || n > 65535)
+				bad = entry;
+		}
+		if (bad || !name[0] || strlen(name) >= sizeof(c->db_hosts[0].name))
+			return fs_fail(e, FS_EINVAL,
+				       "%s: database.host: '%.*s' is not a server (name, name:port or [address]:port, several"
+				       " separated by commas)",
+				       conf_path, (int)(stop - p), p);
+		if (c->db_nhosts == CONFIG_DB_HOSTS_MAX)
+			return fs_fail(e, FS_EINVAL, "%s: database.host: at most %d servers", conf_path, CONFIG_DB_HOSTS_MAX);
+		struct config_db_host *h = &c->db_hosts[c->db_nhosts++];
+		snprintf(h->name, sizeof(h->name), "%s", name);
+		h->port = (int)n;
+		p = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
 int config_load(struct config *c, const char *path, int must_exist, struct fs_error *e)
 {
 	FILE *f = fopen(path, "r");
@@ -312,6 +371,8 @@ int config_load(struct config *c, const char *path, int must_exist, struct fs_er
 		free(c->path);
 		c->path = xstrdup(path);
 		rc = resolve_relative(c, path, e);
+		if (rc == 0)
+			rc = parse_db_hosts(c, path, e);
 	}
 out:
 	fclose(f);

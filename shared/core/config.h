@@ -12,11 +12,20 @@
  * are BUNDLE/fcgi-bin/ and BUNDLE/bin/. */
 #define CONFIG_BUNDLE_PATH "etc/faqsure.conf"
 
+/* One server of [database] host, which may list several (db.c connects to the first that answers). */
+#define CONFIG_DB_HOSTS_MAX 8
+struct config_db_host {
+	char name[256];
+	int port;
+};
+
 struct config {
 	char *path; /* the file read, or NULL when only defaults are in force */
 
 	/* [database] */
 	char *db_host;
+	struct config_db_host db_hosts[CONFIG_DB_HOSTS_MAX]; /* db_host read: name, name:port or [address]:port, */
+	int db_nhosts;                                       /* separated by commas; 0 when db_host is empty */
 	long long db_port;
 	char *db_socket;
 	char *db_user;

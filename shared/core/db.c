@@ -28,6 +28,7 @@ struct db {
 	MYSQL *conn;
 	int in_txn;
 	int galera; /* the server is a Galera node: 1, 0, or -1 until the connection's first transaction asks */
+	int host_at; /* the server of [database] host connected to, or tried first next time */
 	long long max_packet; /* the server's max_allowed_packet as this connection got it; 0 until asked */
 	char lost_sql[100]; /* the start of the statement of the last deadlock or lock wait timeout (db_retry's log) */
 	unsigned long long losses; /* db_losses */
@@ -79,14 +80,11 @@ static int is_connection_error(unsigned int err)
 	       err == ER_UNKNOWN_COM_ERROR;
 }
 
-static int db_connect(struct db *db, struct fs_error *e)
+static MYSQL *new_handle(const struct config *c)
 {
-	if (db->conn)
-		return 0;
-	const struct config *c = db->cfg;
 	MYSQL *m = mysql_init(NULL);
 	if (!m)
-		return fs_fail(e, FS_EINTERNAL, "out of memory");
+		return NULL;
 	unsigned int ct = (unsigned int)c->db_connect_timeout, rt = (unsigned int)c->db_read_timeout,
 		     wt = (unsigned int)c->db_write_timeout;
 	my_bool off = 0;
@@ -99,19 +97,52 @@ static int db_connect(struct db *db, struct fs_error *e)
 	mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	mysql_options(m, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
 	mysql_options(m, MYSQL_INIT_COMMAND, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
-	const char *host = c->db_host[0] ? c->db_host : (c->db_socket[0] ? "localhost" : "127.0.0.1");
+	return m;
+}
+
+/* Connects to the socket, or to the servers of [database] host: the one this handle last used first, then the
+ * others in turn (several Galera nodes: any of them serves; a process stays on the one that answers). */
+static int db_connect(struct db *db, struct fs_error *e)
+{
+	if (db->conn)
+		return 0;
+	const struct config *c = db->cfg;
 	const char *sock = c->db_socket[0] ? c->db_socket : NULL;
-	if (!mysql_real_connect(m, host, c->db_user, c->db_password, c->db_name, (unsigned int)c->db_port, sock,
-				CLIENT_FOUND_ROWS)) {
-		if (!db->quiet)
-			fprintf(stderr, "faqsure: database connect failed: %s\n", mysql_error(m));
-		db->losses++;
-		int rc = fs_fail(e, FS_EUNAVAIL, "database unavailable");
+	int n = c->db_nhosts > 0 ? c->db_nhosts : 1;
+	char last[256] = "";
+	for (int i = 0; i < n; i++) {
+		int at = (db->host_at + i) % n;
+		const char *host = c->db_nhosts > 0 ? c->db_hosts[at].name : (sock ? "localhost" : "127.0.0.1");
+		unsigned int port = c->db_nhosts > 0 ? (unsigned int)c->db_hosts[at].port : (unsigned int)c->db_port;
+		MYSQL *m = new_handle(c);
+		if (!m)
+			return fs_fail(e, FS_EINTERNAL, "out of memory");
+		if (mysql_real_connect(m, host, c->db_user, c->db_password, c->db_name, port, sock, CLIENT_FOUND_ROWS)) {
+			if (at != db->host_at)
+				fprintf(stderr, "faqsure: database server %s:%d did not answer; now on %s:%u\n",
+					c->db_hosts[db->host_at].name, c->db_hosts[db->host_at].port, host, port);
+			db->host_at = at;
+			db->conn = m;
+			return 0;
+		}
+		snprintf(last, sizeof(last), "%s", mysql_error(m));
 		mysql_close(m);
-		return rc;
 	}
-	db->conn = m;
-	return 0;
+	if (!db->quiet)
+		fprintf(stderr, "faqsure: database connect failed: %s%s\n", last,
+			n > 1 ? " (and every other server of [database] host)" : "");
+	db->losses++;
+	return fs_fail(e, FS_EUNAVAIL, "database unavailable");
+}
+
+/* The connection is gone. The next connect starts with the next server of [database] host, if it lists several:
+ * the one lost may be down, or a Galera node not part of its cluster (it takes connections, refuses statements). */
+static void drop_lost(struct db *db)
+{
+	db->losses++;
+	if (db->cfg->db_nhosts > 1)
+		db->host_at = (db->host_at + 1) % db->cfg->db_nhosts;
+	db_disconnect(db);
 }
 
 int db_ping(struct db *db, struct fs_error *e)
@@ -120,14 +151,12 @@ int db_ping(struct db *db, struct fs_error *e)
 	if (rc < 0)
 		return rc;
 	if (mysql_ping(db->conn) != 0) {
-		db->losses++;
-		db_disconnect(db);
+		drop_lost(db);
 		rc = db_connect(db, e);
 		if (rc < 0)
 			return rc;
 		if (mysql_ping(db->conn) != 0) {
-			db->losses++;
-			db_disconnect(db);
+			drop_lost(db);
 			return fs_fail(e, FS_EUNAVAIL, "database unavailable");
 		}
 	}
@@ -140,8 +169,7 @@ static int db_error(struct db *db, unsigned int err, const char *what, const cha
 	if (is_connection_error(err)) {
 		if (!db->quiet)
 			fprintf(stderr, "faqsure: database connection lost (%u: %s)\n", err, what);
-		db->losses++;
-		db_disconnect(db);
+		drop_lost(db);
 		return fs_fail(e, FS_EUNAVAIL, "database unavailable");
 	}
 	if (err == ER_LOCK_DEADLOCK || err == ER_LOCK_WAIT_TIMEOUT) {

@@ -56,16 +56,17 @@ def _gcomm_port(taken):
 class WebNode(Stack):
     """A web node: stack.sh's Apache and worker on one Galera node, reached over TCP."""
 
-    def __init__(self, name, parent, db_port):
+    def __init__(self, name, parent, db_ports):
         super().__init__(web="apache", parent=parent)
         self.name = name
-        self.db_port = db_port
+        self.db_ports = db_ports  # its Galera node first, then the one it falls back on
         # a job whose worker lost its database node is taken up again after this, not after the default 300 s
         self.extra_config = "[worker]\nlease_seconds = 15\n"
 
     def env(self):
         env = super().env()
-        env.update(FAQSURE_DB_HOST="127.0.0.1", FAQSURE_DB_PORT=str(self.db_port), FAQSURE_DB_PASSWORD=DB_PASSWORD)
+        env.update(FAQSURE_DB_HOST=",".join(f"127.0.0.1:{p}" for p in self.db_ports),
+                   FAQSURE_DB_PORT=str(self.db_ports[0]), FAQSURE_DB_PASSWORD=DB_PASSWORD)
         return env
 
 
@@ -109,8 +110,9 @@ class Cluster:
         for p in procs:
             out, err = p.communicate(timeout=180)
             self.migrations.append((p.returncode, out, err))
-        self.a = WebNode("A", self.dir, self.sql_ports[0])
-        self.b = WebNode("B", self.dir, self.sql_ports[1])
+        # [database] host lists two nodes: the web node's own, then node 3 when its own is away
+        self.a = WebNode("A", self.dir, [self.sql_ports[0], self.sql_ports[2]])
+        self.b = WebNode("B", self.dir, [self.sql_ports[1], self.sql_ports[2]])
         for node in (self.a, self.b):
             node.start()
 

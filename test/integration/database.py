@@ -25,7 +25,11 @@ class Database:
     def _db_args(self, tool):
         s = self.db_settings()
         check(s["socket"] or s["host"], f"no [database] socket or host in {self.config_path}")
-        where = [f"--socket={s['socket']}"] if s["socket"] else [f"--host={s['host']}", f"--port={s['port']}"]
+        host, port = s["host"].split(",")[0].strip(), s["port"]  # of several servers, the first
+        m = re.fullmatch(r"\[(.+)\](?::(\d+))?|([^:]+):(\d+)", host)
+        if m:
+            host, port = (m.group(1), m.group(2) or port) if m.group(1) else (m.group(3), m.group(4))
+        where = [f"--socket={s['socket']}"] if s["socket"] else [f"--host={host}", f"--port={port}"]
         args = [tool, "--no-defaults", *where, f"--user={s['user']}"]
         if s["password"]:
             args.append(f"--password={s['password']}")

@@ -193,7 +193,37 @@ static void relative_paths_are_taken_from_the_files_folder(void)
 	rmdir(dir);
 }
 
+/* [database] host lists servers: name, name:port, [address]:port or a bare IPv6 address, separated by commas;
+ * one without a port has [database] port. */
+static void database_host_lists_servers(void)
+{
+	char path[] = "/tmp/faqsure-hosts-XXXXXX";
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	CHECK(f != NULL);
+	fputs("[database]\nport = 3310\nhost = db1 , db2:3307,[fe80::1]:3308, ::1 ,[::2]\n", f);
+	fclose(f);
+	struct config c;
+	struct fs_error e = { 0, "" };
+	config_init(&c);
+	CHECK_INT(config_load(&c, path, 1, &e), 0);
+	CHECK_INT(c.db_nhosts, 5);
+	const char *names[] = { "db1", "db2", "fe80::1", "::1", "::2" };
+	int ports[] = { 3310, 3307, 3308, 3310, 3310 };
+	for (int i = 0; i < 5 && i < c.db_nhosts; i++) {
+		CHECK_STR(c.db_hosts[i].name, names[i]);
+		CHECK_INT(c.db_hosts[i].port, ports[i]);
+	}
+	config_release(&c);
+	config_init(&c); /* no host: the socket or 127.0.0.1, as before */
+	CHECK_INT(c.db_nhosts, 0);
+	config_release(&c);
+	remove(path);
+}
+
 const struct test_case config_cases[] = {
+	{ "config_database_host_lists_servers", database_host_lists_servers },
 	{ "config_defaults_are_sensible", defaults_are_sensible },
 	{ "config_full_file_sets_values", full_file_sets_values },
 	{ "config_later_sections_and_keys_win", later_sections_and_keys_win },
