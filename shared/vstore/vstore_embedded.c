@@ -249,9 +249,16 @@ static int sync_rows(struct embedded *s, long long account_id, struct vindex *ix
 	return rc;
 }
 
+/* Whether two labels are of the same database (stamp) and vector epoch: the same vectors, rows may have come or
+ * gone since one of them. */
+static int same_vectors(const struct vindex_label *a, const struct vindex_label *b)
+{
+	return a->epoch == b->epoch && a->stamp == b->stamp;
+}
+
 static int same_label(const struct vindex_label *a, const struct vindex_label *b)
 {
-	return a->generation == b->generation && a->epoch == b->epoch && a->stamp == b->stamp;
+	return a->generation == b->generation && same_vectors(a, b);
 }
 
 /* The folder cannot be used: this process keeps its own copies from now on. */
@@ -320,13 +327,13 @@ static int lock_within(int fd, int ms)
  * (the same vectors), an older generation. A process with none maps the file on disk when it is such a one. */
 static int can_answer_meanwhile(struct embedded *s, struct cached *c, const char *path, const struct vindex_label *want)
 {
-	if (c->loaded && c->label.epoch == want->epoch && c->label.stamp == want->stamp)
+	if (c->loaded && same_vectors(&c->label, want))
 		return 1;
 	struct vindex m;
 	struct vindex_label got;
 	if (vindex_map(&m, path, s->base.dims, &got, NULL) < 0)
 		return 0;
-	if (got.epoch != want->epoch || got.stamp != want->stamp) {
+	if (!same_vectors(&got, want)) {
 		vindex_release(&m);
 		return 0;
 	}
@@ -382,13 +389,13 @@ static int refresh_file(struct embedded *s, struct cached *c, const struct vinde
 	const struct vindex *base = &empty;
 	int have_old = 0;
 	vindex_init(&empty, s->base.dims);
-	if (c->loaded && c->label.epoch == want->epoch && c->label.stamp == want->stamp) {
+	if (c->loaded && same_vectors(&c->label, want)) {
 		if (!c->ix.map)
 			vindex_prepare(&c->ix);
 		base = &c->ix;
 	} else if (vindex_map(&old, path, s->base.dims, &old_label, NULL) == 0) {
 		have_old = 1;
-		if (old_label.epoch == want->epoch && old_label.stamp == want->stamp)
+		if (same_vectors(&old_label, want))
 			base = &old;
 	}
 	struct row_diff d;
@@ -438,7 +445,7 @@ static int refresh(struct embedded *s, struct cached *c, struct fs_error *e)
 			return rc;
 	}
 	/* this process's own copy */
-	if (c->ix.map || c->label.epoch != want.epoch || c->label.stamp != want.stamp) {
+	if (c->ix.map || !same_vectors(&c->label, &want)) {
 		vindex_release(&c->ix); /* from a file, or of another epoch or database: start over */
 		vindex_init(&c->ix, s->base.dims);
 	}
