@@ -60,6 +60,14 @@ static void db_disconnect(struct db *db)
 	db->max_packet = 0;
 }
 
+/* On a Galera node a transaction runs with autocommit off (db_begin): on again after it; a connection that
+ * cannot take it is dropped (a new one starts with autocommit on). */
+static void autocommit_back(struct db *db)
+{
+	if (db->conn && db->galera > 0 && mysql_query(db->conn, "SET autocommit = 1") != 0)
+		db_disconnect(db);
+}
+
 void db_free(struct db *db)
 {
 	if (!db)
@@ -383,8 +391,7 @@ static int exec_once(struct db *db, struct db_res *res, struct fs_error *e, cons
 		/* a transaction left open by a path that neither committed nor rolled back: what it and this
 		 * statement did is committed, as without Galera, and autocommit is back */
 		fprintf(stderr, "faqsure: a transaction was left open before: %.100s\n", sql);
-		if (mysql_query(db->conn, "SET autocommit = 1") != 0)
-			db_disconnect(db);
+		autocommit_back(db);
 	}
 	if (rc < 0 && db->conn) /* still connected: only this statement is suspect */
 		db_forget_stmt(db, st);
@@ -589,17 +596,17 @@ int db_commit(struct db *db, struct fs_error *e)
 	rc = simple_query(db, "COMMIT", e);
 	if (rc < 0 && db->in_txn) /* not rolled back by db_error (a deadlock is): autocommit back on as well */
 		db_rollback(db);
-	else if (rc == 0 && db->galera > 0 && mysql_query(db->conn, "SET autocommit = 1") != 0)
-		db_disconnect(db);
+	else if (rc == 0)
+		autocommit_back(db);
 	db->in_txn = 0;
 	return rc;
 }
 
 void db_rollback(struct db *db)
 {
-	if (db->conn && (mysql_query(db->conn, "ROLLBACK") != 0 ||
-			 (db->galera > 0 && mysql_query(db->conn, "SET autocommit = 1") != 0)))
+	if (db->conn && mysql_query(db->conn, "ROLLBACK") != 0)
 		db_disconnect(db);
+	autocommit_back(db);
 	db->in_txn = 0;
 }
 
